@@ -1,0 +1,76 @@
+"""What an adapter reports about each upstream exchange.
+
+Adapters call :func:`record_exchange` once per logical upstream call (after
+retries). The gateway collects the records of one inbound request through a
+context variable and logs one operational record per exchange with the four
+timestamps (request in, request out, response in, response out), as X-Road
+keeps them. Prometheus metrics for upstream calls live here too, since every
+adapter shares them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter, Histogram
+
+UPSTREAM_CALLS = Counter(
+    "lienthong_upstream_calls_total",
+    "Upstream calls by upstream, operation and outcome",
+    ["upstream", "operation", "outcome"],
+)
+UPSTREAM_LATENCY = Histogram(
+    "lienthong_upstream_call_seconds",
+    "Upstream call latency (all attempts of one logical call)",
+    ["upstream", "operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+@dataclass
+class UpstreamExchange:
+    """One logical call to a national system (all its attempts)."""
+
+    upstream: str
+    operation: str
+    request_out: float  # wall clock, seconds since the epoch
+    response_in: float
+    bytes_out: int = 0
+    bytes_in: int = 0
+    outcome: str = "ok"  # ok | not_found | fault | timeout | unavailable | bad_reply | error
+    fault_code: str | None = None
+    attempts: int = 1
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def duration_ms(self) -> float:
+        return round((self.response_in - self.request_out) * 1000, 3)
+
+
+_exchanges: contextvars.ContextVar[list[UpstreamExchange] | None] = contextvars.ContextVar(
+    "lienthong_upstream_exchanges", default=None
+)
+
+
+def collect_exchanges() -> list[UpstreamExchange]:
+    """Start collecting exchanges in the current context; returns the list that fills."""
+    bucket: list[UpstreamExchange] = []
+    _exchanges.set(bucket)
+    return bucket
+
+
+def record_exchange(exchange: UpstreamExchange) -> None:
+    """Report one exchange: metrics always, and to the collecting request if any."""
+    UPSTREAM_CALLS.labels(exchange.upstream, exchange.operation, exchange.outcome).inc()
+    UPSTREAM_LATENCY.labels(exchange.upstream, exchange.operation).observe(
+        max(exchange.response_in - exchange.request_out, 0.0)
+    )
+    bucket = _exchanges.get()
+    if bucket is not None:
+        bucket.append(exchange)
+
+
+def wall_clock() -> float:
+    return time.time()

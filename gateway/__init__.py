@@ -1,0 +1,1 @@
+"""lienthong's city-facing service: inbound API, clients and rights, payments, monitoring."""

@@ -1,0 +1,145 @@
+"""RFC 9457 problem details: every error the gateway answers is one of these.
+
+Raise a :class:`Problem` (or a subclass) anywhere in a handler or middleware;
+the problem middleware turns it into an ``application/problem+json`` response
+carrying the request id. ``type`` is stable per kind of error: clients may
+switch on it. ``detail`` never contains a personal id or name.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+PROBLEM_BASE = "https://lienthong.example/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    status: int = 500
+    type_name: str = "internal-error"
+    title: str = "Internal error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        status: int | None = None,
+        type_name: str | None = None,
+        title: str | None = None,
+        retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        if status is not None:
+            self.status = status
+        if type_name is not None:
+            self.type_name = type_name
+        if title is not None:
+            self.title = title
+        self.detail = detail
+        self.retry_after = retry_after
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_BASE + self.type_name
+
+    def to_dict(self, request_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type_uri, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if request_id:
+            body["request_id"] = request_id
+        body.update(self.extra)
+        return body
+
+    def to_response(self, request_id: str | None = None) -> web.Response:
+        headers = dict(self.headers)
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(max(1, int(self.retry_after + 0.999)))
+        return web.Response(
+            status=self.status,
+            body=json.dumps(self.to_dict(request_id), ensure_ascii=False).encode(),
+            content_type=PROBLEM_CONTENT_TYPE,
+            headers=headers,
+        )
+
+
+class BadRequest(Problem):
+    status = 400
+    type_name = "malformed-request"
+    title = "Malformed request"
+
+
+class Unauthorized(Problem):
+    """401. ``type_name`` says why: unknown-client, bad-signature, stale-request, replayed-request…"""
+
+    status = 401
+    type_name = "unauthenticated"
+    title = "Authentication failed"
+
+
+class Forbidden(Problem):
+    status = 403
+    type_name = "forbidden"
+    title = "Operation not allowed for this client"
+
+
+class NotFound(Problem):
+    status = 404
+    type_name = "not-found"
+    title = "Not found"
+
+
+class MethodNotAllowed(Problem):
+    status = 405
+    type_name = "method-not-allowed"
+    title = "Method not allowed"
+
+
+class Conflict(Problem):
+    status = 409
+    type_name = "conflict"
+    title = "Conflict"
+
+
+class PayloadTooLarge(Problem):
+    status = 413
+    type_name = "payload-too-large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(Problem):
+    status = 415
+    type_name = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class ValidationFailed(Problem):
+    """422 with ``errors: [{"field": ..., "message": ...}]``."""
+
+    status = 422
+    type_name = "validation-failed"
+    title = "The request is not valid"
+
+    def __init__(self, errors: list[dict[str, str]], detail: str | None = None) -> None:
+        fields = ", ".join(e["field"] for e in errors)
+        super().__init__(detail or f"invalid field(s): {fields}", errors=errors)
+        self.errors = errors
+
+
+class TooManyRequests(Problem):
+    status = 429
+    type_name = "rate-limited"
+    title = "Too many requests"
+
+
+class ServiceUnavailable(Problem):
+    status = 503
+    type_name = "unavailable"
+    title = "Service unavailable"
