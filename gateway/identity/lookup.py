@@ -1,0 +1,67 @@
+"""The look-up request and the registered identity and residence fields it returns.
+
+Only clients granted ``citizens.lookup`` reach this; the answer uses English
+keys and keeps the registry's values as they are (no normalisation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from adapters.population.models import Address, CitizenRecord
+from gateway.identity._validation import parse_body
+from gateway.identity.cccd import id_number_format_error
+
+__all__ = ["LookupRequest", "citizen_to_lookup_json", "parse_lookup_request"]
+
+
+class LookupRequest(BaseModel):
+    """The body of ``POST /v1/citizens/lookup``: the personal id, nothing else."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
+
+    id_number: str = Field(repr=False)
+
+    @field_validator("id_number")
+    @classmethod
+    def _twelve_digits(cls, value: str) -> str:
+        problem = id_number_format_error(value)
+        if problem is not None:
+            raise PydanticCustomError("id_number", problem)
+        return value
+
+
+def parse_lookup_request(payload: object) -> LookupRequest:
+    """Validate a decoded look-up body; raise ``ValidationFailed`` (422) naming each bad field."""
+    return parse_body(LookupRequest, payload)
+
+
+def _address_json(address: Address | None) -> dict[str, str | None] | None:
+    if address is None:
+        return None
+    return {
+        "province_code": address.province_code,
+        "ward_code": address.ward_code,
+        "detail": address.detail,
+    }
+
+
+def citizen_to_lookup_json(record: CitizenRecord) -> dict[str, Any]:
+    """The registered citizen as the look-up response body (English keys)."""
+    return {
+        "id_number": record.id_number,
+        "old_id_number": record.old_id_number,
+        "full_name": record.full_name,
+        "family_name": record.family_name,
+        "middle_name": record.middle_name,
+        "given_name": record.given_name,
+        "gender": record.gender,
+        "ethnicity": record.ethnicity,
+        "birth_date": record.birth_date.iso() if record.birth_date else None,
+        "permanent_address": _address_json(record.permanent_address),
+        "current_address": _address_json(record.current_address),
+        "hometown": _address_json(record.hometown),
+    }

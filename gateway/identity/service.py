@@ -1,0 +1,88 @@
+"""Verifying and looking up citizens: check the id first, then ask the population database.
+
+:class:`CitizenService` is what the ``/v1/citizens/*`` routes call. It refuses
+an inconsistent personal id (422) before any upstream call, so a typo costs the
+national system nothing; then it asks the population adapter and turns the
+answer into a verdict (verify) or the registered fields (look-up). It logs and
+counts verdicts, never ids or names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import structlog
+from prometheus_client import Counter
+
+from adapters.population.models import CitizenQuery, CitizenRecord
+from gateway.identity.cccd import check_id_number
+from gateway.identity.lookup import LookupRequest, citizen_to_lookup_json
+from gateway.identity.verdicts import IdentityClaim, IdentityVerdict, verify_claim
+from gateway.problems import ValidationFailed
+
+__all__ = ["CITIZEN_VERDICTS", "CitizenService", "PopulationLookup"]
+
+CITIZEN_VERDICTS = Counter(
+    "lienthong_citizen_verdicts_total", "Citizen verification verdicts (overall)", ["verdict"]
+)
+
+_log = structlog.get_logger("gateway.identity")
+
+
+class PopulationLookup(Protocol):
+    """The population adapter seen from here: one look-up (TraCuuThongTinCongDan)."""
+
+    async def lookup(self, query: CitizenQuery) -> CitizenRecord | None: ...
+
+
+class CitizenService:
+    """Verify claims about citizens and look citizens up, through a :class:`PopulationLookup`."""
+
+    def __init__(self, population: PopulationLookup) -> None:
+        self._population = population
+
+    async def verify(
+        self,
+        claim: IdentityClaim,
+        *,
+        request_id: str,
+        service_code: str | None = None,
+        officer_id: str | None = None,
+    ) -> IdentityVerdict:
+        """The verdict for ``claim``; ``ValidationFailed`` before any call if the id disagrees."""
+        birth_date = claim.parsed_birth_date
+        errors = check_id_number(claim.id_number, birth_date, claim.gender)
+        if errors:
+            _log.info("citizen.verify.rejected", request_id=request_id, errors=len(errors))
+            raise ValidationFailed(errors)
+        query = CitizenQuery(
+            id_number=claim.id_number,
+            full_name=claim.full_name,
+            birth_date=birth_date,
+            request_id=request_id,
+            service_code=service_code,
+            officer_id=officer_id,
+        )
+        record = await self._population.lookup(query)
+        result = verify_claim(claim, record)
+        CITIZEN_VERDICTS.labels(result.verdict.value).inc()
+        _log.info(
+            "citizen.verified",
+            request_id=request_id,
+            verdict=result.verdict.value,
+            fields={name: v.value for name, v in result.fields.items()},
+            dossier_code=claim.dossier_code,
+        )
+        return result
+
+    async def lookup(self, request: LookupRequest, *, request_id: str) -> dict[str, Any] | None:
+        """The registered fields of the citizen, or None when the registry has no such citizen."""
+        errors = check_id_number(request.id_number, None, None)
+        if errors:
+            _log.info("citizen.lookup.rejected", request_id=request_id, errors=len(errors))
+            raise ValidationFailed(errors)
+        record = await self._population.lookup(
+            CitizenQuery(id_number=request.id_number, request_id=request_id)
+        )
+        _log.info("citizen.looked_up", request_id=request_id, found=record is not None)
+        return None if record is None else citizen_to_lookup_json(record)

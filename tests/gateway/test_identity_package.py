@@ -1,0 +1,16 @@
+"""The public surface of gateway.identity."""
+
+from __future__ import annotations
+
+import gateway.identity as identity
+
+
+def test_all_is_complete() -> None:
+    """__all__ lists exactly the public names the package exports."""
+    public = {
+        name
+        for name in vars(identity)
+        if not name.startswith("_")
+        and name not in {"annotations", "cccd", "lookup", "names", "service", "verdicts"}
+    }
+    assert set(identity.__all__) == public
