@@ -1,0 +1,229 @@
+"""aiohttp middlewares for the client side of the gateway, one concern each.
+
+Order in the app: request id → :func:`authentication_middleware` →
+:func:`authorization_middleware` → :func:`rate_limit_middleware` → audit. Each
+raises a :class:`~gateway.problems.Problem`; the problem middleware (outermost)
+turns it into ``application/problem+json``. Every refusal is also a security
+event (client id when known, remote address, path; never the body).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from adapters.resilience.quota import TokenBucket
+from gateway import security_events
+from gateway.clients import ClientRegistry
+from gateway.problems import (
+    BadRequest,
+    Forbidden,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
+
+from .keys import AUTH_METHOD, CLIENT, REQUEST_BODY, AuthMethod
+from .nonces import NonceStore, NonceStoreFull
+from .settings import DEFAULT_PUBLIC_PATHS
+from .signatures import AuthenticationFailed, SignedRequest, verify_signed_request
+from .tls import peer_certificate_cn
+
+_log = structlog.get_logger("gateway.auth")
+
+#: Security event kind per 401 type; other causes are ``auth_failed`` with the reason.
+_EVENT_KINDS = {
+    "unknown-client": "unknown_client",
+    "bad-signature": "bad_signature",
+    "replayed-request": "replayed_request",
+    "stale-request": "stale_request",
+}
+
+_READ_CHUNK = 64 * 1024
+
+
+def is_public(path: str, public_paths: tuple[str, ...]) -> bool:
+    """Whether ``path`` is one of the unauthenticated endpoints."""
+    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in public_paths)
+
+
+async def read_body_limited(request: web.Request, max_body_bytes: int) -> bytes:
+    """The whole body, or :class:`PayloadTooLarge` as soon as it exceeds ``max_body_bytes``."""
+    too_large = PayloadTooLarge(
+        f"the body exceeds {max_body_bytes} bytes", max_bytes=max_body_bytes
+    )
+    if request.content_length is not None and request.content_length > max_body_bytes:
+        raise too_large
+    body = bytearray()
+    while chunk := await request.content.read(_READ_CHUNK):
+        body += chunk
+        if len(body) > max_body_bytes:
+            raise too_large
+    return bytes(body)
+
+
+def _signed_request_of(request: web.Request) -> SignedRequest:
+    return SignedRequest(
+        method=request.method,
+        scheme=request.scheme,
+        authority=request.host,
+        path=request.raw_path.partition("?")[0],
+        query=request.raw_path.partition("?")[2] if "?" in request.raw_path else None,
+        headers=tuple(request.headers.items()),
+    )
+
+
+def _report_refusal(request: web.Request, failure: Unauthorized, auth_method: str) -> None:
+    client_id = failure.client_id if isinstance(failure, AuthenticationFailed) else None
+    kind = _EVENT_KINDS.get(failure.type_name, "auth_failed")
+    security_events.emit(
+        kind,
+        reason=failure.type_name,
+        detail=failure.detail,
+        client_id=client_id,
+        auth_method=auth_method,
+        remote=request.remote,
+        method=request.method,
+        path=request.path,
+    )
+
+
+def authentication_middleware(
+    registry: ClientRegistry,
+    nonces: NonceStore,
+    *,
+    window: float = 300.0,
+    future_skew: float = 5.0,
+    max_body_bytes: int = 1024 * 1024,
+    clock: Callable[[], float] = time.time,
+    public_paths: tuple[str, ...] = DEFAULT_PUBLIC_PATHS,
+) -> Middleware:
+    """Who is calling: a verified client certificate, else an RFC 9421 signature.
+
+    Sets ``request[CLIENT]`` (ClientConfig), ``request[AUTH_METHOD]``
+    (``"mtls"`` | ``"signature"``) and ``request[REQUEST_BODY]`` (the body, read
+    once, at most ``max_body_bytes``); keys from :mod:`.keys`. ``clock`` gives
+    epoch seconds.
+    """
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if is_public(request.path, public_paths):
+            return await handler(request)
+        body = await read_body_limited(request, max_body_bytes)
+        cn = peer_certificate_cn(request)
+        auth_method: AuthMethod = "mtls" if cn is not None else "signature"
+        try:
+            if cn is not None:
+                client = registry.by_certificate_cn(cn)
+                if client is None:
+                    raise AuthenticationFailed(
+                        "unknown-client", "the client certificate names no known client"
+                    )
+            else:
+                client = await verify_signed_request(
+                    _signed_request_of(request),
+                    body,
+                    clients=registry,
+                    nonces=nonces,
+                    now=clock(),
+                    window=window,
+                    future_skew=future_skew,
+                )
+        except Unauthorized as failure:
+            _report_refusal(request, failure, auth_method)
+            raise
+        except NonceStoreFull as exc:
+            security_events.emit("nonce_store_full", remote=request.remote, path=request.path)
+            raise ServiceUnavailable("too many signed requests in flight", retry_after=1) from exc
+        request[CLIENT] = client
+        request[AUTH_METHOD] = auth_method
+        request[REQUEST_BODY] = body
+        structlog.contextvars.bind_contextvars(client_id=client.id)
+        _log.debug("auth.authenticated", client_id=client.id, auth_method=auth_method)
+        return await handler(request)
+
+    return authenticate
+
+
+def authorization_middleware(*, public_paths: tuple[str, ...] = DEFAULT_PUBLIC_PATHS) -> Middleware:
+    """May this client call this operation (the matched route's name, e.g. ``citizens.verify``)?
+
+    Public paths and unnamed routes pass. A named route reached without an
+    authenticated client is refused (fail closed if authentication is missing).
+    """
+
+    @web.middleware
+    async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
+        operation = request.match_info.route.name
+        if operation is None or is_public(request.path, public_paths):
+            return await handler(request)
+        client = request.get(CLIENT)
+        if client is None:
+            raise Unauthorized("no authenticated client", type_name="unauthenticated")
+        if not client.may(operation):
+            security_events.emit(
+                "forbidden",
+                client_id=client.id,
+                operation=operation,
+                remote=request.remote,
+                method=request.method,
+                path=request.path,
+            )
+            raise Forbidden(f"client may not call {operation}", operation=operation)
+        return await handler(request)
+
+    return authorize
+
+
+def rate_limit_middleware(clock: Callable[[], float] = time.monotonic) -> Middleware:
+    """A token bucket per client (its ``rate_per_second`` and ``burst``); 429 with Retry-After."""
+    buckets: dict[tuple[str, float, float], TokenBucket] = {}
+
+    @web.middleware
+    async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        client = request.get(CLIENT)
+        if client is None:
+            return await handler(request)
+        key = (client.id, client.rate_per_second, client.burst)
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = TokenBucket(client.rate_per_second, client.burst, clock=clock)
+        wait = bucket.try_take()
+        if wait > 0:
+            security_events.emit(
+                "rate_limited",
+                client_id=client.id,
+                remote=request.remote,
+                method=request.method,
+                path=request.path,
+                retry_after=round(wait, 3),
+            )
+            raise TooManyRequests("rate limit exceeded for this client", retry_after=wait)
+        return await handler(request)
+
+    return limit
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def parse_json_body(request: web.Request) -> Any:
+    """The request's JSON body; :class:`BadRequest` (``malformed-json``) if it is not UTF-8 JSON.
+
+    Uses the body the authentication middleware read; reads it (within
+    aiohttp's ``client_max_size``) on routes that skipped authentication.
+    """
+    body = request[REQUEST_BODY] if REQUEST_BODY in request else await request.read()
+    try:
+        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadRequest("the body is not valid UTF-8 JSON", type_name="malformed-json") from exc

@@ -1,0 +1,68 @@
+"""Seen-nonce memory for signed requests: a nonce is accepted once per signature window.
+
+:class:`NonceStore` is the seam (one method); :class:`InMemoryNonceStore` serves
+one instance. Several instances need a shared store (a unique row per
+``(client_id, nonce)`` in the database) behind the same method.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+
+class NonceStoreFull(RuntimeError):
+    """The store holds its maximum of unexpired nonces; refusing is safer than forgetting."""
+
+
+class NonceStore(Protocol):
+    """Remembers ``(client_id, nonce)`` pairs until they expire."""
+
+    async def remember(self, client_id: str, nonce: str, expires_at: float) -> bool:
+        """Record the nonce; False if it was already seen and has not expired yet."""
+        ...
+
+
+class InMemoryNonceStore:
+    """A bounded in-process :class:`NonceStore`; expired entries are swept on every call.
+
+    ``clock`` returns epoch seconds (the same clock as ``expires_at``). When
+    ``max_entries`` unexpired nonces are held, :meth:`remember` raises
+    :class:`NonceStoreFull` instead of evicting a nonce that could then be replayed.
+    """
+
+    def __init__(
+        self, *, max_entries: int = 100_000, clock: Callable[[], float] = time.time
+    ) -> None:
+        if max_entries <= 0:
+            raise ValueError("max_entries must be positive")
+        self._max_entries = max_entries
+        self._clock = clock
+        self._expiry: dict[tuple[str, str], float] = {}
+        self._by_expiry: list[tuple[float, tuple[str, str]]] = []
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def _sweep(self, now: float) -> None:
+        while self._by_expiry and self._by_expiry[0][0] <= now:
+            expires_at, key = heapq.heappop(self._by_expiry)
+            if self._expiry.get(key) == expires_at:
+                del self._expiry[key]
+
+    async def remember(self, client_id: str, nonce: str, expires_at: float) -> bool:
+        """Record the nonce; False if it was already seen and has not expired yet."""
+        now = self._clock()
+        self._sweep(now)
+        key = (client_id, nonce)
+        if key in self._expiry:
+            return False
+        if expires_at <= now:
+            return True  # already outside the window: nothing to remember
+        if len(self._expiry) >= self._max_entries:
+            raise NonceStoreFull(f"nonce store holds {len(self._expiry)} unexpired nonces")
+        self._expiry[key] = expires_at
+        heapq.heappush(self._by_expiry, (expires_at, key))
+        return True
