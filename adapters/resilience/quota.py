@@ -38,3 +38,8 @@ class TokenBucket:
     def available(self) -> float:
         self._refill()
         return self._tokens
+
+    def refund(self, n: float = 1.0) -> None:
+        """Give back ``n`` tokens taken for a call that was then never made."""
+        self._refill()
+        self._tokens = min(self.burst, self._tokens + n)
