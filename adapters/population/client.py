@@ -1,0 +1,284 @@
+"""The population adapter: ``TraCuuThongTinCongDan`` over SOAP, carried by aiohttp.
+
+zeep builds and reads envelopes (:mod:`adapters.population.wire`); this module
+carries them: NDXP headers, the request id, a bounded read, a hardened parse,
+and the conversion of every failure into the adapter error tree. The call is
+handed to the :class:`~adapters.guard.CallGuard` one attempt at a time, and
+reported once to :func:`~adapters.observability.record_exchange`.
+
+Neither exception messages nor log lines carry the reply, the personal id or
+the name: only codes, sizes and outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Self
+
+import aiohttp
+import structlog
+
+from adapters.errors import (
+    AdapterError,
+    UpstreamAuthError,
+    UpstreamBadReply,
+    UpstreamConnectionError,
+    UpstreamFault,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from adapters.guard import CallGuard
+from adapters.http import REQUEST_ID, outbound_headers, read_limited
+from adapters.observability import UpstreamExchange, record_exchange, wall_clock
+from adapters.population.config import PopulationConfig
+from adapters.population.models import CitizenQuery, CitizenRecord
+from adapters.population.names import fold_name_for_request
+from adapters.population.ndxp import ndxp_headers
+from adapters.population.wire import LOOKUP, CitizenServiceWire, SoapFault, find_fault
+from adapters.population.wsse import WSSE_NS, build_ws_security
+from adapters.population.xml_safety import HostileXml, parse_untrusted_xml
+
+_log = structlog.get_logger("adapters.population")
+
+#: WS-Security fault codes (OASIS WSS 1.1 §12): the peer refused our credentials.
+_WSS_REFUSALS = frozenset(
+    {
+        "UnsupportedSecurityToken",
+        "UnsupportedAlgorithm",
+        "InvalidSecurity",
+        "InvalidSecurityToken",
+        "FailedAuthentication",
+        "FailedCheck",
+        "SecurityTokenUnavailable",
+        "MessageExpired",
+    }
+)
+_PRINTABLE_CODE = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
+
+
+def _outcome_of(exc: BaseException) -> str:
+    if isinstance(exc, UpstreamFault):
+        return "fault"
+    if isinstance(exc, UpstreamTimeout | TimeoutError):
+        return "timeout"
+    if isinstance(exc, UpstreamUnavailable):
+        return "unavailable"
+    if isinstance(exc, UpstreamBadReply):
+        return "bad_reply"
+    return "error"
+
+
+def _safe_code(code: str) -> str:
+    """The peer's fault code if it looks like one, never free text (it could hold anything)."""
+    return code if _PRINTABLE_CODE.fullmatch(code) else "Unrecognised"
+
+
+@dataclass
+class _ExchangeTally:
+    """What the attempts of one logical call add up to."""
+
+    attempts: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+    fault_code: str | None = None
+
+
+class PopulationClient:
+    """Looks citizens up in the national population database."""
+
+    def __init__(
+        self,
+        config: PopulationConfig,
+        session: aiohttp.ClientSession,
+        guard: CallGuard,
+        wire: CitizenServiceWire,
+        *,
+        clock: Callable[[], float] = wall_clock,
+    ) -> None:
+        self._config = config
+        self._endpoint = config.require_endpoint()
+        self._session = session
+        self._guard = guard
+        self._wire = wire
+        self._clock = clock
+        self._soap_action = f'"{wire.soap_action(LOOKUP)}"'
+
+    @classmethod
+    async def load(
+        cls,
+        config: PopulationConfig,
+        session: aiohttp.ClientSession,
+        guard: CallGuard,
+        *,
+        clock: Callable[[], float] = wall_clock,
+    ) -> Self:
+        """Parse the shipped WSDL and read WS-Security keys once, off the event loop."""
+        config.require_endpoint()
+
+        def load_wire() -> CitizenServiceWire:
+            return CitizenServiceWire.load(
+                config.wsdl_path, build_ws_security(config.ws_security, clock)
+            )
+
+        wire = await asyncio.get_running_loop().run_in_executor(None, load_wire)
+        return cls(config, session, guard, wire, clock=clock)
+
+    async def lookup(self, query: CitizenQuery) -> CitizenRecord | None:
+        """The citizen with ``query.id_number``, or None when the database has none.
+
+        Raises only :class:`~adapters.errors.AdapterError` subclasses for upstream
+        trouble; ValueError when the query itself is malformed (a caller bug).
+        """
+        fields = self._lookup_fields(query)
+        tally = _ExchangeTally()
+        request_out = self._clock()
+        outcome = "error"
+        try:
+            record = await self._guard.call(
+                LOOKUP, functools.partial(self._attempt, fields, tally)
+            )
+        except BaseException as exc:
+            outcome = _outcome_of(exc)
+            raise
+        else:
+            outcome = "ok" if record is not None else "not_found"
+            return record
+        finally:
+            response_in = self._clock()
+            exchange = UpstreamExchange(
+                upstream=self._config.upstream_name,
+                operation=LOOKUP,
+                request_out=request_out,
+                response_in=response_in,
+                bytes_out=tally.bytes_out,
+                bytes_in=tally.bytes_in,
+                outcome=outcome,
+                fault_code=tally.fault_code,
+                attempts=max(tally.attempts, 1),
+            )
+            record_exchange(exchange)
+            _log.info(
+                "population.lookup",
+                upstream=self._config.upstream_name,
+                operation=LOOKUP,
+                outcome=outcome,
+                attempts=exchange.attempts,
+                duration_ms=exchange.duration_ms,
+                fault_code=tally.fault_code,
+            )
+
+    def _lookup_fields(self, query: CitizenQuery) -> dict[str, object]:
+        """The request children, in the WSDL's (and the peer's) order."""
+        id_number = query.id_number.strip()
+        if not id_number.isdigit() or len(id_number) not in (9, 12):
+            raise ValueError("the personal id must be 9 or 12 digits")
+        defaults = self._config.defaults
+        fields: dict[str, object] = {
+            "MaYeuCau": query.request_id or REQUEST_ID.get() or uuid.uuid4().hex,
+            "MaDVC": query.service_code or defaults.service_code,
+            "MaTichHop": defaults.integration_code,
+            "MaCanBo": query.officer_id or defaults.officer_id,
+            "MaDonVi": query.agency_code or defaults.agency_code,
+            "TaiKhoan": defaults.account,
+            "SoDienThoai": defaults.phone,
+            "SoDinhDanh": id_number,
+        }
+        if query.full_name:
+            name = unicodedata.normalize("NFC", " ".join(query.full_name.split()))
+            if self._config.fold_name_in_request:
+                name = fold_name_for_request(name)
+            fields["HoVaTen"] = name
+        if query.birth_date is not None:
+            born = query.birth_date.as_date()
+            fields["NgayThangNamSinh"] = (
+                {"NgayThangNam": born.strftime("%Y%m%d")}
+                if born
+                else {"Nam": f"{query.birth_date.year:04d}"}
+            )
+        return fields
+
+    def _tag(self, exc: AdapterError) -> AdapterError:
+        exc.upstream = self._config.upstream_name
+        exc.operation = LOOKUP
+        return exc
+
+    async def _attempt(
+        self, fields: dict[str, object], tally: _ExchangeTally
+    ) -> CitizenRecord | None:
+        """One POST of a freshly built (and, if configured, freshly signed) envelope."""
+        tally.attempts += 1
+        try:
+            envelope = self._wire.build_request(fields)
+        except ValueError as exc:
+            raise self._tag(AdapterError(str(exc))) from None
+        headers = {
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": self._soap_action,
+            **ndxp_headers(self._config.ndxp, self._endpoint, self._clock),
+            **outbound_headers(),
+        }
+        tally.bytes_out += len(envelope)
+        try:
+            async with self._session.post(self._endpoint, data=envelope, headers=headers) as resp:
+                status = resp.status
+                body = await read_limited(resp, self._config.max_reply_bytes)
+        except UpstreamBadReply as exc:
+            raise self._tag(exc) from None
+        except aiohttp.ServerTimeoutError:
+            timeout = UpstreamTimeout("the population service did not answer in time")
+            raise self._tag(timeout) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            detail = f"connection to the population service failed ({type(exc).__name__})"
+            raise self._tag(UpstreamConnectionError(detail)) from None
+        tally.bytes_in += len(body)
+        return self._interpret(status, body, tally)
+
+    def _interpret(self, status: int, body: bytes, tally: _ExchangeTally) -> CitizenRecord | None:
+        if status in (401, 403):
+            tally.fault_code = f"HTTP{status}"
+            raise self._tag(
+                UpstreamAuthError(f"the population service refused our credentials (HTTP {status})")
+            )
+        try:
+            root = parse_untrusted_xml(body, max_bytes=self._config.max_reply_bytes)
+        except HostileXml as exc:
+            if status >= 500:
+                tally.fault_code = f"HTTP{status}"
+                raise self._tag(
+                    UpstreamFault(f"HTTP {status} without a SOAP fault", server_side=True)
+                ) from None
+            _log.warning("population.unusable_reply", reason=str(exc), status=status)
+            raise self._tag(UpstreamBadReply(f"unusable reply: {exc}")) from None
+        fault = find_fault(root)
+        if fault is not None:
+            raise self._fault_error(fault, tally)
+        if status != 200:
+            tally.fault_code = f"HTTP{status}"
+            raise self._tag(
+                UpstreamFault(f"HTTP {status} without a SOAP fault", server_side=status >= 500)
+            )
+        try:
+            return self._wire.read_lookup_reply(root)
+        except ValueError as exc:
+            raise self._tag(UpstreamBadReply(f"unusable reply: {exc}")) from None
+
+    def _fault_error(self, fault: SoapFault, tally: _ExchangeTally) -> AdapterError:
+        code = _safe_code(fault.code)
+        tally.fault_code = code
+        if fault.namespace == WSSE_NS or code in _WSS_REFUSALS:
+            return self._tag(
+                UpstreamAuthError(f"the population service refused our WS-Security ({code})")
+            )
+        return self._tag(
+            UpstreamFault(
+                f"the population service answered a SOAP fault ({code})",
+                code=code,
+                server_side=not fault.client_side,
+            )
+        )
