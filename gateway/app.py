@@ -1,0 +1,126 @@
+"""The gateway application: middlewares in the order of DESIGN.md, and every resource in a cleanup_ctx.
+
+    request context → problems → client identity → ACL → rate limit → handler
+
+Each long-lived resource (the store, one HTTP session and guard per upstream,
+the adapters) is opened by one ``cleanup_ctx`` entry and closed by the same
+entry, so start-up and shutdown are symmetrical.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+
+from adapters.business.client import BusinessClient
+from adapters.http import make_session
+from adapters.oauth import TokenProvider
+from adapters.population.client import PopulationClient
+from adapters.resilience import UpstreamGuard
+from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
+from gateway.auth.middleware import (
+    authentication_middleware,
+    authorization_middleware,
+    rate_limit_middleware,
+)
+from gateway.auth.nonces import InMemoryNonceStore
+from gateway.businesses import BUSINESS_SERVICE, BusinessService
+from gateway.clients import ClientRegistry
+from gateway.config import Settings
+from gateway.identity import CitizenService
+from gateway.observability import problem_middleware, request_context_middleware
+from gateway.routes import businesses as business_routes
+from gateway.routes import citizens as citizen_routes
+from gateway.routes import ops as ops_routes
+from gateway.store import StoreConfig, open_store
+
+#: Paths that carry no client authentication: operations endpoints, and the
+#: provider callbacks and payer returns (authenticated by the provider's checksum).
+PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/callbacks/", "/pay/return/")
+
+
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+    registry = ClientRegistry(settings.clients)
+    app = web.Application(
+        middlewares=[
+            request_context_middleware,
+            problem_middleware,
+            authentication_middleware(
+                registry,
+                InMemoryNonceStore(clock=clock),
+                window=settings.server.signature_window_seconds,
+                max_body_bytes=settings.server.max_body_bytes,
+                clock=clock,
+                public_paths=PUBLIC_PATHS,
+            ),
+            authorization_middleware(public_paths=PUBLIC_PATHS),
+            rate_limit_middleware(),
+        ],
+        client_max_size=settings.server.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[READINESS_CHECKS] = {}
+    app.add_routes(ops_routes.routes)
+    app.add_routes(citizen_routes.routes)
+    app.add_routes(business_routes.routes)
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_population_ctx)
+    app.cleanup_ctx.append(_business_ctx)
+    return app
+
+
+def _guard_check(guard: UpstreamGuard) -> ReadinessCheck:
+    async def check() -> tuple[bool, dict[str, object]]:
+        # An open breaker degrades one capability; the gateway itself stays ready.
+        return True, dict(guard.snapshot())
+
+    return check
+
+
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = await open_store(StoreConfig(url=app[SETTINGS].store.url))
+    app[STORE] = store
+
+    async def check() -> tuple[bool, dict[str, object]]:
+        await store.ping()
+        return True, {}
+
+    app[READINESS_CHECKS]["store"] = check
+    try:
+        yield
+    finally:
+        await store.close()
+
+
+async def _population_ctx(app: web.Application) -> AsyncIterator[None]:
+    section = app[SETTINGS].population
+    cfg = section.adapter
+    session = make_session(tls=cfg.tls)
+    guard = UpstreamGuard(cfg.upstream_name, section.resilience)
+    try:
+        client = await PopulationClient.load(cfg, session, guard)
+        app[CITIZEN_SERVICE] = CitizenService(client)
+        app[READINESS_CHECKS]["population"] = _guard_check(guard)
+        yield
+    finally:
+        await session.close()
+
+
+async def _business_ctx(app: web.Application) -> AsyncIterator[None]:
+    section = app[SETTINGS].business
+    cfg = section.adapter
+    if cfg is None:
+        yield
+        return
+    session = make_session(tls=cfg.tls.files() if cfg.tls else None)
+    guard = UpstreamGuard("business", section.resilience)
+    tokens = TokenProvider(cfg.oauth, session)
+    client = BusinessClient(cfg, session, guard, tokens)
+    app[BUSINESS_SERVICE] = BusinessService(client, ttl_seconds=section.cache_ttl_seconds)
+    app[READINESS_CHECKS]["business"] = _guard_check(guard)
+    try:
+        yield
+    finally:
+        await session.close()

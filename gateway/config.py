@@ -1,0 +1,226 @@
+"""Configuration: one TOML file, then ``LIENTHONG_*`` environment overrides, validated by pydantic.
+
+``LIENTHONG_SERVER__PORT=9000`` overrides ``[server] port``; nested keys are
+joined with ``__``. Secrets are :class:`pydantic.SecretStr` and can come from
+files (``*_file`` keys) so that a real deployment keeps them out of the TOML.
+:func:`production_problems` lists what a production config must not contain.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from adapters.business.config import BusinessConfig
+from adapters.population.config import PopulationConfig
+from adapters.resilience import UpstreamResilience
+from gateway.clients import ClientConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "config" / "gateway.toml"
+
+#: Secrets that ship in the embedded default; refused in production.
+DEV_SECRETS = frozenset(
+    {
+        "motcua-demo-secret-change-me",
+        "portal-demo-secret-change-me",
+        "dvcqg-sandbox-hash-key",
+        "VNPAYSANDBOXSECRETKEY0123456789",
+        "whsec_bGllbnRob25nLWRlbW8td2ViaG9vay1zZWNyZXQ=",
+        "ngsp-sandbox-consumer-secret",
+        "ndxp-sandbox-secret",
+    }
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=0, le=65535)
+    #: HTTPS with client certificates; 0 disables the TLS listener.
+    tls_port: int = Field(default=8743, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    signature_window_seconds: float = Field(default=300.0, gt=0)
+    #: Whether the TLS listener refuses a handshake without a client certificate.
+    require_client_certificate: bool = True
+
+
+class TLSServerConfig(_Section):
+    """The gateway's own TLS: its certificate and the city CA that issues client certificates."""
+
+    cert_file: Path = Path("certs/dev/server.pem")
+    key_file: Path = Path("certs/dev/server.key")
+    client_ca_file: Path = Path("certs/dev/ca.pem")
+    #: Generate the dev PKI under ``dev_pki_dir`` at start-up when it is missing (dev only).
+    generate_dev_pki: bool = True
+    dev_pki_dir: Path = Path("certs/dev")
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = True
+
+
+class StoreSection(_Section):
+    url: str = "sqlite:///var/lienthong.db"
+
+
+class SandboxConfig(_Section):
+    """The sandbox national systems, started in-process on loopback by ``lienthong run``."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    population_port: int = Field(default=8701, ge=0, le=65535)
+    ngsp_port: int = Field(default=8702, ge=0, le=65535)
+    dvcqg_port: int = Field(default=8703, ge=0, le=65535)
+    vnpay_port: int = Field(default=8704, ge=0, le=65535)
+    #: Lifetime of NGSP sandbox tokens, seconds.
+    token_lifetime_seconds: float = 3600.0
+
+
+class PopulationSection(_Section):
+    adapter: PopulationConfig = Field(default_factory=PopulationConfig)
+    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
+
+
+class BusinessSection(_Section):
+    adapter: BusinessConfig | None = None
+    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
+    cache_ttl_seconds: float = Field(default=600.0, ge=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LIENTHONG_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    instance_id: str = "lienthong-1"
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    tls: TLSServerConfig = Field(default_factory=TLSServerConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    store: StoreSection = Field(default_factory=StoreSection)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    population: PopulationSection = Field(default_factory=PopulationSection)
+    business: BusinessSection = Field(default_factory=BusinessSection)
+    clients: list[ClientConfig] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (passed as init kwargs by load_settings).
+        return (env_settings, init_settings)
+
+
+class ConfigError(Exception):
+    """A config file that does not validate; ``str()`` names the file and each bad key."""
+
+    def __init__(self, path: Path, errors: list[str]) -> None:
+        super().__init__(f"{path}: " + "; ".join(errors))
+        self.path = path
+        self.errors = errors
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors(include_input=False, include_url=False):
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        out.append(f"{key}: {err['msg']}")
+    return out
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read ``path`` (the embedded default when None), apply the environment, validate."""
+    path = path or DEFAULT_CONFIG
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(path, ["file not found"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(path, _format_errors(exc)) from exc
+
+
+def _is_loopback_url(url: str | None) -> bool:
+    if not url:
+        return False
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _walk_secrets(value: Any, path: str) -> list[tuple[str, str]]:
+    from pydantic import SecretStr
+
+    found: list[tuple[str, str]] = []
+    if isinstance(value, SecretStr):
+        found.append((path, value.get_secret_value()))
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found += _walk_secrets(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            found += _walk_secrets(v, f"{path}.{k}")
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            found += _walk_secrets(v, f"{path}[{i}]")
+    elif isinstance(value, str) and value in DEV_SECRETS:
+        found.append((path, value))
+    return found
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What makes ``settings`` unfit for production (empty when it is fit)."""
+    if settings.environment != "production":
+        return []
+    problems: list[str] = []
+    if settings.sandbox.enabled:
+        problems.append("sandbox.enabled: sandbox peers are not allowed in production")
+    if settings.tls.generate_dev_pki:
+        problems.append("tls.generate_dev_pki: the dev PKI is not allowed in production")
+    for path, secret in _walk_secrets(settings, ""):
+        if secret in DEV_SECRETS or "change-me" in secret:
+            problems.append(f"{path}: a dev-only secret is not allowed in production")
+    endpoints = {
+        "population.adapter.endpoint": settings.population.adapter.endpoint,
+        "business.adapter.base_url": (
+            settings.business.adapter.base_url if settings.business.adapter else None
+        ),
+    }
+    for key, url in endpoints.items():
+        if url is None:
+            problems.append(f"{key}: required in production")
+        elif _is_loopback_url(str(url)):
+            problems.append(f"{key}: a loopback (sandbox) endpoint is not allowed in production")
+        elif not str(url).startswith("https://"):
+            problems.append(f"{key}: production endpoints must use https")
+    if settings.store.url.startswith("sqlite") and settings.environment == "production":
+        pass  # a single-instance deployment may run on SQLite; not an error
+    return problems

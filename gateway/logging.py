@@ -1,0 +1,176 @@
+"""Structured logging: one JSON object a line, personal data masked by one processor.
+
+Everything logs through structlog (the standard library's loggers too, via
+``ProcessorFormatter``), so :class:`MaskPersonalData` sees every line before it
+is rendered. It masks by key (names, ids, secrets) and by shape (any 9- or
+12-digit run in any string, the shapes of CMND and CCCD numbers), however deep
+the value is nested.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+#: Keys whose values are personal names: replaced by masked initials.
+NAME_KEYS = frozenset(
+    {
+        "full_name", "family_name", "middle_name", "given_name", "payer_name",
+        "hovaten", "ho", "chudem", "ten", "hotennguoinop", "representative", "representatives",
+    }
+)
+#: Keys whose values are personal ids: masked whatever their shape.
+ID_KEYS = frozenset(
+    {"id_number", "old_id_number", "payer_id_number", "sodinhdanh", "socmnd", "socmndnguoinop"}
+)
+#: Keys whose values are secrets: never shown at all.
+SECRET_KEYS = frozenset(
+    {
+        "secret", "secrets", "password", "token", "access_token", "authorization",
+        "signature", "hash_key", "hash_secret", "client_secret", "consumer_secret", "api_key",
+    }
+)
+_ID_RUN = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
+_REDACTED = "[redacted]"
+
+
+def mask_id(value: str) -> str:
+    """``092090001234`` → ``092*******34``: province kept, the person gone."""
+    digits = value.strip()
+    if len(digits) <= 5:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
+
+
+def mask_name(value: str) -> str:
+    """``Nguyễn Văn An`` → ``N*** V*** A***``: initials only, length hidden."""
+    return " ".join(word[0] + "***" for word in value.split() if word)
+
+
+def mask_text(value: str) -> str:
+    """Mask every 9- or 12-digit run inside free text."""
+    return _ID_RUN.sub(lambda m: mask_id(m.group(1)), value)
+
+
+def _mask_value(key: str | None, value: Any) -> Any:
+    k = key.lower() if isinstance(key, str) else None
+    if k in SECRET_KEYS and value is not None:
+        return _REDACTED
+    if isinstance(value, str):
+        if k in ID_KEYS:
+            return mask_id(value)
+        if k in NAME_KEYS:
+            return mask_name(value)
+        return mask_text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) in (9, 12):
+        return mask_id(str(value)) if k not in {"bytes_in", "bytes_out", "size"} else value
+    if isinstance(value, Mapping):
+        return {kk: _mask_value(str(kk), vv) for kk, vv in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_mask_value(k, v) for v in value]
+    if isinstance(value, BaseException):
+        return mask_text(f"{type(value).__name__}: {value}")
+    return value
+
+
+class MaskPersonalData:
+    """structlog processor: the one place where personal data is masked."""
+
+    def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+        for key in list(event_dict):
+            event_dict[key] = _mask_value(key, event_dict[key])
+        exc = event_dict.get("exception")
+        if isinstance(exc, str):
+            event_dict["exception"] = mask_text(exc)
+        return event_dict
+
+
+def shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        MaskPersonalData(),
+    ]
+
+
+def configure_logging(
+    *,
+    level: str = "INFO",
+    json_lines: bool = True,
+    stream: TextIO | None = None,
+    sink: Callable[[str], None] | None = None,
+) -> None:
+    """Configure structlog and the standard library once, at start-up.
+
+    ``sink`` receives every rendered line too (the test suite uses it to scan
+    all log output for personal data).
+    """
+    renderer: Processor = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json_lines
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    out = stream or sys.stderr
+
+    class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                line = self.format(record)
+            except Exception:  # noqa: BLE001 - a log line must never break a request
+                return
+            if sink is not None:
+                sink(line)
+            self.stream.write(line + "\n")
+
+    handler = _Handler(out)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared_processors(),
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # zeep's transport logs whole envelopes at DEBUG: personal data. Never below INFO.
+    logging.getLogger("zeep").setLevel(max(logging.INFO, root.level))
+    structlog.configure(
+        processors=[
+            *shared_processors(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def bind_request(**fields: Any) -> None:
+    structlog.contextvars.bind_contextvars(**fields)
+
+
+def clear_request() -> None:
+    structlog.contextvars.clear_contextvars()
+
+
+__all__ = [
+    "MaskPersonalData",
+    "bind_request",
+    "clear_request",
+    "configure_logging",
+    "mask_id",
+    "mask_name",
+    "mask_text",
+]
+

@@ -1,0 +1,193 @@
+"""Inbound request context, access and operational records, and the problem boundary.
+
+Two middlewares, outermost first:
+
+* :func:`request_context_middleware` — the request id (accepted from
+  ``X-Request-ID`` when sane, else made), bound into every log line and sent
+  upstream; one access line per request; one operational record per upstream
+  exchange with the four timestamps; request metrics.
+* :func:`problem_middleware` — converts whatever a handler raised into an
+  ``application/problem+json`` answer: a :class:`~gateway.problems.Problem`,
+  an :class:`~adapters.errors.AdapterError`, an aiohttp HTTP exception, or (as
+  a 500, logged) anything else. Nothing escapes as an HTML error page.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from prometheus_client import Counter, Histogram
+
+from adapters.errors import AdapterError, UpstreamUnavailable
+from adapters.http import REQUEST_ID
+from adapters.observability import collect_exchanges
+from gateway.auth.keys import CLIENT
+from gateway.problems import (
+    BadRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    UnsupportedMediaType,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: The request id of the current request (``request[REQUEST_ID_KEY]``).
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+
+REQUESTS = Counter(
+    "lienthong_requests_total", "Inbound requests by operation and status", ["operation", "status"]
+)
+REQUEST_LATENCY = Histogram(
+    "lienthong_request_seconds",
+    "Inbound request latency by operation",
+    ["operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_log = structlog.get_logger("gateway.access")
+_oplog = structlog.get_logger("gateway.operational")
+_errlog = structlog.get_logger("gateway.error")
+
+
+def _request_id(request: web.Request) -> str:
+    given = request.headers.get("X-Request-ID", "")
+    return given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def operation_of(request: web.Request) -> str:
+    """The matched route's name (``citizens.verify``), or a coarse label for the rest."""
+    route = request.match_info.route
+    name = getattr(route, "name", None)
+    if name:
+        return str(name)
+    return "unmatched" if request.match_info.http_exception is not None else "other"
+
+
+def _outcome(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status < 500:
+        return "rejected"
+    return "error"
+
+
+@web.middleware
+async def request_context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rid = _request_id(request)
+    request[REQUEST_ID_KEY] = rid
+    token = REQUEST_ID.set(rid)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=rid)
+    exchanges = collect_exchanges()
+    request_in = time.time()
+    t0 = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-ID"] = rid
+        return response
+    finally:
+        duration = time.perf_counter() - t0
+        response_out = time.time()
+        operation = operation_of(request)
+        client = request.get(CLIENT)
+        client_id = getattr(client, "id", None)
+        REQUESTS.labels(operation, str(status)).inc()
+        REQUEST_LATENCY.labels(operation).observe(duration)
+        for ex in exchanges:
+            _oplog.info(
+                "upstream_exchange",
+                client_id=client_id,
+                operation=operation,
+                upstream=ex.upstream,
+                upstream_operation=ex.operation,
+                request_in=request_in,
+                request_out=ex.request_out,
+                response_in=ex.response_in,
+                response_out=response_out,
+                bytes_out=ex.bytes_out,
+                bytes_in=ex.bytes_in,
+                attempts=ex.attempts,
+                outcome=ex.outcome,
+                fault_code=ex.fault_code,
+                duration_ms=ex.duration_ms,
+            )
+        _log.info(
+            "request",
+            method=request.method,
+            path=request.path,
+            operation=operation,
+            status=status,
+            client_id=client_id,
+            outcome=_outcome(status),
+            duration_ms=round(duration * 1000, 3),
+        )
+        REQUEST_ID.reset(token)
+        structlog.contextvars.clear_contextvars()
+
+
+def problem_for_adapter_error(exc: AdapterError) -> Problem:
+    retry_after = exc.retry_after if isinstance(exc, UpstreamUnavailable) else None
+    extra: dict[str, str] = {}
+    if exc.upstream:
+        extra["upstream"] = exc.upstream
+    return Problem(
+        exc.detail,
+        status=exc.status,
+        type_name=exc.problem_type,
+        title=exc.title,
+        retry_after=retry_after,
+        **extra,
+    )
+
+
+def _problem_for_http_exception(exc: web.HTTPException) -> Problem:
+    if isinstance(exc, web.HTTPNotFound):
+        return NotFound("no such resource", type_name="no-such-route")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return MethodNotAllowed(
+            f"{exc.method} is not allowed here",
+            headers={"Allow": ", ".join(sorted(exc.allowed_methods))},
+        )
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return PayloadTooLarge("request body exceeds the configured limit")
+    if isinstance(exc, web.HTTPUnsupportedMediaType):
+        return UnsupportedMediaType(exc.text or None)
+    if exc.status_code == 400:
+        return BadRequest(exc.reason)
+    return Problem(exc.reason, status=exc.status_code, type_name=f"http-{exc.status_code}",
+                   title=exc.reason)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    rid = request.get(REQUEST_ID_KEY)
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem.to_response(rid)
+    except AdapterError as exc:
+        _errlog.warning(
+            "upstream_failed",
+            upstream=exc.upstream,
+            upstream_operation=exc.operation,
+            problem_type=exc.problem_type,
+            detail=exc.detail,
+        )
+        return problem_for_adapter_error(exc).to_response(rid)
+    except web.HTTPException as exc:
+        if exc.status_code < 400:
+            raise  # redirects are answers, not errors
+        return _problem_for_http_exception(exc).to_response(rid)
+    except Exception:
+        _errlog.exception("unhandled_error", path=request.path)
+        return Problem("the gateway failed to handle this request").to_response(rid)

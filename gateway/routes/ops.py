@@ -1,0 +1,62 @@
+"""Operations endpoints: liveness, readiness, metrics, the API description."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.appkeys import READINESS_CHECKS
+
+routes = web.RouteTableDef()
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
+
+
+@routes.get("/healthz", name="ops.healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive and its event loop answers."""
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz", name="ops.readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the store answers; breakers are reported (an open one degrades, not fails)."""
+    checks: dict[str, object] = {}
+    ready = True
+    for name, check in request.app[READINESS_CHECKS].items():
+        try:
+            ok, detail = await check()
+        except Exception as exc:  # noqa: BLE001 - a failing check is an answer, not a crash
+            ok, detail = False, {"error": type(exc).__name__}
+        checks[name] = {"ok": ok, **detail}
+        ready = ready and ok
+    return web.json_response(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status=200 if ready else 503,
+    )
+
+
+@routes.get("/metrics", name="ops.metrics")
+async def metrics(request: web.Request) -> web.Response:
+    resp = web.Response(body=generate_latest())
+    resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return resp
+
+
+@routes.get("/openapi.json", name="ops.openapi")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(load_openapi())
+
+
+_cache: dict[str, object] = {}
+
+
+def load_openapi() -> dict[str, object]:
+    if "doc" not in _cache:
+        _cache["doc"] = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    doc = _cache["doc"]
+    assert isinstance(doc, dict)
+    return doc
