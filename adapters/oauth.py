@@ -1,0 +1,285 @@
+"""OAuth2 client credentials for REST upstreams reached through NGSP or a provincial LGSP.
+
+Two token styles exist in production (see ``protocols.md``):
+
+- ``ngsp``: ``POST {token_url}`` with ``Authorization: Basic base64(key:secret)`` and the
+  form ``grant_type=client_credentials``;
+- ``lgsp``: ``POST {token_url}`` with the form ``grant_type, client_id, client_secret``,
+  and, in some provinces, a ``lgspaccesstoken`` header (base64 of a small JSON object).
+
+:class:`TokenProvider` caches the token, refreshes it ``refresh_margin`` seconds before it
+expires and lets exactly one refresh run at a time however many calls wait for it. Tokens
+and secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import aiohttp
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from adapters.errors import (
+    AdapterError,
+    UpstreamAuthError,
+    UpstreamBadReply,
+    UpstreamConnectionError,
+    UpstreamFault,
+    UpstreamTimeout,
+)
+from adapters.http import outbound_headers, read_limited
+
+_log = structlog.get_logger("adapters.oauth")
+
+LGSP_ACCESS_TOKEN_HEADER = "lgspaccesstoken"  # noqa: S105 - a header name, not a secret
+
+
+class LgspAccessToken(BaseModel):
+    """The fields of the ``lgspaccesstoken`` header some provincial LGSPs demand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    access_key: SecretStr  # AccessKey
+    secret_key: SecretStr  # SecretKey
+    app_name: str  # AppName
+    partner_code: str  # PartnerCode
+    partner_code_cus: str = ""  # PartnerCodeCus
+
+    def header_value(self) -> str:
+        """base64 of the JSON object the LGSP expects, keys spelled as the LGSP spells them."""
+        payload = {
+            "AccessKey": self.access_key.get_secret_value(),
+            "SecretKey": self.secret_key.get_secret_value(),
+            "AppName": self.app_name,
+            "PartnerCode": self.partner_code,
+            "PartnerCodeCus": self.partner_code_cus,
+        }
+        return base64.b64encode(json.dumps(payload, ensure_ascii=False).encode()).decode("ascii")
+
+
+def _secret(value: SecretStr | None, file: Path | None) -> str | None:
+    if value is not None:
+        return value.get_secret_value()
+    if file is not None:
+        return file.read_text(encoding="utf-8").strip()
+    return None
+
+
+class OAuthConfig(BaseModel):
+    """How to obtain a client-credentials token. Each secret may be given inline or as a file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    style: Literal["ngsp", "lgsp"] = "ngsp"
+    token_url: str
+    # NGSP: Basic consumer key / secret
+    consumer_key: SecretStr | None = None
+    consumer_key_file: Path | None = None
+    consumer_secret: SecretStr | None = None
+    consumer_secret_file: Path | None = None
+    # LGSP: form client id / secret
+    client_id: SecretStr | None = None
+    client_id_file: Path | None = None
+    client_secret: SecretStr | None = None
+    client_secret_file: Path | None = None
+    lgsp_access_token: LgspAccessToken | None = None
+    scope: str | None = None
+    #: Refresh this many seconds before ``expires_in`` runs out (at most half the lifetime).
+    refresh_margin: float = Field(default=60.0, ge=0)
+    #: Used when the token reply carries no ``expires_in``.
+    default_expires_in: float = Field(default=300.0, gt=0)
+    #: Deadline of one token request.
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_reply_bytes: int = Field(default=64 * 1024, gt=0)
+
+    @model_validator(mode="after")
+    def _credentials_for_style(self) -> OAuthConfig:
+        if self.style == "ngsp":
+            pairs = {
+                "consumer_key": (self.consumer_key, self.consumer_key_file),
+                "consumer_secret": (self.consumer_secret, self.consumer_secret_file),
+            }
+        else:
+            pairs = {
+                "client_id": (self.client_id, self.client_id_file),
+                "client_secret": (self.client_secret, self.client_secret_file),
+            }
+        for name, (value, file) in pairs.items():
+            if (value is None) == (file is None):
+                raise ValueError(f"{self.style} needs exactly one of {name} or {name}_file")
+        return self
+
+    def credentials(self) -> tuple[str, str]:
+        """The (key/id, secret) pair of the configured style, files read now."""
+        if self.style == "ngsp":
+            key = _secret(self.consumer_key, self.consumer_key_file)
+            secret = _secret(self.consumer_secret, self.consumer_secret_file)
+        else:
+            key = _secret(self.client_id, self.client_id_file)
+            secret = _secret(self.client_secret, self.client_secret_file)
+        if not key or not secret:
+            raise ValueError(f"{self.style} credentials are empty")
+        return key, secret
+
+
+@dataclass(frozen=True)
+class _Token:
+    value: str
+    refresh_at: float  # on the provider's clock
+
+
+class TokenProvider:
+    """A cached client-credentials token with single-flight refresh.
+
+    ``clock`` is monotonic seconds (injectable so tests need not wait).
+    """
+
+    def __init__(
+        self,
+        config: OAuthConfig,
+        session: aiohttp.ClientSession,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        upstream: str = "oauth",
+    ) -> None:
+        self._config = config
+        self._session = session
+        self._clock = clock
+        self._upstream = upstream
+        self._key, self._secret = config.credentials()
+        self._extra = (
+            {LGSP_ACCESS_TOKEN_HEADER: config.lgsp_access_token.header_value()}
+            if config.lgsp_access_token
+            else {}
+        )
+        self._current: _Token | None = None
+        self._refresh: asyncio.Task[_Token] | None = None
+        self.refreshes = 0  # token requests sent, for operators and tests
+
+    def extra_headers(self) -> dict[str, str]:
+        """Headers data calls carry besides the Bearer token (``lgspaccesstoken`` if set)."""
+        return dict(self._extra)
+
+    async def token(self) -> str:
+        """A valid access token; fetches one (once, however many callers wait) when due."""
+        current = self._current
+        if current is not None and self._clock() < current.refresh_at:
+            return current.value
+        refresh = self._refresh
+        if refresh is None:
+            refresh = asyncio.ensure_future(self._fetch())
+            self._refresh = refresh
+            refresh.add_done_callback(self._refresh_done)
+        # shield: a caller's timeout must not cancel the refresh the others wait for
+        token = await asyncio.shield(refresh)
+        return token.value
+
+    def invalidate(self, token: str) -> None:
+        """Forget ``token`` after the peer refused it, unless a newer one already replaced it."""
+        if self._current is not None and self._current.value == token:
+            self._current = None
+            _log.info("oauth.token_invalidated", upstream=self._upstream)
+
+    def _refresh_done(self, task: asyncio.Task[_Token]) -> None:
+        if self._refresh is task:
+            self._refresh = None
+        if task.cancelled():
+            return
+        if task.exception() is None:  # also marks a failure as retrieved
+            self._current = task.result()
+
+    def _request(self) -> tuple[dict[str, str], dict[str, str]]:
+        headers = {"Accept": "application/json", **outbound_headers(), **self._extra}
+        form = {"grant_type": "client_credentials"}
+        if self._config.style == "ngsp":
+            pair = f"{self._key}:{self._secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        else:
+            form["client_id"] = self._key
+            form["client_secret"] = self._secret
+        if self._config.scope:
+            form["scope"] = self._config.scope
+        return headers, form
+
+    async def _fetch(self) -> _Token:
+        self.refreshes += 1
+        headers, form = self._request()
+        started = self._clock()
+        try:
+            async with asyncio.timeout(self._config.timeout_seconds):
+                async with self._session.post(
+                    self._config.token_url, data=form, headers=headers
+                ) as resp:
+                    body = await read_limited(resp, self._config.max_reply_bytes)
+                    status = resp.status
+        except TimeoutError as exc:
+            raise UpstreamTimeout(
+                "token request timed out", upstream=self._upstream, operation="token"
+            ) from exc
+        except AdapterError as exc:
+            exc.upstream, exc.operation = self._upstream, "token"
+            raise
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectionError(
+                f"token request failed: {type(exc).__name__}",
+                upstream=self._upstream,
+                operation="token",
+            ) from exc
+        if status in (400, 401, 403):
+            _log.warning("oauth.token_refused", upstream=self._upstream, status=status)
+            raise UpstreamAuthError(
+                f"token endpoint refused the credentials (HTTP {status})",
+                upstream=self._upstream,
+                operation="token",
+            )
+        if status != 200:
+            raise UpstreamFault(
+                f"token endpoint answered HTTP {status}",
+                code=f"http-{status}",
+                server_side=status >= 500,
+                upstream=self._upstream,
+                operation="token",
+            )
+        token = self._parse(body, started)
+        _log.info(
+            "oauth.token_obtained",
+            upstream=self._upstream,
+            refresh_in_s=round(token.refresh_at - started, 3),
+        )
+        return token
+
+    def _parse(self, body: bytes, started: float) -> _Token:
+        def bad(why: str) -> UpstreamBadReply:
+            return UpstreamBadReply(
+                f"token reply unusable: {why}", upstream=self._upstream, operation="token"
+            )
+
+        try:
+            reply: Any = json.loads(body)
+        except ValueError as exc:
+            raise bad("not JSON") from exc
+        if not isinstance(reply, dict):
+            raise bad("not a JSON object")
+        value = reply.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise bad("no access_token")
+        token_type = reply.get("token_type", "bearer")
+        if not isinstance(token_type, str) or token_type.lower() != "bearer":
+            raise bad("token_type is not bearer")
+        raw_expiry = reply.get("expires_in", self._config.default_expires_in)
+        try:
+            expires_in = float(raw_expiry)
+        except (TypeError, ValueError) as exc:
+            raise bad("expires_in is not a number") from exc
+        if expires_in <= 0:
+            raise bad("expires_in is not positive")
+        lifetime = max(expires_in - self._config.refresh_margin, expires_in / 2)
+        return _Token(value=value, refresh_at=started + lifetime)

@@ -1,0 +1,35 @@
+"""``GET /v1/businesses/{tax_code}``: one normalised business record (issue #3).
+
+The tax code is validated (check digit) before anything goes upstream: 422 naming
+``tax_code``. Unknown → 404 ``business-not-found``. ``Cache-Control`` and ``Age`` say how
+fresh the answer is. Adapter errors propagate to the problem middleware.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+
+from gateway.businesses import BUSINESS_SERVICE, business_to_json, normalize_tax_code
+from gateway.problems import NotFound
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/v1/businesses/{tax_code}", name="businesses.read")
+async def read_business(request: web.Request) -> web.Response:
+    """Look a business up by tax code (10 digits, or 13 for a branch, dash optional)."""
+    tax_code = normalize_tax_code(request.match_info["tax_code"])
+    found = await request.app[BUSINESS_SERVICE].get(tax_code)
+    if found is None:
+        raise NotFound(
+            "no business is registered under this tax code", type_name="business-not-found"
+        )
+    return web.json_response(
+        business_to_json(found.record),
+        headers={
+            "Cache-Control": f"private, max-age={math.floor(found.max_age)}",
+            "Age": str(math.floor(found.age)),
+        },
+    )
