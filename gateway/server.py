@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
 import structlog
 from aiohttp import web
@@ -32,19 +33,43 @@ def _announce(lines: list[str]) -> None:
     print("\n".join(lines), file=sys.stderr, flush=True)
 
 
-async def start_gateway(settings: Settings, stack: AsyncExitStack) -> list[str]:
-    """Start the gateway's listeners inside ``stack``; returns what listens where."""
+@dataclass
+class Listeners:
+    """Where a started gateway listens (the bound ports, also when 0 was configured)."""
+
+    http_url: str
+    https_url: str | None = None
+
+    def describe(self) -> list[str]:
+        lines = [f"gateway  {self.http_url}   (RFC 9421 signed requests)"]
+        if self.https_url:
+            lines.append(f"gateway  {self.https_url}  (city-CA client certificates)")
+        return lines
+
+
+def _last_port(runner: web.AppRunner) -> int:
+    return int(runner.addresses[-1][1])
+
+
+async def start_gateway(
+    settings: Settings, stack: AsyncExitStack, *, https_port: int | None = None
+) -> Listeners:
+    """Start the gateway's listeners inside ``stack``; returns where they listen.
+
+    The HTTPS listener starts when ``server.tls_port`` is set, or when
+    ``https_port`` is given (0 picks a free port, as the tests do).
+    """
     from gateway.app import create_app
 
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    where = []
-    host, port = settings.server.host, settings.server.port
-    await web.TCPSite(runner, host, port).start()
-    where.append(f"gateway  http://{host}:{port}   (RFC 9421 signed requests)")
-    if settings.server.tls_port:
+    host = settings.server.host
+    await web.TCPSite(runner, host, settings.server.port).start()
+    listeners = Listeners(http_url=f"http://{host}:{_last_port(runner)}")
+    tls_port = settings.server.tls_port if https_port is None else https_port
+    if settings.server.tls_port or https_port is not None:
         from gateway.auth.tls import server_ssl_context
 
         ctx = server_ssl_context(
@@ -53,11 +78,9 @@ async def start_gateway(settings: Settings, stack: AsyncExitStack) -> list[str]:
             settings.tls.client_ca_file,
             require_client_cert=settings.server.require_client_certificate,
         )
-        await web.TCPSite(runner, host, settings.server.tls_port, ssl_context=ctx).start()
-        where.append(
-            f"gateway  https://{host}:{settings.server.tls_port}  (city-CA client certificates)"
-        )
-    return where
+        await web.TCPSite(runner, host, tls_port, ssl_context=ctx).start()
+        listeners.https_url = f"https://{host}:{_last_port(runner)}"
+    return listeners
 
 
 def ensure_dev_pki(settings: Settings) -> None:
@@ -76,7 +99,7 @@ async def serve(settings: Settings) -> None:
             from gateway.embedded import start_sandboxes
 
             where += await start_sandboxes(settings, stack)
-        where += await start_gateway(settings, stack)
+        where += (await start_gateway(settings, stack)).describe()
         _announce(["lienthong is up:", *(f"  {w}" for w in where), "  Ctrl-C stops it."])
         _log.info("started", instance_id=settings.instance_id, environment=settings.environment)
         await _wait_for_stop()
