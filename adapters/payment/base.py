@@ -1,0 +1,257 @@
+"""What every payment provider takes and gives, and the protocol the gateway calls.
+
+The gateway keeps the ledger; a provider only speaks its wire protocol:
+
+- :meth:`PaymentProvider.create` registers an order and returns the URL the payer opens;
+- :meth:`PaymentProvider.parse_callback` verifies a callback (or the payer's signed
+  return) and raises :class:`CallbackRejected` when the checksum or shape fails;
+- :meth:`PaymentProvider.answer_callback` builds the reply in the provider's format;
+- :meth:`PaymentProvider.query_status` asks the provider about one payment;
+- :meth:`PaymentProvider.list_transactions` streams one day's transactions page by page.
+
+Amounts are whole dong everywhere in these types (VNPay's ×100 stays in its adapter).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from adapters.errors import AdapterError
+
+#: Vietnam's time zone (GMT+7, no daylight saving); every provider timestamp is in it.
+VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9]{1,20}$")
+
+FeeKind = Literal["fee", "charge"]
+CallbackOutcome = Literal[
+    "confirmed", "already_confirmed", "not_found", "amount_mismatch", "rejected", "error"
+]
+
+
+def vietnam_now() -> dt.datetime:
+    """The current time in Vietnam (the default clock of providers and sandboxes)."""
+    return dt.datetime.now(VIETNAM_TZ)
+
+
+class ProviderStatus(enum.StrEnum):
+    """A payment's state as the provider reports it.
+
+    ``reversed`` is VNPay's ``vnp_TransactionStatus`` 04: the money went back to the
+    payer after a payment; the gateway treats it as a case for people, never as a
+    silent move back from ``paid``.
+    """
+
+    PAID = "paid"
+    PENDING = "pending"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REVERSED = "reversed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class FeeLine:
+    """One line of the receipt (``PhiLePhi``): a fee (phí) or a charge (lệ phí)."""
+
+    kind: FeeKind
+    code: str
+    name: str
+    amount: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("fee", "charge"):
+            raise ValueError("fee line kind must be 'fee' or 'charge'")
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 0:
+            raise ValueError("fee line amount must be a whole, non-negative number of dong")
+
+
+@dataclass(frozen=True)
+class PaymentOrder:
+    """One payment the gateway asks a provider to collect.
+
+    ``return_url`` is the calling system's page; providers send the payer back to the
+    gateway's own return endpoint (from their config), and the gateway forwards.
+    """
+
+    reference: str
+    amount: int
+    description: str
+    dossier_code: str
+    procedure_code: str
+    agency_code: str
+    agency_name: str
+    payer_name: str = field(repr=False)
+    payer_id_number: str = field(repr=False)
+    return_url: str
+    client_ip: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    fee_lines: tuple[FeeLine, ...] = ()
+    currency: str = "VND"
+
+    def __post_init__(self) -> None:
+        if not REFERENCE_PATTERN.fullmatch(self.reference):
+            raise ValueError("reference must be 1-20 characters of [A-Za-z0-9]")
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount <= 0:
+            raise ValueError("amount must be a positive whole number of dong")
+        if self.currency != "VND":
+            raise ValueError("only VND is supported")
+        if self.created_at.tzinfo is None or self.expires_at.tzinfo is None:
+            raise ValueError("created_at and expires_at must carry a time zone")
+        if self.expires_at <= self.created_at:
+            raise ValueError("expires_at must be after created_at")
+        if self.fee_lines and sum(line.amount for line in self.fee_lines) != self.amount:
+            raise ValueError("fee lines must add up to the amount")
+
+
+@dataclass(frozen=True)
+class CreatedPayment:
+    """Where to send the payer, and the provider's own id for the payment if it gave one."""
+
+    pay_url: str
+    provider_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """A verified callback (or signed payer return). ``amount`` is what the provider reported."""
+
+    reference: str
+    provider_txn_id: str | None
+    status: ProviderStatus
+    amount: int
+    paid_at: dt.datetime | None
+    raw_code: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    """The provider's answer to a status query; ``unknown`` when it does not know the reference."""
+
+    reference: str
+    status: ProviderStatus
+    amount: int | None
+    provider_txn_id: str | None
+    raw_code: str
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """One row of a day's transaction list (for reconciliation)."""
+
+    reference: str
+    provider_txn_id: str | None
+    amount: int
+    status: ProviderStatus
+    at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ProviderAnswer:
+    """The HTTP reply to send back to the provider for a callback."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+class CallbackRejected(AdapterError):
+    """A callback failed verification (checksum, shape, partner). Never act on it.
+
+    ``answer`` is the reply the provider expects for such a callback; ``kind`` is
+    ``bad_checksum``, ``malformed`` or ``wrong_partner`` (for the security event).
+    """
+
+    status = 400
+    problem_type = "payment-callback-rejected"
+    title = "Payment callback rejected"
+    counts_as_failure = False
+
+    def __init__(
+        self,
+        reason: str,
+        answer: ProviderAnswer,
+        *,
+        kind: str = "malformed",
+        upstream: str | None = None,
+    ) -> None:
+        super().__init__(reason, upstream=upstream, operation="callback")
+        self.reason = reason
+        self.answer = answer
+        self.kind = kind
+
+
+class PaymentProvider(Protocol):
+    """One payment provider's wire protocol, as the gateway's payment routes use it."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def create(self, order: PaymentOrder) -> CreatedPayment: ...
+
+    def parse_callback(
+        self, method: str, query: Mapping[str, str], body: bytes
+    ) -> CallbackResult: ...
+
+    def answer_callback(
+        self,
+        result_or_error: CallbackResult | CallbackRejected | None,
+        *,
+        outcome: CallbackOutcome,
+    ) -> ProviderAnswer: ...
+
+    async def query_status(self, reference: str, *, created_at: dt.datetime) -> StatusResult: ...
+
+    def list_transactions(self, day: dt.date) -> AsyncIterator[Transaction]: ...
+
+
+class PaymentProviders:
+    """The configured providers by name, and the default used when a payment names none."""
+
+    def __init__(self, providers: Mapping[str, PaymentProvider], default: str) -> None:
+        if default not in providers:
+            raise ValueError(f"default payment provider {default!r} is not configured")
+        self._providers = dict(providers)
+        self.default = default
+
+    def get(self, name: str | None = None) -> PaymentProvider:
+        """The provider called ``name`` (or the default); ``KeyError`` if not configured."""
+        return self._providers[name or self.default]
+
+    def names(self) -> list[str]:
+        return sorted(self._providers)
+
+
+def provider_timestamp(moment: dt.datetime) -> str:
+    """``yyyyMMddHHmmss`` in Vietnam time, the timestamp format of both providers."""
+    return moment.astimezone(VIETNAM_TZ).strftime("%Y%m%d%H%M%S")
+
+
+def parse_provider_timestamp(text: str) -> dt.datetime:
+    """A ``yyyyMMddHHmmss`` Vietnam-time timestamp; ``ValueError`` if it is not one."""
+    if len(text) != 14 or not text.isdigit():
+        raise ValueError("not a yyyyMMddHHmmss timestamp")
+    return dt.datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=VIETNAM_TZ)
+
+
+def whole_dong(value: object) -> int:
+    """A non-negative whole amount from a JSON number or a decimal string; ``ValueError`` else."""
+    if isinstance(value, bool):
+        raise ValueError("not an amount")
+    if isinstance(value, int):
+        amount = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        amount = int(value)
+    else:
+        raise ValueError("not an amount")
+    if amount < 0:
+        raise ValueError("negative amount")
+    return amount

@@ -1,0 +1,362 @@
+"""The national payment platform as a :class:`~adapters.payment.base.PaymentProvider`.
+
+Messages are JSON objects carrying ``MaXacThuc`` (see :mod:`.checksum`). The
+platform posts the result callback as JSON; the payer's browser comes back with
+the same fields and checksum in the query string (the sandbox's choice, since no
+public source shows the platform's return), so :meth:`DvcqgProvider.parse_callback`
+verifies both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import structlog
+
+from adapters.errors import UpstreamBadReply, UpstreamFault
+from adapters.guard import CallGuard
+from adapters.payment.base import (
+    REFERENCE_PATTERN,
+    CallbackOutcome,
+    CallbackRejected,
+    CallbackResult,
+    CreatedPayment,
+    PaymentOrder,
+    ProviderAnswer,
+    ProviderStatus,
+    StatusResult,
+    Transaction,
+    parse_provider_timestamp,
+    provider_timestamp,
+    vietnam_now,
+    whole_dong,
+)
+from adapters.payment.dvcqg import checksum
+from adapters.payment.dvcqg.config import DvcqgConfig
+from adapters.payment.transport import JsonExchange
+
+UPSTREAM = "dvcqg"
+ANSWER_OK = "00"
+ANSWER_ERROR = "99"
+_ANSWER_TEXT: dict[str, str] = {
+    "confirmed": "Xác nhận thành công",
+    "already_confirmed": "Giao dịch đã được xác nhận trước đó",
+    "not_found": "Không tìm thấy giao dịch",
+    "amount_mismatch": "Số tiền không khớp",
+    "rejected": "Sai mã xác thực",
+    "error": "Lỗi không xác định",
+}
+
+_log = structlog.get_logger("adapters.payment.dvcqg")
+
+
+def fee_line_kind_code(kind: str) -> int:
+    """``LoaiPhiLePhi``: 1 = phí (fee), 2 = lệ phí (charge)."""
+    return 1 if kind == "fee" else 2
+
+
+class DvcqgProvider:
+    """Creates, verifies, answers, queries and lists payments on the national platform."""
+
+    name = "dvcqg"
+
+    def __init__(
+        self,
+        config: DvcqgConfig,
+        session: aiohttp.ClientSession,
+        guard: CallGuard,
+        *,
+        clock: Callable[[], dt.datetime] = vietnam_now,
+    ) -> None:
+        self._config = config
+        self._hash_key = config.hash_key_value()
+        self._clock = clock
+        self._exchange = JsonExchange(
+            session, guard, upstream=UPSTREAM, attempt_timeout=config.attempt_timeout
+        )
+
+    def _url(self, path: str) -> str:
+        return self._config.base_url.rstrip("/") + path
+
+    def create_message(self, order: PaymentOrder) -> dict[str, object]:
+        """The signed create message for ``order`` (holds the payer's id: never log it)."""
+        cfg = self._config
+        message: dict[str, object] = {
+            "LoaiBanTin": cfg.message_types.create,
+            "PhienBan": cfg.version,
+            "MaDoiTac": cfg.partner_code,
+            "MaThamChieu": order.reference,
+            "SoTien": order.amount,
+            "LoaiHinhThanhToan": cfg.payment_type,
+            "MaKenhThanhToan": cfg.channel,
+            "MaThietBi": cfg.device,
+            "NgonNgu": cfg.language,
+            "MaTienTe": order.currency,
+            "MaNganHang": cfg.bank_code,
+            "ThongTinGiaoDich": order.description,
+            "ThoiGianGD": provider_timestamp(order.created_at),
+            "Ip": order.client_ip,
+            "ThongTinBienLai": {
+                "MaDichVu": order.procedure_code,
+                "MaDonVi": order.agency_code,
+                "TenDonVi": order.agency_name,
+                "MaHoSo": order.dossier_code,
+                "MaTTHC": order.procedure_code,
+                "HoTenNguoiNop": order.payer_name,
+                "SoCMNDNguoiNop": order.payer_id_number,
+                "PhiLePhi": [
+                    {
+                        "LoaiPhiLePhi": fee_line_kind_code(line.kind),
+                        "MaPhiLePhi": line.code,
+                        "TenPhiLePhi": line.name,
+                        "SoTien": line.amount,
+                    }
+                    for line in order.fee_lines
+                ],
+            },
+        }
+        return checksum.sign(message, checksum.CREATE_FIELDS, self._hash_key)
+
+    async def create(self, order: PaymentOrder) -> CreatedPayment:
+        """Register ``order``; the pay URL the platform answers (``MaLoi`` 00 only)."""
+        reply = await self._exchange.post(
+            "create",
+            self._url(self._config.paths.create),
+            self.create_message(order),
+            max_bytes=self._config.max_reply_bytes,
+        )
+        reply = self._verified_reply(reply, checksum.REPLY_FIELDS, "create")
+        code = str(reply.get("MaLoi", ""))
+        if code != ANSWER_OK:
+            raise UpstreamFault(
+                "the platform refused the payment",
+                code=code,
+                server_side=False,
+                upstream=UPSTREAM,
+                operation="create",
+            )
+        pay_url = reply.get(self._config.pay_url_field)
+        if (
+            reply.get("MaThamChieu") != order.reference
+            or not isinstance(pay_url, str)
+            or not (pay_url.startswith(("https://", "http://")))
+        ):
+            raise UpstreamBadReply(
+                "create reply lacks a pay URL for this reference",
+                upstream=UPSTREAM,
+                operation="create",
+            )
+        txn = reply.get("MaGiaoDich")
+        _log.info("payment.provider.created", provider=self.name, reference=order.reference)
+        return CreatedPayment(
+            pay_url=pay_url, provider_reference=txn if isinstance(txn, str) else None
+        )
+
+    def _verified_reply(
+        self, reply: Any, fields: tuple[str, ...], operation: str
+    ) -> dict[str, Any]:
+        if not isinstance(reply, dict):
+            raise UpstreamBadReply("reply is not an object", upstream=UPSTREAM, operation=operation)
+        if not checksum.verify(reply, fields, self._hash_key):
+            raise UpstreamBadReply(
+                "reply checksum does not match", upstream=UPSTREAM, operation=operation
+            )
+        return reply
+
+    # -- callbacks ---------------------------------------------------------------------
+
+    def _reply(self, code: str, text: str, reference: str) -> ProviderAnswer:
+        message: dict[str, object] = {
+            "MaLoi": code,
+            "MoTaLoi": text,
+            "MaDoiTac": self._config.partner_code,
+            "MaThamChieu": reference,
+            "ThoiGianGD": provider_timestamp(self._clock()),
+        }
+        checksum.sign(message, checksum.REPLY_FIELDS, self._hash_key)
+        body = json.dumps(message, ensure_ascii=False).encode("utf-8")
+        return ProviderAnswer(200, "application/json; charset=utf-8", body)
+
+    def _reject(self, reason: str, kind: str, reference: str = "") -> CallbackRejected:
+        answer = self._reply(
+            ANSWER_ERROR, _ANSWER_TEXT["rejected" if kind == "bad_checksum" else "error"], reference
+        )
+        return CallbackRejected(reason, answer, kind=kind, upstream=UPSTREAM)
+
+    def parse_callback(self, method: str, query: Mapping[str, str], body: bytes) -> CallbackResult:
+        """Verify a result callback (POST JSON) or the payer's signed return (GET query)."""
+        message: Any
+        if method.upper() == "GET":
+            message = dict(query)
+        else:
+            try:
+                message = json.loads(body)
+            except ValueError:
+                raise self._reject("callback body is not JSON", "malformed") from None
+        if not isinstance(message, dict):
+            raise self._reject("callback is not an object", "malformed")
+        ref = message.get("MaThamChieu")
+        reference = ref if isinstance(ref, str) and REFERENCE_PATTERN.fullmatch(ref) else ""
+        if not checksum.verify(message, checksum.CALLBACK_FIELDS, self._hash_key):
+            raise self._reject("callback checksum does not match", "bad_checksum", reference)
+        if message.get("MaDoiTac") != self._config.partner_code:
+            raise self._reject("callback is for another partner", "wrong_partner", reference)
+        if message.get("LoaiBanTin") != self._config.message_types.callback:
+            raise self._reject("not a result callback", "malformed", reference)
+        if not reference or message.get("MaTienTe", "VND") != "VND":
+            raise self._reject("callback reference or currency is invalid", "malformed", reference)
+        try:
+            amount = whole_dong(message.get("SoTien"))
+        except ValueError:
+            raise self._reject("callback amount is invalid", "malformed", reference) from None
+        code = str(message.get("MaLoi", ""))
+        status = self._config.result_codes.status_of(code)
+        paid_at: dt.datetime | None = None
+        if status is ProviderStatus.PAID:
+            try:
+                paid_at = parse_provider_timestamp(str(message.get("ThoiGianGD", "")))
+            except ValueError:
+                raise self._reject("callback time is invalid", "malformed", reference) from None
+        txn = message.get("MaGiaoDich")
+        return CallbackResult(
+            reference=reference,
+            provider_txn_id=str(txn) if txn not in (None, "") else None,
+            status=status,
+            amount=amount,
+            paid_at=paid_at,
+            raw_code=code,
+            verified=True,
+        )
+
+    def answer_callback(
+        self,
+        result_or_error: CallbackResult | CallbackRejected | None,
+        *,
+        outcome: CallbackOutcome,
+    ) -> ProviderAnswer:
+        """``MaLoi`` 00 for confirmed / already confirmed, 99 for everything else (redelivered)."""
+        if isinstance(result_or_error, CallbackRejected):
+            return result_or_error.answer
+        reference = result_or_error.reference if result_or_error is not None else ""
+        code = ANSWER_OK if outcome in ("confirmed", "already_confirmed") else ANSWER_ERROR
+        return self._reply(code, _ANSWER_TEXT[outcome], reference)
+
+    # -- status and reconciliation -------------------------------------------------------
+
+    async def query_status(self, reference: str, *, created_at: dt.datetime) -> StatusResult:
+        """The platform's view of one payment (``created_at`` is not needed here)."""
+        del created_at
+        cfg = self._config
+        message: dict[str, object] = {
+            "LoaiBanTin": cfg.message_types.query,
+            "PhienBan": cfg.version,
+            "MaDoiTac": cfg.partner_code,
+            "MaThamChieu": reference,
+            "ThoiGianGD": provider_timestamp(self._clock()),
+        }
+        checksum.sign(message, checksum.BILL_QUERY_FIELDS, self._hash_key)
+        raw = await self._exchange.post(
+            "query_status", self._url(cfg.paths.query), message, max_bytes=cfg.max_reply_bytes
+        )
+        reply = self._verified_reply(raw, checksum.CALLBACK_FIELDS, "query_status")
+        code = str(reply.get("MaLoi", ""))
+        if code == ANSWER_ERROR:
+            raise UpstreamFault(
+                "the platform could not answer the query",
+                code=code,
+                upstream=UPSTREAM,
+                operation="query_status",
+            )
+        if reply.get("MaThamChieu") not in (reference, "", None):
+            raise UpstreamBadReply(
+                "reply is for another reference", upstream=UPSTREAM, operation="query_status"
+            )
+        status = cfg.result_codes.status_of(code)
+        amount: int | None = None
+        if status is not ProviderStatus.UNKNOWN:
+            try:
+                amount = whole_dong(reply.get("SoTien"))
+            except ValueError:
+                raise UpstreamBadReply(
+                    "reply amount is invalid", upstream=UPSTREAM, operation="query_status"
+                ) from None
+        txn = reply.get("MaGiaoDich")
+        return StatusResult(
+            reference=reference,
+            status=status,
+            amount=amount,
+            provider_txn_id=str(txn) if txn not in (None, "") else None,
+            raw_code=code,
+        )
+
+    async def list_transactions(self, day: dt.date) -> AsyncIterator[Transaction]:
+        """Stream the day's transactions, one page (``Trang``) in memory at a time."""
+        cfg = self._config
+        page = 1
+        while True:
+            message: dict[str, object] = {
+                "LoaiBanTin": cfg.message_types.day_list,
+                "PhienBan": cfg.version,
+                "MaDoiTac": cfg.partner_code,
+                "NgayDoiSoat": day.strftime("%Y%m%d"),
+                "Trang": page,
+                "ThoiGianGD": provider_timestamp(self._clock()),
+            }
+            checksum.sign(message, checksum.DAY_LIST_FIELDS, self._hash_key)
+            reply = await self._exchange.post(
+                "list_transactions",
+                self._url(cfg.paths.day_list),
+                message,
+                max_bytes=cfg.max_page_bytes,
+            )
+            rows, pages = self._page_rows(reply)
+            del reply
+            for row in rows:
+                yield self._transaction(row)
+            if page >= pages:
+                return
+            page += 1
+
+    def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
+        if not isinstance(reply, dict) or not isinstance(reply.get("DanhSach"), list):
+            raise UpstreamBadReply(
+                "day list page is malformed", upstream=UPSTREAM, operation="list_transactions"
+            )
+        if reply.get("MaLoi") != ANSWER_OK:
+            raise UpstreamFault(
+                "the platform refused the day list",
+                code=str(reply.get("MaLoi")),
+                server_side=False,
+                upstream=UPSTREAM,
+                operation="list_transactions",
+            )
+        pages = reply.get("TongSoTrang")
+        if not isinstance(pages, int) or pages < 0:
+            raise UpstreamBadReply(
+                "day list page count is invalid", upstream=UPSTREAM, operation="list_transactions"
+            )
+        return reply["DanhSach"], pages
+
+    def _transaction(self, row: Any) -> Transaction:
+        try:
+            if not isinstance(row, dict):
+                raise ValueError("row is not an object")
+            at_text = row.get("ThoiGianGD")
+            txn = row.get("MaGiaoDich")
+            return Transaction(
+                reference=str(row["MaThamChieu"]),
+                provider_txn_id=str(txn) if txn not in (None, "") else None,
+                amount=whole_dong(row.get("SoTien")),
+                status=self._config.result_codes.status_of(str(row.get("MaLoi", ""))),
+                at=parse_provider_timestamp(at_text)
+                if isinstance(at_text, str) and at_text
+                else None,
+            )
+        except (KeyError, ValueError):
+            raise UpstreamBadReply(
+                "day list row is malformed", upstream=UPSTREAM, operation="list_transactions"
+            ) from None

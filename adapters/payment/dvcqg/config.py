@@ -1,0 +1,102 @@
+"""Settings of the national payment platform adapter (and of its sandbox's wire side).
+
+The platform's field names and checksum orders are fixed (see protocols.md); the
+message type codes, result codes, paths and the pay-URL field are not public and
+are settings here *(inferred)*.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from adapters.payment.base import ProviderStatus
+
+#: The embedded default's published sandbox key (not a secret: it only opens the sandbox).
+SANDBOX_HASH_KEY = "dvcqg-sandbox-hash-key"
+
+
+class DvcqgMessageTypes(BaseModel):
+    """``LoaiBanTin`` of each message *(inferred)*."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    create: str = "TaoGiaoDich"
+    callback: str = "KetQuaGiaoDich"
+    query: str = "TraCuuGiaoDich"
+    day_list: str = "DoiSoatGiaoDich"
+
+
+class DvcqgResultCodes(BaseModel):
+    """``MaLoi`` of a transaction result (callback, status query) *(inferred except 00)*."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    paid: str = "00"
+    pending: str = "01"
+    cancelled: str = "02"
+    failed: str = "03"
+    not_found: str = "04"
+
+    def status_of(self, code: str) -> ProviderStatus:
+        """The status a result code means; any other code is a failure."""
+        table = {
+            self.paid: ProviderStatus.PAID,
+            self.pending: ProviderStatus.PENDING,
+            self.cancelled: ProviderStatus.CANCELLED,
+            self.not_found: ProviderStatus.UNKNOWN,
+        }
+        return table.get(code, ProviderStatus.FAILED)
+
+    def code_of(self, status: ProviderStatus) -> str:
+        table = {
+            ProviderStatus.PAID: self.paid,
+            ProviderStatus.PENDING: self.pending,
+            ProviderStatus.CANCELLED: self.cancelled,
+            ProviderStatus.UNKNOWN: self.not_found,
+        }
+        return table.get(status, self.failed)
+
+
+class DvcqgPaths(BaseModel):
+    """Paths of the platform's endpoints under ``base_url`` *(inferred)*."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    create: str = "/api/thanhtoan/taogiaodich"
+    query: str = "/api/thanhtoan/tracuu"
+    day_list: str = "/api/thanhtoan/doisoat"
+
+
+class DvcqgConfig(BaseModel):
+    """How the gateway reaches the national payment platform."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = "http://127.0.0.1:8701"
+    paths: DvcqgPaths = Field(default_factory=DvcqgPaths)
+    partner_code: str = "LIENTHONG"  # MaDoiTac
+    hash_key: SecretStr = SecretStr(SANDBOX_HASH_KEY)
+    #: When set, the hash key is read from this file (first line) instead.
+    hash_key_file: Path | None = None
+    version: str = "1.0"  # PhienBan
+    message_types: DvcqgMessageTypes = Field(default_factory=DvcqgMessageTypes)
+    result_codes: DvcqgResultCodes = Field(default_factory=DvcqgResultCodes)
+    payment_type: str = "1"  # LoaiHinhThanhToan
+    channel: str = "1"  # MaKenhThanhToan
+    device: str = "1"  # MaThietBi
+    language: str = "vi"  # NgonNgu
+    bank_code: str = ""  # MaNganHang (empty: the payer chooses on the platform's page)
+    #: Field of the create reply that carries the pay URL *(inferred)*.
+    pay_url_field: str = "UrlThanhToan"
+    #: Backstop timeout of one attempt; the call guard's per-try timeout is the real one.
+    attempt_timeout: float = Field(default=15.0, gt=0)
+    max_reply_bytes: int = Field(default=256 * 1024, gt=0)
+    max_page_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+
+    def hash_key_value(self) -> str:
+        """The shared hash key (from the file when configured). Never log it."""
+        if self.hash_key_file is not None:
+            return self.hash_key_file.read_text(encoding="utf-8").strip()
+        return self.hash_key.get_secret_value()
