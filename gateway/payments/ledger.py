@@ -1,0 +1,412 @@
+"""The payment ledger: every change one conditional update, with its event, in one transaction.
+
+``transition`` is ``UPDATE payments … WHERE id = $id AND status IN (<allowed
+sources>)`` plus the outbox insert, committed together. Whichever of several
+concurrent writers (instances, callbacks, the poller, the payer's redirect)
+commits first wins; the others match no row and get ``applied=False``. The
+database settles every race, so the same code is correct on one SQLite file
+and on a PostgreSQL cluster shared by many instances.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+import structlog
+
+from gateway import security_events
+from gateway.payments.model import (
+    EVENT_TYPES,
+    FINAL,
+    Payment,
+    PaymentIdentity,
+    PaymentStatus,
+    new_payment_id,
+    new_reference,
+    sources_of,
+)
+from gateway.payments.outbox import Outbox
+from gateway.store import Clock, Row, Store, from_us, to_us
+
+_log = structlog.get_logger("payments.ledger")
+
+#: Vietnam keeps one time zone, UTC+7, without daylight saving.
+VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
+
+_MAX_CREATE_ATTEMPTS = 3
+
+
+class PaymentNotFound(LookupError):
+    """No payment has that id or reference."""
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before with another request body (the route answers 422)."""
+
+
+class _LostIdempotencyRace(Exception):
+    """Another writer committed the same idempotency key first; roll back and read theirs."""
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """What a transition did: ``applied`` is False when the payment was not in a source state."""
+
+    applied: bool
+    payment: Payment
+    event_id: str | None = None
+
+
+def payment_from_row(row: Row) -> Payment:
+    """A stored row as a :class:`Payment`."""
+    return Payment(
+        id=row["id"],
+        reference=row["reference"],
+        client_id=row["client_id"],
+        provider=row["provider"],
+        status=PaymentStatus(row["status"]),
+        amount=int(row["amount"]),
+        currency=row["currency"],
+        dossier_code=row["dossier_code"],
+        procedure_code=row["procedure_code"],
+        agency_code=row["agency_code"],
+        fee_lines=json.loads(row["fee_lines"]),
+        return_url=row["return_url"],
+        created_at=from_us(row["created_at"]),
+        updated_at=from_us(row["updated_at"]),
+        expires_at=from_us(row["expires_at"]),
+        payer_name=row["payer_name"],
+        payer_id_number=row["payer_id_number"],
+        pay_url=row["pay_url"],
+        provider_txn_id=row["provider_txn_id"],
+        paid_amount=int(row["paid_amount"]) if row["paid_amount"] is not None else None,
+        status_reason=row["status_reason"],
+        version=int(row["version"]),
+    )
+
+
+def _in_list(first: int, count: int) -> str:
+    return ", ".join(f"${first + i}" for i in range(count))
+
+
+class PaymentLedger:
+    """Creates payments idempotently and moves them through the state machine."""
+
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+        self._store = store
+        self._clock = clock or store.clock
+        self.outbox = Outbox(store, self._clock)
+
+    # -- creation ---------------------------------------------------------------------------
+
+    async def create(
+        self,
+        client_id: str,
+        idempotency_key: str,
+        request_fingerprint: str,
+        build: Callable[[PaymentIdentity], Payment],
+    ) -> tuple[Payment, bool]:
+        """Create the payment ``build`` returns, once per (client, key); ``(payment, replayed)``.
+
+        The same key with the same fingerprint returns the stored payment (as it
+        is now) with ``replayed=True``; with another fingerprint it raises
+        :class:`IdempotencyConflict`. The key row and the payment row commit
+        together, so concurrent creates with one key make exactly one payment.
+        """
+        for _ in range(_MAX_CREATE_ATTEMPTS):
+            existing = await self._store.fetch_one(
+                "SELECT fingerprint, payment_id FROM idempotency_keys"
+                " WHERE client_id = $1 AND idempotency_key = $2",
+                client_id,
+                idempotency_key,
+            )
+            if existing is not None:
+                if existing["fingerprint"] != request_fingerprint:
+                    raise IdempotencyConflict("idempotency key reused with a different request")
+                stored = await self.get(existing["payment_id"])
+                if stored is None:  # the key's foreign key makes this impossible
+                    raise PaymentNotFound(existing["payment_id"])
+                return stored, True
+            now = self._clock()
+            payment = build(PaymentIdentity(new_payment_id(), new_reference(), now))
+            self._check_new(payment, client_id, now)
+            try:
+                await self._insert_new(payment, client_id, idempotency_key, request_fingerprint)
+            except _LostIdempotencyRace:
+                continue
+            _log.info(
+                "payment.created",
+                payment_id=payment.id,
+                client_id=client_id,
+                provider=payment.provider,
+                amount=payment.amount,
+            )
+            return payment, False
+        raise RuntimeError("idempotency key row neither insertable nor readable")
+
+    @staticmethod
+    def _check_new(payment: Payment, client_id: str, now: datetime) -> None:
+        if payment.status is not PaymentStatus.CREATED or payment.version != 1:
+            raise ValueError("a new payment starts as created, version 1")
+        if payment.client_id != client_id:
+            raise ValueError("the payment must belong to the client that created it")
+        if payment.amount <= 0 or (payment.reference and len(payment.reference) > 20):
+            raise ValueError("a payment needs a positive amount and a reference of ≤ 20 chars")
+        if payment.created_at != now:
+            raise ValueError("build must use the identity's created_at")
+
+    async def _insert_new(
+        self, payment: Payment, client_id: str, idempotency_key: str, fingerprint: str
+    ) -> None:
+        async with self._store.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO payments (id, reference, client_id, provider, status, amount,"
+                " currency, dossier_code, procedure_code, agency_code, fee_lines, payer_name,"
+                " payer_id_number, return_url, pay_url, provider_txn_id, paid_amount,"
+                " status_reason, created_at, updated_at, expires_at, version) VALUES"
+                " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
+                " $18, $19, $20, $21, $22)",
+                payment.id,
+                payment.reference,
+                payment.client_id,
+                payment.provider,
+                str(payment.status),
+                payment.amount,
+                payment.currency,
+                payment.dossier_code,
+                payment.procedure_code,
+                payment.agency_code,
+                json.dumps(payment.fee_lines, ensure_ascii=False),
+                payment.payer_name,
+                payment.payer_id_number,
+                payment.return_url,
+                payment.pay_url,
+                payment.provider_txn_id,
+                payment.paid_amount,
+                payment.status_reason,
+                to_us(payment.created_at),
+                to_us(payment.updated_at),
+                to_us(payment.expires_at),
+                payment.version,
+            )
+            inserted = await tx.execute(
+                "INSERT INTO idempotency_keys (client_id, idempotency_key, fingerprint,"
+                " payment_id, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                client_id,
+                idempotency_key,
+                fingerprint,
+                payment.id,
+                to_us(payment.created_at),
+            )
+            if inserted != 1:
+                raise _LostIdempotencyRace
+
+    # -- state changes ----------------------------------------------------------------------
+
+    async def transition(
+        self,
+        payment_id: str,
+        to: PaymentStatus,
+        *,
+        expected_from: Iterable[PaymentStatus] | None = None,
+        provider_txn_id: str | None = None,
+        paid_amount: int | None = None,
+        pay_url: str | None = None,
+        reason: str,
+    ) -> TransitionResult:
+        """Move the payment to ``to`` if it is in an allowed source state and ``expected_from``.
+
+        One conditional UPDATE (with a version bump) and the outbox INSERT of the
+        event it produces, in one transaction. A payment in any other state is
+        left alone and ``applied`` is False. ``provider_txn_id``, ``paid_amount``
+        and ``pay_url`` are recorded when given. ``reason`` is stored, logged and
+        sent in the event: a short code (``callback``, ``expired``), never personal data.
+        """
+        sources = sources_of(to)
+        if expected_from is not None:
+            sources = sources & frozenset(expected_from)
+        ordered = sorted(sources)
+        changed: Payment | None = None
+        event_id: str | None = None
+        if ordered:
+            status_in = _in_list(8, len(ordered))
+            update = (
+                "UPDATE payments SET status = $1, version = version + 1, updated_at = $2,"  # noqa: S608 (placeholders)
+                " provider_txn_id = COALESCE($3, provider_txn_id),"
+                " paid_amount = COALESCE($4, paid_amount), pay_url = COALESCE($5, pay_url),"
+                f" status_reason = $6 WHERE id = $7 AND status IN ({status_in}) RETURNING *"
+            )
+            async with self._store.transaction() as tx:
+                row = await tx.fetch_one(
+                    update,
+                    str(to),
+                    to_us(self._clock()),
+                    provider_txn_id,
+                    paid_amount,
+                    pay_url,
+                    reason,
+                    payment_id,
+                    *(str(s) for s in ordered),
+                )
+                if row is not None:
+                    changed = payment_from_row(row)
+                    event_id = await self.outbox.add(tx, changed, EVENT_TYPES[to])
+        if changed is not None:
+            _log.info(
+                "payment.transition",
+                payment_id=payment_id,
+                status=str(to),
+                version=changed.version,
+                reason=reason,
+                event_id=event_id,
+            )
+            return TransitionResult(applied=True, payment=changed, event_id=event_id)
+        current = await self.get(payment_id)
+        if current is None:
+            raise PaymentNotFound(payment_id)
+        _log.info(
+            "payment.transition_skipped",
+            payment_id=payment_id,
+            status=str(current.status),
+            wanted=str(to),
+            reason=reason,
+        )
+        return TransitionResult(applied=False, payment=current)
+
+    async def apply_provider_result(
+        self,
+        reference: str,
+        status: PaymentStatus,
+        amount: int | None,
+        provider_txn_id: str | None,
+        *,
+        reason: str = "provider_result",
+    ) -> TransitionResult:
+        """Apply what a provider reported (callback, status poll, reconciliation).
+
+        ``paid`` with the billed amount → paid; with another amount → needs_review
+        (and an ``amount_mismatch`` security event). ``pending`` only moves a
+        created payment. ``failed``/``cancelled``/``expired`` move an open one.
+        After a final state (or needs_review) every result is a no-op, so a
+        duplicate or a late message returns ``applied=False``.
+        """
+        payment = await self.get_by_reference(reference)
+        if payment is None:
+            raise PaymentNotFound(reference)
+        open_states = {PaymentStatus.CREATED, PaymentStatus.PENDING}
+        paid_amount: int | None = None
+        if status is PaymentStatus.PAID:
+            if amount is None:
+                raise ValueError("a paid result must carry the paid amount")
+            target = PaymentStatus.PAID if amount == payment.amount else PaymentStatus.NEEDS_REVIEW
+            paid_amount = amount
+        elif status is PaymentStatus.PENDING:
+            target, open_states = PaymentStatus.PENDING, {PaymentStatus.CREATED}
+        elif status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED):
+            target = status
+        else:
+            raise ValueError(f"a provider cannot report {status}")
+        result = await self.transition(
+            payment.id,
+            target,
+            expected_from=open_states,
+            provider_txn_id=provider_txn_id,
+            paid_amount=paid_amount,
+            reason=reason,
+        )
+        if result.applied and target is PaymentStatus.NEEDS_REVIEW:
+            security_events.emit(
+                "amount_mismatch",
+                payment_id=payment.id,
+                reference=reference,
+                billed=payment.amount,
+                paid=amount,
+            )
+        elif not result.applied and status is PaymentStatus.PAID:
+            self._warn_late_paid(result.payment, provider_txn_id)
+        return result
+
+    @staticmethod
+    def _warn_late_paid(current: Payment, provider_txn_id: str | None) -> None:
+        """A paid result that changed nothing: harmless if a duplicate, a case for people if not."""
+        duplicate = current.status is PaymentStatus.PAID and (
+            provider_txn_id is None or provider_txn_id == current.provider_txn_id
+        )
+        if duplicate:
+            return
+        _log.warning(
+            "payment.paid_result_ignored",
+            payment_id=current.id,
+            status=str(current.status),
+            final=current.status in FINAL,
+            provider_txn_id=provider_txn_id,
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def get(self, payment_id: str) -> Payment | None:
+        """A payment by its id."""
+        row = await self._store.fetch_one("SELECT * FROM payments WHERE id = $1", payment_id)
+        return payment_from_row(row) if row else None
+
+    async def get_by_reference(self, reference: str) -> Payment | None:
+        """A payment by the reference its provider knows."""
+        row = await self._store.fetch_one("SELECT * FROM payments WHERE reference = $1", reference)
+        return payment_from_row(row) if row else None
+
+    async def list_pending(self, older_than: datetime, limit: int = 100) -> list[Payment]:
+        """Pending payments untouched since ``older_than``, stalest first (for status polling)."""
+        rows = await self._store.fetch_all(
+            "SELECT * FROM payments WHERE status = 'pending' AND updated_at <= $1"
+            " ORDER BY updated_at, id LIMIT $2",
+            to_us(older_than),
+            limit,
+        )
+        return [payment_from_row(r) for r in rows]
+
+    async def list_expired(self, now: datetime | None = None, limit: int = 100) -> list[Payment]:
+        """Open (created or pending) payments whose ``expires_at`` has passed."""
+        rows = await self._store.fetch_all(
+            "SELECT * FROM payments WHERE status IN ('created', 'pending') AND expires_at <= $1"
+            " ORDER BY expires_at, id LIMIT $2",
+            to_us(now or self._clock()),
+            limit,
+        )
+        return [payment_from_row(r) for r in rows]
+
+    async def list_by_day(
+        self, day: date, *, tz: timezone = VIETNAM_TIME, page_size: int = 500
+    ) -> AsyncIterator[Payment]:
+        """Every payment created on ``day`` (local to ``tz``), oldest first, read page by page."""
+        start = to_us(datetime.combine(day, time.min, tzinfo=tz))
+        end = to_us(datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz))
+        after: tuple[int, str] = (start - 1, "")
+        while True:
+            rows = await self._store.fetch_all(
+                "SELECT * FROM payments WHERE created_at >= $1 AND created_at < $2"
+                " AND (created_at > $3 OR (created_at = $3 AND id > $4))"
+                " ORDER BY created_at, id LIMIT $5",
+                start,
+                end,
+                after[0],
+                after[1],
+                page_size,
+            )
+            for row in rows:
+                yield payment_from_row(row)
+            if len(rows) < page_size:
+                return
+            after = (int(rows[-1]["created_at"]), str(rows[-1]["id"]))
+
+
+__all__ = [
+    "VIETNAM_TIME",
+    "IdempotencyConflict",
+    "PaymentLedger",
+    "PaymentNotFound",
+    "TransitionResult",
+    "payment_from_row",
+]

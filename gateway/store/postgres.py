@@ -1,0 +1,123 @@
+"""The PostgreSQL backend: an asyncpg pool shared by several gateway instances.
+
+Nothing here serialises writers in the application: concurrency is settled by
+the database (unique keys, conditional updates, ``FOR UPDATE SKIP LOCKED`` for
+the outbox). Migrations run under a transaction-scoped advisory lock so that
+instances starting together apply each one exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from gateway.store.base import Clock, Dialect, Row, StoreError, to_us
+from gateway.store.config import StoreConfig
+from gateway.store.nonces import NonceBook
+from gateway.store.schema import apply_migrations
+
+POSTGRES_DIALECT = Dialect(name="postgres", skip_locked="FOR UPDATE SKIP LOCKED")
+
+
+def _rowcount(status: str) -> int:
+    """``'UPDATE 3'`` / ``'INSERT 0 1'`` → 3 / 1; statements without a count → 0."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+def _advisory_key(schema_name: str | None) -> int:
+    digest = hashlib.sha256(f"lienthong-migrations:{schema_name or ''}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class _PostgresTransaction:
+    """A transaction on one pooled connection."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        return _rowcount(await self._conn.execute(sql, *params))
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        row = await self._conn.fetchrow(sql, *params)
+        return dict(row) if row is not None else None
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        return [dict(r) for r in await self._conn.fetch(sql, *params)]
+
+
+class PostgresStore:
+    """The store on a PostgreSQL database (optionally inside one schema)."""
+
+    dialect = POSTGRES_DIALECT
+
+    def __init__(self, config: StoreConfig, clock: Clock, pool: Any) -> None:
+        self.config = config
+        self.clock = clock
+        self._pool = pool
+        self._nonces = NonceBook(clock)
+
+    @classmethod
+    async def open(cls, config: StoreConfig, clock: Clock) -> PostgresStore:
+        """Create the pool, then apply missing migrations under an advisory lock."""
+        settings = {"search_path": config.schema_name} if config.schema_name else {}
+        try:
+            pool = await asyncpg.create_pool(
+                config.url,
+                min_size=1,
+                max_size=config.pool_size,
+                command_timeout=max(30.0, config.busy_timeout_s),
+                server_settings=settings,
+            )
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
+        store = cls(config, clock, pool)
+        try:
+            await store._migrate()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_PostgresTransaction]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _PostgresTransaction(conn)
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        row = await self._pool.fetchrow(sql, *params)
+        return dict(row) if row is not None else None
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        return [dict(r) for r in await self._pool.fetch(sql, *params)]
+
+    async def ping(self) -> None:
+        try:
+            await self._pool.fetchval("SELECT 1")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"PostgreSQL does not answer: {type(exc).__name__}") from exc
+
+    async def remember(self, client_id: str, nonce: str, expires_at: datetime) -> bool:
+        async with self.transaction() as tx:
+            return await self._nonces.remember(tx, client_id, nonce, expires_at)
+
+    async def purge_expired_nonces(self) -> int:
+        async with self.transaction() as tx:
+            return await self._nonces.purge(tx)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _migrate(self) -> None:
+        schema_name = self.config.schema_name
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _advisory_key(schema_name))
+            if schema_name:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema_name}"')
+            await apply_migrations(_PostgresTransaction(conn), "postgres", to_us(self.clock()))

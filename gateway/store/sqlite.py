@@ -1,0 +1,161 @@
+"""The SQLite backend: one writer connection, WAL, durable commits.
+
+Writes are serialised by an asyncio lock around a dedicated writer connection
+and by ``BEGIN IMMEDIATE`` against other processes or other stores on the same
+file (``busy_timeout`` makes them wait rather than fail). Reads outside a
+transaction go through a second connection and, thanks to WAL, never wait for
+the writer. ``synchronous=FULL`` makes every commit durable across power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from gateway.store.base import Clock, Dialect, Row, StoreError, to_us
+from gateway.store.config import StoreConfig
+from gateway.store.nonces import NonceBook
+from gateway.store.schema import apply_migrations
+
+_PARAM = re.compile(r"\$(\d+)")
+
+SQLITE_DIALECT = Dialect(name="sqlite", skip_locked="")
+
+
+def sqlite_path(url: str) -> str:
+    """``sqlite:///rel/path.db`` → ``rel/path.db``; ``sqlite:////abs.db`` → ``/abs.db``."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise StoreError("a SQLite store URL looks like sqlite:///path/to/file.db")
+    return url[len(prefix) :]
+
+
+def _sql(sql: str) -> str:
+    return _PARAM.sub(r"?\1", sql)
+
+
+class _SQLiteTransaction:
+    """The open ``BEGIN IMMEDIATE`` transaction on the writer connection."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        cursor = await self._conn.execute(_sql(sql), params)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            await cursor.close()
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        rows = await self.fetch_all(sql, *params)
+        return rows[0] if rows else None
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        rows = await self._conn.execute_fetchall(_sql(sql), params)
+        return [dict(row) for row in rows]
+
+
+class SQLiteStore:
+    """The store on one SQLite file."""
+
+    dialect = SQLITE_DIALECT
+
+    def __init__(
+        self,
+        config: StoreConfig,
+        clock: Clock,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self._nonces = NonceBook(clock)
+
+    @classmethod
+    async def open(cls, config: StoreConfig, clock: Clock) -> SQLiteStore:
+        """Open (creating if needed) the file, set the pragmas, apply migrations."""
+        path = sqlite_path(config.url)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        writer = await _connect(path, config)
+        try:
+            reader = await _connect(path, config)
+        except BaseException:
+            await writer.close()
+            raise
+        store = cls(config, clock, writer, reader)
+        try:
+            await store._migrate()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_SQLiteTransaction]:
+        async with self._write_lock:
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"could not start a write transaction: {exc}") from exc
+            try:
+                yield _SQLiteTransaction(self._writer)
+                await self._writer.execute("COMMIT")
+            except BaseException:
+                await asyncio.shield(self._writer.rollback())
+                raise
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        rows = await self.fetch_all(sql, *params)
+        return rows[0] if rows else None
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        rows = await self._reader.execute_fetchall(_sql(sql), params)
+        return [dict(row) for row in rows]
+
+    async def ping(self) -> None:
+        try:
+            await self._reader.execute_fetchall("SELECT 1")
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"SQLite does not answer: {exc}") from exc
+
+    async def remember(self, client_id: str, nonce: str, expires_at: datetime) -> bool:
+        async with self.transaction() as tx:
+            return await self._nonces.remember(tx, client_id, nonce, expires_at)
+
+    async def purge_expired_nonces(self) -> int:
+        async with self.transaction() as tx:
+            return await self._nonces.purge(tx)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    async def _migrate(self) -> None:
+        async with self.transaction() as tx:
+            await apply_migrations(tx, "sqlite", to_us(self.clock()))
+
+
+async def _connect(path: str, config: StoreConfig) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout_s * 1000)}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = FULL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        await conn.close()
+        raise
+    return conn

@@ -1,0 +1,285 @@
+"""Webhooks to the clients: Standard Webhooks signatures and the outbox dispatcher.
+
+Signing follows the Standard Webhooks specification: the signed content is
+``"{webhook-id}.{webhook-timestamp}.{body}"``, the signature is the base64
+HMAC-SHA256 of it under the secret (``whsec_`` + base64 of the key bytes), sent
+as ``webhook-signature: v1,<sig>``; during a secret rotation the message is
+signed with both secrets, the signatures separated by a space, and a receiver
+accepts any one it can verify.
+
+:class:`OutboxDispatcher` drains the outbox (see :mod:`gateway.payments.outbox`):
+it leases due events, posts each to its client's webhook URL, records a 2xx as
+delivered, otherwise schedules the next attempt with exponential backoff and
+full jitter, and dead-letters the event once its retry window (3 days by
+default) is over. Event ids are the ``webhook-id``: a retry or an operator's
+replay sends the same id, so receivers dedupe by it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import random
+import secrets
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+
+import aiohttp
+import structlog
+from prometheus_client import Counter
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.clients import WebhookTarget
+from gateway.payments.outbox import Outbox, OutboxEvent, OutboxStatus
+from gateway.store import Clock, Store
+
+_log = structlog.get_logger("webhooks")
+
+WEBHOOK_DELIVERIES = Counter(
+    "lienthong_webhook_deliveries_total",
+    "Webhook delivery attempts by outcome (delivered, retry, dead)",
+    ["outcome"],
+)
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+
+#: Where a client's events go, looked up per event (None: the client has no webhook).
+TargetLookup = Callable[[str], WebhookTarget | None]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class WebhookVerificationError(Exception):
+    """A webhook's headers or signature do not verify."""
+
+
+def decode_secret(secret: str) -> bytes:
+    """The key bytes of a ``whsec_<base64>`` secret (the prefix is optional)."""
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except binascii.Error as exc:
+        raise ValueError("a webhook secret is whsec_ followed by base64") from exc
+
+
+def new_secret() -> str:
+    """A fresh random webhook secret (24 bytes), for configuration and tests."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def sign(secrets_: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,<sig>`` per secret, space-separated."""
+    content = f"{msg_id}.{timestamp}.".encode() + body
+    parts = []
+    for secret in secrets_:
+        digest = hmac.new(decode_secret(secret), content, hashlib.sha256).digest()
+        parts.append("v1," + base64.b64encode(digest).decode())
+    if not parts:
+        raise ValueError("at least one webhook secret is needed to sign")
+    return " ".join(parts)
+
+
+def signed_headers(
+    secrets_: Iterable[str], msg_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for one delivery attempt."""
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secrets_, msg_id, timestamp, body),
+    }
+
+
+def verify(
+    secrets_: Iterable[str],
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: datetime,
+    tolerance: timedelta = timedelta(minutes=5),
+) -> str:
+    """Check a received webhook against any of ``secrets_``; returns its ``webhook-id``.
+
+    Raises :class:`WebhookVerificationError` when a header is missing, the
+    timestamp is outside ``tolerance`` of ``now``, or no signature matches.
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    try:
+        msg_id = lowered["webhook-id"]
+        timestamp = int(lowered["webhook-timestamp"])
+        offered = lowered["webhook-signature"].split(" ")
+    except (KeyError, ValueError) as exc:
+        raise WebhookVerificationError("missing or malformed webhook headers") from exc
+    if abs(now.timestamp() - timestamp) > tolerance.total_seconds():
+        raise WebhookVerificationError("webhook timestamp outside the tolerance")
+    candidates = [s.split(",", 1)[1] for s in offered if s.startswith("v1,")]
+    for secret in secrets_:
+        expected = sign([secret], msg_id, timestamp, body)[3:]
+        if any(hmac.compare_digest(expected, c) for c in candidates):
+            return msg_id
+    raise WebhookVerificationError("no webhook signature matches")
+
+
+class WebhookDispatchConfig(BaseModel):
+    """How hard and how long the dispatcher tries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: After this long without a 2xx (counted from the event, or an operator's retry): dead letter.
+    max_age: timedelta = timedelta(days=3)
+    backoff_initial: timedelta = timedelta(seconds=5)
+    backoff_max: timedelta = timedelta(hours=1)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    #: How long a claimed event stays ours; must exceed ``attempt_timeout``.
+    lease: timedelta = timedelta(seconds=60)
+    attempt_timeout: timedelta = timedelta(seconds=10)
+    #: Idle wait between polls when nothing was due.
+    poll_interval: timedelta = timedelta(seconds=1)
+
+
+class OutboxDispatcher:
+    """Delivers outbox events to the clients' webhook URLs, in order per payment."""
+
+    def __init__(
+        self,
+        store: Store,
+        targets: TargetLookup,
+        session: aiohttp.ClientSession,
+        *,
+        config: WebhookDispatchConfig | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+        instance_id: str | None = None,
+    ) -> None:
+        self.config = config or WebhookDispatchConfig()
+        self._clock = clock or store.clock
+        self.outbox = Outbox(store, self._clock)
+        self._targets = targets
+        self._session = session
+        self._sleep = sleep
+        self._rng = rng
+        self.instance_id = instance_id or "dispatcher-" + secrets.token_hex(6)
+
+    async def run_once(self) -> int:
+        """Claim one batch of due events and attempt each; how many were attempted."""
+        events = await self.outbox.claim_due(
+            self.instance_id, self.config.lease, self.config.batch_size
+        )
+        if events:
+            await asyncio.gather(*(self._attempt(e) for e in events))
+        return len(events)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Drain the outbox until ``stop`` is set; idle ``poll_interval`` when nothing is due."""
+        while not stop.is_set():
+            try:
+                attempted = await self.run_once()
+            except Exception:  # the worker outlives a failed round; it is logged
+                _log.exception("webhook.dispatch_round_failed")
+                attempted = 0
+            if attempted == 0:
+                await self._idle(stop)
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        waits = {
+            asyncio.ensure_future(self._sleep(self.config.poll_interval.total_seconds())),
+            asyncio.ensure_future(stop.wait()),
+        }
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _attempt(self, event: OutboxEvent) -> None:
+        target = self._targets(event.client_id)
+        if target is None:
+            await self.outbox.dead_letter(
+                event.id, self.instance_id, "no webhook target configured"
+            )
+            WEBHOOK_DELIVERIES.labels("dead").inc()
+            _log.warning("webhook.no_target", event_id=event.id, client_id=event.client_id)
+            return
+        error = await self._post(event, target)
+        if error is None:
+            await self.outbox.mark_delivered(event.id, self.instance_id)
+            WEBHOOK_DELIVERIES.labels("delivered").inc()
+            _log.info(
+                "webhook.delivered",
+                event_id=event.id,
+                payment_id=event.payment_id,
+                type=event.type,
+                attempt=event.attempts + 1,
+            )
+            return
+        await self._after_failure(event, error)
+
+    async def _post(self, event: OutboxEvent, target: WebhookTarget) -> str | None:
+        """One delivery attempt; None on a 2xx, else a short reason (no URL, no body)."""
+        body = event.body.encode()
+        timestamp = int(self._clock().timestamp())
+        headers = signed_headers(
+            [s.get_secret_value() for s in target.secrets], event.id, timestamp, body
+        )
+        headers["Content-Type"] = "application/json"
+        timeout = aiohttp.ClientTimeout(total=self.config.attempt_timeout.total_seconds())
+        try:
+            async with self._session.post(
+                target.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            ) as resp:
+                resp.release()
+                return None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return type(exc).__name__
+
+    def backoff(self, attempts_before: int) -> timedelta:
+        """Full-jitter exponential backoff: uniform in [0, min(max, initial × 2^attempts))."""
+        ceiling = min(
+            self.config.backoff_max.total_seconds(),
+            self.config.backoff_initial.total_seconds() * 2 ** min(attempts_before, 40),
+        )
+        return timedelta(seconds=self._rng() * ceiling)
+
+    async def _after_failure(self, event: OutboxEvent, error: str) -> None:
+        now = self._clock()
+        deadline = event.retry_window_start + self.config.max_age
+        if now >= deadline:
+            await self.outbox.dead_letter(event.id, self.instance_id, error)
+            WEBHOOK_DELIVERIES.labels("dead").inc()
+            _log.warning(
+                "webhook.dead_lettered",
+                event_id=event.id,
+                payment_id=event.payment_id,
+                attempts=event.attempts + 1,
+                error=error,
+            )
+            return
+        next_attempt = min(now + self.backoff(event.attempts), deadline)
+        await self.outbox.schedule_retry(event.id, self.instance_id, next_attempt, error)
+        WEBHOOK_DELIVERIES.labels("retry").inc()
+        _log.info(
+            "webhook.retry_scheduled",
+            event_id=event.id,
+            payment_id=event.payment_id,
+            attempts=event.attempts + 1,
+            delay_s=round((next_attempt - now).total_seconds(), 3),
+            error=error,
+        )
+
+    # -- operators (``lienthong outbox list|retry|replay``) ----------------------------------
+
+    async def list_events(
+        self, status: OutboxStatus | None = None, *, limit: int = 100
+    ) -> list[OutboxEvent]:
+        """Events by status, oldest first."""
+        return await self.outbox.list_events(status, limit=limit)
+
+    async def retry(self, event_id: str) -> bool:
+        """A dead event back in line now; False unless it was dead."""
+        return await self.outbox.retry(event_id)
+
+    async def replay(self, event_id: str) -> bool:
+        """Send a delivered event again with the same webhook-id; False unless delivered."""
+        return await self.outbox.replay(event_id)

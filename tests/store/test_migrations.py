@@ -1,0 +1,112 @@
+"""Schema migrations, health and nonces on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.store import Store, StoreConfig, StoreError, open_store
+from gateway.store.schema import load_migrations, split_statements
+from tests.store.conftest import FakeClock, OpenStore
+
+
+async def test_open_applies_every_migration_once(open_stores: OpenStore, clock: FakeClock) -> None:
+    """Opening a new database applies all migrations; reopening applies nothing again."""
+    first = await open_stores()
+    applied = await first.fetch_all("SELECT version, name, applied_at FROM schema_migrations")
+    assert [r["version"] for r in sorted(applied, key=lambda r: r["version"])] == [1, 2, 3]
+    clock.advance(60)
+    second = await open_stores()
+    again = await second.fetch_all("SELECT version, name, applied_at FROM schema_migrations")
+    assert sorted(again, key=lambda r: r["version"]) == sorted(applied, key=lambda r: r["version"])
+
+
+async def test_concurrent_openers_apply_each_migration_once(open_stores: OpenStore) -> None:
+    """Four instances starting together leave exactly one row per migration and a usable schema."""
+    stores = await asyncio.gather(*(open_stores() for _ in range(4)))
+    rows = await stores[0].fetch_all("SELECT version FROM schema_migrations")
+    assert sorted(r["version"] for r in rows) == [m.version for m in load_migrations("sqlite")]
+    assert await stores[3].fetch_all("SELECT id FROM payments") == []
+
+
+async def test_ping_answers_while_open(store: Store) -> None:
+    """ping() succeeds on an open store."""
+    await store.ping()
+
+
+async def test_ping_fails_after_close(store_config: StoreConfig, clock: FakeClock) -> None:
+    """ping() raises StoreError once the store's connections are gone."""
+    store = await open_store(store_config, clock=clock)
+    await store.close()
+    with pytest.raises(StoreError):
+        await store.ping()
+
+
+async def test_nonce_is_accepted_once_per_client(store: Store, clock: FakeClock) -> None:
+    """A nonce is new the first time only, per client; after expiry it may be used again."""
+    expires = clock() + timedelta(minutes=5)
+    assert await store.remember("one-stop", "n-1", expires) is True
+    assert await store.remember("one-stop", "n-1", expires) is False
+    assert await store.remember("portal", "n-1", expires) is True
+    clock.advance(timedelta(minutes=5))
+    assert await store.remember("one-stop", "n-1", clock() + timedelta(minutes=5)) is True
+
+
+async def test_nonce_seen_by_another_instance(open_stores: OpenStore, clock: FakeClock) -> None:
+    """A nonce remembered by one instance is refused by another sharing the database."""
+    one, two = await open_stores(), await open_stores()
+    results = await asyncio.gather(
+        *(s.remember("one-stop", "shared", clock() + timedelta(minutes=1)) for s in [one, two] * 5)
+    )
+    assert sorted(results) == [False] * 9 + [True]
+
+
+async def test_purge_removes_only_expired_nonces(store: Store, clock: FakeClock) -> None:
+    """purge_expired_nonces deletes rows past expiry and keeps live ones."""
+    await store.remember("one-stop", "old", clock() + timedelta(seconds=10))
+    await store.remember("one-stop", "live", clock() + timedelta(minutes=10))
+    clock.advance(30)
+    assert await store.purge_expired_nonces() == 1
+    rows = await store.fetch_all("SELECT nonce FROM nonces")
+    assert [r["nonce"] for r in rows] == ["live"]
+
+
+def test_split_statements_keeps_statements_whole() -> None:
+    """The migration splitter yields whole statements and drops comments."""
+    script = "-- a comment\nCREATE TABLE a (x TEXT DEFAULT ';');\n\nCREATE INDEX i ON a (x);\n"
+    assert split_statements(script) == (
+        "CREATE TABLE a (x TEXT DEFAULT ';')",
+        "CREATE INDEX i ON a (x)",
+    )
+
+
+def test_store_url_scheme_decides_backend() -> None:
+    """The URL scheme picks the dialect; an unknown scheme is refused."""
+    assert StoreConfig(url="sqlite:///var/x.db").dialect == "sqlite"
+    assert StoreConfig(url="postgresql://postgres@127.0.0.1:5432/test").dialect == "postgres"
+    with pytest.raises(ValueError, match="unsupported"):
+        _ = StoreConfig(url="mysql://127.0.0.1/x").dialect
+
+
+def test_migration_files_gaps_and_dialect_overrides(tmp_path: Path) -> None:
+    """Versions may leave gaps; a NNNN_name.<dialect>.sql file replaces the portable one."""
+    (tmp_path / "0001_base.sql").write_text("CREATE TABLE a (x TEXT);\n")
+    (tmp_path / "0100_audit.sql").write_text("CREATE TABLE b (x TEXT);\n")
+    (tmp_path / "0100_audit.postgres.sql").write_text("CREATE TABLE b (x JSONB);\n")
+    (tmp_path / "README.md").write_text("not a migration")
+    sqlite = load_migrations("sqlite", tmp_path)
+    postgres = load_migrations("postgres", tmp_path)
+    assert [(m.version, m.name) for m in sqlite] == [(1, "base"), (100, "audit")]
+    assert sqlite[1].statements == ("CREATE TABLE b (x TEXT)",)
+    assert postgres[1].statements == ("CREATE TABLE b (x JSONB)",)
+
+
+def test_two_names_for_one_version_are_refused(tmp_path: Path) -> None:
+    """Two different migrations claiming one version number is an error."""
+    (tmp_path / "0002_one.sql").write_text("CREATE TABLE a (x TEXT);\n")
+    (tmp_path / "0002_two.sql").write_text("CREATE TABLE b (x TEXT);\n")
+    with pytest.raises(ValueError, match="share version"):
+        load_migrations("sqlite", tmp_path)
