@@ -36,6 +36,7 @@ from adapters.errors import (
     UpstreamTimeout,
 )
 from adapters.http import outbound_headers, read_limited
+from adapters.secrets import read_secret_file
 
 _log = structlog.get_logger("adapters.oauth")
 
@@ -69,7 +70,7 @@ def _secret(value: SecretStr | None, file: Path | None) -> str | None:
     if value is not None:
         return value.get_secret_value()
     if file is not None:
-        return file.read_text(encoding="utf-8").strip()
+        return read_secret_file(file)
     return None
 
 

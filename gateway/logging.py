@@ -91,6 +91,16 @@ class MaskPersonalData:
         return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the moment (test runners swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -119,7 +129,7 @@ def configure_logging(
         if json_lines
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    out = stream or sys.stderr
+    out: TextIO = stream or _CurrentStderr()  # type: ignore[assignment]
 
     class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
         def emit(self, record: logging.LogRecord) -> None:

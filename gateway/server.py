@@ -96,9 +96,11 @@ async def serve(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         where: list[str] = []
         if settings.sandbox.enabled:
-            from gateway.embedded import start_sandboxes
+            from gateway.embedded import point_at_sandboxes, start_sandboxes
 
-            where += await start_sandboxes(settings, stack)
+            sandboxes = await start_sandboxes(settings, stack)
+            settings = point_at_sandboxes(settings, sandboxes)
+            where += sandboxes.describe()
         where += (await start_gateway(settings, stack)).describe()
         _announce(["lienthong is up:", *(f"  {w}" for w in where), "  Ctrl-C stops it."])
         _log.info("started", instance_id=settings.instance_id, environment=settings.environment)
@@ -111,6 +113,6 @@ async def serve_sandboxes(settings: Settings) -> None:
     from gateway.embedded import start_sandboxes
 
     async with AsyncExitStack() as stack:
-        where = await start_sandboxes(settings, stack)
-        _announce(["lienthong sandboxes are up:", *(f"  {w}" for w in where)])
+        sandboxes = await start_sandboxes(settings, stack)
+        _announce(["lienthong sandboxes are up:", *(f"  {w}" for w in sandboxes.describe())])
         await _wait_for_stop()

@@ -13,13 +13,14 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from adapters.http import TLSFiles
+from adapters.secrets import read_secret_file
 
 #: The WSDL shipped with this package (parsed once at start-up, never fetched).
 SHIPPED_WSDL = Path(__file__).with_name("dancu.wsdl")
 
 
 def _read_secret(path: Path) -> SecretStr:
-    return SecretStr(path.read_text(encoding="utf-8").strip())
+    return SecretStr(read_secret_file(path))
 
 
 class _Frozen(BaseModel):

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from adapters.payment.base import ProviderStatus
+from adapters.secrets import read_secret_file
 
 #: The embedded default's published sandbox key (not a secret: it only opens the sandbox).
 SANDBOX_HASH_KEY = "dvcqg-sandbox-hash-key"
@@ -98,5 +99,5 @@ class DvcqgConfig(BaseModel):
     def hash_key_value(self) -> str:
         """The shared hash key (from the file when configured). Never log it."""
         if self.hash_key_file is not None:
-            return self.hash_key_file.read_text(encoding="utf-8").strip()
+            return read_secret_file(self.hash_key_file)
         return self.hash_key.get_secret_value()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from adapters.secrets import read_secret_file
+
 #: The embedded default's published sandbox secret (not a secret: it only opens the sandbox).
 SANDBOX_HASH_SECRET = "VNPAYSANDBOXSECRETKEY0123456789"  # noqa: S105
 
@@ -41,5 +43,5 @@ class VnpayConfig(BaseModel):
     def hash_secret_value(self) -> str:
         """The HMAC secret (from the file when configured). Never log it."""
         if self.hash_secret_file is not None:
-            return self.hash_secret_file.read_text(encoding="utf-8").strip()
+            return read_secret_file(self.hash_secret_file)
         return self.hash_secret.get_secret_value()
