@@ -116,7 +116,7 @@ async def _business_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     session = make_session(tls=cfg.tls.files() if cfg.tls else None)
     guard = UpstreamGuard("business", section.resilience)
-    tokens = TokenProvider(cfg.oauth, session)
+    tokens = TokenProvider(cfg.oauth, session, upstream="business")
     client = BusinessClient(cfg, session, guard, tokens)
     app[BUSINESS_SERVICE] = BusinessService(client, ttl_seconds=section.cache_ttl_seconds)
     app[READINESS_CHECKS]["business"] = _guard_check(guard)
