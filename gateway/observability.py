@@ -18,6 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -137,7 +138,7 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
 
 def problem_for_adapter_error(exc: AdapterError) -> Problem:
     retry_after = exc.retry_after if isinstance(exc, UpstreamUnavailable) else None
-    extra: dict[str, str] = {}
+    extra: dict[str, Any] = {}
     if exc.upstream:
         extra["upstream"] = exc.upstream
     return Problem(
@@ -164,8 +165,9 @@ def _problem_for_http_exception(exc: web.HTTPException) -> Problem:
         return UnsupportedMediaType(exc.text or None)
     if exc.status_code == 400:
         return BadRequest(exc.reason)
-    return Problem(exc.reason, status=exc.status_code, type_name=f"http-{exc.status_code}",
-                   title=exc.reason)
+    return Problem(
+        exc.reason, status=exc.status_code, type_name=f"http-{exc.status_code}", title=exc.reason
+    )
 
 
 @web.middleware

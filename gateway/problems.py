@@ -77,7 +77,7 @@ class BadRequest(Problem):
 
 
 class Unauthorized(Problem):
-    """401. ``type_name`` says why: unknown-client, bad-signature, stale-request, replayed-request…"""
+    """401. ``type_name`` says why: unknown-client, bad-signature, stale-request, replayed…"""
 
     status = 401
     type_name = "unauthenticated"

@@ -37,7 +37,9 @@ def test_bad_key_is_named_with_its_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert "population.adapter.endpont" in err
 
 
-def test_production_refuses_dev_material(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_production_refuses_dev_material(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The embedded default marked production: sandboxes, dev PKI, dev secrets, loopback peers."""
     text = (REPO / "config/gateway.toml").read_text(encoding="utf-8")
     cfg = tmp_path / "prod.toml"
@@ -92,9 +94,12 @@ def test_lienthong_run_serves_the_embedded_default(tmp_path: Path) -> None:
         "LIENTHONG_TLS__KEY_FILE": str(tmp_path / "pki/server.key"),
         "LIENTHONG_TLS__CLIENT_CA_FILE": str(tmp_path / "pki/ca.pem"),
     }
-    proc = subprocess.Popen(  # noqa: S603 - our own console script
-        [sys.executable, "-m", "gateway", "run"], cwd=REPO, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -107,11 +112,23 @@ def test_lienthong_run_serves_the_embedded_default(tmp_path: Path) -> None:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        body = json.dumps({"id_number": "092195004321", "full_name": "Trần Thị Thủy",
-                           "birth_date": "1995-11-02", "gender": "female"}).encode()
+        body = json.dumps(
+            {
+                "id_number": "092195004321",
+                "full_name": "Trần Thị Thủy",
+                "birth_date": "1995-11-02",
+                "gender": "female",
+            }
+        ).encode()
         url = base + "/v1/citizens/verify"
-        headers = sign_request("POST", url, {"Content-Type": "application/json"}, body,
-                               "motcua-demo", "motcua-demo-secret-change-me")
+        headers = sign_request(
+            "POST",
+            url,
+            {"Content-Type": "application/json"},
+            body,
+            "motcua-demo",
+            "motcua-demo-secret-change-me",
+        )
         req = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
         with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - loopback only
             verdict = json.loads(r.read())

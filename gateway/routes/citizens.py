@@ -31,10 +31,10 @@ async def lookup_citizen(request: web.Request) -> web.Response:
     rid = request[REQUEST_ID_KEY]
     found = await request.app[CITIZEN_SERVICE].lookup(query, request_id=rid)
     if found is None:
-        raise NotFound("no citizen is registered under this personal id",
-                       type_name="citizen-not-found")
-    return web.json_response({"citizen": found, "request_id": rid},
-                             dumps=_dumps)
+        raise NotFound(
+            "no citizen is registered under this personal id", type_name="citizen-not-found"
+        )
+    return web.json_response({"citizen": found, "request_id": rid}, dumps=_dumps)
 
 
 def _dumps(obj: object) -> str:

@@ -33,10 +33,21 @@ SECRETS = {
 
 #: Tight policies so that failures are fast and the breaker trips within a test.
 TEST_RESILIENCE: dict[str, Any] = {
-    "breaker": {"window_seconds": 30, "min_calls": 4, "failure_rate": 0.5, "open_seconds": 0.5,
-                "half_open_max_calls": 1},
-    "default_operation": {"per_try_timeout": 0.3, "deadline": 0.8, "safe_to_retry": True,
-                          "max_attempts": 2, "backoff_initial": 0.01, "backoff_max": 0.02},
+    "breaker": {
+        "window_seconds": 30,
+        "min_calls": 4,
+        "failure_rate": 0.5,
+        "open_seconds": 0.5,
+        "half_open_max_calls": 1,
+    },
+    "default_operation": {
+        "per_try_timeout": 0.3,
+        "deadline": 0.8,
+        "safe_to_retry": True,
+        "max_attempts": 2,
+        "backoff_initial": 0.01,
+        "backoff_max": 0.02,
+    },
 }
 
 
@@ -97,13 +108,17 @@ def gateway_settings(population_url: str, ngsp_url: str, store_url: str, **extra
         "server": {"host": "127.0.0.1", "port": 0, "tls_port": 0},
         "sandbox": {"enabled": False},
         "store": {"url": store_url},
-        "population": {"adapter": {"endpoint": population_url},
-                       "resilience": TEST_RESILIENCE},
+        "population": {"adapter": {"endpoint": population_url}, "resilience": TEST_RESILIENCE},
         "business": {
-            "adapter": {"base_url": ngsp_url,
-                        "oauth": {"style": "ngsp", "token_url": f"{ngsp_url}/token",
-                                  "consumer_key": "lienthong-sandbox",
-                                  "consumer_secret": "ngsp-sandbox-consumer-secret"}},
+            "adapter": {
+                "base_url": ngsp_url,
+                "oauth": {
+                    "style": "ngsp",
+                    "token_url": f"{ngsp_url}/token",
+                    "consumer_key": "lienthong-sandbox",
+                    "consumer_secret": "ngsp-sandbox-consumer-secret",
+                },
+            },
             "resilience": TEST_RESILIENCE,
         },
     }
@@ -123,16 +138,25 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         ngsp_runner, ngsp_base = await start_ngsp(ngsp_sandbox_config(settings))
         stack.push_async_callback(ngsp_runner.cleanup)
         settings = gateway_settings(
-            pop_base + pop_cfg.path, ngsp_base, f"sqlite:///{tmp_path}/gw.db",
-            tls={"cert_file": str(tmp_path / "pki/server.pem"),
-                 "key_file": str(tmp_path / "pki/server.key"),
-                 "client_ca_file": str(tmp_path / "pki/ca.pem"),
-                 "generate_dev_pki": False, "dev_pki_dir": str(tmp_path / "pki")},
+            pop_base + pop_cfg.path,
+            ngsp_base,
+            f"sqlite:///{tmp_path}/gw.db",
+            tls={
+                "cert_file": str(tmp_path / "pki/server.pem"),
+                "key_file": str(tmp_path / "pki/server.key"),
+                "client_ca_file": str(tmp_path / "pki/ca.pem"),
+                "generate_dev_pki": False,
+                "dev_pki_dir": str(tmp_path / "pki"),
+            },
         )
         init_dev_pki(tmp_path / "pki", clients=list(SECRETS))
         listeners = await start_gateway(settings, stack, https_port=0)
         session = await stack.enter_async_context(aiohttp.ClientSession())
         yield Gateway(
-            listeners, settings, session, Peer(pop_base, session), Peer(ngsp_base, session),
+            listeners,
+            settings,
+            session,
+            Peer(pop_base, session),
+            Peer(ngsp_base, session),
             tmp_path / "pki",
         )

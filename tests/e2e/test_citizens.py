@@ -8,8 +8,12 @@ import pytest
 
 from tests.e2e.conftest import Gateway
 
-AN = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12",
-      "gender": "male"}
+AN = {
+    "id_number": "092090001234",
+    "full_name": "Nguyễn Văn An",
+    "birth_date": "1990-05-12",
+    "gender": "male",
+}
 
 
 async def test_exact_claim_is_a_match(gateway: Gateway) -> None:
@@ -17,8 +21,12 @@ async def test_exact_claim_is_a_match(gateway: Gateway) -> None:
     status, body, headers = await gateway.call("POST", "/v1/citizens/verify", AN)
     assert status == 200
     assert body["verdict"] == "match"
-    assert body["fields"] == {"id_number": "match", "full_name": "match",
-                              "birth_date": "match", "gender": "match"}
+    assert body["fields"] == {
+        "id_number": "match",
+        "full_name": "match",
+        "birth_date": "match",
+        "gender": "match",
+    }
     assert body["request_id"] == headers["X-Request-ID"]
 
 
@@ -54,8 +62,12 @@ async def test_name_normalisation_verdicts(gateway: Gateway, name: str, expected
 @pytest.mark.parametrize("name", ["Phạm Ngọc Hòa", "Phạm Ngọc Hoà", "PHẠM NGỌC HOÀ"])
 async def test_tone_mark_placement_variants_match(gateway: Gateway, name: str) -> None:
     """Hòa and Hoà are one name: the registered "Hoà" matches either placement."""
-    claim = {"id_number": "092301000555", "full_name": name, "birth_date": "2001",
-             "gender": "female"}
+    claim = {
+        "id_number": "092301000555",
+        "full_name": name,
+        "birth_date": "2001",
+        "gender": "female",
+    }
     status, body, _ = await gateway.call("POST", "/v1/citizens/verify", claim)
     assert status == 200
     assert body["verdict"] == "match"
@@ -63,10 +75,16 @@ async def test_tone_mark_placement_variants_match(gateway: Gateway, name: str) -
 
 async def test_thuy_variants_and_d_stroke_folding(gateway: Gateway) -> None:
     """Thủy/Thuỷ compare equal; Đ folds to D only for the weaker verdict."""
-    _, thuy, _ = await gateway.call("POST", "/v1/citizens/verify", {
-        "id_number": "092195004321", "full_name": "Trần Thị Thuỷ", "birth_date": "1995-11-02"})
-    _, duc, _ = await gateway.call("POST", "/v1/citizens/verify", {
-        "id_number": "094203000777", "full_name": "Le Duc Anh", "birth_date": "2003-01-30"})
+    _, thuy, _ = await gateway.call(
+        "POST",
+        "/v1/citizens/verify",
+        {"id_number": "092195004321", "full_name": "Trần Thị Thuỷ", "birth_date": "1995-11-02"},
+    )
+    _, duc, _ = await gateway.call(
+        "POST",
+        "/v1/citizens/verify",
+        {"id_number": "094203000777", "full_name": "Le Duc Anh", "birth_date": "2003-01-30"},
+    )
     assert thuy["verdict"] == "match"
     assert duc["verdict"] == "match_without_diacritics"
 
@@ -83,8 +101,12 @@ async def test_wrong_birth_date_and_gender_are_mismatches(gateway: Gateway) -> N
 
 async def test_unknown_person_is_not_found(gateway: Gateway) -> None:
     """A well-formed id the database does not know gives not_found for every field."""
-    claim = {"id_number": "092090999999", "full_name": "Nguyễn Văn Bình",
-             "birth_date": "1990-01-01", "gender": "male"}
+    claim = {
+        "id_number": "092090999999",
+        "full_name": "Nguyễn Văn Bình",
+        "birth_date": "1990-01-01",
+        "gender": "male",
+    }
     status, body, _ = await gateway.call("POST", "/v1/citizens/verify", claim)
     assert status == 200
     assert body["verdict"] == "not_found"
@@ -117,8 +139,9 @@ async def test_inconsistent_id_is_422_before_any_upstream_call(
 
 async def test_lookup_returns_registered_residence(gateway: Gateway) -> None:
     """The one-stop system may look up a citizen's registered identity and residence."""
-    status, body, _ = await gateway.call("POST", "/v1/citizens/lookup",
-                                         {"id_number": "093185000999"})
+    status, body, _ = await gateway.call(
+        "POST", "/v1/citizens/lookup", {"id_number": "093185000999"}
+    )
     assert status == 200
     citizen = body["citizen"]
     assert citizen["full_name"] == "Huỳnh Thị Ánh Tuyết"
@@ -128,16 +151,18 @@ async def test_lookup_returns_registered_residence(gateway: Gateway) -> None:
 
 async def test_lookup_forbidden_for_the_portal(gateway: Gateway) -> None:
     """The portal may verify but not look up: 403 problem+json."""
-    status, body, _ = await gateway.call("POST", "/v1/citizens/lookup",
-                                         {"id_number": "093185000999"}, client="portal-demo")
+    status, body, _ = await gateway.call(
+        "POST", "/v1/citizens/lookup", {"id_number": "093185000999"}, client="portal-demo"
+    )
     assert status == 403
     assert body["type"].endswith("/forbidden")
 
 
 async def test_lookup_of_unknown_citizen_is_404(gateway: Gateway) -> None:
     """An unknown id is a 404 problem, not an empty record."""
-    status, body, _ = await gateway.call("POST", "/v1/citizens/lookup",
-                                         {"id_number": "092090999999"})
+    status, body, _ = await gateway.call(
+        "POST", "/v1/citizens/lookup", {"id_number": "092090999999"}
+    )
     assert status == 404
     assert body["type"].endswith("/citizen-not-found")
 
@@ -145,8 +170,9 @@ async def test_lookup_of_unknown_citizen_is_404(gateway: Gateway) -> None:
 async def test_request_id_travels_to_the_national_system(gateway: Gateway) -> None:
     """The caller's X-Request-ID is returned, and reaches the population database."""
     await gateway.population.admin("reset")
-    status, _, headers = await gateway.call("POST", "/v1/citizens/verify", AN,
-                                            headers={"X-Request-ID": "motcua-req-42"})
+    status, _, headers = await gateway.call(
+        "POST", "/v1/citizens/verify", AN, headers={"X-Request-ID": "motcua-req-42"}
+    )
     stats = await gateway.population.admin("stats")
     assert status == 200
     assert headers["X-Request-ID"] == "motcua-req-42"

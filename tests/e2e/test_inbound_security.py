@@ -18,13 +18,21 @@ CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_da
 
 def _signed(gateway: Gateway, body: bytes, **kw: object) -> dict[str, str]:
     url = gateway.url + "/v1/citizens/verify"
-    return sign_request("POST", url, {"Content-Type": "application/json"}, body,
-                        "motcua-demo", SECRETS["motcua-demo"], **kw)  # type: ignore[arg-type]
+    return sign_request(
+        "POST",
+        url,
+        {"Content-Type": "application/json"},
+        body,
+        "motcua-demo",
+        SECRETS["motcua-demo"],
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 async def _post(gateway: Gateway, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
-    async with gateway.session.post(gateway.url + "/v1/citizens/verify", data=body,
-                                    headers=headers) as r:
+    async with gateway.session.post(
+        gateway.url + "/v1/citizens/verify", data=body, headers=headers
+    ) as r:
         assert r.content_type == "application/problem+json" or r.status == 200
         return r.status, await r.json(content_type=None)
 
@@ -47,8 +55,9 @@ async def test_tampered_body_is_401(gateway: Gateway) -> None:
 
 async def test_wrong_secret_is_401(gateway: Gateway) -> None:
     """A signature made with another key is a bad signature."""
-    status, body, _ = await gateway.call("POST", "/v1/citizens/verify", CLAIM,
-                                         secret="not-the-secret")
+    status, body, _ = await gateway.call(
+        "POST", "/v1/citizens/verify", CLAIM, secret="not-the-secret"
+    )
     assert status == 401
     assert body["type"].endswith("/bad-signature")
 
@@ -56,8 +65,9 @@ async def test_wrong_secret_is_401(gateway: Gateway) -> None:
 async def test_stale_request_is_401(gateway: Gateway) -> None:
     """A signature created before the 300 s window is refused."""
     body = json.dumps(CLAIM).encode()
-    status, problem = await _post(gateway, body, _signed(gateway, body,
-                                                         created=int(time.time()) - 301))
+    status, problem = await _post(
+        gateway, body, _signed(gateway, body, created=int(time.time()) - 301)
+    )
     assert status == 401
     assert problem["type"].endswith("/stale-request")
 
@@ -77,8 +87,9 @@ async def test_unknown_client_is_401(gateway: Gateway) -> None:
     """A keyid that names no client is refused."""
     body = json.dumps(CLAIM).encode()
     url = gateway.url + "/v1/citizens/verify"
-    headers = sign_request("POST", url, {"Content-Type": "application/json"}, body,
-                           "stranger", "whatever")
+    headers = sign_request(
+        "POST", url, {"Content-Type": "application/json"}, body, "stranger", "whatever"
+    )
     status, problem = await _post(gateway, body, headers)
     assert status == 401
     assert problem["type"].endswith("/unknown-client")
@@ -88,8 +99,9 @@ async def test_oversized_body_is_413(gateway: Gateway) -> None:
     """A body over the 1 MiB limit is refused before it is read."""
     big = b'{"x": "' + b"a" * (1024 * 1024 + 10) + b'"}'
     headers = _signed(gateway, big)
-    async with gateway.session.post(gateway.url + "/v1/citizens/verify",
-                                    data=io.BytesIO(big), headers=headers) as r:
+    async with gateway.session.post(
+        gateway.url + "/v1/citizens/verify", data=io.BytesIO(big), headers=headers
+    ) as r:
         status, problem = r.status, await r.json(content_type=None)
     assert status == 413
     assert problem["type"].endswith("/payload-too-large")
@@ -130,7 +142,7 @@ async def test_invalid_fields_are_422_naming_the_field(gateway: Gateway, body: d
 async def test_unknown_route_and_method_are_problems(gateway: Gateway) -> None:
     """404 and 405 come back as problem+json too."""
     s404, p404, _ = await gateway.call("GET", "/v1/nothing-here")
-    s405, p405, h405 = await gateway.call("GET", "/v1/citizens/verify")
+    s405, _, h405 = await gateway.call("GET", "/v1/citizens/verify")
     assert (s404, s405) == (404, 405)
     assert p404["type"].endswith("/no-such-route")
     assert "POST" in h405["Allow"]
@@ -140,8 +152,9 @@ async def test_rate_limit_gives_429_with_retry_after(gateway: Gateway) -> None:
     """A client past its token bucket gets 429 and Retry-After (the portal: burst 200)."""
     statuses = []
     for _ in range(260):
-        status, _, headers = await gateway.call("GET", "/v1/businesses/1801234562",
-                                                client="portal-demo")
+        status, _, headers = await gateway.call(
+            "GET", "/v1/businesses/1801234562", client="portal-demo"
+        )
         statuses.append(status)
         if status == 429:
             assert int(headers["Retry-After"]) >= 1
@@ -153,11 +166,13 @@ async def test_client_certificate_authenticates_on_the_tls_listener(gateway: Gat
     """On HTTPS, a city-CA certificate with CN motcua-demo is enough: no signature needed."""
     assert gateway.listeners.https_url
     ctx = ssl.create_default_context(cafile=str(gateway.pki_dir / "ca.pem"))
-    ctx.load_cert_chain(str(gateway.pki_dir / "motcua-demo.pem"),
-                        str(gateway.pki_dir / "motcua-demo.key"))
-    async with aiohttp.ClientSession() as s, s.post(
-        gateway.listeners.https_url + "/v1/citizens/verify", json=CLAIM, ssl=ctx
-    ) as r:
+    ctx.load_cert_chain(
+        str(gateway.pki_dir / "motcua-demo.pem"), str(gateway.pki_dir / "motcua-demo.key")
+    )
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(gateway.listeners.https_url + "/v1/citizens/verify", json=CLAIM, ssl=ctx) as r,
+    ):
         body = await r.json()
     assert r.status == 200
     assert body["verdict"] == "match"
@@ -169,6 +184,7 @@ async def test_tls_listener_refuses_a_connection_without_certificate(gateway: Ga
     ctx = ssl.create_default_context(cafile=str(gateway.pki_dir / "ca.pem"))
     async with aiohttp.ClientSession() as s:
         with pytest.raises(aiohttp.ClientError):
-            async with s.post(gateway.listeners.https_url + "/v1/citizens/verify",
-                              json=CLAIM, ssl=ctx) as r:
+            async with s.post(
+                gateway.listeners.https_url + "/v1/citizens/verify", json=CLAIM, ssl=ctx
+            ) as r:
                 await r.read()

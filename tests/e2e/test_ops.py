@@ -48,7 +48,9 @@ async def test_responses_match_their_schemas(gateway: Gateway) -> None:
     """Real answers (verdict, lookup, business, problem) validate against the document."""
     doc = load_openapi()
     _, verdict, _ = await gateway.call("POST", "/v1/citizens/verify", CLAIM)
-    _, lookup, _ = await gateway.call("POST", "/v1/citizens/lookup", {"id_number": CLAIM["id_number"]})
+    _, lookup, _ = await gateway.call(
+        "POST", "/v1/citizens/lookup", {"id_number": CLAIM["id_number"]}
+    )
     _, business, _ = await gateway.call("GET", "/v1/businesses/1801234562")
     _, problem, _ = await gateway.call("POST", "/v1/citizens/verify", {"x": 1})
     jsonschema.validate(verdict, _schema(doc, "IdentityVerdict"))
@@ -74,14 +76,17 @@ async def test_metrics_count_requests_and_upstream_calls(gateway: Gateway) -> No
         text = await r.text()
     assert r.status == 200
     assert 'lienthong_requests_total{operation="citizens.verify",status="200"}' in text
-    assert 'lienthong_upstream_calls_total{operation="TraCuuThongTinCongDan",outcome="ok",upstream="population"}' in text
+    assert (
+        'lienthong_upstream_calls_total{operation="TraCuuThongTinCongDan",outcome="ok",upstream="population"}'
+        in text
+    )
     assert 'lienthong_upstream_breaker_state{upstream="population"}' in text
     assert "lienthong_request_seconds_bucket" in text
 
 
 async def test_business_through_the_gateway(gateway: Gateway) -> None:
     """GET /v1/businesses/{tax_code} reaches NGSP with a token and caches the answer."""
-    s1, first, h1 = await gateway.call("GET", "/v1/businesses/1800000113-001")
+    s1, first, _ = await gateway.call("GET", "/v1/businesses/1800000113-001")
     s2, second, h2 = await gateway.call("GET", "/v1/businesses/1800000113%20001")
     stats = await gateway.ngsp.admin("stats")
     assert (s1, s2) == (200, 200)

@@ -75,9 +75,7 @@ async def test_breaker_opens_answers_503_fast_then_closes(gateway: Gateway) -> N
 async def test_retry_rides_over_a_single_dropped_connection(gateway: Gateway) -> None:
     """A look-up is safe to retry: one flaky answer out of two is absorbed."""
     await gateway.population.admin("misbehaviour", {"error_rate": 0.25, "seed": 3})
-    results = [
-        (await gateway.call("POST", "/v1/citizens/verify", CLAIM))[0] for _ in range(6)
-    ]
+    results = [(await gateway.call("POST", "/v1/citizens/verify", CLAIM))[0] for _ in range(6)]
     stats = await gateway.population.admin("stats")
     assert results.count(200) >= 4
     assert stats["soap_requests"] > 6  # some calls took a second attempt
