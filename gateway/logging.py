@@ -56,6 +56,8 @@ SECRET_KEYS = frozenset(
         "api_key",
     }
 )
+#: Third-party loggers that write request/response payloads or SQL parameters at DEBUG.
+PAYLOAD_LOGGERS = ("zeep", "aiosqlite", "asyncpg", "aiohttp.client")
 _ID_RUN = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
 _REDACTED = "[redacted]"
 
@@ -173,8 +175,11 @@ def configure_logging(
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # zeep's transport logs whole envelopes at DEBUG: personal data. Never below INFO.
-    logging.getLogger("zeep").setLevel(max(logging.INFO, root.level))
+    # These libraries log whole payloads at DEBUG (zeep: SOAP envelopes; aiosqlite:
+    # every statement with its parameters), which carry personal data that no
+    # key-based mask can recognise. They never log below INFO, whatever the level.
+    for name in PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     structlog.configure(
         processors=[
             *shared_processors(),

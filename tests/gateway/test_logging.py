@@ -70,3 +70,17 @@ def _suite_sink():  # type: ignore[no-untyped-def]
     from tests import conftest
 
     return conftest._LOG_LINES.append
+
+
+def test_payload_logging_libraries_stay_quiet_even_at_debug() -> None:
+    """zeep and aiosqlite log payloads at DEBUG; they are held at INFO whatever the level."""
+    lines: list[str] = []
+    try:
+        configure_logging(level="DEBUG", stream=io.StringIO(), sink=lines.append)
+        logging.getLogger("aiosqlite").debug("executing INSERT (... 'Nguyễn Văn An' ...)")
+        logging.getLogger("zeep.transports").debug("<HoVaTen>Nguyễn Văn An</HoVaTen>")
+        logging.getLogger("gateway.x").debug("our own debug line")
+    finally:
+        configure_logging(level="DEBUG", json_lines=False, sink=_suite_sink())
+    assert len(lines) == 1
+    assert "our own debug line" in lines[0]
