@@ -17,7 +17,9 @@ async def test_open_applies_every_migration_once(open_stores: OpenStore, clock: 
     """Opening a new database applies all migrations; reopening applies nothing again."""
     first = await open_stores()
     applied = await first.fetch_all("SELECT version, name, applied_at FROM schema_migrations")
-    assert [r["version"] for r in sorted(applied, key=lambda r: r["version"])] == [1, 2, 3]
+    expected = [m.version for m in load_migrations(first.dialect.name)]
+    assert expected[:3] == [1, 2, 3]  # payments, outbox, nonces; later features add more
+    assert [r["version"] for r in sorted(applied, key=lambda r: r["version"])] == expected
     clock.advance(60)
     second = await open_stores()
     again = await second.fetch_all("SELECT version, name, applied_at FROM schema_migrations")

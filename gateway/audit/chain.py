@@ -1,0 +1,208 @@
+"""Verifying a chain: which record was changed, removed, inserted or reordered.
+
+The walk follows one instance's records in ``seq`` order and stops at the first
+record that breaks the chain, naming it (only the first: everything after a
+break is suspect anyway):
+
+* ``changed`` — the record's content does not hash to its digest, its ``seq``
+  was altered, or (when it was re-hashed) its successor was chained to other
+  content;
+* ``removed`` — a ``seq`` is missing and the next record is chained to a digest
+  no stored record has (the named ``seq`` is the first missing one); at the
+  start of a chain, records gone without an ``archive`` record accounting for
+  them;
+* ``inserted`` — a record no original record is chained to (its successor is
+  chained past it);
+* ``reordered`` — a record chained after one stored later than itself.
+
+Checkpoints then add: ``checkpoint`` (the signature does not verify under the
+configured key), ``truncated`` (a checkpoint signed a ``seq`` beyond the last
+stored record: the tail was cut off) and ``changed`` (the record a checkpoint
+signed now has another digest: the chain was rewritten). Archive records add
+``archive`` when their file, if present in the archive directory, does not
+match the SHA-256 carried in the chain.
+
+Records appended after the newest checkpoint are protected by the chain only:
+cutting them off is detectable once the next checkpoint is signed (and from
+the ``audit.checkpoint`` log lines, which leave the database).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from gateway.audit.record import GENESIS_DIGEST, AuditRecord
+from gateway.audit.signing import Checkpoint, checkpoint_signature_valid
+
+ProblemKind = Literal[
+    "changed", "removed", "inserted", "reordered", "truncated", "checkpoint", "archive"
+]
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """One finding: the chain, the first bad ``seq`` in it, and what happened there."""
+
+    instance: str
+    seq: int
+    what: ProblemKind
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.instance} seq {self.seq}: {self.what} ({self.detail})"
+
+
+@dataclass
+class VerifyReport:
+    """The outcome of verifying one or more chains."""
+
+    problems: list[ChainProblem] = field(default_factory=list)
+    records_checked: int = 0
+    checkpoints_checked: int = 0
+    instances: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _anchor(records: Sequence[AuditRecord], instance: str) -> ChainProblem | None:
+    """Records before the first stored one must be accounted for by an archive record."""
+    first = records[0]
+    if first.seq == 1 and first.prev_digest == GENESIS_DIGEST:
+        return None
+    covered = 0
+    for record in records:
+        if record.kind != "archive":
+            continue
+        last_seq = int(record.detail.get("last_seq", 0))
+        if last_seq == first.seq - 1 and record.detail.get("last_digest") == first.prev_digest:
+            return None
+        if last_seq < first.seq:
+            covered = max(covered, last_seq)
+    return ChainProblem(
+        instance, covered + 1, "removed", "records at the start are gone without an archive"
+    )
+
+
+def _walk(records: Sequence[AuditRecord], instance: str) -> ChainProblem | None:
+    """The first record that breaks the chain, or None."""
+    by_digest = {r.digest: i for i, r in enumerate(records)}
+    expected_prev = records[0].prev_digest
+    expected_seq = records[0].seq
+    last_good = -1
+    for i, record in enumerate(records):
+        if record.computed_digest() != record.digest:
+            return ChainProblem(instance, record.seq, "changed", "content does not match digest")
+        if record.prev_digest == expected_prev:
+            if record.seq != expected_seq:
+                return ChainProblem(
+                    instance, record.seq, "changed", f"sequence number altered (was {expected_seq})"
+                )
+            expected_prev, expected_seq, last_good = record.digest, record.seq + 1, i
+            continue
+        linked = by_digest.get(record.prev_digest)
+        if linked is not None and linked > i:
+            return ChainProblem(
+                instance, record.seq, "reordered",
+                f"chained after seq {records[linked].seq}, stored before it",
+            )
+        after = records[i + 1] if i + 1 < len(records) else None
+        if after is not None and after.prev_digest == expected_prev:
+            return ChainProblem(
+                instance, record.seq, "inserted", "not chained: the next record links past it"
+            )
+        if linked is not None and linked < last_good:
+            return ChainProblem(
+                instance, records[linked + 1].seq, "inserted",
+                f"seq {record.seq} is chained to seq {records[linked].seq}, skipping it",
+            )
+        if record.seq > expected_seq:
+            return ChainProblem(
+                instance, expected_seq, "removed", f"missing before seq {record.seq}"
+            )
+        if last_good >= 0:
+            return ChainProblem(
+                instance, records[last_good].seq, "changed",
+                f"seq {record.seq} was chained to other content (re-hashed or replaced)",
+            )
+        return ChainProblem(instance, record.seq, "removed", "its predecessor is missing")
+    return None
+
+
+def _archive_problems(
+    records: Sequence[AuditRecord], instance: str, archive_dir: Path | None
+) -> list[ChainProblem]:
+    problems: list[ChainProblem] = []
+    if archive_dir is None:
+        return problems
+    for record in records:
+        if record.kind != "archive":
+            continue
+        path = archive_dir / Path(str(record.detail.get("file", ""))).name
+        if not path.is_file():
+            continue
+        if hashlib.sha256(path.read_bytes()).hexdigest() != record.detail.get("sha256"):
+            problems.append(
+                ChainProblem(instance, record.seq, "archive", f"{path.name} does not match")
+            )
+    return problems
+
+
+def verify_chain(
+    instance: str,
+    records: Sequence[AuditRecord],
+    checkpoints: Sequence[Checkpoint],
+    public_key: ed25519.Ed25519PublicKey,
+    *,
+    trust_first_link: bool = False,
+    archive_dir: Path | None = None,
+    last_seq_when_empty: int = 0,
+) -> list[ChainProblem]:
+    """Every problem found in one instance's chain (records sorted by ``seq``).
+
+    ``trust_first_link`` (for ``--since``) accepts the first record's link to
+    records that were not loaded.
+    """
+    problems: list[ChainProblem] = []
+    if records:
+        start = None if trust_first_link else _anchor(records, instance)
+        if start is not None:
+            problems.append(start)
+        broken = _walk(records, instance)
+        if broken is not None:
+            problems.append(broken)
+        problems.extend(_archive_problems(records, instance, archive_dir))
+    by_seq = {r.seq: r for r in records}
+    first_seq = records[0].seq if records else last_seq_when_empty + 1
+    last_seq = records[-1].seq if records else last_seq_when_empty
+    truncated_at: int | None = None
+    for cp in sorted(checkpoints, key=lambda c: c.seq):
+        if not checkpoint_signature_valid(public_key, cp):
+            problems.append(
+                ChainProblem(instance, cp.seq, "checkpoint", "signature does not verify")
+            )
+            continue
+        if cp.seq < first_seq:
+            continue
+        if cp.seq > last_seq:
+            truncated_at = last_seq + 1
+            continue
+        signed = by_seq.get(cp.seq)
+        if signed is not None and signed.digest != cp.head_digest:
+            problem = ChainProblem(instance, cp.seq, "changed", "a checkpoint signed other content")
+            if not any(p.seq == cp.seq and p.what == "changed" for p in problems):
+                problems.append(problem)
+    if truncated_at is not None:
+        problems.append(
+            ChainProblem(
+                instance, truncated_at, "truncated", "a checkpoint signed records now missing"
+            )
+        )
+    return problems

@@ -1,0 +1,37 @@
+"""How the audit log is kept: signing key, keyed digests of personal ids, checkpoints, retention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+#: ``commit``: ``append`` returns once the record is committed (a crash loses nothing
+#: that was acknowledged). ``buffered``: ``append`` returns at once; a crash loses
+#: what was still queued (at most one batch interval of records).
+Durability = Literal["commit", "buffered"]
+
+
+class AuditConfig(BaseModel):
+    """The audit log's settings (``[audit]`` in the gateway's TOML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    durability: Durability = "commit"
+    #: A checkpoint (Ed25519 signature over the chain head) this often, and at shutdown.
+    checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
+    #: Ed25519 private key, PKCS#8 PEM (``lienthong certs init`` writes the dev one here).
+    signing_key_file: Path = Path("certs/dev/audit-signing.key")
+    #: HMAC-SHA256 key for the keyed digests of personal ids. When neither this nor
+    #: ``digest_key_file`` is set, a key is derived (HKDF) from the signing key.
+    digest_key: SecretStr | None = None
+    digest_key_file: Path | None = None
+    #: Records older than this are archived to ``archive_dir`` and removed.
+    retention_days: int = Field(default=365, ge=1)
+    archive_dir: Path = Path("var/audit-archive")
+    #: At most this many records are written in one transaction.
+    max_batch: int = Field(default=500, ge=1, le=10_000)
+    #: Bound on records waiting for the writer; ``append`` waits when it is full.
+    queue_size: int = Field(default=10_000, ge=1)

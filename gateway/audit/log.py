@@ -1,0 +1,491 @@
+"""The audit log of one gateway instance: a hash chain in the store, appended cheaply.
+
+``append`` puts the record on an in-process queue; one writer task takes
+whatever has queued up (up to ``max_batch``), chains it (``seq`` and
+``prev_digest`` strictly sequential per instance) and inserts it in one
+transaction. Many concurrent requests therefore share one commit.
+
+What a crash can lose depends on ``AuditConfig.durability``:
+
+* ``commit`` (the default, the honest one): ``append`` returns only once its
+  record is committed, so every answered request has its record; a crash loses
+  only records of requests that were never answered.
+* ``buffered``: ``append`` returns at once; a crash loses whatever was still
+  queued (normally well under one batch). Chosen only where latency matters
+  more than a complete record.
+
+Either way the chain itself stays intact: records are chained and committed
+together, and the in-memory head moves only after a commit. A checkpoint (an
+Ed25519 signature over the head) is signed every ``checkpoint_interval_seconds``
+and at :meth:`AuditLog.stop`. Each instance must have its own ``instance_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import hashlib
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from prometheus_client import Counter
+
+from gateway.audit.chain import VerifyReport
+from gateway.audit.config import AuditConfig
+from gateway.audit.export import export_audit_log, verify_audit_log
+from gateway.audit.record import (
+    GENESIS_DIGEST,
+    RECORD_COLUMNS,
+    AuditRecord,
+    body_digest,
+    masked,
+    subject_digest,
+)
+from gateway.audit.signing import (
+    Checkpoint,
+    derive_digest_key,
+    load_signing_key,
+    sign_checkpoint,
+)
+from gateway.store import Clock, Store, Transaction, to_us
+
+_log = structlog.get_logger("audit")
+
+AUDIT_RECORDS = Counter("lienthong_audit_records_total", "Audit records committed", ["kind"])
+AUDIT_FAILURES = Counter(
+    "lienthong_audit_append_failures_total", "Audit records that could not be committed"
+)
+
+Sleep = Callable[[float], Awaitable[None]]
+_ROWS_PER_INSERT = 50
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class AuditLogClosed(RuntimeError):
+    """``append`` was called on an audit log that is not running."""
+
+
+@dataclass
+class _Entry:
+    """A record waiting for its place in the chain."""
+
+    time_us: int
+    kind: str
+    operation: str
+    outcome: str
+    client_id: str | None
+    status: int | None
+    request_id: str | None
+    request_digest: str | None
+    response_digest: str | None
+    subject_digests: tuple[str, ...]
+    masked_ids: tuple[str, ...]
+    detail: dict[str, Any]
+
+    def chained(self, instance: str, seq: int, prev_digest: str) -> AuditRecord:
+        draft = AuditRecord(
+            seq=seq, instance=instance, time_us=self.time_us, kind=self.kind,
+            operation=self.operation, outcome=self.outcome, prev_digest=prev_digest, digest="",
+            client_id=self.client_id, status=self.status, request_id=self.request_id,
+            request_digest=self.request_digest, response_digest=self.response_digest,
+            subject_digests=self.subject_digests, masked_ids=self.masked_ids, detail=self.detail,
+        )
+        return AuditRecord(**{**draft.__dict__, "digest": draft.computed_digest()})
+
+
+@dataclass
+class _Pending:
+    entry: _Entry | None  # None: a flush marker
+    done: asyncio.Future[None] | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveResult:
+    """What :meth:`AuditLog.archive` moved out of the store."""
+
+    file: Path
+    sha256: str
+    first_seq: int
+    last_seq: int
+    count: int
+    archive_seq: int
+
+
+@dataclass
+class _Head:
+    seq: int = 0
+    digest: str = GENESIS_DIGEST
+    checkpointed_seq: int = 0
+
+
+class AuditLog:
+    """Appends, checkpoints, verifies, exports and archives the audit chain of one instance."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: AuditConfig,
+        instance_id: str,
+        *,
+        clock: Clock | None = None,
+        sleep: Sleep = asyncio.sleep,
+        signing_key: ed25519.Ed25519PrivateKey | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.instance_id = instance_id
+        self._clock = clock or store.clock
+        self._sleep = sleep
+        self._signing_key = signing_key
+        self._digest_key: bytes | None = None
+        self._head = _Head()
+        self._chain_lock = asyncio.Lock()
+        self._queue: asyncio.Queue[_Pending | None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    # -- keys -------------------------------------------------------------------------------
+
+    @property
+    def signing_key(self) -> ed25519.Ed25519PrivateKey:
+        """The Ed25519 key that signs checkpoints (loaded from the config on first use)."""
+        if self._signing_key is None:
+            self._signing_key = load_signing_key(self.config.signing_key_file)
+        return self._signing_key
+
+    @property
+    def public_key(self) -> ed25519.Ed25519PublicKey:
+        return self.signing_key.public_key()
+
+    def _subject_key(self) -> bytes:
+        if self._digest_key is None:
+            if self.config.digest_key is not None:
+                self._digest_key = self.config.digest_key.get_secret_value().encode()
+            elif self.config.digest_key_file is not None:
+                self._digest_key = self.config.digest_key_file.read_bytes().strip()
+            else:
+                self._digest_key = derive_digest_key(self.signing_key)
+        return self._digest_key
+
+    def subject_digest(self, id_number: str) -> str:
+        """The keyed digest under which ``id_number`` appears in records (for matching)."""
+        return subject_digest(self._subject_key(), id_number)
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._writer is not None and not self._writer.done()
+
+    async def start(self) -> None:
+        """Load the chain head, start the writer and the checkpoint ticker.
+
+        The tables come from the store's migration ``0100_audit``."""
+        if not self.config.enabled or self.running:
+            return
+        self._subject_key()  # fail at start-up, not on the first request, if a key is missing
+        head = await self.store.fetch_one(
+            "SELECT seq, digest FROM audit_records WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
+            self.instance_id,
+        )
+        cp = await self.store.fetch_one(
+            "SELECT MAX(seq) AS seq FROM audit_checkpoints WHERE instance = $1", self.instance_id
+        )
+        self._head = _Head(
+            seq=int(head["seq"]) if head else 0,
+            digest=str(head["digest"]) if head else GENESIS_DIGEST,
+            checkpointed_seq=int(cp["seq"]) if cp and cp["seq"] is not None else 0,
+        )
+        self._queue = asyncio.Queue(maxsize=self.config.queue_size)
+        self._writer = asyncio.create_task(self._write_forever(), name="audit-writer")
+        self._ticker = asyncio.create_task(self._checkpoint_forever(), name="audit-checkpoints")
+        _log.info("audit.started", instance=self.instance_id, head_seq=self._head.seq)
+
+    async def stop(self) -> None:
+        """Write everything queued, stop the writer, sign a final checkpoint."""
+        if self._writer is None or self._queue is None:
+            return
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        await self._queue.put(None)
+        await self._writer
+        self._writer = self._ticker = None
+        await self.checkpoint()
+        _log.info("audit.stopped", instance=self.instance_id, head_seq=self._head.seq)
+
+    async def __aenter__(self) -> AuditLog:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- appending --------------------------------------------------------------------------
+
+    async def append(
+        self,
+        *,
+        kind: str,
+        operation: str,
+        outcome: str,
+        client_id: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        request_body: bytes | None = None,
+        response_body: bytes | None = None,
+        request_digest: str | None = None,
+        response_digest: str | None = None,
+        id_numbers: Iterable[str] = (),
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue one record (bodies are digested here, ids digested and masked here).
+
+        With ``durability = "commit"`` this returns once the record is committed.
+        """
+        if not self.config.enabled:
+            return
+        if self._queue is None or not self.running:
+            raise AuditLogClosed("the audit log is not running")
+        ids = sorted({i for i in id_numbers if i})
+        entry = _Entry(
+            time_us=to_us(self._clock()),
+            kind=kind,
+            operation=operation,
+            outcome=outcome,
+            client_id=client_id,
+            status=status,
+            request_id=request_id,
+            request_digest=request_digest or body_digest(request_body),
+            response_digest=response_digest or body_digest(response_body),
+            subject_digests=tuple(self.subject_digest(i) for i in ids),
+            masked_ids=tuple(masked(i) for i in ids),
+            detail=dict(detail or {}),
+        )
+        if self.config.durability == "buffered":
+            await self._queue.put(_Pending(entry))
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(entry, done))
+        await done
+
+    async def flush(self) -> None:
+        """Return once everything queued before this call is committed (or failed)."""
+        if self._queue is None or not self.running:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(None, done))
+        await done
+
+    async def _write_forever(self) -> None:
+        assert self._queue is not None
+        stopping = False
+        while not stopping:
+            item = await self._queue.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self.config.max_batch and not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[_Pending]) -> None:
+        entries = [p.entry for p in batch if p.entry is not None]
+        error: BaseException | None = None
+        if entries:
+            try:
+                async with self._chain_lock:
+                    await self._commit(entries)
+            except Exception as exc:  # the writer outlives a failed batch; callers hear of it
+                error = exc
+                AUDIT_FAILURES.inc(len(entries))
+                _log.error(
+                    "audit.append_failed",
+                    instance=self.instance_id,
+                    records=len(entries),
+                    error=type(exc).__name__,
+                )
+        for pending in batch:
+            if pending.done is None or pending.done.done():
+                continue
+            if error is not None and pending.entry is not None:
+                pending.done.set_exception(error)
+            else:
+                pending.done.set_result(None)
+
+    async def _commit(self, entries: list[_Entry]) -> None:
+        """Chain ``entries`` after the head and insert them in one transaction (lock held)."""
+        seq, digest = self._head.seq, self._head.digest
+        records: list[AuditRecord] = []
+        for entry in entries:
+            seq += 1
+            record = entry.chained(self.instance_id, seq, digest)
+            digest = record.digest
+            records.append(record)
+        async with self.store.transaction() as tx:
+            await _insert_records(tx, records)
+        self._head.seq, self._head.digest = seq, digest
+        for record in records:
+            AUDIT_RECORDS.labels(record.kind).inc()
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    async def _checkpoint_forever(self) -> None:
+        while True:
+            await self._sleep(self.config.checkpoint_interval_seconds)
+            try:
+                await self.checkpoint()
+            except Exception:  # the next tick tries again; this one is logged
+                _log.exception("audit.checkpoint_failed", instance=self.instance_id)
+
+    async def checkpoint(self) -> Checkpoint | None:
+        """Sign the current head (None when nothing was appended since the last checkpoint)."""
+        if not self.config.enabled:
+            return None
+        async with self._chain_lock:
+            head = self._head
+            if head.seq == 0 or head.seq == head.checkpointed_seq:
+                return None
+            cp = sign_checkpoint(
+                self.signing_key, self.instance_id, head.seq, head.digest, to_us(self._clock())
+            )
+            async with self.store.transaction() as tx:
+                await tx.execute(
+                    "INSERT INTO audit_checkpoints"
+                    " (instance, seq, head_digest, time_us, key_id, signature)"
+                    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance, seq) DO NOTHING",
+                    cp.instance, cp.seq, cp.head_digest, cp.time_us, cp.key_id, cp.signature,
+                )
+            head.checkpointed_seq = head.seq
+        _log.info(
+            "audit.checkpoint",
+            instance=cp.instance,
+            seq=cp.seq,
+            head_digest=cp.head_digest,
+            key_id=cp.key_id,
+            checkpoint_signature=cp.signature,
+        )
+        return cp
+
+    # -- verification and export ------------------------------------------------------------
+
+    async def verify(self, since: datetime | None = None) -> VerifyReport:
+        """Check every instance's chain and checkpoints in the store (see :mod:`.chain`)."""
+        return await verify_audit_log(
+            self.store, self.public_key, since=since, archive_dir=self.config.archive_dir
+        )
+
+    async def export(self, since: datetime | None, until: datetime | None, out: IO[str]) -> int:
+        """Write the period's records (all instances) as JSON lines; returns how many."""
+        return await export_audit_log(self.store, self.public_key, out, since=since, until=until)
+
+    # -- retention --------------------------------------------------------------------------
+
+    async def archive(self, older_than: datetime) -> ArchiveResult | None:
+        """Move this instance's records older than ``older_than`` to a gzip file.
+
+        The file's SHA-256 and the last archived record's digest are carried into
+        the chain by an ``archive`` record, so the remaining chain still verifies.
+        """
+        if not self.running:
+            raise AuditLogClosed("archive needs a running audit log")
+        await self.flush()
+        async with self._chain_lock:
+            row = await self.store.fetch_one(
+                "SELECT MIN(seq) AS first, MAX(seq) AS last FROM audit_records"
+                " WHERE instance = $1 AND time_us < $2",
+                self.instance_id,
+                to_us(older_than),
+            )
+            if row is None or row["last"] is None:
+                return None
+            first_stored = await self.store.fetch_one(
+                "SELECT MIN(seq) AS seq FROM audit_records WHERE instance = $1", self.instance_id
+            )
+            assert first_stored is not None
+            first, last = int(first_stored["seq"]), int(row["last"])
+            path, sha256, count, last_digest = await self._write_archive_file(first, last)
+            entry = _Entry(
+                time_us=to_us(self._clock()), kind="archive", operation="audit.archive",
+                outcome="ok", client_id=None, status=None, request_id=None,
+                request_digest=None, response_digest=None, subject_digests=(), masked_ids=(),
+                detail={
+                    "file": path.name, "sha256": sha256, "first_seq": first, "last_seq": last,
+                    "count": count, "last_digest": last_digest,
+                },
+            )
+            record = entry.chained(self.instance_id, self._head.seq + 1, self._head.digest)
+            async with self.store.transaction() as tx:
+                await _insert_records(tx, [record])
+                await tx.execute(
+                    "DELETE FROM audit_records WHERE instance = $1 AND seq <= $2",
+                    self.instance_id,
+                    last,
+                )
+            self._head.seq, self._head.digest = record.seq, record.digest
+        AUDIT_RECORDS.labels("archive").inc()
+        _log.info(
+            "audit.archived", instance=self.instance_id, file=path.name, first_seq=first,
+            last_seq=last, count=count, archive_sha256=sha256,
+        )
+        return ArchiveResult(path, sha256, first, last, count, record.seq)
+
+    async def _write_archive_file(self, first: int, last: int) -> tuple[Path, str, int, str]:
+        directory = self.config.archive_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        name = f"audit-{_SAFE_NAME.sub('_', self.instance_id)}-{first:012d}-{last:012d}.jsonl.gz"
+        path = directory / name
+        temporary = directory / f".{name}.tmp"
+        count, last_digest, after = 0, "", first - 1
+        with gzip.GzipFile(temporary, "wb", mtime=0) as out:
+            while after < last:
+                rows = await self.store.fetch_all(
+                    "SELECT * FROM audit_records WHERE instance = $1 AND seq > $2 AND seq <= $3"
+                    " ORDER BY seq LIMIT 1000",
+                    self.instance_id, after, last,
+                )
+                if not rows:
+                    break
+                lines = []
+                for row in rows:
+                    record = AuditRecord.from_row(row)
+                    lines.append(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+                    after, last_digest = record.seq, record.digest
+                count += len(rows)
+                await asyncio.to_thread(out.write, "".join(lines).encode("utf-8"))
+        sha256 = hashlib.sha256(await asyncio.to_thread(temporary.read_bytes)).hexdigest()
+        temporary.replace(path)
+        return path, sha256, count, last_digest
+
+
+async def _insert_records(tx: Transaction, records: list[AuditRecord]) -> None:
+    width = len(RECORD_COLUMNS)
+    columns = ", ".join(RECORD_COLUMNS)
+    for start in range(0, len(records), _ROWS_PER_INSERT):
+        chunk = records[start : start + _ROWS_PER_INSERT]
+        groups = []
+        params: list[Any] = []
+        for n, record in enumerate(chunk):
+            base = n * width
+            groups.append("(" + ", ".join(f"${base + i + 1}" for i in range(width)) + ")")
+            params.extend(record.row_values())
+        await tx.execute(
+            f"INSERT INTO audit_records ({columns}) VALUES {', '.join(groups)}",  # noqa: S608
+            *params,
+        )

@@ -1,0 +1,250 @@
+"""Auditing each path into the gateway: inbound requests (and their upstream calls),
+provider callbacks, webhooks sent and operator commands.
+
+Place :func:`audit_middleware` right inside ``request_context_middleware`` and
+outside ``problem_middleware``, so it sees the request id, the final answer
+(problem+json included) and, once the request is done, the authenticated
+client and the body the authentication middleware read::
+
+    request_context → audit → problems → authentication → ACL → rate limit → handler
+
+Upstream exchanges: ``request_context_middleware`` collects them in a list;
+it must also put that list on the request (one line:
+``request[UPSTREAM_EXCHANGES] = exchanges``) so this middleware can record one
+``upstream`` record per exchange.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from adapters.observability import UpstreamExchange
+from gateway.audit.log import AuditLog
+from gateway.auth.keys import CLIENT, REQUEST_BODY
+from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
+from gateway.observability import REQUEST_ID_KEY, operation_of
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+#: The upstream exchanges of this request (set by ``request_context_middleware``).
+UPSTREAM_EXCHANGES: web.RequestKey[list[UpstreamExchange]] = web.RequestKey(
+    "upstream_exchanges"
+)
+
+_log = structlog.get_logger("audit")
+
+
+def outcome_of(status: int) -> str:
+    """``ok`` below 400, ``rejected`` for 4xx, ``error`` for 5xx."""
+    if status < 400:
+        return "ok"
+    return "rejected" if status < 500 else "error"
+
+
+def personal_ids_in(body: bytes | None) -> list[str]:
+    """The personal ids a JSON request body names (``id_number``, ``payer.id_number`` …)."""
+    if not body:
+        return []
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return []
+    found: list[str] = []
+
+    def take(obj: Any) -> None:
+        if isinstance(obj, Mapping):
+            for key, value in obj.items():
+                if str(key).lower() in ID_KEYS and isinstance(value, str | int):
+                    found.append(str(value))
+    take(data)
+    if isinstance(data, Mapping):
+        take(data.get("payer"))
+    return found
+
+
+def _response_body(response: web.StreamResponse) -> bytes | None:
+    if isinstance(response, web.Response):
+        body = response.body
+        if isinstance(body, bytes | bytearray):
+            return bytes(body)
+    return None
+
+
+def audit_middleware(audit_log: AuditLog) -> Middleware:
+    """One ``inbound`` record per request, one ``upstream`` record per exchange it caused."""
+
+    @web.middleware
+    async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        status = 500
+        response_body: bytes | None = None
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # redirects and anything problems let through
+            status, response_body = exc.status, exc.body if isinstance(exc.body, bytes) else None
+            raise
+        else:
+            status, response_body = response.status, _response_body(response)
+            return response
+        finally:
+            await _audit_request(audit_log, request, status, response_body)
+
+    return audit
+
+
+async def _audit_request(
+    audit_log: AuditLog, request: web.Request, status: int, response_body: bytes | None
+) -> None:
+    if not audit_log.config.enabled:
+        return
+    client = request.get(CLIENT)
+    client_id = client.id if client is not None else None
+    request_id = request.get(REQUEST_ID_KEY)
+    operation = operation_of(request)
+    body = request.get(REQUEST_BODY)
+    if body is None and request.body_exists and request.content_type == "application/json":
+        body = await request.read()  # cached by aiohttp when the handler read it
+    try:
+        await audit_log.append(
+            kind="inbound",
+            operation=operation,
+            outcome=outcome_of(status),
+            client_id=client_id,
+            status=status,
+            request_id=request_id,
+            request_body=body,
+            response_body=response_body,
+            id_numbers=personal_ids_in(body),
+            detail={"method": request.method},
+        )
+        for exchange in request.get(UPSTREAM_EXCHANGES, []):
+            await audit_upstream(audit_log, exchange, client_id, request_id, operation)
+    except Exception as exc:  # the answer is already made; the failure is logged and counted
+        _log.error("audit.request_not_recorded", operation=operation, error=type(exc).__name__)
+
+
+async def audit_upstream(
+    audit_log: AuditLog,
+    exchange: UpstreamExchange,
+    client_id: str | None,
+    request_id: str | None,
+    inbound_operation: str,
+) -> None:
+    """One ``upstream`` record (digests from ``exchange.extra`` when the adapter gave them)."""
+    extra = exchange.extra
+    await audit_log.append(
+        kind="upstream",
+        operation=f"{exchange.upstream}.{exchange.operation}",
+        outcome=exchange.outcome,
+        client_id=client_id,
+        request_id=request_id,
+        request_digest=_str_or_none(extra.get("request_digest")),
+        response_digest=_str_or_none(extra.get("response_digest")),
+        detail={
+            "inbound_operation": inbound_operation,
+            "attempts": exchange.attempts,
+            "fault_code": exchange.fault_code,
+            "bytes_out": exchange.bytes_out,
+            "bytes_in": exchange.bytes_in,
+            "duration_ms": exchange.duration_ms,
+        },
+    )
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+async def audit_callback(
+    audit_log: AuditLog,
+    *,
+    provider: str,
+    outcome: str,
+    status: int,
+    body: bytes | None,
+    response_body: bytes | None,
+    request_id: str | None = None,
+    remote: str | None = None,
+    reference: str | None = None,
+) -> None:
+    """A provider's callback (IPN): who sent it, what it was about, what we answered."""
+    await audit_log.append(
+        kind="callback",
+        operation=f"callbacks.{provider}",
+        outcome=outcome,
+        status=status,
+        request_id=request_id,
+        request_body=body,
+        response_body=response_body,
+        detail={"remote": remote, "reference": reference},
+    )
+
+
+async def audit_webhook(
+    audit_log: AuditLog,
+    *,
+    client_id: str,
+    event_id: str,
+    event_type: str,
+    outcome: str,
+    body: bytes,
+    status: int | None = None,
+) -> None:
+    """One webhook delivery attempt to a client."""
+    await audit_log.append(
+        kind="webhook",
+        operation=f"webhook.{event_type}",
+        outcome=outcome,
+        client_id=client_id,
+        status=status,
+        request_body=body,
+        detail={"event_id": event_id},
+    )
+
+
+def sanitise_arguments(args: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Operator arguments fit for the log: secrets dropped, names and ids masked; the ids."""
+    clean: dict[str, Any] = {}
+    ids: list[str] = []
+    for key, value in args.items():
+        k = key.lower()
+        if k in SECRET_KEYS:
+            clean[key] = "[redacted]"
+        elif k in ID_KEYS and value is not None:
+            ids.append(str(value))
+            clean[key] = mask_id(str(value))
+        elif k in NAME_KEYS and isinstance(value, str):
+            clean[key] = mask_name(value)
+        elif isinstance(value, str):
+            clean[key] = mask_text(value)
+        elif value is None or isinstance(value, bool | int | float):
+            clean[key] = mask_text(str(value)) if isinstance(value, int) else value
+        else:
+            clean[key] = mask_text(str(value))
+    return clean, ids
+
+
+async def audit_operator(
+    audit_log: AuditLog,
+    command: str,
+    args: Mapping[str, Any],
+    *,
+    operator: str | None = None,
+    outcome: str = "ok",
+    id_numbers: Iterable[str] = (),
+) -> None:
+    """An operator's command (``outbox retry``, ``audit archive`` …) and its arguments."""
+    clean, ids = sanitise_arguments(args)
+    await audit_log.append(
+        kind="operator",
+        operation=command,
+        outcome=outcome,
+        client_id=operator,
+        id_numbers=[*ids, *id_numbers],
+        detail={"args": clean},
+    )

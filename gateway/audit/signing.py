@@ -1,0 +1,131 @@
+"""Checkpoint signatures: Ed25519 over the canonical JSON of a chain head.
+
+A checkpoint says "instance I's chain had record ``seq`` with digest
+``head_digest`` at ``time_us``"; the signed bytes are
+``canonical_json({"instance", "seq", "head_digest", "time_us"})``. The key id
+is the first 16 hex digits of SHA-256 over the raw public key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from gateway.audit.record import canonical_json
+
+
+class AuditKeyError(Exception):
+    """The audit signing key is missing or is not an Ed25519 key."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed statement about one chain's head."""
+
+    instance: str
+    seq: int
+    head_digest: str
+    time_us: int
+    key_id: str
+    signature: str  # base64
+
+    def signed_content(self) -> bytes:
+        """The bytes the signature covers."""
+        return checkpoint_content(self.instance, self.seq, self.head_digest, self.time_us)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "instance": self.instance,
+            "seq": self.seq,
+            "head_digest": self.head_digest,
+            "time_us": self.time_us,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Checkpoint:
+        return cls(
+            instance=str(row["instance"]),
+            seq=int(row["seq"]),
+            head_digest=str(row["head_digest"]),
+            time_us=int(row["time_us"]),
+            key_id=str(row["key_id"]),
+            signature=str(row["signature"]),
+        )
+
+
+def checkpoint_content(instance: str, seq: int, head_digest: str, time_us: int) -> bytes:
+    return canonical_json(
+        {"instance": instance, "seq": seq, "head_digest": head_digest, "time_us": time_us}
+    )
+
+
+def load_signing_key(path: Path) -> ed25519.Ed25519PrivateKey:
+    """The Ed25519 private key in the PKCS#8 PEM file at ``path``."""
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise AuditKeyError(f"cannot load the audit signing key from {path}") from exc
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise AuditKeyError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def load_public_key(pem: bytes) -> ed25519.Ed25519PublicKey:
+    """An Ed25519 public key from PEM (as written in an export's header)."""
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise AuditKeyError("not an Ed25519 public key")
+    return key
+
+
+def public_key_pem(key: ed25519.Ed25519PublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def key_id(key: ed25519.Ed25519PublicKey) -> str:
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def derive_digest_key(signing_key: ed25519.Ed25519PrivateKey) -> bytes:
+    """The subject-digest key derived from the signing key when none is configured."""
+    raw = signing_key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"lienthong audit subject digests"
+    ).derive(raw)
+
+
+def sign_checkpoint(
+    key: ed25519.Ed25519PrivateKey, instance: str, seq: int, head_digest: str, time_us: int
+) -> Checkpoint:
+    signature = key.sign(checkpoint_content(instance, seq, head_digest, time_us))
+    return Checkpoint(
+        instance=instance,
+        seq=seq,
+        head_digest=head_digest,
+        time_us=time_us,
+        key_id=key_id(key.public_key()),
+        signature=base64.b64encode(signature).decode(),
+    )
+
+
+def checkpoint_signature_valid(key: ed25519.Ed25519PublicKey, checkpoint: Checkpoint) -> bool:
+    try:
+        key.verify(base64.b64decode(checkpoint.signature), checkpoint.signed_content())
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -1,0 +1,29 @@
+"""Callback sources: is the sender inside the provider's configured allow-list?"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from gateway import security_events
+
+#: The event kinds the callback routes emit (the bad-callback detector counts the first).
+BAD_CALLBACK_CHECKSUM = "bad_callback_checksum"
+CALLBACK_ADDRESS_REFUSED = "callback_address_refused"
+
+
+def check_callback_source(provider: str, remote: str | None, allowed: Sequence[str]) -> bool:
+    """True when ``remote`` is inside one of ``allowed`` (addresses or CIDR networks), or
+    the list is empty; otherwise False and a ``callback_address_refused`` event."""
+    if not allowed:
+        return True
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        address = None
+    if address is not None and any(
+        address in ipaddress.ip_network(net, strict=False) for net in allowed
+    ):
+        return True
+    security_events.emit(CALLBACK_ADDRESS_REFUSED, provider=provider, remote=remote)
+    return False

@@ -1,0 +1,219 @@
+"""The audit log's life cycle: batching, restarts, instances, export, commands."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import io
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from gateway.audit import (
+    AuditConfig,
+    AuditLog,
+    AuditLogClosed,
+    audit_operator,
+    audit_verify_command,
+    parse_since,
+    verify_export,
+)
+from gateway.store import Store, StoreConfig
+
+from .conftest import CITIZEN_ID, CITIZEN_NAME, FakeClock, append_some
+
+
+async def test_concurrent_appends_form_one_sequential_chain(
+    audit_log: AuditLog, clock: FakeClock
+) -> None:
+    """Many concurrent appends are committed as one gap-free chain that verifies."""
+    await asyncio.gather(
+        *(
+            audit_log.append(kind="inbound", operation="ops.x", outcome="ok", request_id=str(n))
+            for n in range(200)
+        )
+    )
+    rows = await audit_log.store.fetch_all(
+        "SELECT seq, request_id FROM audit_records WHERE instance = 'gw-1' ORDER BY seq"
+    )
+    assert [r["seq"] for r in rows] == list(range(1, 201))
+    assert sorted(r["request_id"] for r in rows) == sorted(str(n) for n in range(200))
+    assert (await audit_log.verify()).ok
+
+
+async def test_commit_durability_means_stored_on_return(
+    audit_log: AuditLog, clock: FakeClock
+) -> None:
+    """With durability=commit, a returned append is already readable from the store."""
+    await append_some(audit_log, clock, 1)
+    row = await audit_log.store.fetch_one("SELECT COUNT(*) AS n FROM audit_records")
+    assert row is not None
+    assert row["n"] == 1
+
+
+async def test_buffered_records_are_flushed_at_stop(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """Buffered appends return at once and are all written and checkpointed by stop()."""
+    config = audit_config.model_copy(update={"durability": "buffered"})
+    log = AuditLog(store, config, "gw-b", clock=clock)
+    await log.start()
+    await append_some(log, clock, 30)
+    await log.stop()
+    rows = await store.fetch_all("SELECT seq FROM audit_records WHERE instance = 'gw-b'")
+    assert len(rows) == 30
+    cps = await store.fetch_all("SELECT seq FROM audit_checkpoints WHERE instance = 'gw-b'")
+    assert [c["seq"] for c in cps] == [30]
+
+
+async def test_restart_continues_the_chain(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """A restarted instance appends after its stored head, and the whole chain verifies."""
+    for _ in range(2):
+        async with AuditLog(store, audit_config, "gw-r", clock=clock) as log:
+            await append_some(log, clock, 3)
+    rows = await store.fetch_all("SELECT seq FROM audit_records ORDER BY seq")
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    report = await log.verify()
+    assert report.ok, report.problems
+    assert report.checkpoints_checked == 2
+
+
+async def test_instances_keep_separate_chains(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """Two instances in one table keep one chain each; tampering names the right one."""
+    async with (
+        AuditLog(store, audit_config, "gw-a", clock=clock) as a,
+        AuditLog(store, audit_config, "gw-b", clock=clock) as b,
+    ):
+        await asyncio.gather(append_some(a, clock, 5), append_some(b, clock, 5))
+    report = await a.verify()
+    assert report.ok
+    assert report.instances == ["gw-a", "gw-b"]
+    async with store.transaction() as tx:
+        await tx.execute("DELETE FROM audit_records WHERE instance = 'gw-b' AND seq = 2")
+    report = await a.verify()
+    assert [(p.instance, p.seq, p.what) for p in report.problems] == [("gw-b", 2, "removed")]
+
+
+async def test_periodic_checkpoints_use_the_injected_sleep(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """The checkpoint ticker signs the head after each interval of the injected sleep."""
+    ticks: asyncio.Queue[float] = asyncio.Queue()
+    release = asyncio.Event()
+
+    async def fake_sleep(seconds: float) -> None:
+        await ticks.put(seconds)
+        await release.wait()
+        release.clear()
+
+    log = AuditLog(store, audit_config, "gw-t", clock=clock, sleep=fake_sleep)
+    await log.start()
+    assert await asyncio.wait_for(ticks.get(), 5) == audit_config.checkpoint_interval_seconds
+    await append_some(log, clock, 2)
+    release.set()
+    await asyncio.wait_for(ticks.get(), 5)
+    cps = await store.fetch_all("SELECT seq FROM audit_checkpoints WHERE instance = 'gw-t'")
+    assert [c["seq"] for c in cps] == [2]
+    await log.stop()
+
+
+async def test_subject_digest_is_keyed_hmac(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    """Personal ids are stored as HMAC-SHA256 under the digest key and masked, never clear."""
+    key_file = tmp_path / "k.pem"
+    from cryptography.hazmat.primitives import serialization
+
+    key_file.write_bytes(
+        ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    config = AuditConfig(signing_key_file=key_file, digest_key="k" * 32)  # type: ignore[arg-type]
+    async with AuditLog(store, config, "gw-d", clock=clock) as log:
+        await append_some(log, clock, 1)
+    row = await store.fetch_one("SELECT * FROM audit_records")
+    assert row is not None
+    expected = hmac.new(b"k" * 32, CITIZEN_ID.encode(), hashlib.sha256).hexdigest()
+    assert json.loads(row["subject_digests"]) == [expected]
+    assert json.loads(row["masked_ids"]) == ["092*******34"]
+    assert CITIZEN_ID not in json.dumps(row, ensure_ascii=False)
+
+
+async def test_append_refused_when_not_running(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """Appending to a log that was never started fails loudly instead of dropping records."""
+    log = AuditLog(store, audit_config, "gw-x", clock=clock)
+    with pytest.raises(AuditLogClosed):
+        await log.append(kind="inbound", operation="ops.x", outcome="ok")
+
+
+async def test_export_verifies_on_its_own(audit_log: AuditLog, clock: FakeClock) -> None:
+    """An export carries the public key and verifies alone; an edited line is named."""
+    start = clock()
+    await append_some(audit_log, clock, 5)
+    await audit_log.checkpoint()
+    await append_some(audit_log, clock, 2)
+    out = io.StringIO()
+    count = await audit_log.export(start, None, out)
+    assert count == 7
+    lines = out.getvalue().splitlines()
+    header = json.loads(lines[0])
+    assert "BEGIN PUBLIC KEY" in header["public_key_pem"]
+    assert [json.loads(x)["type"] for x in lines[1:]] == ["record"] * 7 + ["checkpoint"]
+    assert verify_export(lines).ok
+    tampered = [line.replace('"req-2"', '"req-X"') for line in lines]
+    report = verify_export(tampered, audit_log.public_key)
+    assert [(p.seq, p.what) for p in report.problems] == [(3, "changed")]
+
+
+async def test_operator_commands_are_audited_without_personal_data(
+    audit_log: AuditLog, clock: FakeClock
+) -> None:
+    """An operator record masks ids and names in its arguments and drops secrets."""
+    await audit_operator(
+        audit_log,
+        "payments.refund",
+        {"id_number": CITIZEN_ID, "payer_name": CITIZEN_NAME, "secret": "s3cr3t", "note": "ok"},
+        operator="ops-alice",
+    )
+    row = await audit_log.store.fetch_one("SELECT * FROM audit_records")
+    assert row is not None
+    text = json.dumps(row, ensure_ascii=False)
+    assert CITIZEN_ID not in text
+    assert CITIZEN_NAME not in text
+    assert "s3cr3t" not in text
+    assert json.loads(row["detail"])["args"]["note"] == "ok"
+
+
+async def test_verify_command_exit_status(
+    store_config: StoreConfig, store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """``audit verify`` exits 0 on an intact log and 1 naming the record otherwise."""
+    async with AuditLog(store, audit_config, "gw-1", clock=clock) as log:
+        await append_some(log, clock, 4)
+    out = io.StringIO()
+    assert await audit_verify_command(store_config, audit_config, None, out=out, clock=clock) == 0
+    assert await audit_verify_command(store_config, audit_config, "1h", out=out, clock=clock) == 0
+    async with store.transaction() as tx:
+        await tx.execute("UPDATE audit_records SET outcome = 'error' WHERE seq = 2")
+    out = io.StringIO()
+    assert await audit_verify_command(store_config, audit_config, None, out=out, clock=clock) == 1
+    assert "gw-1 seq 2: changed" in out.getvalue()
+
+
+def test_parse_since_accepts_durations_and_iso_times(clock: FakeClock) -> None:
+    """``--since`` takes 24h-style durations and ISO 8601 times."""
+    now = clock()
+    assert (now - parse_since("24h", now)).total_seconds() == 86_400
+    assert parse_since("2026-03-01T00:00:00+00:00", now).hour == 0
+    with pytest.raises(ValueError, match="duration"):
+        parse_since("yesterday", now)

@@ -1,0 +1,121 @@
+"""The audit middleware over a real aiohttp app on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from structlog.testing import capture_logs
+
+from adapters.observability import UpstreamExchange, collect_exchanges, record_exchange
+from gateway.audit import UPSTREAM_EXCHANGES, AuditLog, audit_middleware
+from gateway.auth.keys import CLIENT, REQUEST_BODY
+from gateway.clients import ClientConfig
+from gateway.observability import problem_middleware, request_context_middleware
+from gateway.problems import BadRequest
+
+from .conftest import CITIZEN_ID, CITIZEN_NAME
+
+
+@web.middleware
+async def exchanges_on_request(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Stand-in for the lead's one line in request_context_middleware."""
+    request[UPSTREAM_EXCHANGES] = collect_exchanges()
+    return await handler(request)
+
+
+@web.middleware
+async def fake_authentication(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Stand-in for authentication: the client and the body, under the real keys."""
+    request[REQUEST_BODY] = await request.read()
+    request[CLIENT] = ClientConfig(id="one-stop", operations=["*"])
+    return await handler(request)
+
+
+async def verify_citizen(request: web.Request) -> web.Response:
+    body = json.loads(request[REQUEST_BODY])
+    if "id_number" not in body:
+        raise BadRequest("id_number is required")
+    record_exchange(
+        UpstreamExchange(
+            upstream="population", operation="TraCuuThongTinCongDan",
+            request_out=1.0, response_in=1.2, bytes_out=900, bytes_in=1200,
+            extra={"request_digest": "a" * 64, "response_digest": "b" * 64},
+        )
+    )
+    return web.json_response({"verdict": "match", "full_name": "match"})
+
+
+@pytest.fixture
+async def gateway(audit_log: AuditLog) -> AsyncIterator[TestServer]:
+    """A small gateway app with the audit middleware where the lead places it."""
+    app = web.Application(
+        middlewares=[
+            request_context_middleware,
+            exchanges_on_request,
+            audit_middleware(audit_log),
+            problem_middleware,
+            fake_authentication,
+        ]
+    )
+    app.router.add_post("/v1/citizens/verify", verify_citizen, name="citizens.verify")
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server()
+    yield server
+    await server.close()
+
+
+async def test_inbound_and_upstream_records_match_the_bodies(
+    gateway: TestServer, audit_log: AuditLog
+) -> None:
+    """One inbound record with the bodies' digests and one upstream record per exchange."""
+    sent = json.dumps(
+        {"id_number": CITIZEN_ID, "full_name": CITIZEN_NAME, "birth_date": "1985-01-02"},
+        ensure_ascii=False,
+    ).encode()
+    with capture_logs() as logs:
+        async with aiohttp.ClientSession() as session, session.post(
+            gateway.make_url("/v1/citizens/verify"),
+            data=sent,
+            headers={"Content-Type": "application/json", "X-Request-ID": "req-42"},
+        ) as resp:
+            received = await resp.read()
+            assert resp.status == 200
+    rows = await audit_log.store.fetch_all("SELECT * FROM audit_records ORDER BY seq")
+    inbound, upstream = rows
+    assert inbound["kind"] == "inbound"
+    assert inbound["operation"] == "citizens.verify"
+    assert inbound["client_id"] == "one-stop"
+    assert inbound["request_id"] == "req-42"
+    assert inbound["status"] == 200
+    assert inbound["request_digest"] == hashlib.sha256(sent).hexdigest()
+    assert inbound["response_digest"] == hashlib.sha256(received).hexdigest()
+    assert json.loads(inbound["subject_digests"]) == [audit_log.subject_digest(CITIZEN_ID)]
+    assert upstream["kind"] == "upstream"
+    assert upstream["operation"] == "population.TraCuuThongTinCongDan"
+    assert upstream["request_id"] == "req-42"
+    assert upstream["request_digest"] == "a" * 64
+    everything = json.dumps(rows, ensure_ascii=False) + json.dumps(logs, ensure_ascii=False)
+    assert CITIZEN_ID not in everything
+    assert CITIZEN_NAME not in everything
+    assert (await audit_log.verify()).ok
+
+
+async def test_rejected_requests_are_audited_with_their_problem(
+    gateway: TestServer, audit_log: AuditLog
+) -> None:
+    """A request answered with problem+json is recorded as rejected with that answer's digest."""
+    async with aiohttp.ClientSession() as session, session.post(
+        gateway.make_url("/v1/citizens/verify"), json={"full_name": CITIZEN_NAME}
+    ) as resp:
+        received = await resp.read()
+        assert resp.status == 400
+    rows = await audit_log.store.fetch_all("SELECT * FROM audit_records")
+    assert [(r["kind"], r["outcome"], r["status"]) for r in rows] == [("inbound", "rejected", 400)]
+    assert rows[0]["response_digest"] == hashlib.sha256(received).hexdigest()
+    assert json.loads(rows[0]["subject_digests"]) == []
