@@ -26,7 +26,7 @@ from prometheus_client import Counter, Histogram
 
 from adapters.errors import AdapterError, UpstreamUnavailable
 from adapters.http import REQUEST_ID
-from adapters.observability import collect_exchanges
+from adapters.observability import UpstreamExchange, collect_exchanges
 from gateway.auth.keys import CLIENT
 from gateway.problems import (
     BadRequest,
@@ -41,6 +41,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: The request id of the current request (``request[REQUEST_ID_KEY]``).
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
+#: The upstream exchanges this request caused (the audit log records each).
+UPSTREAM_EXCHANGES: web.RequestKey[list[UpstreamExchange]] = web.RequestKey("upstream_exchanges")
 
 REQUESTS = Counter(
     "lienthong_requests_total", "Inbound requests by operation and status", ["operation", "status"]
@@ -88,6 +90,7 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=rid)
     exchanges = collect_exchanges()
+    request[UPSTREAM_EXCHANGES] = exchanges
     request_in = time.time()
     t0 = time.perf_counter()
     status = 500

@@ -18,7 +18,6 @@ from gateway.audit.config import AuditConfig
 from gateway.audit.export import export_audit_log, verify_audit_log, verify_export
 from gateway.audit.log import ArchiveResult, AuditLog, AuditLogClosed
 from gateway.audit.middleware import (
-    UPSTREAM_EXCHANGES,
     audit_callback,
     audit_middleware,
     audit_operator,
@@ -31,7 +30,7 @@ from gateway.audit.signing import AuditKeyError, Checkpoint
 
 __all__ = [
     "GENESIS_DIGEST",
-    "UPSTREAM_EXCHANGES",
+
     "ArchiveResult",
     "AuditConfig",
     "AuditKeyError",

@@ -8,10 +8,9 @@ client and the body the authentication middleware read::
 
     request_context → audit → problems → authentication → ACL → rate limit → handler
 
-Upstream exchanges: ``request_context_middleware`` collects them in a list;
-it must also put that list on the request (one line:
-``request[UPSTREAM_EXCHANGES] = exchanges``) so this middleware can record one
-``upstream`` record per exchange.
+Upstream exchanges: ``request_context_middleware`` collects them in a list
+and puts it on the request (``request[UPSTREAM_EXCHANGES]``), so this
+middleware records one ``upstream`` record per exchange.
 """
 
 from __future__ import annotations
@@ -27,15 +26,11 @@ from adapters.observability import UpstreamExchange
 from gateway.audit.log import AuditLog
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
-from gateway.observability import REQUEST_ID_KEY, operation_of
+from gateway.observability import REQUEST_ID_KEY, UPSTREAM_EXCHANGES, operation_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
-#: The upstream exchanges of this request (set by ``request_context_middleware``).
-UPSTREAM_EXCHANGES: web.RequestKey[list[UpstreamExchange]] = web.RequestKey(
-    "upstream_exchanges"
-)
 
 _log = structlog.get_logger("audit")
 
