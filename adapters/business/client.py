@@ -110,7 +110,8 @@ class BusinessClient:
                     attempts=max(tally.attempts, 1),
                 )
             )
-            _log.info(
+            # DEBUG: the gateway logs this exchange at INFO as its operational record.
+            _log.debug(
                 "business.lookup",
                 upstream=UPSTREAM,
                 operation=OPERATION,

@@ -163,7 +163,8 @@ class PopulationClient:
                 attempts=max(tally.attempts, 1),
             )
             record_exchange(exchange)
-            _log.info(
+            # DEBUG: the gateway logs this exchange at INFO as its operational record.
+            _log.debug(
                 "population.lookup",
                 upstream=self._config.upstream_name,
                 operation=LOOKUP,
