@@ -1,4 +1,4 @@
-"""The gateway application: middlewares in the order of DESIGN.md, and every resource in a cleanup_ctx.
+"""The gateway application: middlewares in DESIGN.md's order, every resource in a cleanup_ctx.
 
     request context → problems → client identity → ACL → rate limit → handler
 
@@ -31,9 +31,12 @@ from gateway.clients import ClientRegistry
 from gateway.config import Settings
 from gateway.identity import CitizenService
 from gateway.observability import problem_middleware, request_context_middleware
+from gateway.payments.runtime import payment_workers_ctx, payments_ctx
 from gateway.routes import businesses as business_routes
+from gateway.routes import callbacks as callback_routes
 from gateway.routes import citizens as citizen_routes
 from gateway.routes import ops as ops_routes
+from gateway.routes import payments as payment_routes
 from gateway.store import StoreConfig, open_store
 
 #: Paths that carry no client authentication: operations endpoints, and the
@@ -65,9 +68,13 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.add_routes(ops_routes.routes)
     app.add_routes(citizen_routes.routes)
     app.add_routes(business_routes.routes)
+    app.add_routes(payment_routes.routes)
+    app.add_routes(callback_routes.routes)
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(_population_ctx)
     app.cleanup_ctx.append(_business_ctx)
+    app.cleanup_ctx.append(payments_ctx)
+    app.cleanup_ctx.append(payment_workers_ctx)
     return app
 
 
@@ -80,7 +87,10 @@ def _guard_check(guard: UpstreamGuard) -> ReadinessCheck:
 
 
 async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
-    store = await open_store(StoreConfig(url=app[SETTINGS].store.url))
+    section = app[SETTINGS].store
+    store = await open_store(
+        StoreConfig(url=section.url, pool_size=section.pool_size, schema_name=section.schema_name)
+    )
     app[STORE] = store
 
     async def check() -> tuple[bool, dict[str, object]]:

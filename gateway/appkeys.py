@@ -21,3 +21,10 @@ if TYPE_CHECKING:
     from gateway.store import Store
 
 STORE: web.AppKey[Store] = web.AppKey("store")
+
+if TYPE_CHECKING:
+    from gateway.audit import AuditLog
+    from gateway.security import SecurityMonitor
+
+AUDIT_LOG: web.AppKey[AuditLog] = web.AppKey("audit_log")
+SECURITY_MONITOR: web.AppKey[SecurityMonitor] = web.AppKey("security_monitor")

@@ -4,15 +4,20 @@
     lienthong sandbox [--config FILE]      the sandbox national systems alone
     lienthong certs init [--dir D] [--force]   the dev PKI
     lienthong check-config [FILE]          validate a config; refuse dev material in production
+    lienthong outbox list|retry|replay     the webhook outbox, for operators
+    lienthong demo [--provider P]          the whole story of a dossier against a running gateway
+    lienthong reconcile --provider P --date D   match a day's payments with the provider's list
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from gateway.config import DEFAULT_CONFIG, ConfigError, load_settings, production_problems
 
@@ -43,6 +48,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("file", nargs="?", type=Path, default=None)
+
+    outbox = sub.add_parser("outbox", help="the webhook outbox: list, retry, replay")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
+    listing = outbox_sub.add_parser("list", help="events, oldest first")
+    listing.add_argument("--status", choices=["pending", "delivered", "dead"], default=None)
+    listing.add_argument("--payment", default=None, help="only this payment's events")
+    listing.add_argument("--limit", type=int, default=100)
+    _add_config(listing)
+    for name, text in (
+        ("retry", "put a dead event back in line now"),
+        ("replay", "send a delivered event again (same webhook-id)"),
+    ):
+        cmd = outbox_sub.add_parser(name, help=text)
+        cmd.add_argument("event_id")
+        _add_config(cmd)
+
+    demo = sub.add_parser("demo", help="the whole story of a dossier against a running gateway")
+    demo.add_argument("--gateway", default=None, help="gateway URL (default: from the config)")
+    demo.add_argument("--provider", choices=["dvcqg", "vnpay"], default=None)
+    demo.add_argument("--receiver-port", type=int, default=None,
+                      help="port of the demo receiver (default: the client's webhook port)")
+    demo.add_argument("--serve", action="store_true",
+                      help="only serve the demo one-stop page and receiver until Ctrl-C")
+    _add_config(demo)
+
+    reconcile = sub.add_parser("reconcile", help="reconcile one day with a provider's list")
+    reconcile.add_argument("--provider", required=True, choices=["dvcqg", "vnpay"])
+    reconcile.add_argument("--date", required=True, type=dt.date.fromisoformat,
+                           help="the day, YYYY-MM-DD (Vietnam time)")
+    reconcile.add_argument("--out", type=Path, default=Path("var/reconcile"),
+                           help="where the report is written")
+    _add_config(reconcile)
     return parser
 
 
@@ -71,8 +108,84 @@ def _cmd_certs_init(directory: Path, force: bool, config: Path | None) -> int:
     settings = load_settings(config)
     clients = [c.id for c in settings.clients] or ["motcua-demo", "portal-demo"]
     pki = init_dev_pki(directory, clients=clients, force=force)
-    print(f"dev PKI in {directory} (CA {pki.ca_cert})")
+    print(f"dev PKI in {directory} (CA {pki.ca.cert})")
     return 0
+
+
+async def _outbox(settings: Any, command: str, args: argparse.Namespace) -> int:
+    from gateway.payments.outbox import Outbox, OutboxStatus
+    from gateway.store import StoreConfig, open_store
+
+    section = settings.store
+    store = await open_store(
+        StoreConfig(url=section.url, pool_size=1, schema_name=section.schema_name)
+    )
+    try:
+        outbox = Outbox(store)
+        if command == "list":
+            status = OutboxStatus(args.status) if args.status else None
+            events = await outbox.list_events(status, payment_id=args.payment, limit=args.limit)
+            print(f"{'event':<25} {'status':<10} {'type':<22} {'payment':<25} att  last error")
+            for e in events:
+                print(
+                    f"{e.id:<25} {e.status:<10} {e.type:<22} {e.payment_id:<25}"
+                    f" {e.attempts:>3}  {e.last_error or ''}"
+                )
+            return 0
+        done = await (outbox.retry if command == "retry" else outbox.replay)(args.event_id)
+        wanted = "dead" if command == "retry" else "delivered"
+        if not done:
+            print(f"{args.event_id}: no {wanted} event with this id", file=sys.stderr)
+            return 1
+        print(f"{args.event_id}: queued for delivery")
+        return 0
+    finally:
+        await store.close()
+
+
+def _cmd_demo(settings: Any, args: argparse.Namespace) -> int:
+    from gateway.demo import DemoConfig, DemoFailed, run_demo, serve_demo_page
+
+    try:
+        config = DemoConfig.from_settings(
+            settings,
+            gateway_url=args.gateway,
+            provider=args.provider,
+            receiver_port=args.receiver_port,
+        )
+    except DemoFailed as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
+    if args.serve:
+        import asyncio as _asyncio
+
+        async def serve() -> None:
+            stop = _asyncio.Event()
+            from gateway.server import _wait_for_stop
+
+            task = _asyncio.create_task(serve_demo_page(config, stop))
+            print(f"demo one-stop page on {config.receiver_url}/ (Ctrl-C stops it)", flush=True)
+            await _wait_for_stop()
+            stop.set()
+            await task
+
+        asyncio.run(serve())
+        return 0
+    return asyncio.run(run_demo(config))
+
+
+def _cmd_reconcile(settings: Any, args: argparse.Namespace) -> int:
+    try:
+        from gateway.reconcile import reconcile_command  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        print(
+            "lienthong reconcile: reconciliation is not part of this build yet"
+            " (gateway.reconcile.reconcile_command is missing)",
+            file=sys.stderr,
+        )
+        return 2
+    result: int = reconcile_command(settings, args.provider, args.date, args.out)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    if args.command == "outbox":
+        return asyncio.run(_outbox(settings, args.outbox_command, args))
+    if args.command == "demo":
+        return _cmd_demo(settings, args)
+    if args.command == "reconcile":
+        return _cmd_reconcile(settings, args)
     from gateway import server
 
     try:

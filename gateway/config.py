@@ -22,9 +22,12 @@ from pydantic_settings import (
 )
 
 from adapters.business.config import BusinessConfig
+from adapters.payment.dvcqg.config import DvcqgConfig
+from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
 from adapters.resilience import UpstreamResilience
 from gateway.clients import ClientConfig
+from gateway.webhooks import WebhookDispatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "config" / "gateway.toml"
@@ -76,6 +79,9 @@ class LoggingConfig(_Section):
 
 class StoreSection(_Section):
     url: str = "sqlite:///var/lienthong.db"
+    pool_size: int = Field(default=10, ge=1, le=200)
+    #: PostgreSQL only: keep every table in this schema (tests isolate themselves with it).
+    schema_name: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class SandboxConfig(_Section):
@@ -102,6 +108,42 @@ class BusinessSection(_Section):
     cache_ttl_seconds: float = Field(default=600.0, ge=0)
 
 
+class PaymentPollingConfig(_Section):
+    """The worker that recovers lost callbacks by asking the provider, and expires payments."""
+
+    #: A payment left pending this long without news is queried for the first time.
+    pending_age_seconds: float = Field(default=120.0, ge=0)
+    #: Then again after this long, doubling each time up to ``backoff_max_seconds``.
+    backoff_initial_seconds: float = Field(default=60.0, gt=0)
+    backoff_max_seconds: float = Field(default=900.0, gt=0)
+    #: How often the worker wakes up.
+    interval_seconds: float = Field(default=5.0, gt=0)
+    #: Payments handled per wake-up (each query is one upstream call).
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    #: Past expiry, how long the last query may keep failing before the payment expires anyway.
+    expiry_query_grace_seconds: float = Field(default=3600.0, ge=0)
+
+
+class PaymentsSection(_Section):
+    """Online fee payment (issue #4): providers, expiry, polling and webhook delivery."""
+
+    enabled: bool = True
+    default_provider: Literal["dvcqg", "vnpay"] = "dvcqg"
+    #: Minutes a payment stays payable (fractions allowed: tests use seconds).
+    expiry_minutes: float = Field(default=15.0, gt=0, le=7 * 24 * 60)
+    polling: PaymentPollingConfig = Field(default_factory=PaymentPollingConfig)
+    webhooks: WebhookDispatchConfig = Field(default_factory=WebhookDispatchConfig)
+    #: The national payment platform; None leaves it out.
+    dvcqg: DvcqgConfig | None = Field(default_factory=DvcqgConfig)
+    #: VNPay; None leaves it out.
+    vnpay: VnpayConfig | None = Field(default_factory=VnpayConfig)
+    #: The resilience policy of each provider (keyed by provider name).
+    resilience: dict[str, UpstreamResilience] = Field(default_factory=dict)
+
+    def resilience_for(self, provider: str) -> UpstreamResilience:
+        return self.resilience.get(provider) or UpstreamResilience()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LIENTHONG_", env_nested_delimiter="__", extra="forbid"
@@ -116,6 +158,7 @@ class Settings(BaseSettings):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     population: PopulationSection = Field(default_factory=PopulationSection)
     business: BusinessSection = Field(default_factory=BusinessSection)
+    payments: PaymentsSection = Field(default_factory=PaymentsSection)
     clients: list[ClientConfig] = Field(default_factory=list)
 
     @classmethod
@@ -184,6 +227,8 @@ def _walk_secrets(value: Any, path: str) -> list[tuple[str, str]]:
         found.append((path, value.get_secret_value()))
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
+            if getattr(value, f"{name}_file", None) is not None:
+                continue  # the secret comes from its file; the inline value is unused
             found += _walk_secrets(getattr(value, name), f"{path}.{name}" if path else name)
     elif isinstance(value, dict):
         for k, v in value.items():
@@ -214,6 +259,25 @@ def production_problems(settings: Settings) -> list[str]:
             settings.business.adapter.base_url if settings.business.adapter else None
         ),
     }
+    payments = settings.payments
+    if payments.enabled and payments.dvcqg is not None:
+        endpoints["payments.dvcqg.base_url"] = payments.dvcqg.base_url
+    if payments.enabled and payments.vnpay is not None:
+        endpoints["payments.vnpay.pay_url"] = payments.vnpay.pay_url
+        endpoints["payments.vnpay.api_url"] = payments.vnpay.api_url
+        endpoints["payments.vnpay.return_url"] = payments.vnpay.return_url
+    for client in settings.clients:
+        if client.webhook is not None and _is_loopback_url(client.webhook.url):
+            problems.append(
+                f"clients[{client.id}].webhook.url: a loopback (demo) receiver"
+                " is not allowed in production"
+            )
+        for prefix in client.return_url_prefixes:
+            if _is_loopback_url(prefix):
+                problems.append(
+                    f"clients[{client.id}].return_url_prefixes: a loopback (demo) return URL"
+                    " is not allowed in production"
+                )
     for key, url in endpoints.items():
         if url is None:
             problems.append(f"{key}: required in production")

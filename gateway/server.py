@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -47,29 +48,95 @@ class Listeners:
         return lines
 
 
-def _last_port(runner: web.AppRunner) -> int:
-    return int(runner.addresses[-1][1])
+@dataclass
+class BoundListeners:
+    """Listening sockets bound before the app is built, so their URLs are known up front.
+
+    The embedded default needs the gateway's own URL before it starts: the payment
+    sandboxes call back to it, and VNPay's pay URLs carry its return URL. Binding
+    first (port 0 included) gives the real port without a guess-a-free-port race.
+    """
+
+    http: socket.socket
+    https: socket.socket | None
+    listeners: Listeners
+
+    def close(self) -> None:
+        self.http.close()
+        if self.https is not None:
+            self.https.close()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _url(scheme: str, host: str, sock: socket.socket) -> str:
+    port = int(sock.getsockname()[1])
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+def bind_listeners(settings: Settings, *, https_port: int | None = None) -> BoundListeners:
+    """Bind the HTTP (and, when configured, HTTPS) listening sockets; 0 picks a free port."""
+    host = settings.server.host
+    http = _bind(host, settings.server.port)
+    https: socket.socket | None = None
+    tls_port = settings.server.tls_port if https_port is None else https_port
+    try:
+        if settings.server.tls_port or https_port is not None:
+            https = _bind(host, tls_port)
+    except OSError:
+        http.close()
+        raise
+    listeners = Listeners(
+        http_url=_url("http", host, http),
+        https_url=_url("https", host, https) if https is not None else None,
+    )
+    return BoundListeners(http, https, listeners)
+
+
+def local_url(url: str) -> str:
+    """``url`` with a wildcard listen address replaced by loopback (for peers on this host)."""
+    for wildcard in ("//0.0.0.0:", "//[::]:"):
+        url = url.replace(wildcard, "//127.0.0.1:")
+    return url
 
 
 async def start_gateway(
-    settings: Settings, stack: AsyncExitStack, *, https_port: int | None = None
+    settings: Settings,
+    stack: AsyncExitStack,
+    *,
+    https_port: int | None = None,
+    bound: BoundListeners | None = None,
 ) -> Listeners:
     """Start the gateway's listeners inside ``stack``; returns where they listen.
 
     The HTTPS listener starts when ``server.tls_port`` is set, or when
-    ``https_port`` is given (0 picks a free port, as the tests do).
+    ``https_port`` is given (0 picks a free port, as the tests do). ``bound``
+    serves sockets bound earlier by :func:`bind_listeners`.
     """
     from gateway.app import create_app
 
+    if bound is None:
+        bound = bind_listeners(settings, https_port=https_port)
+    stack.callback(bound.close)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    host = settings.server.host
-    await web.TCPSite(runner, host, settings.server.port).start()
-    listeners = Listeners(http_url=f"http://{host}:{_last_port(runner)}")
-    tls_port = settings.server.tls_port if https_port is None else https_port
-    if settings.server.tls_port or https_port is not None:
+    await web.SockSite(runner, bound.http).start()
+    if bound.https is not None:
         from gateway.auth.tls import server_ssl_context
 
         ctx = server_ssl_context(
@@ -78,9 +145,8 @@ async def start_gateway(
             settings.tls.client_ca_file,
             require_client_cert=settings.server.require_client_certificate,
         )
-        await web.TCPSite(runner, host, tls_port, ssl_context=ctx).start()
-        listeners.https_url = f"https://{host}:{_last_port(runner)}"
-    return listeners
+        await web.SockSite(runner, bound.https, ssl_context=ctx).start()
+    return bound.listeners
 
 
 def ensure_dev_pki(settings: Settings) -> None:
@@ -95,13 +161,16 @@ async def serve(settings: Settings) -> None:
     ensure_dev_pki(settings)
     async with AsyncExitStack() as stack:
         where: list[str] = []
+        bound = bind_listeners(settings)
+        stack.callback(bound.close)
         if settings.sandbox.enabled:
             from gateway.embedded import point_at_sandboxes, start_sandboxes
 
-            sandboxes = await start_sandboxes(settings, stack)
-            settings = point_at_sandboxes(settings, sandboxes)
+            gateway_url = local_url(bound.listeners.http_url)
+            sandboxes = await start_sandboxes(settings, stack, gateway_url=gateway_url)
+            settings = point_at_sandboxes(settings, sandboxes, gateway_url=gateway_url)
             where += sandboxes.describe()
-        where += (await start_gateway(settings, stack)).describe()
+        where += (await start_gateway(settings, stack, bound=bound)).describe()
         _announce(["lienthong is up:", *(f"  {w}" for w in where), "  Ctrl-C stops it."])
         _log.info("started", instance_id=settings.instance_id, environment=settings.environment)
         await _wait_for_stop()

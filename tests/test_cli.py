@@ -88,6 +88,8 @@ def test_lienthong_run_serves_the_embedded_default(tmp_path: Path) -> None:
         "LIENTHONG_SERVER__TLS_PORT": str(_free_port()),
         "LIENTHONG_SANDBOX__POPULATION_PORT": "0",
         "LIENTHONG_SANDBOX__NGSP_PORT": "0",
+        "LIENTHONG_SANDBOX__DVCQG_PORT": "0",
+        "LIENTHONG_SANDBOX__VNPAY_PORT": "0",
         "LIENTHONG_STORE__URL": f"sqlite:///{tmp_path}/gw.db",
         "LIENTHONG_TLS__DEV_PKI_DIR": str(tmp_path / "pki"),
         "LIENTHONG_TLS__CERT_FILE": str(tmp_path / "pki/server.pem"),

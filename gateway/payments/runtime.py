@@ -1,0 +1,137 @@
+"""The payment flow inside the app: providers, service and workers, each in a cleanup_ctx.
+
+:func:`payments_ctx` opens one HTTP session for the providers, one call guard
+per provider, and the :class:`~gateway.payments.service.PaymentService`;
+:func:`payment_workers_ctx` runs the outbox dispatcher and the pending-payment
+poller as tasks and stops both (then waits for them) on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from adapters.http import make_session
+from adapters.payment.base import PaymentProvider, PaymentProviders
+from adapters.payment.dvcqg import DvcqgProvider
+from adapters.payment.vnpay import VnpayProvider
+from adapters.resilience import UpstreamGuard
+from gateway.appkeys import READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
+from gateway.clients import ClientRegistry, WebhookTarget
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.metrics import PaymentGauges
+from gateway.payments.service import PaymentService
+from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
+from gateway.webhooks import OutboxDispatcher
+
+_log = structlog.get_logger("payments.runtime")
+
+PAYMENT_SERVICE: web.AppKey[PaymentService] = web.AppKey("payment_service", PaymentService)
+PAYMENT_POLLER: web.AppKey[PendingPaymentPoller] = web.AppKey(
+    "payment_poller", PendingPaymentPoller
+)
+OUTBOX_DISPATCHER: web.AppKey[OutboxDispatcher] = web.AppKey(
+    "outbox_dispatcher", OutboxDispatcher
+)
+
+#: How long shutdown waits for a worker's round in progress before cancelling it.
+WORKER_STOP_TIMEOUT = 10.0
+
+
+def _guard_check(guard: UpstreamGuard) -> ReadinessCheck:
+    async def check() -> tuple[bool, dict[str, object]]:
+        return True, dict(guard.snapshot())
+
+    return check
+
+
+async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Providers and the payment service (nothing when ``[payments] enabled = false``)."""
+    section = app[SETTINGS].payments
+    if not section.enabled:
+        yield
+        return
+    session = make_session()
+    try:
+        providers: dict[str, PaymentProvider] = {}
+        if section.dvcqg is not None:
+            guard = UpstreamGuard("dvcqg", section.resilience_for("dvcqg"))
+            providers["dvcqg"] = DvcqgProvider(section.dvcqg, session, guard)
+            app[READINESS_CHECKS]["dvcqg"] = _guard_check(guard)
+        if section.vnpay is not None:
+            guard = UpstreamGuard("vnpay", section.resilience_for("vnpay"))
+            providers["vnpay"] = VnpayProvider(section.vnpay, session, guard)
+            app[READINESS_CHECKS]["vnpay"] = _guard_check(guard)
+        store = app[STORE]
+        app[PAYMENT_SERVICE] = PaymentService(
+            PaymentLedger(store),
+            PaymentProviders(providers, section.default_provider),
+            expiry=dt.timedelta(minutes=section.expiry_minutes),
+            clock=store.clock,
+        )
+        yield
+    finally:
+        await session.close()
+
+
+async def payment_workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The outbox dispatcher and the pending-payment poller, stopped cleanly on shutdown."""
+    settings = app[SETTINGS]
+    if not settings.payments.enabled or PAYMENT_SERVICE not in app:
+        yield
+        return
+    section = settings.payments
+    store = app[STORE]
+    service = app[PAYMENT_SERVICE]
+    registry = ClientRegistry(settings.clients)
+
+    def target_of(client_id: str) -> WebhookTarget | None:
+        client = registry.by_id(client_id)
+        return client.webhook if client is not None else None
+
+    session = make_session()
+    dispatcher = OutboxDispatcher(
+        store,
+        target_of,
+        session,
+        config=section.webhooks,
+        instance_id=f"{settings.instance_id}-{secrets.token_hex(4)}",
+    )
+    gauges = PaymentGauges(store, service.ledger.outbox)
+    polling = section.polling
+    poller = PendingPaymentPoller(
+        service,
+        service.ledger,
+        PollingPolicy(
+            pending_age=polling.pending_age_seconds,
+            backoff_initial=polling.backoff_initial_seconds,
+            backoff_max=polling.backoff_max_seconds,
+            interval=polling.interval_seconds,
+            batch_size=polling.batch_size,
+            expiry_query_grace=polling.expiry_query_grace_seconds,
+        ),
+        clock=store.clock,
+        after_round=gauges.refresh,
+    )
+    app[OUTBOX_DISPATCHER] = dispatcher
+    app[PAYMENT_POLLER] = poller
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(dispatcher.run_forever(stop), name="outbox-dispatcher"),
+        asyncio.create_task(poller.run_forever(stop), name="payment-poller"),
+    ]
+    try:
+        yield
+    finally:
+        stop.set()
+        _, late = await asyncio.wait(tasks, timeout=WORKER_STOP_TIMEOUT)
+        for task in late:
+            _log.warning("payments.worker_stop_timeout", worker=task.get_name())
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await session.close()

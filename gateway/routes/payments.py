@@ -1,0 +1,76 @@
+"""``POST /v1/payments``, ``GET /v1/payments/{payment_id}``, ``POST /v1/payments/{id}/cancel``.
+
+``POST /v1/payments`` requires an ``Idempotency-Key`` header: missing → 428
+``idempotency-key-required``; malformed → 400 ``malformed-idempotency-key``; the
+same key with another body → 422 ``idempotency-key-reused``. The same key and
+body answer the same payment again (``Idempotent-Replayed: true``), also after a
+restart. A client sees only its own payments (anyone else's is 404).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.auth.keys import CLIENT
+from gateway.auth.middleware import parse_json_body
+from gateway.payments.ledger import IdempotencyConflict
+from gateway.payments.requests import idempotency_key_of, parse_payment_request
+from gateway.payments.runtime import PAYMENT_SERVICE
+from gateway.payments.service import PaymentService, payment_to_json
+from gateway.problems import NotFound, Problem
+
+routes = web.RouteTableDef()
+
+
+def service_of(request: web.Request) -> PaymentService:
+    """The payment service; 404 ``payments-disabled`` when payments are not configured."""
+    service = request.app.get(PAYMENT_SERVICE)
+    if service is None:
+        raise NotFound("payments are not enabled on this gateway", type_name="payments-disabled")
+    return service
+
+
+@routes.post("/v1/payments", name="payments.create")
+async def create_payment(request: web.Request) -> web.Response:
+    """Create a payment for a dossier's fees; answers where to send the payer."""
+    service = service_of(request)
+    key = idempotency_key_of(request.headers.get("Idempotency-Key"))
+    client = request[CLIENT]
+    body = await parse_json_body(request)
+    payment_request = parse_payment_request(
+        body,
+        return_url_prefixes=client.return_url_prefixes,
+        providers=service.providers.names(),
+    )
+    try:
+        result = await service.create(
+            client, key, payment_request, client_ip=request.remote or "127.0.0.1"
+        )
+    except IdempotencyConflict:
+        raise Problem(
+            "this Idempotency-Key was used with another request body",
+            status=422,
+            type_name="idempotency-key-reused",
+            title="Idempotency-Key reused with another body",
+        ) from None
+    headers = {"Location": f"/v1/payments/{result.payment.id}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.json_response(payment_to_json(result.payment), status=201, headers=headers)
+
+
+@routes.get("/v1/payments/{payment_id}", name="payments.read")
+async def read_payment(request: web.Request) -> web.Response:
+    """The payment's current state; ``?refresh=true`` asks the provider first."""
+    refresh = request.query.get("refresh", "false").lower() in ("1", "true", "yes")
+    payment = await service_of(request).get(
+        request[CLIENT], request.match_info["payment_id"], refresh=refresh
+    )
+    return web.json_response(payment_to_json(payment))
+
+
+@routes.post("/v1/payments/{payment_id}/cancel", name="payments.cancel")
+async def cancel_payment(request: web.Request) -> web.Response:
+    """Cancel a payment that is not final yet (409 ``payment-not-cancellable`` otherwise)."""
+    payment = await service_of(request).cancel(request[CLIENT], request.match_info["payment_id"])
+    return web.json_response(payment_to_json(payment))
