@@ -1,0 +1,69 @@
+"""The provider a reconciliation talks to, built from the gateway's settings.
+
+Reads ``settings.payments.<name>`` (a :class:`DvcqgConfig` / :class:`VnpayConfig`,
+or None when the provider is left out) and ``settings.payments.resilience_for(name)``,
+as the payment runtime does; it tolerates settings without those (older configs)
+by failing with a clear message rather than guessing an address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from adapters.http import make_session
+from adapters.payment.base import PaymentProvider
+from adapters.payment.dvcqg.client import DvcqgProvider
+from adapters.payment.dvcqg.config import DvcqgConfig
+from adapters.payment.vnpay.client import VnpayProvider
+from adapters.payment.vnpay.config import VnpayConfig
+from adapters.resilience import UpstreamGuard, UpstreamResilience
+from gateway.store import StoreConfig
+
+
+class ProviderNotConfigured(ValueError):
+    """The settings name no such provider, or leave it out."""
+
+
+def store_config_from_settings(settings: Any) -> StoreConfig:
+    """The store's settings (``url``, and ``pool_size`` / ``schema_name`` when present)."""
+    section = settings.store
+    extra: dict[str, Any] = {}
+    for name in ("pool_size", "schema_name"):
+        value = getattr(section, name, None)
+        if value is not None:
+            extra[name] = value
+    return StoreConfig(url=section.url, **extra)
+
+
+def provider_settings(settings: Any, name: str) -> tuple[Any, UpstreamResilience]:
+    """The adapter config and resilience policy of provider ``name``."""
+    payments = getattr(settings, "payments", None)
+    config = getattr(payments, name, None) if name in ("dvcqg", "vnpay") else None
+    if config is None:
+        raise ProviderNotConfigured(f"payment provider {name!r} is not configured")
+    resilience_for = getattr(payments, "resilience_for", None)
+    resilience = resilience_for(name) if callable(resilience_for) else None
+    if not isinstance(resilience, UpstreamResilience):
+        resilience = UpstreamResilience()
+    return config, resilience
+
+
+@asynccontextmanager
+async def provider_from_settings(settings: Any, name: str) -> AsyncIterator[PaymentProvider]:
+    """The configured provider ``name`` with its own session and guard (closed on exit)."""
+    config, resilience = provider_settings(settings, name)
+    if not isinstance(config, DvcqgConfig | VnpayConfig):
+        raise ProviderNotConfigured(f"payment provider {name!r} has an unusable config")
+    session = make_session()
+    try:
+        guard = UpstreamGuard(name, resilience)
+        provider: PaymentProvider
+        if isinstance(config, DvcqgConfig):
+            provider = DvcqgProvider(config, session, guard)
+        else:
+            provider = VnpayProvider(config, session, guard)
+        yield provider
+    finally:
+        await session.close()
