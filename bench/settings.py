@@ -1,0 +1,48 @@
+"""What one benchmark run does: sizes, durations, logging level, where figures go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BenchSettings(BaseModel):
+    """The knobs of one ``python -m bench`` run (``--quick`` shrinks them for the smoke test)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Concurrent callers of a closed-loop (saturation) run.
+    workers: int = Field(default=32, ge=1)
+    #: Seconds of each measured run (closed loop: at most; open loop: exactly).
+    duration: float = Field(default=8.0, gt=0)
+    #: Upper bound on the requests of one closed-loop run (the loop stops at whichever first).
+    max_requests: int = Field(default=30_000, ge=1)
+    #: Requests sent (and not measured) before each run, so pools and caches are warm.
+    warmup_requests: int = Field(default=200, ge=0)
+    #: Open-loop rate as a fraction of the gateway's saturation throughput.
+    half_saturation: float = Field(default=0.5, gt=0, le=1)
+    #: The gateway's logging level; INFO is the production default and part of the real cost.
+    gateway_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Businesses the NGSP peer holds (a cold-cache run asks each one once).
+    businesses: int = Field(default=40_000, ge=10)
+    #: Which scenarios to run, in order.
+    scenarios: tuple[str, ...] = ("verification", "business")
+    #: Where ``bench-<timestamp>.json`` is written.
+    output_dir: Path = Path("var")
+    #: Seconds any server has to become ready.
+    ready_timeout: float = Field(default=60.0, gt=0)
+
+    @classmethod
+    def quick(cls, **overrides: object) -> BenchSettings:
+        """A tiny bounded run: a couple of hundred requests per target, a few workers."""
+        values: dict[str, object] = {
+            "workers": 8,
+            "duration": 10.0,
+            "max_requests": 200,
+            "warmup_requests": 20,
+            "businesses": 600,
+        }
+        values.update(overrides)
+        return cls.model_validate(values)
