@@ -48,6 +48,7 @@ def render_gateway_config(
     ngsp_port: int,
     log_level: str,
     business_cache_ttl: float,
+    audit_enabled: bool = True,
 ) -> Path:
     """Write the bench gateway config into ``directory``; returns its path."""
     text = Template(GATEWAY_TEMPLATE.read_text(encoding="utf-8")).substitute(
@@ -56,6 +57,8 @@ def render_gateway_config(
         ngsp_port=ngsp_port,
         log_level=log_level,
         store_path=str(directory / "bench.db"),
+        pki_dir=str(directory / "pki"),
+        audit_enabled="true" if audit_enabled else "false",
         business_cache_ttl=business_cache_ttl,
         ngsp_consumer_key=BENCH_CONSUMER_KEY,
         ngsp_consumer_secret=BENCH_CONSUMER_SECRET,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -19,13 +20,14 @@ from adapters.http import make_session
 from adapters.oauth import TokenProvider
 from adapters.population.client import PopulationClient
 from adapters.resilience import UpstreamGuard
+from gateway import monitoring
 from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
 from gateway.auth.middleware import (
     authentication_middleware,
     authorization_middleware,
     rate_limit_middleware,
 )
-from gateway.auth.nonces import InMemoryNonceStore
+from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.businesses import BUSINESS_SERVICE, BusinessService
 from gateway.clients import ClientRegistry
 from gateway.config import Settings
@@ -46,13 +48,20 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/callbacks/
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
     registry = ClientRegistry(settings.clients)
+    app_ref = _AppRef()
+    nonces: NonceStore = (
+        SharedNonceStore(app_ref)
+        if settings.server.nonce_store == "store"
+        else InMemoryNonceStore(clock=clock)
+    )
     app = web.Application(
         middlewares=[
             request_context_middleware,
+            monitoring.audit,
             problem_middleware,
             authentication_middleware(
                 registry,
-                InMemoryNonceStore(clock=clock),
+                nonces,
                 window=settings.server.signature_window_seconds,
                 max_body_bytes=settings.server.max_body_bytes,
                 clock=clock,
@@ -60,6 +69,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             ),
             authorization_middleware(public_paths=PUBLIC_PATHS),
             rate_limit_middleware(),
+            monitoring.request_volume,
         ],
         client_max_size=settings.server.max_body_bytes,
     )
@@ -70,7 +80,10 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.add_routes(business_routes.routes)
     app.add_routes(payment_routes.routes)
     app.add_routes(callback_routes.routes)
+    app_ref.app = app
     app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(monitoring.audit_ctx)
+    app.cleanup_ctx.append(monitoring.security_ctx)
     app.cleanup_ctx.append(_population_ctx)
     app.cleanup_ctx.append(_business_ctx)
     app.cleanup_ctx.append(payments_ctx)
@@ -134,3 +147,25 @@ async def _business_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await session.close()
+
+
+class _AppRef:
+    """The app, once built (the shared nonce store needs the store opened by a cleanup_ctx)."""
+
+    app: web.Application | None = None
+
+
+class SharedNonceStore:
+    """Signature nonces as unique rows in the store, so every instance sees every nonce.
+
+    Costs one write transaction per signed request; the in-memory store (the
+    default) costs nothing but only protects one instance.
+    """
+
+    def __init__(self, ref: _AppRef) -> None:
+        self._ref = ref
+
+    async def remember(self, client_id: str, nonce: str, expires_at: float) -> bool:
+        assert self._ref.app is not None
+        when = datetime.fromtimestamp(expires_at, UTC)
+        return await self._ref.app[STORE].remember(client_id, nonce, when)

@@ -7,6 +7,12 @@
     lienthong outbox list|retry|replay     the webhook outbox, for operators
     lienthong demo [--provider P]          the whole story of a dossier against a running gateway
     lienthong reconcile --provider P --date D   match a day's payments with the provider's list
+    lienthong audit verify|export|archive  the tamper-evident audit log
+    lienthong security report [--since 24h]     security events and alerts, summarised
+
+Operator commands that change something (outbox retry/replay, reconcile, audit
+archive) are themselves recorded in the audit log, in the chain
+``<instance_id>/operator``.
 """
 
 from __future__ import annotations
@@ -80,7 +86,80 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--out", type=Path, default=Path("var/reconcile"),
                            help="where the report is written")
     _add_config(reconcile)
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check every chain and checkpoint (0 = intact)")
+    verify.add_argument("--since", default=None, help="24h, 7d or an ISO time")
+    _add_config(verify)
+    export = audit_sub.add_parser("export", help="a period's records as JSON lines, with the key")
+    export.add_argument("--out", type=Path, default=Path("-"), help="file, or - for stdout")
+    export.add_argument("--since", default=None)
+    export.add_argument("--until", default=None)
+    _add_config(export)
+    archive = audit_sub.add_parser("archive", help="archive records past the retention period")
+    archive.add_argument("--instance", default=None, help="the chain (default: this instance)")
+    _add_config(archive)
+
+    security = sub.add_parser("security", help="security events and alerts")
+    security_sub = security.add_subparsers(dest="security_command", required=True)
+    report = security_sub.add_parser("report", help="events and alerts by kind, client, address")
+    report.add_argument("--since", default="24h")
+    report.add_argument("--json", action="store_true")
+    _add_config(report)
     return parser
+
+
+def _store_config(settings: Any) -> Any:
+    from gateway.store import StoreConfig
+
+    section = settings.store
+    return StoreConfig(url=section.url, pool_size=1, schema_name=section.schema_name)
+
+
+async def _record_operator_command(settings: Any, command: str, args: dict[str, Any],
+                                   outcome: str) -> None:
+    """Append the command to the operator chain of the audit log (when auditing is on)."""
+    if not settings.audit.enabled:
+        return
+    from gateway.audit import AuditLog, audit_operator
+    from gateway.store import open_store
+
+    store = await open_store(_store_config(settings))
+    try:
+        log = AuditLog(store, settings.audit, f"{settings.instance_id}/operator")
+        await log.start()
+        try:
+            await audit_operator(log, command, args, outcome=outcome)
+        finally:
+            await log.stop()
+    finally:
+        await store.close()
+
+
+def _cmd_audit(settings: Any, args: argparse.Namespace) -> int:
+    from gateway.audit import audit_archive_command, audit_export_command, audit_verify_command
+
+    store_config = _store_config(settings)
+    if args.audit_command == "verify":
+        return asyncio.run(audit_verify_command(store_config, settings.audit, args.since))
+    if args.audit_command == "export":
+        return asyncio.run(
+            audit_export_command(store_config, settings.audit, args.out, args.since, args.until)
+        )
+    instance = args.instance or settings.instance_id
+    status = asyncio.run(audit_archive_command(store_config, settings.audit, instance))
+    asyncio.run(_record_operator_command(
+        settings, "audit archive", {"instance": instance}, "ok" if status == 0 else "failed"))
+    return status
+
+
+def _cmd_security(settings: Any, args: argparse.Namespace) -> int:
+    from gateway.security import security_report_command
+
+    return asyncio.run(
+        security_report_command(_store_config(settings), args.since, as_json=args.json)
+    )
 
 
 def _cmd_check_config(path: Path | None) -> int:
@@ -114,12 +193,9 @@ def _cmd_certs_init(directory: Path, force: bool, config: Path | None) -> int:
 
 async def _outbox(settings: Any, command: str, args: argparse.Namespace) -> int:
     from gateway.payments.outbox import Outbox, OutboxStatus
-    from gateway.store import StoreConfig, open_store
+    from gateway.store import open_store
 
-    section = settings.store
-    store = await open_store(
-        StoreConfig(url=section.url, pool_size=1, schema_name=section.schema_name)
-    )
+    store = await open_store(_store_config(settings))
     try:
         outbox = Outbox(store)
         if command == "list":
@@ -200,11 +276,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     if args.command == "outbox":
-        return asyncio.run(_outbox(settings, args.outbox_command, args))
+        status = asyncio.run(_outbox(settings, args.outbox_command, args))
+        if args.outbox_command != "list":
+            asyncio.run(_record_operator_command(
+                settings, f"outbox {args.outbox_command}", {"event_id": args.event_id},
+                "ok" if status == 0 else "failed"))
+        return status
     if args.command == "demo":
         return _cmd_demo(settings, args)
     if args.command == "reconcile":
-        return _cmd_reconcile(settings, args)
+        status = _cmd_reconcile(settings, args)
+        asyncio.run(_record_operator_command(
+            settings, "reconcile", {"provider": args.provider, "date": args.date.isoformat()},
+            "ok" if status == 0 else "failed"))
+        return status
+    if args.command == "audit":
+        return _cmd_audit(settings, args)
+    if args.command == "security":
+        return _cmd_security(settings, args)
     from gateway import server
 
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,7 +26,9 @@ from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
 from adapters.resilience import UpstreamResilience
+from gateway.audit.config import AuditConfig
 from gateway.clients import ClientConfig
+from gateway.security.config import SecurityConfig
 from gateway.webhooks import WebhookDispatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,9 @@ class ServerConfig(_Section):
     signature_window_seconds: float = Field(default=300.0, gt=0)
     #: Whether the TLS listener refuses a handshake without a client certificate.
     require_client_certificate: bool = True
+    #: Where signature nonces are remembered: ``memory`` (one instance, free) or
+    #: ``store`` (unique rows in the database, shared by every instance).
+    nonce_store: Literal["memory", "store"] = "memory"
 
 
 class TLSServerConfig(_Section):
@@ -159,7 +164,16 @@ class Settings(BaseSettings):
     population: PopulationSection = Field(default_factory=PopulationSection)
     business: BusinessSection = Field(default_factory=BusinessSection)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     clients: list[ClientConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _audit_key_from_the_dev_pki(self) -> Settings:
+        """With a generated dev PKI, the audit signing key is the one it generates."""
+        if self.tls.generate_dev_pki and "signing_key_file" not in self.audit.model_fields_set:
+            self.audit.signing_key_file = self.tls.dev_pki_dir / "audit-signing.key"
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -150,7 +150,8 @@ async def start_gateway(
 
 
 def ensure_dev_pki(settings: Settings) -> None:
-    if settings.tls.generate_dev_pki and settings.server.tls_port:
+    """Generate the dev PKI (TLS certificates and the audit signing key) when it is missing."""
+    if settings.tls.generate_dev_pki:
         from gateway.pki import init_dev_pki
 
         init_dev_pki(settings.tls.dev_pki_dir, clients=[c.id for c in settings.clients])

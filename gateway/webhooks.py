@@ -49,6 +49,8 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 #: Where a client's events go, looked up per event (None: the client has no webhook).
 TargetLookup = Callable[[str], WebhookTarget | None]
 Sleep = Callable[[float], Awaitable[None]]
+#: Told of each delivery attempt: the event, "delivered" or "failed", the HTTP status if any.
+AttemptObserver = Callable[[OutboxEvent, str, int | None], Awaitable[None]]
 
 
 class WebhookVerificationError(Exception):
@@ -153,8 +155,10 @@ class OutboxDispatcher:
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
         instance_id: str | None = None,
+        on_attempt: AttemptObserver | None = None,
     ) -> None:
         self.config = config or WebhookDispatchConfig()
+        self._on_attempt = on_attempt
         self._clock = clock or store.clock
         self.outbox = Outbox(store, self._clock)
         self._targets = targets
@@ -202,7 +206,12 @@ class OutboxDispatcher:
             WEBHOOK_DELIVERIES.labels("dead").inc()
             _log.warning("webhook.no_target", event_id=event.id, client_id=event.client_id)
             return
-        error = await self._post(event, target)
+        error, status = await self._post(event, target)
+        if self._on_attempt is not None:
+            try:
+                await self._on_attempt(event, "delivered" if error is None else "failed", status)
+            except Exception:  # an observer (the audit log) must not stop delivery
+                _log.exception("webhook.observer_failed", event_id=event.id)
         if error is None:
             await self.outbox.mark_delivered(event.id, self.instance_id)
             WEBHOOK_DELIVERIES.labels("delivered").inc()
@@ -216,8 +225,10 @@ class OutboxDispatcher:
             return
         await self._after_failure(event, error)
 
-    async def _post(self, event: OutboxEvent, target: WebhookTarget) -> str | None:
-        """One delivery attempt; None on a 2xx, else a short reason (no URL, no body)."""
+    async def _post(
+        self, event: OutboxEvent, target: WebhookTarget
+    ) -> tuple[str | None, int | None]:
+        """One delivery attempt: (None on a 2xx, else a short reason (no URL, no body); status)."""
         body = event.body.encode()
         timestamp = int(self._clock().timestamp())
         headers = signed_headers(
@@ -230,9 +241,10 @@ class OutboxDispatcher:
                 target.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
             ) as resp:
                 resp.release()
-                return None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
+                ok = 200 <= resp.status < 300
+                return (None if ok else f"HTTP {resp.status}"), resp.status
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return type(exc).__name__
+            return type(exc).__name__, None
 
     def backoff(self, attempts_before: int) -> timedelta:
         """Full-jitter exponential backoff: uniform in [0, min(max, initial × 2^attempts))."""

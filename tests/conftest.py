@@ -70,9 +70,16 @@ def _leak_patterns() -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    import os
+    import tempfile
+
     from gateway.logging import configure_logging
 
     configure_logging(level="DEBUG", json_lines=False, sink=_LOG_LINES.append)
+    # The dev PKI (and its audit signing key) of every gateway the suite starts, in
+    # or out of process, lives in a temporary folder, never in the repo's certs/dev.
+    pki = tempfile.mkdtemp(prefix="lienthong-test-pki-")
+    os.environ.setdefault("LIENTHONG_TLS__DEV_PKI_DIR", pki)
 
 
 def find_leaks(lines: list[str]) -> list[tuple[str, str]]:

@@ -101,9 +101,9 @@ async def _audit_request(
     client_id = client.id if client is not None else None
     request_id = request.get(REQUEST_ID_KEY)
     operation = operation_of(request)
+    # Only a body some layer already read within the size limit (never read here: a
+    # refused, oversized or unread body is recorded without a digest).
     body = request.get(REQUEST_BODY)
-    if body is None and request.body_exists and request.content_type == "application/json":
-        body = await request.read()  # cached by aiohttp when the handler read it
     try:
         await audit_log.append(
             kind="inbound",

@@ -55,7 +55,10 @@ def is_public(path: str, public_paths: tuple[str, ...]) -> bool:
 
 
 async def read_body_limited(request: web.Request, max_body_bytes: int) -> bytes:
-    """The whole body, or :class:`PayloadTooLarge` as soon as it exceeds ``max_body_bytes``."""
+    """The whole body, or :class:`PayloadTooLarge` as soon as it exceeds ``max_body_bytes``.
+
+    The body is also kept as ``request[REQUEST_BODY]``, for later layers (the audit log).
+    """
     too_large = PayloadTooLarge(
         f"the body exceeds {max_body_bytes} bytes", max_bytes=max_body_bytes
     )
@@ -66,7 +69,8 @@ async def read_body_limited(request: web.Request, max_body_bytes: int) -> bytes:
         body += chunk
         if len(body) > max_body_bytes:
             raise too_large
-    return bytes(body)
+    request[REQUEST_BODY] = bytes(body)
+    return request[REQUEST_BODY]
 
 
 def _signed_request_of(request: web.Request) -> SignedRequest:

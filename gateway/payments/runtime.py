@@ -21,10 +21,12 @@ from adapters.payment.base import PaymentProvider, PaymentProviders
 from adapters.payment.dvcqg import DvcqgProvider
 from adapters.payment.vnpay import VnpayProvider
 from adapters.resilience import UpstreamGuard
-from gateway.appkeys import READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
+from gateway.appkeys import AUDIT_LOG, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
+from gateway.audit import audit_webhook
 from gateway.clients import ClientRegistry, WebhookTarget
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.metrics import PaymentGauges
+from gateway.payments.outbox import OutboxEvent
 from gateway.payments.service import PaymentService
 from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
 from gateway.webhooks import OutboxDispatcher
@@ -94,6 +96,15 @@ async def payment_workers_ctx(app: web.Application) -> AsyncIterator[None]:
         client = registry.by_id(client_id)
         return client.webhook if client is not None else None
 
+    audit_log = app.get(AUDIT_LOG)
+
+    async def audit_attempt(event: OutboxEvent, outcome: str, status: int | None) -> None:
+        if audit_log is not None:
+            await audit_webhook(
+                audit_log, client_id=event.client_id, event_id=event.id,
+                event_type=event.type, outcome=outcome, body=event.body.encode(), status=status,
+            )
+
     session = make_session()
     dispatcher = OutboxDispatcher(
         store,
@@ -101,6 +112,7 @@ async def payment_workers_ctx(app: web.Application) -> AsyncIterator[None]:
         session,
         config=section.webhooks,
         instance_id=f"{settings.instance_id}-{secrets.token_hex(4)}",
+        on_attempt=audit_attempt,
     )
     gauges = PaymentGauges(store, service.ledger.outbox)
     polling = section.polling

@@ -6,9 +6,12 @@ for exactly the fields the caller sent and nothing more (data minimisation).
 
 from __future__ import annotations
 
+import hashlib
+
 from aiohttp import web
 
-from gateway.appkeys import CITIZEN_SERVICE
+from gateway.appkeys import AUDIT_LOG, CITIZEN_SERVICE, SECURITY_MONITOR
+from gateway.auth.keys import CLIENT
 from gateway.auth.middleware import parse_json_body
 from gateway.identity import parse_claim, parse_lookup_request
 from gateway.observability import REQUEST_ID_KEY
@@ -22,7 +25,23 @@ async def verify_citizen(request: web.Request) -> web.Response:
     claim = parse_claim(await parse_json_body(request))
     rid = request[REQUEST_ID_KEY]
     result = await request.app[CITIZEN_SERVICE].verify(claim, request_id=rid)
+    _observe_verification(request, claim.id_number, result.verdict.value)
     return web.json_response(result.to_json(rid))
+
+
+def _observe_verification(request: web.Request, id_number: str, verdict: str) -> None:
+    """Feed the enumeration detector: which client verified which (digested) id, and how."""
+    monitor = request.app.get(SECURITY_MONITOR)
+    client = request.get(CLIENT)
+    if monitor is None or client is None:
+        return
+    audit_log = request.app.get(AUDIT_LOG)
+    digest = (
+        audit_log.subject_digest(id_number)
+        if audit_log is not None
+        else hashlib.sha256(id_number.encode()).hexdigest()
+    )
+    monitor.observe_verification(client.id, digest, verdict)
 
 
 @routes.post("/v1/citizens/lookup", name="citizens.lookup")

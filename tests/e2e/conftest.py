@@ -21,6 +21,7 @@ from adapters.business.sandbox import start_sandbox as start_ngsp
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
 from gateway.auth.signatures import sign_request
+from gateway.clients import ClientConfig
 from gateway.config import Settings, load_settings
 from gateway.embedded import ngsp_sandbox_config
 from gateway.pki import init_dev_pki
@@ -29,6 +30,7 @@ from gateway.server import Listeners, start_gateway
 SECRETS = {
     "motcua-demo": "motcua-demo-secret-change-me",
     "portal-demo": "portal-demo-secret-change-me",
+    "tiny-demo": "tiny-demo-secret",
 }
 
 #: Tight policies so that failures are fast and the breaker trips within a test.
@@ -123,7 +125,11 @@ def gateway_settings(population_url: str, ngsp_url: str, store_url: str, **extra
         },
     }
     overrides.update(extra)
-    return load_settings(None, **overrides)
+    settings = load_settings(None, **overrides)
+    # A client with a tiny bucket (3 requests, then one every 100 s) for rate-limit tests.
+    tiny = ClientConfig(id="tiny-demo", secrets=[SECRETS["tiny-demo"]],
+                        operations=["businesses.read"], rate_per_second=0.01, burst=3)
+    return settings.model_copy(update={"clients": [*settings.clients, tiny]})
 
 
 @pytest.fixture
@@ -148,6 +154,9 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
                 "generate_dev_pki": False,
                 "dev_pki_dir": str(tmp_path / "pki"),
             },
+            audit={"signing_key_file": str(tmp_path / "pki/audit-signing.key")},
+            security={"persist_interval_seconds": 0.1,
+                      "enumeration": {"min_distinct_ids": 5, "mismatch_rate": 0.5}},
         )
         init_dev_pki(tmp_path / "pki", clients=list(SECRETS))
         listeners = await start_gateway(settings, stack, https_port=0)
