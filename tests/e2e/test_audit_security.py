@@ -36,7 +36,8 @@ async def test_each_exchange_is_audited_without_personal_data(gateway: Gateway) 
     assert ("inbound", "citizens.verify", 401) in kinds
     assert ("inbound", "businesses.read", 200) in kinds
     verify_row = next(r for r in rows if r["operation"] == "citizens.verify" and r["status"] == 200)
-    assert verify_row["request_digest"] and verify_row["response_digest"]
+    assert verify_row["request_digest"]
+    assert verify_row["response_digest"]
     assert "092*******34" in verify_row["masked_ids"]
     assert json.loads(verify_row["subject_digests"])  # a keyed digest of the id
     assert find_leaks([json.dumps(r, default=str) for r in rows]) == []
@@ -63,8 +64,11 @@ async def test_audit_verify_passes_then_names_a_tampered_record(gateway: Gateway
 async def test_enumeration_of_personal_ids_raises_an_alert(gateway: Gateway) -> None:
     """One client verifying many distinct ids that mostly fail to match raises security.alert."""
     for n in range(6):  # the test config alerts at 5 distinct ids, half of them not matching
-        claim = {"id_number": f"09209000{n:04d}", "full_name": "Nguyễn Thị Bình",
-                 "birth_date": "1990-01-01"}
+        claim = {
+            "id_number": f"09209000{n:04d}",
+            "full_name": "Nguyễn Thị Bình",
+            "birth_date": "1990-01-01",
+        }
         status, _, _ = await gateway.call("POST", "/v1/citizens/verify", claim)
         assert status == 200
     await asyncio.sleep(0.3)  # the recorder writes every 0.1 s in the test config
@@ -79,8 +83,9 @@ async def test_enumeration_of_personal_ids_raises_an_alert(gateway: Gateway) -> 
 async def test_security_report_counts_refusals_by_kind(gateway: Gateway) -> None:
     """Bad signatures and forbidden calls show up in the security report by kind and client."""
     await gateway.call("POST", "/v1/citizens/verify", AN, secret="wrong")
-    await gateway.call("POST", "/v1/citizens/lookup", {"id_number": AN["id_number"]},
-                       client="portal-demo")
+    await gateway.call(
+        "POST", "/v1/citizens/lookup", {"id_number": AN["id_number"]}, client="portal-demo"
+    )
     await asyncio.sleep(0.3)
     store = await open_store(_store_config(gateway))
     try:
