@@ -237,9 +237,13 @@ def provider_timestamp(moment: dt.datetime) -> str:
 
 def parse_provider_timestamp(text: str) -> dt.datetime:
     """A ``yyyyMMddHHmmss`` Vietnam-time timestamp; ``ValueError`` if it is not one."""
-    if len(text) != 14 or not text.isdigit():
+    if len(text) != 14 or not text.isascii() or not text.isdigit():
         raise ValueError("not a yyyyMMddHHmmss timestamp")
-    return dt.datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=VIETNAM_TZ)
+    # Sliced by hand: strptime costs ~20 µs a call, and a day list has a million rows.
+    return dt.datetime(
+        int(text[0:4]), int(text[4:6]), int(text[6:8]),
+        int(text[8:10]), int(text[10:12]), int(text[12:14]), tzinfo=VIETNAM_TZ,
+    )
 
 
 def whole_dong(value: object) -> int:

@@ -385,13 +385,14 @@ class PaymentLedger:
         end = to_us(datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz))
         after: tuple[int, str] = (start - 1, "")
         while True:
+            # The index range starts at the previous page's end ("created_at >= $1"):
+            # without it PostgreSQL rescans from the start of the day on every page.
             rows = await self._store.fetch_all(
                 "SELECT * FROM payments WHERE created_at >= $1 AND created_at < $2"
-                " AND (created_at > $3 OR (created_at = $3 AND id > $4))"
-                " ORDER BY created_at, id LIMIT $5",
-                start,
-                end,
+                " AND (created_at > $1 OR (created_at = $1 AND id > $3))"
+                " ORDER BY created_at, id LIMIT $4",
                 after[0],
+                end,
                 after[1],
                 page_size,
             )
