@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from gateway.audit import AuditConfig, AuditLog
-from gateway.store import Store, StoreConfig, open_store
+from gateway.store import Store
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"
 
@@ -23,56 +19,18 @@ CITIZEN_ID = "092090001234"
 CITIZEN_NAME = "Nguyễn Văn An"
 
 
-class FakeClock:
-    """A settable UTC clock: tests move time instead of waiting for it."""
+# The store fixtures (both backends, an isolated schema on PostgreSQL, the fake clock)
+# are the store suite's own; the audit suite shares them rather than copying them.
+from tests.store.conftest import (  # noqa: E402
+    FakeClock,
+    backend,
+    clock,
+    open_stores,
+    store,
+    store_config,
+)
 
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, by: timedelta | float) -> None:
-        self.now += by if isinstance(by, timedelta) else timedelta(seconds=by)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The database under test."""
-    name: str = request.param
-    if name == "postgres" and not os.environ.get(POSTGRES_DSN_ENV):
-        pytest.skip(f"PostgreSQL audit tests skipped: set {POSTGRES_DSN_ENV}")
-    return name
-
-
-@pytest.fixture
-async def store_config(backend: str, tmp_path: Path) -> AsyncIterator[StoreConfig]:
-    """A fresh database: a file under tmp_path, or a schema of its own on PostgreSQL."""
-    if backend == "sqlite":
-        yield StoreConfig(url=f"sqlite:///{tmp_path}/audit.db")
-        return
-    dsn = os.environ[POSTGRES_DSN_ENV]
-    schema = "audit_" + secrets.token_hex(8)
-    yield StoreConfig(url=dsn, schema_name=schema, pool_size=4)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    """The injected clock, starting 2026-03-01 09:00 in Vietnam."""
-    return FakeClock(datetime(2026, 3, 1, 2, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-async def store(store_config: StoreConfig, clock: FakeClock) -> AsyncIterator[Store]:
-    """One open store, closed after the test."""
-    opened = await open_store(store_config, clock=clock)
-    yield opened
-    await opened.close()
+__all__ = ["FakeClock", "backend", "clock", "open_stores", "store", "store_config"]
 
 
 @pytest.fixture
