@@ -12,16 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from gateway.audit import AuditConfig, AuditLog
 from gateway.store import Store
 
-POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"
-
-#: Fixture personal data: must never appear in the clear in records or logs.
-CITIZEN_ID = "092090001234"
-CITIZEN_NAME = "Nguyễn Văn An"
-
-
 # The store fixtures (both backends, an isolated schema on PostgreSQL, the fake clock)
 # are the store suite's own; the audit suite shares them rather than copying them.
-from tests.store.conftest import (  # noqa: E402
+from tests.store.conftest import (
     FakeClock,
     backend,
     clock,
@@ -29,6 +22,13 @@ from tests.store.conftest import (  # noqa: E402
     store,
     store_config,
 )
+
+POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"
+
+#: Fixture personal data: must never appear in the clear in records or logs.
+CITIZEN_ID = "092090001234"
+CITIZEN_NAME = "Nguyễn Văn An"
+
 
 __all__ = ["FakeClock", "backend", "clock", "open_stores", "store", "store_config"]
 
