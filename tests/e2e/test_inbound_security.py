@@ -151,8 +151,7 @@ async def test_unknown_route_and_method_are_problems(gateway: Gateway) -> None:
 async def test_rate_limit_gives_429_with_retry_after(gateway: Gateway) -> None:
     """A client past its token bucket gets 429 and Retry-After (tiny-demo: burst 3)."""
     answers = [
-        await gateway.call("GET", "/v1/businesses/1801234562", client="tiny-demo")
-        for _ in range(4)
+        await gateway.call("GET", "/v1/businesses/1801234562", client="tiny-demo") for _ in range(4)
     ]
     assert [status for status, _, _ in answers] == [200, 200, 200, 429]
     _, problem, headers = answers[-1]
@@ -186,3 +185,35 @@ async def test_tls_listener_refuses_a_connection_without_certificate(gateway: Ga
                 gateway.listeners.https_url + "/v1/citizens/verify", json=CLAIM, ssl=ctx
             ) as r:
                 await r.read()
+
+
+async def test_shared_nonces_refuse_a_replay_on_another_instance(gateway: Gateway) -> None:
+    """With nonce_store = "store", a nonce used on one instance is refused by another."""
+    from contextlib import AsyncExitStack
+
+    from gateway.server import start_gateway
+
+    server = gateway.settings.server.model_copy(update={"nonce_store": "store"})
+    shared = gateway.settings.model_copy(update={"server": server})
+    body = json.dumps(CLAIM).encode()
+    path = "/v1/citizens/verify"
+    answers = []
+    async with AsyncExitStack() as stack:
+        for listener in (await start_gateway(shared, stack), await start_gateway(shared, stack)):
+            # Each instance has its own port, so each request is signed for it, with one nonce.
+            headers = sign_request(
+                "POST",
+                listener.http_url + path,
+                {"Content-Type": "application/json"},
+                body,
+                "motcua-demo",
+                SECRETS["motcua-demo"],
+                nonce="one-nonce-for-both",
+            )
+            async with gateway.session.post(
+                listener.http_url + path, data=body, headers=headers
+            ) as r:
+                answers.append((r.status, (await r.json(content_type=None)).get("type", "")))
+    assert answers[0][0] == 200
+    assert answers[1][0] == 401
+    assert answers[1][1].endswith("/replayed-request")
