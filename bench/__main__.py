@@ -1,8 +1,14 @@
 """``python -m bench`` (``make bench``): start the servers, run the scenarios, print the figures.
 
-    python -m bench                    the full run (about two to three minutes)
-    python -m bench --quick            a tiny bounded run (the smoke test uses it)
+    python -m bench                    the full run (about four minutes)
+    python -m bench --reconcile        … plus reconciling 1,000,000 rows per store (minutes)
+    python -m bench --quick            a tiny bounded run of every scenario (the smoke test)
     python -m bench --scenario business --duration 5
+    python -m bench --scenario callbacks --callback-duplicates 0.1
+
+PostgreSQL (callbacks, reconciliation) is ``LIENTHONG_BENCH_POSTGRES_DSN``
+(default ``postgresql://postgres@127.0.0.1:5432/test``); unreachable, it is
+skipped with the reason printed.
 """
 
 from __future__ import annotations
@@ -10,10 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.figures import Check
 from bench.processes import CpuPlan
+from bench.reconcile import DEFAULT_COUNT, POSTGRES_DSN_ENV
 from bench.report import render, write_json
 from bench.scenarios import SCENARIOS, ScenarioReport
 from bench.settings import BenchSettings
@@ -31,11 +40,27 @@ def parse_settings(argv: Sequence[str] | None) -> BenchSettings:
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="the gateway's logging level (default INFO, the production one)")
     parser.add_argument("--output-dir", type=Path, help="where bench-<timestamp>.json goes")
+    parser.add_argument("--reconcile", type=int, nargs="?", const=DEFAULT_COUNT, metavar="ROWS",
+                        help=f"also reconcile ROWS rows per store (default {DEFAULT_COUNT:,})")
+    parser.add_argument("--callback-duplicates", type=float, metavar="SHARE",
+                        help="share of payment callbacks that are redeliveries (0 to <1)")
+    parser.add_argument("--audit-rounds", type=int, help="rounds of audit on/off runs")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="callbacks and reconciliation on SQLite only")
     args = parser.parse_args(argv)
+    scenarios: tuple[str, ...] | None = tuple(args.scenario) if args.scenario else None
+    if args.reconcile is not None and scenarios is None:
+        base = BenchSettings.quick() if args.quick else BenchSettings()
+        scenarios = (*(s for s in base.scenarios if s != "reconcile"), "reconcile")
     overrides: dict[str, object] = {
         key: value
         for key, value in {
-            "scenarios": tuple(args.scenario) if args.scenario else None,
+            "scenarios": scenarios,
+            "reconcile_count": args.reconcile,
+            "callback_duplicate_share": args.callback_duplicates,
+            "audit_rounds": args.audit_rounds,
+            "stores": ("sqlite",) if args.no_postgres else None,
+            "postgres_dsn": os.environ.get(POSTGRES_DSN_ENV),
             "duration": args.duration,
             "workers": args.workers,
             "max_requests": args.max_requests,
@@ -67,8 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if stack.gateway_error:
             header.append(f"GATEWAY DID NOT START (baselines only):\n{stack.gateway_error}")
         for name in settings.scenarios:
-            print(f"running {name} …", file=sys.stderr, flush=True)
-            reports.append(SCENARIOS[name](stack))
+            print(f"running {name} …", file=sys.stderr, end=" ", flush=True)
+            began = time.monotonic()
+            reports.append(run_scenario(name, stack))
+            print(f"{time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
     print(render(reports, header))
     path = write_json(
         reports,
@@ -80,7 +107,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     )
     print(f"figures written to {path}")
-    return 0
+    failed = [c.label for r in reports for c in r.checks if not c.passed]
+    if failed:
+        print("FAILED CHECKS:\n  " + "\n  ".join(failed))
+    return 1 if failed else 0
+
+
+def run_scenario(name: str, stack: BenchStack) -> ScenarioReport:
+    """Run one scenario; one that fails gives a report with a failed check (the run goes on)."""
+    try:
+        return SCENARIOS[name](stack)
+    except RuntimeError as exc:  # a server, the load generator or a child process failed
+        report = ScenarioReport(name, f"{name}: FAILED")
+        report.checks.append(Check(f"{name}: the scenario ran to its end", False, str(exc)))
+        return report
 
 
 if __name__ == "__main__":

@@ -109,3 +109,15 @@ def ratio(numerator: float, denominator: float) -> float:
     if not denominator or math.isnan(denominator):
         return math.nan
     return numerator / denominator
+
+
+@dataclass(frozen=True)
+class Check:
+    """A correctness check a scenario ran after measuring (not a timing: PASS or FAIL)."""
+
+    label: str
+    passed: bool
+    detail: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -19,6 +19,7 @@ Two shapes, both bounded in count and in time:
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import time
@@ -47,6 +48,11 @@ class RequestFactory(Protocol):
 
     @property
     def expected_status(self) -> int: ...
+
+    @property
+    def expected_fields(self) -> tuple[tuple[str, str], ...]:
+        """``(key, value)`` pairs an answer's JSON object must hold too (none: status only)."""
+        ...
 
     def prepare(self, count: int) -> Sequence[PreparedRequest]:
         """``count`` requests (fewer if the factory has no more distinct ones to give)."""
@@ -105,6 +111,9 @@ class LoadResult:
     #: Open loop only: how late (s) the generator started its latest request (0 if on time).
     max_start_lag: float = 0.0
     prepared: int = 0
+    #: The warm-up before the measured phase: answers as expected, and everything else.
+    warmup_ok: int = 0
+    warmup_errors: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> int:
@@ -114,10 +123,17 @@ class LoadResult:
     def error_count(self) -> int:
         return sum(self.errors.values())
 
+    @property
+    def sent(self) -> int:
+        """Measured requests sent: the first ``sent`` of the prepared ones (a closed loop
+        takes them in order and stops taking at its deadline)."""
+        return self.ok + self.error_count
+
 
 @dataclass
 class _Tally:
     expected_status: int
+    expected_fields: tuple[tuple[str, str], ...] = ()
     latencies: list[float] = field(default_factory=list)
     latencies_from_schedule: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
@@ -134,18 +150,31 @@ async def _send(
         async with session.request(
             request.method, request.url, headers=request.headers, data=request.body or None
         ) as reply:
-            await reply.read()
+            body = await reply.read()
             status = reply.status
     except (aiohttp.ClientError, TimeoutError) as exc:
         tally.errors[type(exc).__name__] += 1
         return
-    if status == tally.expected_status:
+    if status == tally.expected_status and not _holds(body, tally.expected_fields):
+        tally.errors["unexpected answer"] += 1
+    elif status == tally.expected_status:
         answered = time.perf_counter()
         tally.latencies.append(answered - started)
         if scheduled is not None:
             tally.latencies_from_schedule.append(answered - scheduled)
     else:
         tally.errors[f"HTTP {status}"] += 1
+
+
+def _holds(body: bytes, fields: tuple[tuple[str, str], ...]) -> bool:
+    """Whether ``body`` is a JSON object with every ``(key, value)`` of ``fields``."""
+    if not fields:
+        return True
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and all(answer.get(k) == v for k, v in fields)
 
 
 async def _closed_loop(
@@ -208,11 +237,12 @@ async def _generate(job: LoadJob, conn: Connection) -> LoadResult:
     connector = aiohttp.TCPConnector(limit=max(pool, job.warmup_workers), force_close=False)
     timeout = aiohttp.ClientTimeout(total=job.request_timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        warm = _Tally(job.factory.expected_status)
+        expected = (job.factory.expected_status, job.factory.expected_fields)
+        warm = _Tally(*expected)
         await _closed_loop(session, warmup, job.warmup_workers, 60.0, warm)
-        conn.send(("ready", {"warmup_errors": dict(warm.errors)}))
+        conn.send(("ready", {"warmup_errors": dict(warm.errors), "warmup_ok": len(warm.latencies)}))
         conn.recv()  # "go": the parent has sampled the servers' CPU time
-        tally = _Tally(job.factory.expected_status)
+        tally = _Tally(*expected)
         lag = 0.0
         if isinstance(shape, ClosedLoop):
             elapsed = await _closed_loop(session, measured, shape.workers, shape.duration, tally)
@@ -270,12 +300,15 @@ def run_load(
     process.start()
     child_end.close()
     try:
-        _receive(parent_end, prepare_timeout, "ready")
+        warmup = _receive(parent_end, prepare_timeout, "ready")
         before_measuring()
         parent_end.send("go")
         bound = job.shape.duration + job.request_timeout + 30.0
         result = _receive(parent_end, bound, "result")
         assert isinstance(result, LoadResult)
+        assert isinstance(warmup, dict)
+        result.warmup_ok = int(warmup["warmup_ok"])
+        result.warmup_errors = dict(warmup["warmup_errors"])
         return result
     finally:
         parent_end.close()

@@ -7,20 +7,27 @@ Every process is started with :class:`ServerProcess` and stopped by its pid
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Self, TypeVar, cast
 from urllib.error import URLError
 from urllib.request import urlopen
 
+import structlog
+
+T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -183,6 +190,11 @@ class ProcessGroup:
         server.wait_ready(ready_timeout)
         return server
 
+    def stop(self, server: ServerProcess) -> None:
+        """Stop one of the started servers now (by its pid) and forget it."""
+        self._started = [started for started in self._started if started is not server]
+        server.stop()
+
     def stop_all(self) -> None:
         while self._started:
             self._started.pop().stop()
@@ -197,6 +209,60 @@ class ProcessGroup:
         tb: TracebackType | None,
     ) -> None:
         self.stop_all()
+
+
+def _call_and_send(
+    func: Callable[..., object], args: tuple[object, ...], cpus: frozenset[int] | None,
+    conn: Connection,
+) -> None:
+    try:
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+        conn.send(("result", func(*args)))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def quiet_logging() -> None:
+    """Silence INFO lines (store migrations, reconciliation summaries) in a child process
+    of the benchmark: they would land in the middle of the printed report."""
+    logging.getLogger().setLevel(logging.WARNING)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def run_in_process(
+    func: Callable[..., T],
+    *args: object,
+    cpus: frozenset[int] | None = None,
+    timeout: float = 600.0,
+) -> T:
+    """``func(*args)`` in a fresh (spawned) process pinned to ``cpus``; its return value.
+
+    Database work of the benchmark runs this way, so the parent never has threads
+    (aiosqlite's) when it forks servers. ``func`` and its arguments must be picklable;
+    the child is joined, and killed by its pid if it outlives ``timeout``.
+    """
+    context = multiprocessing.get_context("spawn")
+    parent_end, child_end = context.Pipe()
+    process = context.Process(target=_call_and_send, args=(func, args, cpus, child_end))
+    process.start()
+    child_end.close()
+    try:
+        if not parent_end.poll(timeout):
+            raise RuntimeError(f"{getattr(func, '__name__', func)} took more than {timeout:.0f}s")
+        kind, payload = parent_end.recv()
+        if kind == "error":
+            raise RuntimeError(f"{getattr(func, '__name__', func)} failed:\n{payload}")
+        return cast(T, payload)
+    finally:
+        parent_end.close()
+        process.join(5.0)
+        if process.is_alive():
+            process.kill()
+            process.join(5.0)
+        process.close()
 
 
 def python_module(module: str, *args: str) -> list[str]:

@@ -2,6 +2,7 @@
 
     python -m bench.reconcile                  1,000,000 rows, SQLite (and PostgreSQL if reachable)
     python -m bench.reconcile --count 20000    a small run
+    python -m bench --reconcile                the same, as a scenario of ``make bench``
 
 Setup (not part of the reconciliation figure): a payment sandbox runs in its own
 process pinned to CPU 0 and synthesises ``count`` paid transactions for the day
@@ -210,6 +211,9 @@ class Figures:
     reconcile_s: float
     matched: int
     peak_rss_mb: float
+    #: CPU time (user + system) of this process during the insert loop and the reconciliation.
+    insert_cpu_s: float = 0.0
+    reconcile_cpu_s: float = 0.0
 
     def lines(self) -> list[str]:
         insert_rate = self.count / self.insert_s
@@ -239,16 +243,18 @@ async def measure(
             resp.raise_for_status()
         store = await open_store(store_config)
         try:
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             await seed_payments(store, provider_name, BENCH_DAY, count)
             insert_s = time.perf_counter() - began
+            insert_cpu_s = time.process_time() - cpu
             provider = build_provider(provider_name, sandbox_url, session)
             with tempfile.TemporaryDirectory(prefix="lienthong-reconcile-") as out:
-                began = time.perf_counter()
+                began, cpu = time.perf_counter(), time.process_time()
                 report = await reconcile(
                     PaymentLedger(store), provider, BENCH_DAY, out_dir=Path(out), store=store
                 )
                 reconcile_s = time.perf_counter() - began
+                reconcile_cpu_s = time.process_time() - cpu
         finally:
             await store.close()
         async with session.post(f"{sandbox_url}/_admin/reset") as resp:
@@ -258,7 +264,10 @@ async def measure(
     if report.counts.matched != count or report.counts.discrepancies:
         raise RuntimeError(f"unexpected reconciliation result: {report.counts.as_dict()}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return Figures(backend, count, insert_s, reconcile_s, report.counts.matched, peak)
+    return Figures(
+        backend, count, insert_s, reconcile_s, report.counts.matched, peak, insert_cpu_s,
+        reconcile_cpu_s,
+    )
 
 
 async def _postgres_config(dsn: str) -> StoreConfig | None:
@@ -290,6 +299,25 @@ def _cpus() -> tuple[int | None, int | None]:
     return available[0], available[1]
 
 
+def measure_stores(
+    provider: str,
+    count: int,
+    stores: Sequence[str] = ("sqlite", "postgres"),
+    postgres_dsn: str | None = None,
+    sandbox_cpu: int | None = None,
+) -> tuple[list[Figures], list[str]]:
+    """Start the sandbox (pinned to ``sandbox_cpu``), measure each store; (figures, notes).
+
+    A store that cannot be measured (PostgreSQL unreachable) gets a note instead.
+    The sandbox process is stopped before this returns.
+    """
+    sandbox = SandboxProcess.start(provider, sandbox_cpu)
+    try:
+        return asyncio.run(_run_all(provider, count, sandbox.url, stores, postgres_dsn))
+    finally:
+        sandbox.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.reconcile", description=__doc__)
@@ -298,35 +326,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args(argv)
     sandbox_cpu, own_cpu = _cpus()
-    sandbox = SandboxProcess.start(args.provider, sandbox_cpu)
     if own_cpu is not None:
         os.sched_setaffinity(0, {own_cpu})
-    try:
-        asyncio.run(_run_all(args.provider, args.count, sandbox.url, not args.no_postgres))
-    finally:
-        sandbox.stop()
+    print(f"reconciliation benchmark: {args.provider}, {args.count:,} transactions,"
+          f" day {BENCH_DAY}", flush=True)
+    stores = ("sqlite",) if args.no_postgres else ("sqlite", "postgres")
+    figures, notes = measure_stores(args.provider, args.count, stores, None, sandbox_cpu)
+    for one in figures:
+        for line in one.lines():
+            print(line)
+    for note in notes:
+        print(note)
     return 0
 
 
-async def _run_all(provider: str, count: int, sandbox_url: str, try_postgres: bool) -> None:
-    print(f"reconciliation benchmark: {provider}, {count:,} transactions, day {BENCH_DAY}")
-    with tempfile.TemporaryDirectory(prefix="lienthong-bench-") as tmp:
-        sqlite = StoreConfig(url=f"sqlite:///{tmp}/bench.db")
-        figures = await measure("sqlite", sqlite, sandbox_url, provider, count)
-        for line in figures.lines():
-            print(line, flush=True)
-    if not try_postgres:
-        return
-    pg = await _postgres_config(os.environ.get(POSTGRES_DSN_ENV, DEFAULT_POSTGRES_DSN))
+async def _run_all(
+    provider: str, count: int, sandbox_url: str, stores: Sequence[str], dsn: str | None
+) -> tuple[list[Figures], list[str]]:
+    figures: list[Figures] = []
+    notes: list[str] = []
+    if "sqlite" in stores:
+        with tempfile.TemporaryDirectory(prefix="lienthong-bench-") as tmp:
+            sqlite = StoreConfig(url=f"sqlite:///{tmp}/bench.db")
+            figures.append(await measure("sqlite", sqlite, sandbox_url, provider, count))
+    if "postgres" not in stores:
+        return figures, notes
+    pg = await _postgres_config(dsn or os.environ.get(POSTGRES_DSN_ENV, DEFAULT_POSTGRES_DSN))
     if pg is None:
-        print("[postgres] not reachable: skipped")
-        return
+        notes.append("[postgres] not reachable: skipped")
+        return figures, notes
     try:
-        figures = await measure("postgres", pg, sandbox_url, provider, count)
-        for line in figures.lines():
-            print(line, flush=True)
+        figures.append(await measure("postgres", pg, sandbox_url, provider, count))
     finally:
         await _drop_schema(pg)
+    return figures, notes
 
 
 if __name__ == "__main__":

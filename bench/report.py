@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.figures import Comparison, Figures
-from bench.scenarios import ScenarioReport
+from bench.figures import Check, Comparison, Figures
+from bench.scenario_kit import ScenarioReport
 
 
 def _num(value: float, digits: int = 2) -> str:
@@ -27,9 +27,9 @@ def _first_log(figures: Figures) -> float:
     return next(iter(figures.log_bytes_per_request.values()), math.nan)
 
 
-def figures_table(figures: Sequence[Figures]) -> str:
+def figures_table(figures: Sequence[Figures], unit: str = "req/s") -> str:
     """One line per run: target, mode, req/s, p50, p99, errors, server CPU ms per request."""
-    header = (f"{'target':<9} {'mode':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+    header = (f"{'target':<9} {'mode':<14} {unit:>9} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'ok':>7} {'errors':>6} {'log B/req':>9}  server CPU ms/request")
     lines = [header, "-" * len(header)]
     for f in figures:
@@ -49,12 +49,23 @@ def comparisons_table(comparisons: Sequence[Comparison]) -> str:
     return "\n".join(lines)
 
 
+def checks_list(checks: Sequence[Check]) -> str:
+    """One line per correctness check: PASS/FAIL, what was checked, what was found."""
+    lines = []
+    for c in checks:
+        detail = f" ({c.detail})" if c.detail else ""
+        lines.append(f"  check {'PASS' if c.passed else 'FAIL'}: {c.label}{detail}")
+    return "\n".join(lines)
+
+
 def render(reports: Sequence[ScenarioReport], header: Sequence[str]) -> str:
     out = [*header, ""]
     for report in reports:
-        out += [f"== {report.title}", figures_table(report.figures), ""]
+        out += [f"== {report.title}", figures_table(report.figures, report.unit), ""]
         if report.comparisons:
             out += [comparisons_table(report.comparisons), ""]
+        if report.checks:
+            out += [checks_list(report.checks), ""]
         for f in report.figures:
             if f.errors:
                 out.append(f"  ! {f.target} {f.mode}: errors {f.errors}")

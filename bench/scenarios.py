@@ -1,8 +1,11 @@
 """The benchmark scenarios: each is targets + a request factory, measured against baselines.
 
-To add one (payment callbacks, audit on/off…): build its :class:`~bench.targets.Target`
-values, measure them with :meth:`BenchStack.measure`, state the comparisons, and
-register the function in :data:`SCENARIOS`.
+Verification and business lookups live here; audit on/off
+(:mod:`bench.audit_scenario`), payment callbacks (:mod:`bench.callback_scenario`)
+and reconciliation (:mod:`bench.reconcile_scenario`) in their own modules. To
+add one: build its :class:`~bench.targets.Target` values, measure them with
+:meth:`BenchStack.measure`, state the comparisons, and register the function in
+:data:`SCENARIOS`.
 """
 
 from __future__ import annotations
@@ -10,26 +13,18 @@ from __future__ import annotations
 import base64
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.request import Request, urlopen
 
-from bench.figures import Comparison, Figures, ratio
-from bench.loadgen import ClosedLoop, OpenLoop, PreparedRequest
+from bench.audit_scenario import audit
+from bench.callback_scenario import callbacks
+from bench.figures import Comparison, ratio
+from bench.loadgen import PreparedRequest
 from bench.peer import BENCH_CONSUMER_KEY, BENCH_CONSUMER_SECRET
-from bench.stack import (
-    BENCH_CLIENT_ID,
-    BENCH_CLIENT_SECRET,
-    GATEWAY,
-    NGSP,
-    POPULATION,
-    PROXY,
-    BenchStack,
-)
+from bench.reconcile_scenario import reconciliation
+from bench.scenario_kit import Scenario, ScenarioReport, fixed_rate, saturation, signed
+from bench.stack import GATEWAY, NGSP, POPULATION, PROXY, BenchStack
 from bench.targets import (
     Replayed,
-    SignedRequests,
     Target,
     bench_citizens,
     bench_tax_codes,
@@ -43,46 +38,6 @@ CPU_RATIO_TARGET = 1.5
 P99_ADDED_TARGET_MS = 5.0
 SOAP_PATH = "/dancu/ws"
 LOOKUP_PATH = "/apiCSDLDKDN/1.0/chiTietDoanhNghiep"
-
-
-@dataclass
-class ScenarioReport:
-    """Everything one scenario measured, compared and noticed."""
-
-    name: str
-    title: str
-    figures: list[Figures] = field(default_factory=list)
-    comparisons: list[Comparison] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def find(self, target: str, mode: str) -> Figures | None:
-        return next((f for f in self.figures if f.target == target and f.mode == mode), None)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "title": self.title,
-            "figures": [f.as_json() for f in self.figures],
-            "comparisons": [c.as_json() for c in self.comparisons],
-            "notes": self.notes,
-        }
-
-
-def _saturation(stack: BenchStack) -> ClosedLoop:
-    s = stack.settings
-    return ClosedLoop(workers=s.workers, duration=s.duration, max_requests=s.max_requests)
-
-
-def _fixed_rate(stack: BenchStack, rate: float) -> OpenLoop:
-    s = stack.settings
-    duration = min(s.duration, s.max_requests / rate)
-    return OpenLoop(rate=rate, duration=duration)
-
-
-def _signed(method: str, urls: list[str], bodies: list[bytes], *, distinct: bool = False,
-            content_type: str | None = "application/json") -> SignedRequests:
-    return SignedRequests(method, tuple(urls), tuple(bodies), BENCH_CLIENT_ID, BENCH_CLIENT_SECRET,
-                          content_type=content_type, distinct=distinct)
 
 
 # --- issue #2: signed citizen verifications ------------------------------------------------
@@ -103,29 +58,29 @@ def verification(stack: BenchStack) -> ScenarioReport:
         "proxy", soap_requests(stack.url(PROXY) + SOAP_PATH, envelopes, soap_action),
         (PROXY, POPULATION),
     )
-    saturation = "saturation"
+    closed = "saturation"
     for target in (direct, proxy):
-        report.figures.append(stack.measure(report.name, target, _saturation(stack), saturation))
+        report.figures.append(stack.measure(report.name, target, saturation(stack), closed))
     if not stack.has_gateway:
         report.notes.append("gateway did not start: only the baselines were measured")
         return report
     gateway = Target(
         "gateway",
-        _signed("POST", [stack.url(GATEWAY) + "/v1/citizens/verify"],
-                [verify_body(c) for c in citizens]),
+        signed("POST", [stack.url(GATEWAY) + "/v1/citizens/verify"],
+               [verify_body(c) for c in citizens]),
         (GATEWAY, POPULATION),
     )
-    gw = stack.measure(report.name, gateway, _saturation(stack), saturation)
+    gw = stack.measure(report.name, gateway, saturation(stack), closed)
     report.figures.append(gw)
     rate = gw.per_second * stack.settings.half_saturation
     half = f"fixed {rate:.0f}/s"
     if not math.isfinite(rate) or rate <= 0:
         report.notes.append("the gateway answered nothing: no fixed-rate run")
         return report
-    gw_half = stack.measure(report.name, gateway, _fixed_rate(stack, rate), half)
-    direct_half = stack.measure(report.name, direct, _fixed_rate(stack, rate), half)
+    gw_half = stack.measure(report.name, gateway, fixed_rate(stack, rate), half)
+    direct_half = stack.measure(report.name, direct, fixed_rate(stack, rate), half)
     report.figures += [gw_half, direct_half]
-    d, p = report.find("direct", saturation), report.find("proxy", saturation)
+    d, p = report.find("direct", closed), report.find("proxy", closed)
     assert d is not None
     assert p is not None
     report.comparisons += [
@@ -177,22 +132,22 @@ def business(stack: BenchStack) -> ScenarioReport:
         Replayed(tuple(PreparedRequest("GET", f"{base}?msdn={c}", headers) for c in codes[:512])),
         (NGSP,),
     )
-    report.figures.append(stack.measure(report.name, direct, _saturation(stack), "saturation"))
+    report.figures.append(stack.measure(report.name, direct, saturation(stack), "saturation"))
     if not stack.has_gateway:
         report.notes.append("gateway did not start: only the baseline was measured")
         return report
     lookup = stack.url(GATEWAY) + "/v1/businesses/"
     warm = Target(
-        "gateway", _signed("GET", [lookup + codes[0]], [b""], content_type=None), (GATEWAY, NGSP)
+        "gateway", signed("GET", [lookup + codes[0]], [b""], content_type=None), (GATEWAY, NGSP)
     )
-    warm_figures = stack.measure(report.name, warm, _saturation(stack), "warm cache")
+    warm_figures = stack.measure(report.name, warm, saturation(stack), "warm cache")
     # Cold: every request a tax code the gateway has never asked for (codes[0] was the warm one).
     cold = Target(
         "gateway",
-        _signed("GET", [lookup + c for c in codes[1:]], [b""], distinct=True, content_type=None),
+        signed("GET", [lookup + c for c in codes[1:]], [b""], distinct=True, content_type=None),
         (GATEWAY, NGSP),
     )
-    cold_figures = stack.measure(report.name, cold, _saturation(stack), "cold cache")
+    cold_figures = stack.measure(report.name, cold, saturation(stack), "cold cache")
     report.figures += [cold_figures, warm_figures]
     if cold_figures.requests + stack.settings.warmup_requests >= len(codes) - 1:
         report.notes.append(
@@ -210,5 +165,12 @@ def business(stack: BenchStack) -> ScenarioReport:
     return report
 
 
-Scenario = Callable[[BenchStack], ScenarioReport]
-SCENARIOS: dict[str, Scenario] = {"verification": verification, "business": business}
+SCENARIOS: dict[str, Scenario] = {
+    "verification": verification,
+    "business": business,
+    "audit": audit,
+    "callbacks": callbacks,
+    "reconcile": reconciliation,
+}
+
+__all__ = ["SCENARIOS", "Scenario", "ScenarioReport", "business", "verification"]

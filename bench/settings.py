@@ -27,8 +27,22 @@ class BenchSettings(BaseModel):
     gateway_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: Businesses the NGSP peer holds (a cold-cache run asks each one once).
     businesses: int = Field(default=40_000, ge=10)
-    #: Which scenarios to run, in order.
-    scenarios: tuple[str, ...] = ("verification", "business")
+    #: Which scenarios to run, in order (``reconcile`` takes minutes at its full size:
+    #: ``--reconcile`` adds it).
+    scenarios: tuple[str, ...] = ("verification", "business", "audit", "callbacks")
+    #: Audit on/off: rounds of (on, off), the order alternating (on off, off on, …) so that
+    #: a drift of the machine's speed during the run does not favour either side.
+    audit_rounds: int = Field(default=2, ge=1)
+    #: Payment callbacks and reconciliation: which stores (PostgreSQL is skipped, with the
+    #: reason, when unreachable).
+    stores: tuple[Literal["sqlite", "postgres"], ...] = ("sqlite", "postgres")
+    #: Share of callbacks that are redeliveries of the one sent just before (0: none).
+    callback_duplicate_share: float = Field(default=0.0, ge=0, lt=1)
+    #: The PostgreSQL server of the callback and reconciliation scenarios (a fresh schema each,
+    #: dropped afterwards); ``LIENTHONG_BENCH_POSTGRES_DSN`` overrides it.
+    postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
+    #: Reconciliation: provider rows (and payments) per backend.
+    reconcile_count: int = Field(default=1_000_000, ge=1)
     #: Where ``bench-<timestamp>.json`` is written.
     output_dir: Path = Path("var")
     #: Seconds any server has to become ready.
@@ -36,13 +50,18 @@ class BenchSettings(BaseModel):
 
     @classmethod
     def quick(cls, **overrides: object) -> BenchSettings:
-        """A tiny bounded run: a couple of hundred requests per target, a few workers."""
+        """A tiny bounded run: a couple of hundred requests per target, a few workers, every
+        scenario (reconciliation of a couple of thousand rows, some duplicate callbacks)."""
         values: dict[str, object] = {
             "workers": 8,
             "duration": 10.0,
             "max_requests": 200,
             "warmup_requests": 20,
             "businesses": 600,
+            "scenarios": ("verification", "business", "audit", "callbacks", "reconcile"),
+            "audit_rounds": 1,
+            "callback_duplicate_share": 0.2,
+            "reconcile_count": 2_000,
         }
         values.update(overrides)
         return cls.model_validate(values)

@@ -44,6 +44,7 @@ class Replayed:
 
     requests: tuple[PreparedRequest, ...]
     expected_status: int = 200
+    expected_fields: tuple[tuple[str, str], ...] = ()
 
     def prepare(self, count: int) -> Sequence[PreparedRequest]:
         return [self.requests[i % len(self.requests)] for i in range(count)]
@@ -65,6 +66,7 @@ class SignedRequests:
     content_type: str | None = "application/json"
     distinct: bool = False
     expected_status: int = 200
+    expected_fields: tuple[tuple[str, str], ...] = ()
 
     def prepare(self, count: int) -> Sequence[PreparedRequest]:
         from gateway.auth.signatures import sign_request

@@ -11,13 +11,26 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
+from adapters.payment.dvcqg import checksum
+from adapters.payment.dvcqg.config import SANDBOX_HASH_KEY
+from bench.__main__ import parse_settings
+from bench.audit_scenario import AUDIT_OFF, AUDIT_ON, round_order
+from bench.callback_store import SEEDED_VERSION, _classify
+from bench.callbacks import Bill, DvcqgCallbacks, delivery_plan
 from bench.figures import Comparison, percentile
+from bench.loadgen import LoadResult, PreparedRequest, _send, _Tally
 from bench.processes import cpu_seconds
+from bench.stack import GatewayVariant, Measured, render_gateway_config
 from bench.targets import SignedRequests
+from gateway.config import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
+#: The smoke run's own bound (every scenario, tiny counts; about half a minute when quiet).
+QUICK_RUN_TIMEOUT = 150
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +42,7 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=QUICK_RUN_TIMEOUT,
         check=False,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
@@ -49,7 +62,7 @@ def _figures(document: dict[str, Any], scenario: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
 def test_quick_run_measures_every_verification_target(quick_run: dict[str, Any]) -> None:
     """The verification scenario answers every request on direct, proxy and gateway targets."""
     assert quick_run["gateway_error"] is None
@@ -68,7 +81,7 @@ def test_quick_run_measures_every_verification_target(quick_run: dict[str, Any])
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
 def test_quick_run_reports_ratios_and_targets(quick_run: dict[str, Any]) -> None:
     """The printed report carries the ratios with PASS/MISS beside the issue's two targets."""
     comparisons = {
@@ -84,7 +97,7 @@ def test_quick_run_reports_ratios_and_targets(quick_run: dict[str, Any]) -> None
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
 def test_quick_run_measures_cold_and_warm_business_lookups(quick_run: dict[str, Any]) -> None:
     """The business scenario measures the sandbox directly and the gateway cold and warm."""
     figures = _figures(quick_run, "business")
@@ -139,3 +152,168 @@ def test_cpu_seconds_reads_this_process() -> None:
     while cpu_seconds(os.getpid()) <= before and time.monotonic() < give_up:
         sum(range(10_000))
     assert cpu_seconds(os.getpid()) > before
+
+
+def _scenario(document: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(s for s in document["scenarios"] if s["name"] == name)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
+def test_quick_run_measures_audit_on_and_off(quick_run: dict[str, Any]) -> None:
+    """The audit scenario measures the same verifications with the audit log on and off."""
+    scenario = _scenario(quick_run, "audit")
+    assert {(f["target"], f["mode"]) for f in scenario["figures"]} == {
+        ("gateway", AUDIT_ON), ("gateway", AUDIT_OFF),
+    }
+    for f in scenario["figures"]:
+        assert f["requests"] > 0
+        assert f["errors"] == {}
+    ratios = {c["label"]: c["value"] for c in scenario["comparisons"]}
+    assert math.isfinite(ratios["throughput audit on / off"])
+    assert math.isfinite(ratios["gateway CPU per verification audit on / off"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
+def test_quick_run_pays_every_called_back_payment_once(quick_run: dict[str, Any]) -> None:
+    """Callbacks on SQLite (and PostgreSQL unless skipped) beside a bare insert loop; all
+    correctness checks pass, redeliveries included."""
+    scenario = _scenario(quick_run, "callbacks")
+    runs = {(f["target"], f["mode"]) for f in scenario["figures"]}
+    assert {("gateway", "sqlite"), ("insert", "sqlite")} <= runs
+    if ("gateway", "postgres") not in runs:
+        assert any(n.startswith("postgres: skipped") for n in scenario["notes"])
+    for f in scenario["figures"]:
+        assert f["requests"] > 0
+        assert f["errors"] == {}
+    checks = scenario["checks"]
+    assert len(checks) >= 3
+    assert all(c["passed"] for c in checks), checks
+    assert "redeliveries" in checks[0]["detail"]
+    labels = {c["label"] for c in scenario["comparisons"]}
+    assert "sqlite: callbacks/s ÷ bare inserts/s" in labels
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
+def test_quick_run_reconciles_beside_a_bulk_insert(quick_run: dict[str, Any]) -> None:
+    """The quick run reconciles its small day list on SQLite and reports it against the insert."""
+    scenario = _scenario(quick_run, "reconcile")
+    figures = {(f["target"], f["mode"]): f for f in scenario["figures"]}
+    assert figures[("reconcile", "sqlite")]["requests"] == 2_000
+    assert figures[("insert", "sqlite bulk")]["per_second"] > 0
+    assert scenario["unit"] == "rows/s"
+    assert "sqlite: reconcile rows/s ÷ bulk insert rows/s" in quick_run["_stdout"]
+
+
+def test_delivery_plan_sends_each_bill_once_plus_redeliveries() -> None:
+    """Every fifth send repeats the one before at a 20% share; each bill is sent, in order."""
+    plan = delivery_plan(bills=8, count=10, duplicate_share=0.2)
+    assert plan == [0, 1, 2, 3, 3, 4, 5, 6, 7, 7]
+    assert delivery_plan(bills=3, count=10, duplicate_share=0.0) == [0, 1, 2]
+
+
+def test_bench_callbacks_carry_the_platform_checksum() -> None:
+    """Each prepared callback verifies with the platform's checksum and names its bill."""
+    bills = (Bill("BCABCDEF000000000001", 12_000), Bill("BCABCDEF000000000002", 13_000))
+    factory = DvcqgCallbacks("http://127.0.0.1:9/callbacks/dvcqg", bills, "20261128120000")
+    prepared = factory.prepare(5)
+    messages = [json.loads(r.body) for r in prepared]
+    assert [m["MaThamChieu"] for m in messages] == [b.reference for b in bills]
+    for message in messages:
+        assert checksum.verify(message, checksum.CALLBACK_FIELDS, SANDBOX_HASH_KEY)
+        assert message["MaLoi"] == "00"
+    assert factory.expected_fields == (("MaLoi", "00"),)
+
+
+async def test_load_generator_counts_a_refused_callback_as_an_error() -> None:
+    """An HTTP 200 whose JSON lacks the expected field (MaLoi 99) is an error, not an answer."""
+
+    async def platform_answer(request: web.Request) -> web.Response:
+        code = "00" if request.query.get("ok") else "99"
+        return web.json_response({"MaLoi": code})
+
+    app = web.Application()
+    app.router.add_post("/cb", platform_answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    tally = _Tally(200, (("MaLoi", "00"),))
+    try:
+        async with aiohttp.ClientSession() as session:
+            for query in ("?ok=1", ""):
+                url = f"http://127.0.0.1:{port}/cb{query}"
+                await _send(session, PreparedRequest("POST", url, {}), tally)
+    finally:
+        await runner.cleanup()
+    assert len(tally.latencies) == 1
+    assert tally.errors == {"unexpected answer": 1}
+
+
+def test_ledger_check_flags_a_double_payment_and_a_lost_callback() -> None:
+    """Paid once is right; two events, or a called-back payment left pending, is wrong."""
+    paid = {"reference": "R", "status": "paid", "version": SEEDED_VERSION + 1, "amount": 5,
+            "paid_amount": 5, "events": 1, "paid_events": 1}
+    pending = {"reference": "R", "status": "pending", "version": SEEDED_VERSION, "amount": 5,
+               "paid_amount": None, "events": 0, "paid_events": None}
+    assert _classify(paid, called_back=True, strict=True) is None
+    assert _classify(pending, called_back=False, strict=True) is None
+    assert _classify(pending, called_back=True, strict=False) is None
+    assert _classify({**paid, "events": 2, "paid_events": 2}, True, True) is not None
+    assert _classify(pending, called_back=True, strict=True) is not None
+    assert _classify(paid, called_back=False, strict=True) is not None
+
+
+def test_audit_rounds_alternate_their_order() -> None:
+    """Two rounds run on, off, off, on, so a drift of the machine favours neither side."""
+    assert round_order(2) == [AUDIT_ON, AUDIT_OFF, AUDIT_OFF, AUDIT_ON]
+    assert round_order(1) == [AUDIT_ON, AUDIT_OFF]
+
+
+def test_pooled_runs_add_up() -> None:
+    """Pooling runs sums their requests, time and CPU, so a pooled rate is a weighted mean."""
+    one = Measured(LoadResult([0.01] * 10, {}, 1.0), {"gw": 0.1}, {"gw": 100})
+    two = Measured(LoadResult([0.03] * 30, {"HTTP 500": 1}, 1.0), {"gw": 0.3}, {"gw": 300})
+    figures = Measured.pooled([one, two]).figures("audit", "gateway", "audit on")
+    assert figures.requests == 40
+    assert figures.per_second == 20.0
+    assert figures.errors == {"HTTP 500": 1}
+    assert figures.cpu_ms("gw") == pytest.approx(10.0)
+
+
+def test_payments_gateway_config_is_valid_for_the_gateway(tmp_path: Path) -> None:
+    """The callback scenario's rendered config loads: PostgreSQL schema, payments on, audit on."""
+    variant = GatewayVariant(store_url="postgresql://postgres@127.0.0.1:5432/test",
+                             schema_name="bench_callbacks_0123abcd", payments=True)
+    path = render_gateway_config(
+        tmp_path / "gw", gateway_port=18080, population_port=18081, ngsp_port=18082,
+        log_level="INFO", business_cache_ttl=600.0, variant=variant, pki_dir=tmp_path / "pki",
+    )
+    settings = load_settings(path)
+    assert settings.store.url == variant.store_url
+    assert settings.store.schema_name == variant.schema_name
+    assert settings.payments.enabled
+    assert settings.audit.enabled
+    assert settings.payments.dvcqg is not None
+    assert settings.payments.dvcqg.hash_key_value() == SANDBOX_HASH_KEY
+    off = load_settings(render_gateway_config(
+        tmp_path / "off", gateway_port=18080, population_port=18081, ngsp_port=18082,
+        log_level="INFO", business_cache_ttl=600.0, variant=GatewayVariant(audit_enabled=False),
+    ))
+    assert not off.audit.enabled
+    assert not off.payments.enabled
+    assert off.store.url == f"sqlite:///{tmp_path / 'off'}/bench.db"
+
+
+def test_reconcile_flag_adds_the_scenario() -> None:
+    """``--reconcile`` appends reconciliation (a million rows by default) to the default run."""
+    settings = parse_settings(["--reconcile"])
+    assert settings.scenarios[-1] == "reconcile"
+    assert "callbacks" in settings.scenarios
+    assert settings.reconcile_count == 1_000_000
+    assert "reconcile" not in parse_settings([]).scenarios
+    assert parse_settings(["--quick", "--reconcile", "500"]).reconcile_count == 500
