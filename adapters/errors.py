@@ -11,6 +11,7 @@ an exception message (they may hold personal data)::
     │   └── BulkheadFull                too many calls in flight, waited too long
     ├── UpstreamTimeout            504              (per-try timeout / overall deadline)
     ├── UpstreamConnectionError    502              (refused, reset, dropped, TLS failure)
+    │   └── UpstreamCertificateRejected  the peer's certificate failed verification or its pin
     ├── UpstreamBadReply           502              (unparseable, hostile, oversized, unmappable)
     ├── UpstreamFault              502              (the peer answered with a fault / error code)
     └── UpstreamAuthError          502              (the peer refused our credentials)
@@ -91,6 +92,18 @@ class UpstreamConnectionError(AdapterError):
     problem_type = "upstream-connection-error"
     title = "Upstream connection failed"
     retryable = True
+
+
+class UpstreamCertificateRejected(UpstreamConnectionError):
+    """The peer presented a certificate we do not accept (untrusted, or not the pinned one).
+
+    Not retried: the same peer will present the same certificate. The gateway
+    reports it as the security event ``unexpected_peer_certificate``.
+    """
+
+    problem_type = "upstream-certificate-rejected"
+    title = "Upstream presented an unexpected certificate"
+    retryable = False
 
 
 class UpstreamBadReply(AdapterError):

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import aiohttp
 
-from adapters.errors import UpstreamBadReply
+from adapters.errors import (
+    UpstreamBadReply,
+    UpstreamCertificateRejected,
+    UpstreamConnectionError,
+)
 
 #: The inbound request id; the gateway sets it, adapters forward it upstream.
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -32,6 +36,14 @@ class TLSFiles:
     cert_file: Path | None = None
     key_file: Path | None = None
     verify: bool = True
+    #: SHA-256 of the peer's certificate (hex, colons allowed). When set, the peer must
+    #: present exactly that certificate: the pin replaces CA verification.
+    pinned_sha256: str | None = None
+
+    def fingerprint(self) -> bytes | None:
+        if not self.pinned_sha256:
+            return None
+        return bytes.fromhex(self.pinned_sha256.replace(":", ""))
 
 
 @dataclass(frozen=True)
@@ -59,10 +71,14 @@ def make_session(
 ) -> aiohttp.ClientSession:
     """A client session for one upstream. Timeouts are set per call by the resilience policy."""
     limits = limits or PoolLimits()
+    verification: ssl.SSLContext | aiohttp.Fingerprint | bool = True
+    if tls is not None:
+        pin = tls.fingerprint()
+        verification = aiohttp.Fingerprint(pin) if pin else client_ssl_context(tls)
     connector = aiohttp.TCPConnector(
         limit=limits.max_connections,
         keepalive_timeout=limits.keepalive_timeout,
-        ssl=client_ssl_context(tls) if tls else True,
+        ssl=verification,
     )
     return aiohttp.ClientSession(
         connector=connector,
@@ -92,3 +108,19 @@ async def read_limited(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
             raise UpstreamBadReply(f"reply exceeds the {max_bytes}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+_CERTIFICATE_ERRORS = (aiohttp.ServerFingerprintMismatch, aiohttp.ClientConnectorCertificateError)
+
+
+def connection_failure(
+    exc: BaseException, detail: str, *, upstream: str | None = None, operation: str | None = None
+) -> UpstreamConnectionError:
+    """The adapter error for a failed connection: a rejected certificate is told apart."""
+    if isinstance(exc, _CERTIFICATE_ERRORS):
+        return UpstreamCertificateRejected(
+            f"{detail}: the peer's certificate was rejected ({type(exc).__name__})",
+            upstream=upstream,
+            operation=operation,
+        )
+    return UpstreamConnectionError(detail, upstream=upstream, operation=operation)

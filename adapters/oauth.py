@@ -31,11 +31,10 @@ from adapters.errors import (
     AdapterError,
     UpstreamAuthError,
     UpstreamBadReply,
-    UpstreamConnectionError,
     UpstreamFault,
     UpstreamTimeout,
 )
-from adapters.http import outbound_headers, read_limited
+from adapters.http import connection_failure, outbound_headers, read_limited
 from adapters.secrets import read_secret_file
 
 _log = structlog.get_logger("adapters.oauth")
@@ -229,7 +228,8 @@ class TokenProvider:
             exc.upstream, exc.operation = self._upstream, "token"
             raise
         except aiohttp.ClientError as exc:
-            raise UpstreamConnectionError(
+            raise connection_failure(
+                exc,
                 f"token request failed: {type(exc).__name__}",
                 upstream=self._upstream,
                 operation="token",

@@ -24,13 +24,12 @@ from adapters.errors import (
     AdapterError,
     UpstreamAuthError,
     UpstreamBadReply,
-    UpstreamConnectionError,
     UpstreamFault,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from adapters.guard import CallGuard
-from adapters.http import outbound_headers, read_limited
+from adapters.http import connection_failure, outbound_headers, read_limited
 from adapters.oauth import TokenProvider
 from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 
@@ -160,8 +159,8 @@ class BusinessClient:
                 "lookup timed out", upstream=UPSTREAM, operation=OPERATION
             ) from exc
         except aiohttp.ClientError as exc:
-            raise UpstreamConnectionError(
-                f"lookup failed: {type(exc).__name__}", upstream=UPSTREAM, operation=OPERATION
+            raise connection_failure(
+                exc, f"lookup failed: {type(exc).__name__}", upstream=UPSTREAM, operation=OPERATION
             ) from exc
         tally.bytes_in += len(body)
         if status == 404:

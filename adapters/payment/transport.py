@@ -16,12 +16,11 @@ import aiohttp
 from adapters.errors import (
     AdapterError,
     UpstreamBadReply,
-    UpstreamConnectionError,
     UpstreamFault,
     UpstreamTimeout,
 )
 from adapters.guard import CallGuard
-from adapters.http import outbound_headers, read_limited
+from adapters.http import connection_failure, outbound_headers, read_limited
 from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 
 _OUTCOMES: tuple[tuple[type[AdapterError], str], ...] = (
@@ -127,6 +126,6 @@ class JsonExchange:
                 operation=operation,
             ) from None
         except aiohttp.ClientError as exc:
-            raise UpstreamConnectionError(
-                f"{type(exc).__name__}", upstream=self._upstream, operation=operation
+            raise connection_failure(
+                exc, f"{type(exc).__name__}", upstream=self._upstream, operation=operation
             ) from exc

@@ -28,13 +28,12 @@ from adapters.errors import (
     AdapterError,
     UpstreamAuthError,
     UpstreamBadReply,
-    UpstreamConnectionError,
     UpstreamFault,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from adapters.guard import CallGuard
-from adapters.http import REQUEST_ID, outbound_headers, read_limited
+from adapters.http import REQUEST_ID, connection_failure, outbound_headers, read_limited
 from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 from adapters.population.config import PopulationConfig
 from adapters.population.models import CitizenQuery, CitizenRecord
@@ -236,7 +235,7 @@ class PopulationClient:
             raise self._tag(timeout) from None
         except (aiohttp.ClientError, OSError) as exc:
             detail = f"connection to the population service failed ({type(exc).__name__})"
-            raise self._tag(UpstreamConnectionError(detail)) from None
+            raise self._tag(connection_failure(exc, detail)) from None
         tally.bytes_in += len(body)
         return self._interpret(status, body, tally)
 
