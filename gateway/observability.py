@@ -24,7 +24,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
-from adapters.errors import AdapterError, UpstreamCertificateRejected, UpstreamUnavailable
+from adapters.errors import AdapterError, UpstreamUnavailable
 from adapters.http import REQUEST_ID
 from adapters.observability import UpstreamExchange, collect_exchanges
 from gateway import security_events
@@ -182,10 +182,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except Problem as problem:
         return problem.to_response(rid)
     except AdapterError as exc:
-        if isinstance(exc, UpstreamCertificateRejected):
-            security_events.emit(
-                "unexpected_peer_certificate", upstream=exc.upstream, operation=exc.operation
-            )
+        security_events.report_adapter_error(exc)
         _errlog.warning(
             "upstream_failed",
             upstream=exc.upstream,

@@ -50,3 +50,14 @@ def emit(kind: str, **fields: Any) -> None:
             listener(kind, fields)
         except Exception:  # a broken listener must not break the request that reported
             _log.exception("security.listener_failed", security_event=kind)
+
+
+def report_adapter_error(exc: BaseException) -> None:
+    """The security side of an adapter's failure: a peer whose certificate was refused.
+
+    Called wherever the gateway handles adapter errors (requests and workers alike).
+    """
+    from adapters.errors import UpstreamCertificateRejected
+
+    if isinstance(exc, UpstreamCertificateRejected):
+        emit("unexpected_peer_certificate", upstream=exc.upstream, operation=exc.operation)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import structlog
 
 from adapters.errors import AdapterError
+from gateway import security_events
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import OPEN, PaymentService
@@ -120,6 +121,7 @@ class PendingPaymentPoller:
             try:
                 after = await self._service.refresh(payment, reason="status_poll")
             except AdapterError as exc:
+                security_events.report_adapter_error(exc)
                 failed += 1
                 self._back_off(payment, now)
                 _log.info("payment.poll_failed", payment_id=payment.id, error=exc.detail)
@@ -137,6 +139,7 @@ class PendingPaymentPoller:
         try:
             after = await self._service.refresh(payment, reason="expiry_check")
         except AdapterError as exc:
+            security_events.report_adapter_error(exc)
             grace = payment.expires_at + dt.timedelta(seconds=self.policy.expiry_query_grace)
             if now < grace:
                 self._back_off(payment, now)
