@@ -10,9 +10,10 @@ the writer. ``synchronous=FULL`` makes every commit durable across power loss.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -64,6 +65,24 @@ class _SQLiteTransaction:
         return [dict(row) for row in rows]
 
 
+
+
+async def _to_completion(operation: Awaitable[Any]) -> Any:
+    """Await an aiosqlite call to its end even if the caller is cancelled meanwhile.
+
+    The statement runs in aiosqlite's thread whether or not anyone waits for it;
+    a caller cancelled mid-BEGIN or mid-COMMIT must still know where the
+    connection stands before it lets go of the writer lock. The cancellation is
+    re-raised once the statement has finished.
+    """
+    future = asyncio.ensure_future(operation)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await future
+        raise
+
 class SQLiteStore:
     """The store on one SQLite file."""
 
@@ -106,15 +125,23 @@ class SQLiteStore:
     async def transaction(self) -> AsyncIterator[_SQLiteTransaction]:
         async with self._write_lock:
             try:
-                await self._writer.execute("BEGIN IMMEDIATE")
+                await _to_completion(self._writer.execute("BEGIN IMMEDIATE"))
             except sqlite3.OperationalError as exc:
                 raise StoreError(f"could not start a write transaction: {exc}") from exc
+            except BaseException:
+                await self._rollback_if_open()
+                raise
             try:
                 yield _SQLiteTransaction(self._writer)
-                await self._writer.execute("COMMIT")
+                await _to_completion(self._writer.execute("COMMIT"))
             except BaseException:
-                await asyncio.shield(self._writer.rollback())
+                await self._rollback_if_open()
                 raise
+
+    async def _rollback_if_open(self) -> None:
+        """Leave the single writer connection outside any transaction, whatever happened."""
+        if self._writer.in_transaction:
+            await _to_completion(self._writer.rollback())
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         rows = await self.fetch_all(sql, *params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -112,3 +113,30 @@ def test_two_names_for_one_version_are_refused(tmp_path: Path) -> None:
     (tmp_path / "0002_two.sql").write_text("CREATE TABLE b (x TEXT);\n")
     with pytest.raises(ValueError, match="share version"):
         load_migrations("sqlite", tmp_path)
+
+
+async def test_a_cancelled_transaction_never_leaves_the_connection_inside_one(
+    store: Store,
+) -> None:
+    """Cancelling a writer at any await (BEGIN, a statement, COMMIT) leaves no open transaction.
+
+    Shutdown cancels background workers wherever they are; a transaction left open on
+    SQLite's single writer connection would make every later write fail.
+    """
+
+    async def writer(started: asyncio.Event) -> None:
+        async with store.transaction() as tx:
+            started.set()
+            await tx.execute("DELETE FROM nonces WHERE client_id = $1", "nobody")
+            await tx.execute("DELETE FROM nonces WHERE client_id = $1", "nobody")
+
+    for delay_steps in range(8):  # cancel after 0, 1, 2 … event-loop steps
+        started = asyncio.Event()
+        task = asyncio.create_task(writer(started))
+        for _ in range(delay_steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        async with store.transaction() as tx:  # must start: nothing left open
+            await tx.execute("DELETE FROM nonces WHERE client_id = $1", "nobody")
