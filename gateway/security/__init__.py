@@ -29,7 +29,6 @@ from gateway.security.detectors import (
     SECURITY_ALERTS,
     SecurityAlert,
     SecurityMonitor,
-    request_volume_middleware,
 )
 from gateway.security.recorder import SecurityRecorder, sanitise_fields
 from gateway.security.report import render_security_report, security_report
@@ -53,7 +52,6 @@ __all__ = [
     "check_certificates",
     "check_peer_certificate",
     "render_security_report",
-    "request_volume_middleware",
     "sanitise_fields",
     "security_report",
     "security_report_command",

@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import web
 from prometheus_client import Counter
 
 from gateway import security_events
-from gateway.auth.keys import CLIENT
 from gateway.security.config import SecurityConfig
 from gateway.security.windows import RateBaseline, SlidingCount, VerificationWindow
 
@@ -167,19 +165,3 @@ class SecurityMonitor:
         )
         for sink in self._sinks:
             sink(alert)
-
-
-def request_volume_middleware(monitor: SecurityMonitor) -> Any:
-    """Feeds :meth:`SecurityMonitor.observe_request` with each authenticated request."""
-
-    @web.middleware
-    async def observe(request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            response: web.StreamResponse = await handler(request)
-            return response
-        finally:
-            client = request.get(CLIENT)
-            if client is not None:
-                monitor.observe_request(client.id)
-
-    return observe
