@@ -7,9 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+#: ``buffered`` (the default): ``append`` returns at once and one writer commits the
+#: queue in batches; a crash loses what was still queued (the last few milliseconds).
 #: ``commit``: ``append`` returns once the record is committed (a crash loses nothing
-#: that was acknowledged). ``buffered``: ``append`` returns at once; a crash loses
-#: what was still queued (at most one batch interval of records).
+#: that was acknowledged), at the price of a commit's latency on every request.
 Durability = Literal["commit", "buffered"]
 
 
@@ -19,7 +20,7 @@ class AuditConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    durability: Durability = "commit"
+    durability: Durability = "buffered"
     #: A checkpoint (Ed25519 signature over the chain head) this often, and at shutdown.
     checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
     #: Ed25519 private key, PKCS#8 PEM (``lienthong certs init`` writes the dev one here).

@@ -7,12 +7,14 @@ transaction. Many concurrent requests therefore share one commit.
 
 What a crash can lose depends on ``AuditConfig.durability``:
 
-* ``commit`` (the default, the honest one): ``append`` returns only once its
-  record is committed, so every answered request has its record; a crash loses
-  only records of requests that were never answered.
-* ``buffered``: ``append`` returns at once; a crash loses whatever was still
-  queued (normally well under one batch). Chosen only where latency matters
-  more than a complete record.
+* ``buffered`` (the default): ``append`` returns at once; a crash loses whatever
+  was still queued (normally well under one batch, a few milliseconds). Issue #5
+  asks that appending cost a request only a small fraction of its time; waiting
+  for a commit (an fsync on SQLite) cost a verification 2 to 15 ms at the median
+  under load, several times the rest of its work.
+* ``commit``: ``append`` returns only once its record is committed, so every
+  answered request has its record; a crash loses only records of requests that
+  were never answered. For deployments that put a complete record above latency.
 
 Either way the chain itself stays intact: records are chained and committed
 together, and the in-memory head moves only after a commit. A checkpoint (an

@@ -45,6 +45,9 @@ def audit_config(tmp_path: Path) -> AuditConfig:
         )
     )
     return AuditConfig(
+        # The chain tests read the store right after appending; durability itself is
+        # tested on its own (test_log.py: commit vs buffered).
+        durability="commit",
         signing_key_file=key_file,
         archive_dir=tmp_path / "archive",
         checkpoint_interval_seconds=3600,

@@ -45,11 +45,13 @@ async def test_concurrent_appends_form_one_sequential_chain(
 
 
 async def test_commit_durability_means_stored_on_return(
-    audit_log: AuditLog, clock: FakeClock
+    store: Store, audit_config: AuditConfig, clock: FakeClock
 ) -> None:
     """With durability=commit, a returned append is already readable from the store."""
-    await append_some(audit_log, clock, 1)
-    row = await audit_log.store.fetch_one("SELECT COUNT(*) AS n FROM audit_records")
+    config = audit_config.model_copy(update={"durability": "commit"})
+    async with AuditLog(store, config, "gw-1", clock=clock) as audit_log:
+        await append_some(audit_log, clock, 1)
+        row = await store.fetch_one("SELECT COUNT(*) AS n FROM audit_records")
     assert row is not None
     assert row["n"] == 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from typing import Any
 
 from gateway.audit import audit_verify_command
 from gateway.security import security_report
@@ -19,17 +20,31 @@ def _store_config(gateway: Gateway) -> StoreConfig:
     return StoreConfig(url=gateway.settings.store.url)
 
 
+async def _audit_rows(gateway: Gateway, at_least: int) -> list[dict[str, Any]]:
+    """The audit records, once the writer has committed ``at_least`` of them.
+
+    The default durability is "buffered": requests are answered before their records
+    are committed, a few milliseconds later.
+    """
+    store = await open_store(_store_config(gateway))
+    try:
+        for _ in range(100):
+            rows = await store.fetch_all("SELECT * FROM audit_records ORDER BY seq")
+            if len(rows) >= at_least:
+                return rows
+            await asyncio.sleep(0.02)
+    finally:
+        await store.close()
+    raise AssertionError(f"fewer than {at_least} audit records after 2 s")
+
+
 async def test_each_exchange_is_audited_without_personal_data(gateway: Gateway) -> None:
     """Inbound requests and their upstream calls are chained records with digests, no ids."""
     await gateway.call("POST", "/v1/citizens/verify", AN)
     await gateway.call("POST", "/v1/citizens/lookup", {"id_number": "093185000999"})
     await gateway.call("POST", "/v1/citizens/verify", AN, sign=False)  # refused: 401
     await gateway.call("GET", "/v1/businesses/1801234562")
-    store = await open_store(_store_config(gateway))
-    try:
-        rows = await store.fetch_all("SELECT * FROM audit_records ORDER BY seq")
-    finally:
-        await store.close()
+    rows = await _audit_rows(gateway, at_least=7)  # 4 inbound, 3 upstream (population twice)
     kinds = [(r["kind"], r["operation"], r["status"]) for r in rows]
     assert ("inbound", "citizens.verify", 200) in kinds
     assert ("upstream", "population.TraCuuThongTinCongDan", None) in kinds
@@ -47,6 +62,7 @@ async def test_audit_verify_passes_then_names_a_tampered_record(gateway: Gateway
     """`audit verify` is 0 on the untouched log, and names the record changed behind its back."""
     await gateway.call("POST", "/v1/citizens/verify", AN)
     await gateway.call("GET", "/v1/businesses/1800998879")
+    await _audit_rows(gateway, at_least=4)
     config = _store_config(gateway)
     out = io.StringIO()
     assert await audit_verify_command(config, gateway.settings.audit, None, out=out) == 0
