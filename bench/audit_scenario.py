@@ -15,6 +15,7 @@ from bench.figures import Comparison, ratio
 from bench.scenario_kit import ScenarioReport, saturation, signed
 from bench.stack import POPULATION, BenchStack, GatewayVariant, Measured
 from bench.targets import Target, bench_citizens, verify_body
+from gateway.audit.config import AuditConfig
 
 #: The two gateways' server names.
 GATEWAY_AUDIT_ON, GATEWAY_AUDIT_OFF = "gateway-audit", "gateway-noaudit"
@@ -76,8 +77,8 @@ def audit(stack: BenchStack) -> ScenarioReport:
     report.notes.append(
         f"{rounds} round(s) per side in the order {' | '.join(round_order(rounds))}, pooled;"
         f" two fresh gateways, {GATEWAY_AUDIT_ON} and {GATEWAY_AUDIT_OFF} (same config"
-        " otherwise, each its own SQLite file); audit durability is the default"
-        " 'commit' (each answer waits for its record's batched commit)"
+        " otherwise, each its own SQLite file); audit durability is the default,"
+        f" {AuditConfig().durability!r}"
     )
     report.notes.append(
         "each run's req/s, in order (their spread is the noise the ratios sit in): "
