@@ -145,3 +145,4 @@ def test_lienthong_run_serves_the_embedded_default(tmp_path: Path) -> None:
             out, _ = proc.communicate()
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
     assert b"lienthong is up" in out
+    assert b"gc.frozen" in out  # start-up objects are kept out of the collector's way
