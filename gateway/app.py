@@ -48,14 +48,14 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/callbacks/
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
     registry = ClientRegistry(settings.clients)
-    app_ref = _AppRef()
+    app = web.Application(client_max_size=settings.server.max_body_bytes)
     nonces: NonceStore = (
-        SharedNonceStore(app_ref)
+        SharedNonceStore(app)
         if settings.server.nonce_store == "store"
         else InMemoryNonceStore(clock=clock)
     )
-    app = web.Application(
-        middlewares=[
+    app.middlewares.extend(
+        [
             request_context_middleware,
             monitoring.audit,
             problem_middleware,
@@ -70,8 +70,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             authorization_middleware(public_paths=PUBLIC_PATHS),
             rate_limit_middleware(),
             monitoring.request_volume,
-        ],
-        client_max_size=settings.server.max_body_bytes,
+        ]
     )
     app[SETTINGS] = settings
     app[READINESS_CHECKS] = {}
@@ -80,7 +79,6 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.add_routes(business_routes.routes)
     app.add_routes(payment_routes.routes)
     app.add_routes(callback_routes.routes)
-    app_ref.app = app
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(monitoring.audit_ctx)
     app.cleanup_ctx.append(monitoring.security_ctx)
@@ -149,12 +147,6 @@ async def _business_ctx(app: web.Application) -> AsyncIterator[None]:
         await session.close()
 
 
-class _AppRef:
-    """The app, once built (the shared nonce store needs the store opened by a cleanup_ctx)."""
-
-    app: web.Application | None = None
-
-
 class SharedNonceStore:
     """Signature nonces as unique rows in the store, so every instance sees every nonce.
 
@@ -162,10 +154,9 @@ class SharedNonceStore:
     default) costs nothing but only protects one instance.
     """
 
-    def __init__(self, ref: _AppRef) -> None:
-        self._ref = ref
+    def __init__(self, app: web.Application) -> None:
+        self._app = app  # the store is opened later, by the app's cleanup_ctx
 
     async def remember(self, client_id: str, nonce: str, expires_at: float) -> bool:
-        assert self._ref.app is not None
         when = datetime.fromtimestamp(expires_at, UTC)
-        return await self._ref.app[STORE].remember(client_id, nonce, when)
+        return await self._app[STORE].remember(client_id, nonce, when)

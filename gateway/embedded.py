@@ -36,8 +36,7 @@ def ngsp_sandbox_config(settings: Settings) -> NgspSandboxConfig:
         for name in ("consumer_key", "consumer_secret", "client_id", "client_secret"):
             value = getattr(oauth, name, None)
             if value is not None:
-                secret = value.get_secret_value()
-                fields[name] = secret if name.endswith("_key") or name == "client_id" else value
+                fields[name] = value.get_secret_value()
     return NgspSandboxConfig.model_validate(fields)
 
 

@@ -27,7 +27,8 @@ from gateway.security import (
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_AUDIT_MW = web.AppKey("audit_middleware", object)
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+_AUDIT_MW: web.AppKey[Middleware] = web.AppKey("audit_middleware")
 
 
 @web.middleware
@@ -36,7 +37,7 @@ async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
     mw = request.app.get(_AUDIT_MW)
     if mw is None:
         return await handler(request)
-    return await mw(request, handler)  # type: ignore[operator, no-any-return]
+    return await mw(request, handler)
 
 
 @web.middleware
