@@ -7,6 +7,7 @@ for exactly the fields the caller sent and nothing more (data minimisation).
 from __future__ import annotations
 
 import hashlib
+import json
 
 from aiohttp import web
 
@@ -57,6 +58,4 @@ async def lookup_citizen(request: web.Request) -> web.Response:
 
 
 def _dumps(obj: object) -> str:
-    import json
-
     return json.dumps(obj, ensure_ascii=False)
