@@ -8,6 +8,7 @@ import hmac
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -69,6 +70,54 @@ async def test_buffered_records_are_flushed_at_stop(
     assert len(rows) == 30
     cps = await store.fetch_all("SELECT seq FROM audit_checkpoints WHERE instance = 'gw-b'")
     assert [c["seq"] for c in cps] == [30]
+
+
+async def test_buffered_records_gather_into_one_commit(
+    store: Store, audit_config: AuditConfig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buffered appends arriving while the writer lingers share one transaction (one fsync),
+    even when the writer was already awake for the first of them."""
+    config = audit_config.model_copy(update={"durability": "buffered", "max_delay_seconds": 30})
+    log = AuditLog(store, config, "gw-l", clock=clock)
+    await log.start()
+    transactions = 0
+    open_transaction = store.transaction
+
+    def counting_transaction() -> Any:
+        nonlocal transactions
+        transactions += 1
+        return open_transaction()
+
+    monkeypatch.setattr(store, "transaction", counting_transaction)
+    await append_some(log, clock, 1)
+    for _ in range(20):  # the writer takes the first record and starts waiting
+        await asyncio.sleep(0)
+    await append_some(log, clock, 4)
+    async with asyncio.timeout(10):  # flush() cuts the 30 s linger short
+        await log.flush()
+    assert transactions == 1
+    rows = await store.fetch_all("SELECT seq FROM audit_records WHERE instance = 'gw-l'")
+    assert len(rows) == 5
+    await log.stop()
+
+
+async def test_a_full_batch_does_not_wait_for_the_delay(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """max_batch records queued end the linger at once: the store sees them without a flush."""
+    config = audit_config.model_copy(
+        update={"durability": "buffered", "max_delay_seconds": 30, "max_batch": 3}
+    )
+    async with AuditLog(store, config, "gw-f", clock=clock) as log:
+        await append_some(log, clock, 3)
+        async with asyncio.timeout(10):
+            while True:
+                row = await store.fetch_one(
+                    "SELECT COUNT(*) AS n FROM audit_records WHERE instance = 'gw-f'"
+                )
+                if row is not None and row["n"] == 3:
+                    break
+                await asyncio.sleep(0.01)
 
 
 async def test_restart_continues_the_chain(
