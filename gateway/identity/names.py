@@ -26,6 +26,7 @@ Vietnamese alphabet, several vowel groups) are left as NFC, never guessed at.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from gateway.identity._verdict import Verdict
@@ -158,10 +159,21 @@ def normalize_tone_placement(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(out))
 
 
+#: Words (syllables, nearly always) already normalised. A name is a handful of words from a
+#: small vocabulary, so every verification normalises two names from this cache instead of
+#: walking their graphemes (about 40 µs a comparison). A word alone identifies nobody; the
+#: cache holds no whole name.
+_normalize_word = functools.lru_cache(maxsize=8192)(normalize_tone_placement)
+
+
 def normalize_name(name: str) -> str:
-    """The comparable form of a name: NFC, new-style tone placement, one space, case-folded."""
-    spaced = " ".join(name.split())
-    return normalize_tone_placement(spaced).casefold()
+    """The comparable form of a name: NFC, new-style tone placement, one space, case-folded.
+
+    The same as ``normalize_tone_placement(" ".join(name.split())).casefold()``, word by
+    word (a syllable never spans a space; the test suite checks the two agree).
+    """
+    words = " ".join(_normalize_word(word) for word in name.split())
+    return unicodedata.normalize("NFC", words).casefold()
 
 
 def fold_name(name: str) -> str:

@@ -115,3 +115,31 @@ def test_fold_for_request_drops_spaces_and_punctuation() -> None:
     assert fold_for_request("Nguyễn Văn A") == "NGUYENVANA"
     assert fold_for_request("H'Hen  Niê") == "HHENNIE"
     assert fold_for_request("Huỳnh Thị Ánh Tuyết") == "HUYNHTHIANHTUYET"
+
+
+#: Names that stress the word-by-word path: marks after spaces, odd spaces, NFD, loan words,
+#: several tone marks, digits and punctuation inside words.
+_AWKWARD_NAMES = [
+    "Nguyễn Văn An",
+    unicodedata.normalize("NFD", "Huỳnh Thị Ánh Tuyết"),
+    "  Phạm\tNgọc\u00a0Hoà  ",
+    "Lê \u0301Đức Anh",  # a combining mark right after a space
+    "\u0300 Trần",  # … and at the very start
+    "TRẦN THỊ THUỶ",
+    "Qúy Gìa Khoẻ Thủy",
+    "Nguyễn-Văn O'Brien",
+    "Hòa2 Lý.Thị",
+    "Jean-Pierre Nguyễn",
+    "Ðặng Đức",
+    "Mà́i",  # two tone marks: left alone
+    "",
+    "   ",
+]
+
+
+@pytest.mark.parametrize("name", _AWKWARD_NAMES)
+def test_word_by_word_normalisation_equals_whole_name(name: str) -> None:
+    """normalize_name (cached, word by word) agrees with normalising the whole name at once."""
+    whole = normalize_tone_placement(" ".join(name.split())).casefold()
+    assert normalize_name(name) == whole
+    assert normalize_name(name) == normalize_name(name)  # the second call comes from the cache
