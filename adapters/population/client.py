@@ -197,7 +197,7 @@ class PopulationClient:
         if query.birth_date is not None:
             born = query.birth_date.as_date()
             fields["NgayThangNamSinh"] = (
-                {"NgayThangNam": born.strftime("%Y%m%d")}
+                {"NgayThangNam": f"{born.year:04d}{born.month:02d}{born.day:02d}"}
                 if born
                 else {"Nam": f"{query.birth_date.year:04d}"}
             )
