@@ -8,7 +8,7 @@ transaction. Many concurrent requests therefore share one commit.
 What a crash can lose depends on ``AuditConfig.durability``:
 
 * ``buffered`` (the default): ``append`` returns at once; the writer lets a batch
-  gather for up to ``max_delay_seconds`` (default 0.05 s) so that many records
+  gather for up to ``max_delay_seconds`` (default 0.01 s) so that many records
   share one commit, and a crash loses whatever was still queued (at most that
   delay's worth plus one commit). Issue #5
   asks that appending cost a request only a small fraction of its time; waiting
