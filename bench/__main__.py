@@ -5,6 +5,7 @@
     python -m bench --quick            a tiny bounded run of every scenario (the smoke test)
     python -m bench --scenario business --duration 5
     python -m bench --scenario callbacks --callback-duplicates 0.1
+    python -m bench --scenario compare --compare-source /tmp/before --compare-rate 380
 
 PostgreSQL (callbacks, reconciliation) is ``LIENTHONG_BENCH_POSTGRES_DSN``
 (default ``postgresql://postgres@127.0.0.1:5432/test``); unreachable, it is
@@ -29,6 +30,13 @@ from bench.settings import BenchSettings
 from bench.stack import BenchStack
 
 
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not key.replace("_", "").isalnum():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
 def parse_settings(argv: Sequence[str] | None) -> BenchSettings:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny bounded run (smoke test)")
@@ -47,6 +55,13 @@ def parse_settings(argv: Sequence[str] | None) -> BenchSettings:
     parser.add_argument("--audit-rounds", type=int, help="rounds of audit on/off runs")
     parser.add_argument("--no-postgres", action="store_true",
                         help="callbacks and reconciliation on SQLite only")
+    parser.add_argument("--compare-source", type=Path, metavar="PATH",
+                        help="compare: gateway B runs the code of this checkout")
+    parser.add_argument("--compare-env", action="append", type=_env_pair, metavar="KEY=VALUE",
+                        help="compare: an environment override for gateway B (repeatable)")
+    parser.add_argument("--compare-rate", type=float, metavar="PER_SECOND",
+                        help="compare: fixed-rate runs (default: saturation)")
+    parser.add_argument("--compare-rounds", type=int, help="compare: runs per side")
     args = parser.parse_args(argv)
     scenarios: tuple[str, ...] | None = tuple(args.scenario) if args.scenario else None
     if args.reconcile is not None and scenarios is None:
@@ -66,6 +81,10 @@ def parse_settings(argv: Sequence[str] | None) -> BenchSettings:
             "max_requests": args.max_requests,
             "gateway_log_level": args.log_level,
             "output_dir": args.output_dir,
+            "compare_source": args.compare_source,
+            "compare_env": dict(args.compare_env) if args.compare_env else None,
+            "compare_rate": args.compare_rate,
+            "compare_rounds": args.compare_rounds,
         }.items()
         if value is not None
     }

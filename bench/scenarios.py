@@ -17,6 +17,7 @@ from urllib.request import Request, urlopen
 
 from bench.audit_scenario import audit
 from bench.callback_scenario import callbacks
+from bench.compare_scenario import compare
 from bench.figures import Comparison, ratio
 from bench.loadgen import PreparedRequest
 from bench.peer import BENCH_CONSUMER_KEY, BENCH_CONSUMER_SECRET
@@ -171,6 +172,7 @@ SCENARIOS: dict[str, Scenario] = {
     "audit": audit,
     "callbacks": callbacks,
     "reconcile": reconciliation,
+    "compare": compare,
 }
 
 __all__ = ["SCENARIOS", "Scenario", "ScenarioReport", "business", "verification"]

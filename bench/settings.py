@@ -43,6 +43,16 @@ class BenchSettings(BaseModel):
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
     #: Reconciliation: provider rows (and payments) per backend.
     reconcile_count: int = Field(default=1_000_000, ge=1)
+    #: ``compare`` (run only when asked for): the other gateway's source tree, put first on
+    #: its ``PYTHONPATH`` (another checkout of this repository, e.g. a ``git worktree`` of
+    #: the commit before a change) …
+    compare_source: Path | None = None
+    #: … and/or environment overrides for it (``LIENTHONG_AUDIT__MAX_DELAY_SECONDS=0``).
+    compare_env: dict[str, str] = Field(default_factory=dict)
+    #: ``compare``: verifications per second of each run (None: the saturation loop) …
+    compare_rate: float | None = Field(default=None, gt=0)
+    #: … and runs per side, alternating (A B, B A, …).
+    compare_rounds: int = Field(default=4, ge=1)
     #: Where ``bench-<timestamp>.json`` is written.
     output_dir: Path = Path("var")
     #: Seconds any server has to become ready.

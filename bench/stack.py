@@ -60,6 +60,9 @@ class GatewayVariant:
     schema_name: str | None = None
     #: Payments on, with the dvcqg provider; the poller and the outbox dispatcher idle.
     payments: bool = False
+    #: Environment of the gateway's process on top of the bench's own (``LIENTHONG_*``
+    #: overrides; ``PYTHONPATH`` to run another checkout's code: the ``compare`` scenario).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 #: The payment section of a callback benchmark's gateway: the dvcqg provider (its
@@ -170,9 +173,17 @@ class BenchStack:
         self._tmp = tempfile.TemporaryDirectory(prefix="lienthong-bench-")
         self.workdir = Path(self._tmp.name)
 
-    def _server(self, name: str, argv: list[str], port: int, health: str | None = None) -> None:
+    def _server(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        health: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         server = ServerProcess(
-            name, argv, port, self.workdir / f"{name}.log", self.cpus.servers, health_path=health
+            name, argv, port, self.workdir / f"{name}.log", self.cpus.servers, env=env,
+            health_path=health,
         )
         self.servers[name] = server  # registered first, so a failed start is stopped too
         self._group.start(server, self.settings.ready_timeout)
@@ -212,7 +223,7 @@ class BenchStack:
         )
         try:
             self._server(name, [*lienthong_command(), "run", "--config", str(config)],
-                         gateway_port, health="/healthz")
+                         gateway_port, health="/healthz", env=dict(variant.env) or None)
         except RuntimeError:
             self.stop_server(name)
             raise

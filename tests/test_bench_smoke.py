@@ -21,9 +21,12 @@ from bench.__main__ import parse_settings
 from bench.audit_scenario import AUDIT_OFF, AUDIT_ON, round_order
 from bench.callback_store import SEEDED_VERSION, _classify
 from bench.callbacks import Bill, DvcqgCallbacks, delivery_plan
+from bench.compare_scenario import baseline_env
+from bench.compare_scenario import round_order as compare_round_order
 from bench.figures import Comparison, percentile
 from bench.loadgen import LoadResult, PreparedRequest, _send, _Tally
 from bench.processes import cpu_seconds
+from bench.settings import BenchSettings
 from bench.stack import GatewayVariant, Measured, render_gateway_config
 from bench.targets import SignedRequests
 from gateway.config import load_settings
@@ -317,3 +320,64 @@ def test_reconcile_flag_adds_the_scenario() -> None:
     assert settings.reconcile_count == 1_000_000
     assert "reconcile" not in parse_settings([]).scenarios
     assert parse_settings(["--quick", "--reconcile", "500"]).reconcile_count == 500
+
+
+# --- the compare scenario (A = this tree, B = another checkout and/or other settings) ------
+
+
+def test_compare_flags_become_settings(tmp_path: Path) -> None:
+    """--compare-* flags land in the settings; a malformed KEY=VALUE is refused."""
+    settings = parse_settings([
+        "--scenario", "compare", "--compare-source", str(tmp_path),
+        "--compare-env", "LIENTHONG_AUDIT__MAX_DELAY_SECONDS=0",
+        "--compare-env", "LIENTHONG_LOGGING__LEVEL=WARNING",
+        "--compare-rate", "380", "--compare-rounds", "2",
+    ])
+    assert settings.scenarios == ("compare",)
+    assert settings.compare_source == tmp_path
+    assert settings.compare_env == {
+        "LIENTHONG_AUDIT__MAX_DELAY_SECONDS": "0", "LIENTHONG_LOGGING__LEVEL": "WARNING",
+    }
+    assert (settings.compare_rate, settings.compare_rounds) == (380, 2)
+    with pytest.raises(SystemExit):
+        parse_settings(["--compare-env", "no-equals-sign"])
+
+
+def test_compare_b_runs_the_other_checkout_first_on_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B's PYTHONPATH starts with the other checkout; a folder that is not one is refused."""
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/else")
+    with pytest.raises(ValueError, match="not a checkout"):
+        baseline_env(BenchSettings(compare_source=tmp_path))
+    (tmp_path / "gateway").mkdir()
+    (tmp_path / "gateway" / "__init__.py").write_text("", encoding="utf-8")
+    env = baseline_env(BenchSettings(compare_source=tmp_path, compare_env={"X": "1"}))
+    assert env == {"X": "1", "PYTHONPATH": f"{tmp_path.resolve()}{os.pathsep}/somewhere/else"}
+    assert compare_round_order(3) == ["A", "B", "B", "A", "A", "B"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT)
+def test_compare_sends_the_same_load_to_both_and_overrides_reach_b_only(
+    tmp_path: Path,
+) -> None:
+    """A tiny compare run: both gateways answer everything; B's logging override (WARNING)
+    silences B's request lines and not A's, so the override reached B alone."""
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bench", "--quick", "--scenario", "compare",
+         "--compare-env", "LIENTHONG_LOGGING__LEVEL=WARNING", "--compare-rounds", "1",
+         "--output-dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=QUICK_RUN_TIMEOUT, check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    document = json.loads(next(tmp_path.glob("bench-*.json")).read_text(encoding="utf-8"))
+    a, b = _figures(document, "compare")
+    assert (a["mode"], b["mode"]) == ("A saturation", "B saturation")
+    for side in (a, b):
+        assert side["requests"] > 0
+        assert side["errors"] == {}
+    a_log = a["log_bytes_per_request"]["gateway-a"]
+    assert a_log > 500  # one INFO request line and one exchange line per verification
+    assert b["log_bytes_per_request"]["gateway-b"] < a_log / 10
