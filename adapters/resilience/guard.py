@@ -145,7 +145,7 @@ class UpstreamGuard:
             try:
                 self.retry_budget.record_call()
                 # The first attempt runs outside tenacity: most calls succeed (or fail for
-                # good) at once, and building and driving the controller cost about 40 µs a
+                # good) at once, and building and driving the controller cost about 25 µs a
                 # call. A retryable failure is handed to tenacity as its first attempt's
                 # outcome, so the retries, waits, budget and deadline are decided as before.
                 try:

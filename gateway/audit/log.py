@@ -154,8 +154,12 @@ class AuditLog:
         self._head = _Head()
         self._chain_lock = asyncio.Lock()
         self._queue: asyncio.Queue[_Pending | None] | None = None
-        #: Set when the writer must not linger: someone waits (flush, stop) or a batch is full.
-        self._urgent = asyncio.Event()
+        #: Wakes a lingering writer: a batch is full, a flush or stop is queued.
+        self._wake = asyncio.Event()
+        #: Flush markers queued and not yet taken by the writer, and whether stop() was called:
+        #: either means somebody waits, so the writer does not linger.
+        self._flushes = 0
+        self._closing = False
         self._writer: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
 
@@ -212,6 +216,7 @@ class AuditLog:
             checkpointed_seq=int(cp["seq"]) if cp and cp["seq"] is not None else 0,
         )
         self._queue = asyncio.Queue(maxsize=self.config.queue_size)
+        self._flushes, self._closing = 0, False
         self._writer = asyncio.create_task(self._write_forever(), name="audit-writer")
         self._ticker = asyncio.create_task(self._checkpoint_forever(), name="audit-checkpoints")
         _log.info("audit.started", instance=self.instance_id, head_seq=self._head.seq)
@@ -224,8 +229,9 @@ class AuditLog:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
+        self._closing = True
         await self._queue.put(None)
-        self._urgent.set()
+        self._wake.set()
         await self._writer
         self._writer = self._ticker = None
         await self.checkpoint()
@@ -284,7 +290,7 @@ class AuditLog:
         if self.config.durability == "buffered":
             await self._queue.put(_Pending(entry))
             if self._queue.qsize() >= self.config.max_batch:
-                self._urgent.set()
+                self._wake.set()
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(entry, done))
@@ -295,8 +301,9 @@ class AuditLog:
         if self._queue is None or not self.running:
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._flushes += 1
         await self._queue.put(_Pending(None, done))
-        self._urgent.set()
+        self._wake.set()
         await done
 
     async def _write_forever(self) -> None:
@@ -307,7 +314,6 @@ class AuditLog:
             if item is None:
                 break
             await self._linger(item)
-            self._urgent.clear()
             batch = [item]
             while len(batch) < self.config.max_batch and not self._queue.empty():
                 more = self._queue.get_nowait()
@@ -315,17 +321,26 @@ class AuditLog:
                     stopping = True
                     break
                 batch.append(more)
+            self._flushes -= sum(1 for pending in batch if pending.entry is None)
             await self._write_batch(batch)
 
     async def _linger(self, first: _Pending) -> None:
         """Buffered records: let the batch fill for up to ``max_delay_seconds`` (one commit,
         one fsync on SQLite, for all of them) unless somebody waits for it or it is full."""
         delay = self.config.max_delay_seconds
-        if delay <= 0 or first.done is not None or self._urgent.is_set():
+        assert self._queue is not None
+        if (
+            delay <= 0
+            or first.done is not None  # durability "commit", or a flush: somebody waits
+            or self._flushes
+            or self._closing
+            or self._queue.qsize() + 1 >= self.config.max_batch  # a backlog: no waiting
+        ):
             return
+        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):
-                await self._urgent.wait()
+                await self._wake.wait()
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
         entries = [p.entry for p in batch if p.entry is not None]

@@ -161,9 +161,17 @@ def normalize_tone_placement(text: str) -> str:
 
 #: Words (syllables, nearly always) already normalised. A name is a handful of words from a
 #: small vocabulary, so every verification normalises two names from this cache instead of
-#: walking their graphemes (about 40 µs a comparison). A word alone identifies nobody; the
-#: cache holds no whole name.
-_normalize_word = functools.lru_cache(maxsize=8192)(normalize_tone_placement)
+#: walking their graphemes (about 40 µs a comparison). The cache holds single words, never a
+#: whole name, and only short ones: a long "word" (from a hostile or broken reply) is
+#: normalised without being kept, so the cache stays small whatever it is fed.
+_cached_word = functools.lru_cache(maxsize=8192)(normalize_tone_placement)
+_CACHED_WORD_MAX_LENGTH = 32
+
+
+def _normalize_word(word: str) -> str:
+    if len(word) > _CACHED_WORD_MAX_LENGTH:
+        return normalize_tone_placement(word)
+    return _cached_word(word)
 
 
 def normalize_name(name: str) -> str:

@@ -120,6 +120,41 @@ async def test_a_full_batch_does_not_wait_for_the_delay(
                 await asyncio.sleep(0.01)
 
 
+async def test_a_backlog_is_written_without_lingering(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """Full batches still queued behind the one being written do not wait for the delay."""
+    config = audit_config.model_copy(
+        update={"durability": "buffered", "max_delay_seconds": 30, "max_batch": 3}
+    )
+    async with AuditLog(store, config, "gw-k", clock=clock) as log:
+        await append_some(log, clock, 7)  # two full batches and one record
+        async with asyncio.timeout(10):
+            while True:
+                row = await store.fetch_one(
+                    "SELECT COUNT(*) AS n FROM audit_records WHERE instance = 'gw-k'"
+                )
+                if row is not None and row["n"] >= 6:
+                    break
+                await asyncio.sleep(0.01)
+
+
+async def test_stop_does_not_wait_for_the_delay(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """stop() writes a backlog and a last partial batch at once, whatever the delay."""
+    config = audit_config.model_copy(
+        update={"durability": "buffered", "max_delay_seconds": 30, "max_batch": 3}
+    )
+    log = AuditLog(store, config, "gw-s", clock=clock)
+    await log.start()
+    await append_some(log, clock, 7)
+    async with asyncio.timeout(10):
+        await log.stop()
+    rows = await store.fetch_all("SELECT seq FROM audit_records WHERE instance = 'gw-s'")
+    assert len(rows) == 7
+
+
 async def test_restart_continues_the_chain(
     store: Store, audit_config: AuditConfig, clock: FakeClock
 ) -> None:
