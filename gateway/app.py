@@ -46,14 +46,19 @@ from gateway.store import StoreConfig, open_store
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/callbacks/", "/pay/return/")
 
 
+def nonce_store_for(
+    settings: Settings, app: web.Application, clock: Callable[[], float]
+) -> NonceStore:
+    """Where this gateway remembers signature nonces (``[server] nonce_store``)."""
+    if settings.server.nonce_store == "store":
+        return SharedNonceStore(app)
+    return InMemoryNonceStore(max_entries=settings.server.max_nonces, clock=clock)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
     registry = ClientRegistry(settings.clients)
     app = web.Application(client_max_size=settings.server.max_body_bytes)
-    nonces: NonceStore = (
-        SharedNonceStore(app)
-        if settings.server.nonce_store == "store"
-        else InMemoryNonceStore(clock=clock)
-    )
+    nonces = nonce_store_for(settings, app, clock)
     app.middlewares.extend(
         [
             request_context_middleware,

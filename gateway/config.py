@@ -64,6 +64,10 @@ class ServerConfig(_Section):
     #: Where signature nonces are remembered: ``memory`` (one instance, free) or
     #: ``store`` (unique rows in the database, shared by every instance).
     nonce_store: Literal["memory", "store"] = "memory"
+    #: ``memory``: how many unexpired nonces are held; beyond it signed requests get 503
+    #: (never a forgotten nonce, which would let a replay through). With the 300 s window,
+    #: 100,000 allows about 330 signed requests a second, sustained (about 25 MB).
+    max_nonces: int = Field(default=100_000, ge=1)
 
 
 class TLSServerConfig(_Section):

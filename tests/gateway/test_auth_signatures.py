@@ -7,8 +7,10 @@ import hashlib
 import hmac
 
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
+from gateway.app import nonce_store_for
 from gateway.auth import (
     AuthenticationFailed,
     ContentDigestError,
@@ -22,6 +24,7 @@ from gateway.auth import (
     verify_signed_request,
 )
 from gateway.clients import ClientConfig, ClientRegistry
+from gateway.config import load_settings
 from tests.gateway.test_auth_middleware import FakeClock
 
 # RFC 9421 Appendix B.2 test request and the B.2.5 HMAC key.
@@ -166,6 +169,17 @@ async def test_nonce_store_refuses_a_seen_nonce_until_it_expires() -> None:
     assert await store.remember("portal-demo", "n1", 400.0)
     clock.now = 400.0
     assert await store.remember("motcua-demo", "n1", 700.0)
+
+
+async def test_the_gateway_nonce_store_holds_what_the_config_says() -> None:
+    """[server] max_nonces bounds the in-memory store the gateway builds."""
+    settings = load_settings(None, environment="test", server={"max_nonces": 2})
+    store = nonce_store_for(settings, web.Application(), FakeClock(0.0))
+    assert await store.remember("c1", "a", 10.0)
+    assert await store.remember("c1", "b", 10.0)
+    with pytest.raises(NonceStoreFull):
+        await store.remember("c1", "c", 10.0)
+    assert load_settings(None, environment="test").server.max_nonces == 100_000
 
 
 async def test_nonce_store_is_bounded_and_sweeps_expired() -> None:
