@@ -101,6 +101,19 @@ async def test_buffered_records_gather_into_one_commit(
     await log.stop()
 
 
+async def _until_stored(store: Store, instance: str, count: int) -> None:
+    """Return once ``instance`` has ``count`` records in the store (10 s at most: a test
+    that needs this waits for the writer, never for the 30 s delay it configured)."""
+    async with asyncio.timeout(10):
+        while True:
+            row = await store.fetch_one(
+                "SELECT COUNT(*) AS n FROM audit_records WHERE instance = $1", instance
+            )
+            if row is not None and row["n"] >= count:
+                return
+            await asyncio.sleep(0.01)
+
+
 async def test_a_full_batch_does_not_wait_for_the_delay(
     store: Store, audit_config: AuditConfig, clock: FakeClock
 ) -> None:
@@ -110,14 +123,7 @@ async def test_a_full_batch_does_not_wait_for_the_delay(
     )
     async with AuditLog(store, config, "gw-f", clock=clock) as log:
         await append_some(log, clock, 3)
-        async with asyncio.timeout(10):
-            while True:
-                row = await store.fetch_one(
-                    "SELECT COUNT(*) AS n FROM audit_records WHERE instance = 'gw-f'"
-                )
-                if row is not None and row["n"] == 3:
-                    break
-                await asyncio.sleep(0.01)
+        await _until_stored(store, "gw-f", 3)
 
 
 async def test_a_backlog_is_written_without_lingering(
@@ -129,14 +135,7 @@ async def test_a_backlog_is_written_without_lingering(
     )
     async with AuditLog(store, config, "gw-k", clock=clock) as log:
         await append_some(log, clock, 7)  # two full batches and one record
-        async with asyncio.timeout(10):
-            while True:
-                row = await store.fetch_one(
-                    "SELECT COUNT(*) AS n FROM audit_records WHERE instance = 'gw-k'"
-                )
-                if row is not None and row["n"] >= 6:
-                    break
-                await asyncio.sleep(0.01)
+        await _until_stored(store, "gw-k", 6)
 
 
 async def test_stop_does_not_wait_for_the_delay(
