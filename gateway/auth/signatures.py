@@ -158,8 +158,8 @@ def component_value(request: SignedRequest, component: ComponentId) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_identifier(name: str, params: tuple[tuple[str, Any], ...]) -> str:
-    return str(ser_item((name, dict(params))))
+def _cached_identifier(name: str, params: tuple[tuple[str, type, Any], ...]) -> str:
+    return str(ser_item((name, {key: value for key, _, value in params})))
 
 
 def _identifier(component: ComponentId) -> str:
@@ -171,7 +171,8 @@ def _identifier(component: ComponentId) -> str:
     """
     name, params = component
     try:
-        return _cached_identifier(name, tuple(params.items()))
+        # The type is part of the key: True == 1 == 1.0 in Python, not in RFC 8941.
+        return _cached_identifier(name, tuple((k, type(v), v) for k, v in params.items()))
     except TypeError:  # an unhashable parameter value: serialize it every time
         return str(ser_item((name, dict(params))))
 

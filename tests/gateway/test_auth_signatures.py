@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from decimal import Decimal
 
 import pytest
 from aiohttp import web
@@ -23,6 +24,7 @@ from gateway.auth import (
     verify_content_digest,
     verify_signed_request,
 )
+from gateway.auth.signatures import serialize_signature_params
 from gateway.clients import ClientConfig, ClientRegistry
 from gateway.config import load_settings
 from tests.gateway.test_auth_middleware import FakeClock
@@ -249,3 +251,12 @@ async def test_valid_signature_returns_the_client() -> None:
     request = SignedRequest.from_url("POST", URL, headers)
     client = await verify_signed_request(request, b"{}", **_verify_kwargs())  # type: ignore[arg-type]
     assert client.id == "motcua-demo"
+
+
+def test_component_identifiers_keep_their_parameter_types() -> None:
+    """A boolean, an integer and a decimal parameter serialize differently, whatever the
+    order they are met in (Python's True == 1 == 1.0 must not conflate them)."""
+    assert serialize_signature_params([("x-a", {"p": True})], {}) == '("x-a";p)'
+    assert serialize_signature_params([("x-a", {"p": 1})], {}) == '("x-a";p=1)'
+    assert serialize_signature_params([("x-a", {"p": Decimal("1.0")})], {}) == '("x-a";p=1.0)'
+    assert serialize_signature_params([("x-a", {"p": True})], {}) == '("x-a";p)'
