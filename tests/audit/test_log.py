@@ -101,6 +101,13 @@ async def test_buffered_records_gather_into_one_commit(
     await log.stop()
 
 
+def _lingering(audit_config: AuditConfig) -> AuditConfig:
+    """Buffered, batches of 3, a 30 s delay: any test that finishes waited for no delay."""
+    return audit_config.model_copy(
+        update={"durability": "buffered", "max_delay_seconds": 30, "max_batch": 3}
+    )
+
+
 async def _until_stored(store: Store, instance: str, count: int) -> None:
     """Return once ``instance`` has ``count`` records in the store (10 s at most: a test
     that needs this waits for the writer, never for the 30 s delay it configured)."""
@@ -118,9 +125,7 @@ async def test_a_full_batch_does_not_wait_for_the_delay(
     store: Store, audit_config: AuditConfig, clock: FakeClock
 ) -> None:
     """max_batch records queued end the linger at once: the store sees them without a flush."""
-    config = audit_config.model_copy(
-        update={"durability": "buffered", "max_delay_seconds": 30, "max_batch": 3}
-    )
+    config = _lingering(audit_config)
     async with AuditLog(store, config, "gw-f", clock=clock) as log:
         await append_some(log, clock, 3)
         await _until_stored(store, "gw-f", 3)
@@ -130,9 +135,7 @@ async def test_a_backlog_is_written_without_lingering(
     store: Store, audit_config: AuditConfig, clock: FakeClock
 ) -> None:
     """Full batches still queued behind the one being written do not wait for the delay."""
-    config = audit_config.model_copy(
-        update={"durability": "buffered", "max_delay_seconds": 30, "max_batch": 3}
-    )
+    config = _lingering(audit_config)
     async with AuditLog(store, config, "gw-k", clock=clock) as log:
         await append_some(log, clock, 7)  # two full batches and one record
         await _until_stored(store, "gw-k", 6)
@@ -142,9 +145,7 @@ async def test_stop_does_not_wait_for_the_delay(
     store: Store, audit_config: AuditConfig, clock: FakeClock
 ) -> None:
     """stop() writes a backlog and a last partial batch at once, whatever the delay."""
-    config = audit_config.model_copy(
-        update={"durability": "buffered", "max_delay_seconds": 30, "max_batch": 3}
-    )
+    config = _lingering(audit_config)
     log = AuditLog(store, config, "gw-s", clock=clock)
     await log.start()
     await append_some(log, clock, 7)
