@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -22,6 +21,7 @@ from adapters.business.sandbox import NgspSandboxConfig
 from adapters.business.sandbox import start_sandbox as start_ngsp
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
+from gateway.signals import wait_for_stop
 
 #: The bench's NGSP credentials (dev-only values, the same as the embedded default's).
 BENCH_CONSUMER_KEY = "lienthong-sandbox"
@@ -46,12 +46,8 @@ async def _serve(kind: str, port: int, businesses: int) -> None:
         runner, _ = await start_population(PopulationSandboxConfig(), "127.0.0.1", port)
     else:
         runner, _ = await start_ngsp(ngsp_config(businesses), "127.0.0.1", port)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await wait_for_stop()
     finally:
         await runner.cleanup()
 

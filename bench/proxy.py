@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from gateway.signals import wait_for_stop
 
 #: Hop-by-hop headers (RFC 9110 §7.6.1) and those aiohttp recomputes.
 _NOT_FORWARDED = frozenset(
@@ -81,12 +82,8 @@ async def _serve(upstream: str, port: int) -> None:
     runner = web.AppRunner(create_proxy_app(upstream), access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await wait_for_stop()
     finally:
         await runner.cleanup()
 

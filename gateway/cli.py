@@ -233,15 +233,13 @@ def _cmd_demo(settings: Any, args: argparse.Namespace) -> int:
         print(f"demo: {exc}", file=sys.stderr)
         return 2
     if args.serve:
-        import asyncio as _asyncio
+        from gateway.signals import wait_for_stop
 
         async def serve() -> None:
-            stop = _asyncio.Event()
-            from gateway.server import _wait_for_stop
-
-            task = _asyncio.create_task(serve_demo_page(config, stop))
+            stop = asyncio.Event()
+            task = asyncio.create_task(serve_demo_page(config, stop))
             print(f"demo one-stop page on {config.receiver_url}/ (Ctrl-C stops it)", flush=True)
-            await _wait_for_stop()
+            await wait_for_stop()
             stop.set()
             await task
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import signal
 import socket
 import sys
 from contextlib import AsyncExitStack
@@ -15,20 +13,9 @@ from aiohttp import web
 
 from gateway.config import Settings
 from gateway.logging import configure_logging
+from gateway.signals import wait_for_stop
 
 _log = structlog.get_logger("gateway.server")
-
-
-async def _wait_for_stop() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
 
 
 def _announce(lines: list[str]) -> None:
@@ -190,7 +177,7 @@ async def serve(settings: Settings) -> None:
         freeze_startup_objects()
         _announce(["lienthong is up:", *(f"  {w}" for w in where), "  Ctrl-C stops it."])
         _log.info("started", instance_id=settings.instance_id, environment=settings.environment)
-        await _wait_for_stop()
+        await wait_for_stop()
         _log.info("stopping")
 
 
@@ -201,4 +188,4 @@ async def serve_sandboxes(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         sandboxes = await start_sandboxes(settings, stack)
         _announce(["lienthong sandboxes are up:", *(f"  {w}" for w in sandboxes.describe())])
-        await _wait_for_stop()
+        await wait_for_stop()
