@@ -17,9 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from adapters.errors import AdapterError
@@ -152,6 +152,24 @@ class Transaction:
     amount: int
     status: ProviderStatus
     at: dt.datetime | None
+
+
+async def stream_pages(
+    fetch_page: Callable[[int], Awaitable[tuple[list[Any], int]]],
+    to_transaction: Callable[[Any], Transaction],
+) -> AsyncIterator[Transaction]:
+    """A day list, pages 1 to the count the provider gives, one page in memory at a time.
+
+    ``fetch_page(n)`` returns page ``n``'s raw rows and the number of pages.
+    """
+    page = 1
+    while True:
+        rows, pages = await fetch_page(page)
+        for row in rows:
+            yield to_transaction(row)
+        if page >= pages:
+            return
+        page += 1
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from adapters.payment.base import (
     Transaction,
     parse_provider_timestamp,
     provider_timestamp,
+    stream_pages,
     vietnam_now,
     whole_dong,
 )
@@ -296,8 +297,8 @@ class DvcqgProvider:
     async def list_transactions(self, day: dt.date) -> AsyncIterator[Transaction]:
         """Stream the day's transactions, one page (``Trang``) in memory at a time."""
         cfg = self._config
-        page = 1
-        while True:
+
+        async def fetch_page(page: int) -> tuple[list[Any], int]:
             message: dict[str, object] = {
                 "LoaiBanTin": cfg.message_types.day_list,
                 "PhienBan": cfg.version,
@@ -313,13 +314,10 @@ class DvcqgProvider:
                 message,
                 max_bytes=cfg.max_page_bytes,
             )
-            rows, pages = self._page_rows(reply)
-            del reply
-            for row in rows:
-                yield self._transaction(row)
-            if page >= pages:
-                return
-            page += 1
+            return self._page_rows(reply)
+
+        async for transaction in stream_pages(fetch_page, self._transaction):
+            yield transaction
 
     def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
         if not isinstance(reply, dict) or not isinstance(reply.get("DanhSach"), list):

@@ -35,6 +35,7 @@ from adapters.payment.base import (
     Transaction,
     parse_provider_timestamp,
     provider_timestamp,
+    stream_pages,
     vietnam_now,
     whole_dong,
 )
@@ -282,8 +283,8 @@ class VnpayProvider:
     async def list_transactions(self, day: dt.date) -> AsyncIterator[Transaction]:
         """Stream the day's transactions, one page in memory at a time *(inferred API)*."""
         cfg = self._config
-        page = 1
-        while True:
+
+        async def fetch_page(page: int) -> tuple[list[Any], int]:
             message = {
                 **self._request_base(cfg.list_command),
                 "vnp_TransDate": day.strftime("%Y%m%d"),
@@ -297,13 +298,10 @@ class VnpayProvider:
             reply = await self._exchange.post(
                 "list_transactions", cfg.api_url, message, max_bytes=cfg.max_page_bytes
             )
-            rows, pages = self._page_rows(reply)
-            del reply
-            for row in rows:
-                yield self._transaction(row)
-            if page >= pages:
-                return
-            page += 1
+            return self._page_rows(reply)
+
+        async for transaction in stream_pages(fetch_page, self._transaction):
+            yield transaction
 
     def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
         if not isinstance(reply, dict) or not isinstance(reply.get("vnp_Transactions"), list):
