@@ -43,16 +43,24 @@ def vietnam_now() -> dt.datetime:
 class ProviderStatus(enum.StrEnum):
     """A payment's state as the provider reports it.
 
-    ``reversed`` is VNPay's ``vnp_TransactionStatus`` 04: the money went back to the
-    payer after a payment; the gateway treats it as a case for people, never as a
-    silent move back from ``paid``.
+    Three states mean the payer's money moved but the payment is not simply paid;
+    the gateway treats each as a case for people (``needs_review`` with the state
+    as its reason), never as a silent ``pending`` or ``failed``:
+
+    - ``flagged``: debited, but the provider flags the transaction as suspicious
+      (VNPay ``vnp_ResponseCode`` 07, ``vnp_TransactionStatus`` 07);
+    - ``reversed``: the money went back to the payer after a payment (VNPay status 04);
+    - ``refunded``: a refund is in progress, sent to the bank, or was refused
+      (VNPay statuses 05, 06, 09).
     """
 
     PAID = "paid"
     PENDING = "pending"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    FLAGGED = "flagged"
     REVERSED = "reversed"
+    REFUNDED = "refunded"
     UNKNOWN = "unknown"
 
 
@@ -121,7 +129,15 @@ class CreatedPayment:
 
 @dataclass(frozen=True)
 class CallbackResult:
-    """A verified callback (or signed payer return). ``amount`` is what the provider reported."""
+    """A verified callback (or signed payer return). ``amount`` is what the provider reported.
+
+    ``whole_dong`` is False when the provider reported a fraction of a dong (a VNPay
+    ``vnp_Amount`` that is not a multiple of 100); ``amount`` is then rounded down
+    and the gateway treats it as an amount that differs from the bill.
+    ``for_this_merchant`` is False when the (correctly signed) message names another
+    merchant (VNPay ``vnp_TmnCode``, dvcqg ``MaDoiTac``): the gateway answers that
+    it does not know the order.
+    """
 
     reference: str
     provider_txn_id: str | None
@@ -130,6 +146,8 @@ class CallbackResult:
     paid_at: dt.datetime | None
     raw_code: str
     verified: bool
+    whole_dong: bool = True
+    for_this_merchant: bool = True
 
 
 @dataclass(frozen=True)
