@@ -39,7 +39,7 @@ from prometheus_client import Counter
 from gateway.audit.config import AuditConfig
 from gateway.audit.record import masked, subject_digest
 from gateway.audit.signing import AuditKeyError, derive_digest_key, load_signing_key
-from gateway.payments.model import FINAL
+from gateway.payments.model import FINAL, PaymentStatus
 from gateway.store import Clock, Store, to_us
 
 __all__ = [
@@ -60,10 +60,21 @@ PERSONAL_DATA_ERASED = Counter(
 
 PayerDigest = Callable[[str], str]
 
-#: The final states as SQL literals (they are constants of the state machine, not input).
-_FINAL_SQL = ", ".join(f"'{status}'" for status in sorted(FINAL))
+#: The states that are not final, as SQL literals (constants of the state machine, not
+#: input). "Final" is written as NOT IN these: SQLite, which keeps no statistics unless
+#: ANALYZE runs, would otherwise read the (status, updated_at) index over every final
+#: payment ever made (400 ms a sweep at 300,000 payments) instead of the partial index
+#: of the rows still holding personal data (2 ms).
+_NOT_FINAL_SQL = ", ".join(f"'{status}'" for status in sorted(set(PaymentStatus) - FINAL))
 #: Rows that still hold the payer's name or clear id (the partial index of migration 0004).
 _HOLDS = "(payer_name IS NOT NULL OR payer_id_number IS NOT NULL)"
+#: Due for erasure: holding personal data, final, unchanged since ``$1`` (the cutoff).
+_DUE = f"{_HOLDS} AND updated_at <= $1 AND status NOT IN ({_NOT_FINAL_SQL})"
+#: One batch of due rows (``$2`` of them), those final longest first.
+SELECT_DUE = (
+    f"SELECT id, payer_id_number FROM payments WHERE {_DUE}"  # noqa: S608 (constants)
+    " ORDER BY updated_at, id LIMIT $2"
+)
 
 
 class PayerIdDigest:
@@ -202,13 +213,7 @@ class PersonalDataEraser:
 
     async def _erase_batch(self) -> int:
         cutoff = to_us(self._clock() - self.retention)
-        due = f"{_HOLDS} AND updated_at <= $1 AND status IN ({_FINAL_SQL})"
-        rows = await self._store.fetch_all(
-            f"SELECT id, payer_id_number FROM payments WHERE {due}"  # noqa: S608 (constants)
-            " ORDER BY updated_at, id LIMIT $2",
-            cutoff,
-            self._batch_size,
-        )
+        rows = await self._store.fetch_all(SELECT_DUE, cutoff, self._batch_size)
         if not rows:
             return 0
         erased = 0
@@ -219,7 +224,7 @@ class PersonalDataEraser:
                 erased += await tx.execute(
                     "UPDATE payments SET payer_name = NULL, payer_id_number = NULL,"  # noqa: S608 (constants)
                     " payer_id_digest = COALESCE(payer_id_digest, $3),"
-                    f" payer_id_masked = COALESCE(payer_id_masked, $4) WHERE id = $2 AND {due}",
+                    f" payer_id_masked = COALESCE(payer_id_masked, $4) WHERE id = $2 AND {_DUE}",
                     cutoff,
                     row["id"],
                     self._digest_of(clear_id) if clear_id is not None else None,

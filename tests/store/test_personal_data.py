@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,14 @@ from pydantic import SecretStr
 from gateway.audit import AuditConfig, AuditLog
 from gateway.audit.record import subject_digest
 from gateway.payments import PaymentLedger, PaymentStatus
-from gateway.payments.personal_data import PayerIdDigest, PersonalDataEraser, purge_personal_data
+from gateway.payments.personal_data import (
+    SELECT_DUE,
+    PayerIdDigest,
+    PersonalDataEraser,
+    purge_personal_data,
+)
 from gateway.pki import init_dev_pki
-from gateway.store import Store
+from gateway.store import Store, StoreConfig
 from tests.store.conftest import PAYER_ID, PAYER_NAME, FakeClock, OpenStore, new_payment
 
 RETENTION = dt.timedelta(days=30)
@@ -238,3 +245,17 @@ async def test_purge_with_retention_zero_erases_what_is_final_now(
     assert report.erased == 1
     assert (await _row(store, final.id))["payer_name"] is None
     assert (await _row(store, still_open.id))["payer_name"] == PAYER_NAME
+
+
+async def test_sqlite_sweep_reads_only_rows_still_holding_personal_data(
+    store: Store, store_config: StoreConfig
+) -> None:
+    """SQLite (no statistics) plans the sweep on the partial index, not on every final payment."""
+    if store.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner only: PostgreSQL plans from its statistics")
+    path = store_config.url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        plan = db.execute(
+            "EXPLAIN QUERY PLAN " + re.sub(r"\$(\d+)", r"?\1", SELECT_DUE), (0, 500)
+        ).fetchall()
+    assert "USING INDEX payments_personal_data_held" in str(plan)
