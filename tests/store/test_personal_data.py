@@ -21,7 +21,7 @@ from gateway.payments.personal_data import (
     purge_personal_data,
 )
 from gateway.pki import init_dev_pki
-from gateway.store import Store, StoreConfig
+from gateway.store import Store, StoreConfig, open_store
 from tests.store.conftest import PAYER_ID, PAYER_NAME, FakeClock, OpenStore, new_payment
 
 RETENTION = dt.timedelta(days=30)
@@ -259,3 +259,31 @@ async def test_sqlite_sweep_reads_only_rows_still_holding_personal_data(
             "EXPLAIN QUERY PLAN " + re.sub(r"\$(\d+)", r"?\1", SELECT_DUE), (0, 500)
         ).fetchall()
     assert "USING INDEX payments_personal_data_held" in str(plan)
+
+
+async def test_migration_0004_upgrades_a_table_with_payments_in_it(
+    store_config: StoreConfig, clock: FakeClock
+) -> None:
+    """A database from before 0004, with a payment: upgraded in place, then backfilled."""
+    store = await open_store(store_config, clock=clock)
+    try:
+        payment = await new_payment(PaymentLedger(store, clock))
+        async with store.transaction() as tx:  # back to the schema before 0004
+            await tx.execute("DROP INDEX payments_personal_data_held")
+            await tx.execute("ALTER TABLE payments DROP COLUMN payer_id_digest")
+            await tx.execute("ALTER TABLE payments DROP COLUMN payer_id_masked")
+            await tx.execute("DELETE FROM schema_migrations WHERE version = 4")
+    finally:
+        await store.close()
+    upgraded = await open_store(store_config, clock=clock)
+    try:
+        before = await _row(upgraded, payment.id)
+        report = await PersonalDataEraser(upgraded, RETENTION, digest=_digest).run_once()
+        after = await _row(upgraded, payment.id)
+    finally:
+        await upgraded.close()
+    assert (before["payer_id_digest"], before["payer_id_masked"]) == (None, None)
+    assert before["payer_id_number"] == PAYER_ID
+    assert report.backfilled == 1
+    assert after["payer_id_digest"] == _digest(PAYER_ID)
+    assert after["payer_id_masked"] == "092*******23"
