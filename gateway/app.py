@@ -31,7 +31,7 @@ from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.businesses import BUSINESS_SERVICE, BusinessService
 from gateway.clients import ClientRegistry
 from gateway.config import Settings
-from gateway.identity import CitizenService
+from gateway.identity import CitizenService, fold_for_request
 from gateway.observability import problem_middleware, request_context_middleware
 from gateway.payments.runtime import payment_workers_ctx, payments_ctx
 from gateway.routes import businesses as business_routes
@@ -126,7 +126,7 @@ async def _population_ctx(app: web.Application) -> AsyncIterator[None]:
     session = make_session(tls=cfg.tls)
     guard = UpstreamGuard(cfg.upstream_name, section.resilience)
     try:
-        client = await PopulationClient.load(cfg, session, guard)
+        client = await PopulationClient.load(cfg, session, guard, fold_name=fold_for_request)
         app[CITIZEN_SERVICE] = CitizenService(client)
         app[READINESS_CHECKS]["population"] = _guard_check(guard)
         yield

@@ -1,6 +1,7 @@
 """Business registration lookups for the one-stop system: validation, cache, coalescing, JSON.
 
-The tax code is normalised and its check digit verified before anything goes upstream.
+The tax code is normalised (every spelling python-stdnum's ``mst.compact`` accepts) and
+validated before anything goes upstream.
 :class:`BusinessService` keeps records for ``ttl_seconds`` (0 disables the cache) in a
 bounded LRU and coalesces concurrent lookups of one tax code into one upstream call; a
 failure is shared by the callers waiting for it but never cached. "Unknown" is not cached
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
+from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.vn import mst
 
 from adapters.business.models import BusinessRecord
@@ -31,7 +33,8 @@ BUSINESS_CACHE = Counter(
     ["result"],
 )
 
-_TAX_CODE = re.compile(r"^(\d{10})(?:-?(\d{3}))?$")
+#: What python-stdnum's ``mst.compact`` leaves after removing separators: 10 or 13 ASCII digits.
+_COMPACT_TAX_CODE = re.compile(r"[0-9]{10}(?:[0-9]{3})?")
 
 
 def _invalid(message: str) -> ValidationFailed:
@@ -39,21 +42,33 @@ def _invalid(message: str) -> ValidationFailed:
 
 
 def normalize_tax_code(raw: str) -> str:
-    """``0100 233 488``, ``0100233488001`` or ``0100233488-001`` → ``0100233488[-001]``.
+    """Any spelling ``stdnum.vn.mst.compact`` accepts → ``0100233488`` or ``0100233488-001``.
 
-    Raises :class:`ValidationFailed` naming ``tax_code`` for a wrong length, a ``000``
-    branch suffix or a wrong check digit.
+    ``compact`` drops spaces, dashes and dots wherever they are (``18.00.000.113``,
+    ``0100 233 488``, ``0100233488 - 001``), after mapping their Unicode look-alikes
+    (no-break spaces, en dashes, middle dots…) to them; the result must then be 10
+    digits, or 13 for a branch, and pass ``mst.validate``. Anything else raises
+    :class:`ValidationFailed` naming ``tax_code``: other characters, a wrong length,
+    a ``000`` branch suffix, seven zeros after the province code, a wrong check digit.
     """
-    compact = re.sub(r"\s+", "", raw)
-    m = _TAX_CODE.match(compact)
-    if m is None:
-        raise _invalid("a tax code has 10 digits, or 13 for a branch (0100233488-001)")
-    base, branch = m.group(1), m.group(2)
-    if branch == "000":
-        raise _invalid("a branch suffix is never 000")
-    if not mst.is_valid(base):
-        raise _invalid("the check digit does not match")
-    return f"{base}-{branch}" if branch else base
+    try:
+        compact = mst.compact(raw)
+    except ValidationError:
+        raise _invalid("a tax code has 10 digits, or 13 for a branch (0100233488-001)") from None
+    if not _COMPACT_TAX_CODE.fullmatch(compact):
+        raise _invalid(
+            "a tax code has 10 digits, or 13 for a branch (0100233488-001);"
+            " spaces, dashes and dots between them are allowed"
+        )
+    try:
+        mst.validate(compact)
+    except InvalidChecksum:
+        raise _invalid("the check digit does not match") from None
+    except ValidationError:
+        if len(compact) == 13 and compact.endswith("000"):
+            raise _invalid("a branch suffix is never 000") from None
+        raise _invalid("not a tax code the registry issues") from None
+    return str(mst.format(compact))
 
 
 class BusinessCacheConfig(BaseModel):

@@ -5,13 +5,14 @@
     lienthong certs init [--dir D] [--force]   the dev PKI
     lienthong check-config [FILE]          validate a config; refuse dev material in production
     lienthong outbox list|retry|replay     the webhook outbox, for operators
+    lienthong payments purge-personal-data   erase payer names and ids past their retention
     lienthong demo [--provider P]          the whole story of a dossier against a running gateway
     lienthong reconcile --provider P --date D   match a day's payments with the provider's list
     lienthong audit verify|export|archive  the tamper-evident audit log
     lienthong security report [--since 24h]     security events and alerts, summarised
 
 Operator commands that change something (outbox retry/replay, reconcile, audit
-archive) are themselves recorded in the audit log, in the chain
+archive, payments purge-personal-data) are themselves recorded in the audit log, in the chain
 ``<instance_id>/operator``.
 """
 
@@ -69,6 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = outbox_sub.add_parser(name, help=text)
         cmd.add_argument("event_id")
         _add_config(cmd)
+
+    payments = sub.add_parser("payments", help="the payments table, for operators")
+    payments_sub = payments.add_subparsers(dest="payments_command", required=True)
+    purge = payments_sub.add_parser(
+        "purge-personal-data",
+        help="erase payer names and ids of payments final for longer than the retention",
+        description=(
+            "Erase now the payer's name and clear personal id of every payment that has"
+            " been final (paid, failed, cancelled, expired) for longer than"
+            " [payments] personal_data_retention_days (default 30). The masked id and its"
+            " keyed digest stay; open payments and payments under review are left alone."
+            " The running gateway does the same after each poller round: this command is"
+            " for doing it on demand, for example after lowering the retention."
+        ),
+    )
+    _add_config(purge)
 
     demo = sub.add_parser("demo", help="the whole story of a dossier against a running gateway")
     demo.add_argument("--gateway", default=None, help="gateway URL (default: from the config)")
@@ -219,6 +236,36 @@ async def _outbox(settings: Any, command: str, args: argparse.Namespace) -> int:
         await store.close()
 
 
+async def _purge_personal_data(settings: Any) -> int:
+    from gateway.logging import mask_text
+    from gateway.payments.personal_data import ErasureReport, purge_personal_data
+    from gateway.store import open_store
+
+    days = settings.payments.personal_data_retention_days
+
+    def progress(so_far: ErasureReport) -> None:
+        print(f"… {so_far.erased} payments erased so far", file=sys.stderr, flush=True)
+
+    try:
+        store = await open_store(_store_config(settings))
+        try:
+            report = await purge_personal_data(store, days, settings.audit, progress=progress)
+        finally:
+            await store.close()
+    except Exception as exc:  # one line for the operator, never a traceback
+        reason = mask_text(str(exc)) or type(exc).__name__
+        print(f"lienthong payments purge-personal-data: failed: {reason}", file=sys.stderr)
+        return 1
+    line = (
+        f"erased the payer's name and personal id of {report.erased} payment(s)"
+        f" final for more than {days} day(s)"
+    )
+    if report.backfilled:
+        line += f"; {report.backfilled} older row(s) given their id digest and masked id"
+    print(line)
+    return 0
+
+
 def _cmd_demo(settings: Any, args: argparse.Namespace) -> int:
     from gateway.demo import DemoConfig, DemoFailed, run_demo, serve_demo_page
 
@@ -279,6 +326,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_record_operator_command(
                 settings, f"outbox {args.outbox_command}", {"event_id": args.event_id},
                 "ok" if status == 0 else "failed"))
+        return status
+    if args.command == "payments":
+        status = asyncio.run(_purge_personal_data(settings))
+        try:
+            asyncio.run(_record_operator_command(
+                settings, "payments purge-personal-data",
+                {"retention_days": settings.payments.personal_data_retention_days},
+                "ok" if status == 0 else "failed"))
+        except Exception as exc:  # one line, and only if the purge's own line did not say why
+            if status == 0:
+                print(f"lienthong payments purge-personal-data: done but not audited:"
+                      f" {type(exc).__name__}", file=sys.stderr)
+            return 1
         return status
     if args.command == "demo":
         return _cmd_demo(settings, args)

@@ -140,6 +140,9 @@ class PaymentsSection(_Section):
     default_provider: Literal["dvcqg", "vnpay"] = "dvcqg"
     #: Minutes a payment stays payable (fractions allowed: tests use seconds).
     expiry_minutes: float = Field(default=15.0, gt=0, le=7 * 24 * 60)
+    #: Days a payment stays final before the payer's name and clear id are erased
+    #: (the masked id and its keyed digest stay; see gateway.payments.personal_data).
+    personal_data_retention_days: int = Field(default=30, ge=0, le=3650)
     polling: PaymentPollingConfig = Field(default_factory=PaymentPollingConfig)
     webhooks: WebhookDispatchConfig = Field(default_factory=WebhookDispatchConfig)
     #: The national payment platform; None leaves it out.

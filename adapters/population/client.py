@@ -37,7 +37,6 @@ from adapters.http import REQUEST_ID, connection_failure, outbound_headers, read
 from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 from adapters.population.config import PopulationConfig
 from adapters.population.models import CitizenQuery, CitizenRecord
-from adapters.population.names import fold_name_for_request
 from adapters.population.ndxp import ndxp_headers
 from adapters.population.wire import LOOKUP, CitizenServiceWire, SoapFault, find_fault
 from adapters.population.wsse import WSSE_NS, build_ws_security
@@ -99,8 +98,12 @@ class PopulationClient:
         wire: CitizenServiceWire,
         *,
         clock: Callable[[], float] = wall_clock,
+        fold_name: Callable[[str], str] | None = None,
     ) -> None:
+        if config.fold_name_in_request and fold_name is None:
+            raise ValueError("fold_name_in_request needs fold_name (the gateway's name folding)")
         self._config = config
+        self._fold_name = fold_name
         self._endpoint = config.require_endpoint()
         self._session = session
         self._guard = guard
@@ -116,8 +119,15 @@ class PopulationClient:
         guard: CallGuard,
         *,
         clock: Callable[[], float] = wall_clock,
+        fold_name: Callable[[str], str] | None = None,
     ) -> Self:
-        """Parse the shipped WSDL and read WS-Security keys once, off the event loop."""
+        """Parse the shipped WSDL and read WS-Security keys once, off the event loop.
+
+        ``fold_name`` is how ``HoVaTen`` is folded when ``fold_name_in_request`` is set:
+        the gateway passes its one name normaliser
+        (:func:`gateway.identity.names.fold_for_request`), so what is sent folds every
+        letter exactly as the verdict's comparison does.
+        """
         config.require_endpoint()
 
         def load_wire() -> CitizenServiceWire:
@@ -126,7 +136,7 @@ class PopulationClient:
             )
 
         wire = await asyncio.get_running_loop().run_in_executor(None, load_wire)
-        return cls(config, session, guard, wire, clock=clock)
+        return cls(config, session, guard, wire, clock=clock, fold_name=fold_name)
 
     async def lookup(self, query: CitizenQuery) -> CitizenRecord | None:
         """The citizen with ``query.id_number``, or None when the database has none.
@@ -191,8 +201,8 @@ class PopulationClient:
         }
         if query.full_name:
             name = unicodedata.normalize("NFC", " ".join(query.full_name.split()))
-            if self._config.fold_name_in_request:
-                name = fold_name_for_request(name)
+            if self._config.fold_name_in_request and self._fold_name is not None:
+                name = self._fold_name(name)
             fields["HoVaTen"] = name
         if query.birth_date is not None:
             born = query.birth_date.as_date()

@@ -1,21 +1,13 @@
-"""Vietnamese personal names as the population service's wire wants them."""
+"""Vietnamese personal names as the population service's wire wants them: split in parts.
+
+Folding a name for ``HoVaTen`` (``fold_name_in_request``) is not done here: the
+gateway's one name normaliser (:mod:`gateway.identity.names`) does it and is
+handed to :class:`~adapters.population.client.PopulationClient` as ``fold_name``.
+"""
 
 from __future__ import annotations
 
 import unicodedata
-
-_D_MAP = str.maketrans({"Đ": "D", "đ": "d"})
-
-
-def fold_name_for_request(name: str) -> str:
-    """Fold a name as one production client sends ``HoVaTen``: ``Nguyễn Văn A`` → ``NGUYENVANA``.
-
-    Accents removed, Đ/đ mapped to D (it has no Unicode decomposition), spaces and
-    punctuation removed, upper case.
-    """
-    decomposed = unicodedata.normalize("NFD", name.translate(_D_MAP))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return "".join(c for c in bare if c.isalnum()).upper()
 
 
 def split_full_name(name: str) -> tuple[str, str, str]:

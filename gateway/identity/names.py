@@ -1,7 +1,12 @@
 """Vietnamese personal names: normalisation, accent folding and the name verdict.
 
-Comparing names honestly needs three steps, and nothing fuzzier:
+Comparing names honestly needs four steps, and nothing fuzzier:
 
+0. **Look-alikes of Đ/đ**: Ð/ð (U+00D0/U+00F0, Latin eth) and Ɖ/ɖ (U+0189/U+0256,
+   African D) become Đ/đ (U+0110/U+0111). They reach us from Latin-1 keyboards that
+   have no Đ, from OCR, and from old databases: Windows-1258 writes Đ/đ as the bytes
+   0xD0/0xF0, which read as Latin-1 are exactly Ð/ð. None of the four is a letter of
+   Vietnamese, so folding them can only repair a name, never merge two real ones.
 1. **Unicode**: everything is brought to NFC ("Thúy" arrives as 4 code points or 5).
 2. **Tone-mark placement**: the same syllable is written "Hòa" or "Hoà", "Thủy" or
    "Thuỷ", "Khỏe" or "Khoẻ"; keyboards also produce misplaced marks such as "Qúy"
@@ -14,6 +19,25 @@ Comparing names honestly needs three steps, and nothing fuzzier:
    consonant and never carry the mark (``quý``, ``giữa``; but ``gìn``).
 3. **Spacing and case**: runs of any Unicode whitespace (tabs, no-break spaces…)
    become one space, ends are stripped, and the result is case-folded.
+
+Checked and deliberately **not** folded (each is either handled already or a real
+difference the officer should see):
+
+- Windows-1258 text is decomposed: base letter plus the combining tone marks
+  U+0300, U+0301, U+0303, U+0309, U+0323 (and U+0340/U+0341, the deprecated tone
+  forms). Step 1 composes them; Ơ/Ư typed as O/U + U+031B (horn) compose to
+  U+01A0/U+01AF the same way. Nothing to fold.
+- The other Latin-1 letters that Windows-1258 bytes turn into (Ã Õ Ý Ì Ò and their
+  lower cases, from Ă Ơ Ư and the combining tone marks) are genuine Vietnamese
+  letters: "Võ" must never become "Vơ". Only Ð/ð are not letters of Vietnamese.
+- Spacing accents (´ ` ¨ ˜ ^, Latin-1 U+00B4, U+00A8…), as in VIQR ("Nguye^~n")
+  or "Thu´y": not letters; turning them into tone marks would be guessing.
+- Turkish dotless ı (U+0131) and dotted İ (U+0130): not folded either, so never an
+  exact match; the accent-folded comparison (upper case, marks dropped) already
+  equates them with I, which gives at most the weaker verdict, as for any accent.
+- Cyrillic or Greek homoglyphs (а е о р с у х, А В Е К М Н О Р С Т Х, ο, ν…): no
+  Vietnamese keyboard, code page or registry produces them; a name containing one
+  is a mismatch (or a spoof), not the same name.
 
 :func:`fold_name` then removes every accent, maps Đ/đ (which has no Unicode
 decomposition) to D, and upper-cases. :func:`compare_names` answers ``match``
@@ -38,6 +62,9 @@ __all__ = [
     "normalize_name",
     "normalize_tone_placement",
 ]
+
+#: Letters that look like Đ/đ and are not Vietnamese, folded before anything else (step 0).
+LOOKALIKE_LETTERS = str.maketrans({"Ð": "Đ", "Ɖ": "Đ", "ð": "đ", "ɖ": "đ"})
 
 #: The five tone marks as combining characters: huyền, sắc, hỏi, ngã, nặng.
 _TONE_MARKS = frozenset("\u0300\u0301\u0309\u0303\u0323")
@@ -143,10 +170,13 @@ def _syllable(groups: list[tuple[str, str]]) -> str:
 
 
 def normalize_tone_placement(text: str) -> str:
-    """NFC text with each Vietnamese syllable's tone mark on its new-style vowel; case kept."""
+    """NFC text with Đ/đ look-alikes folded and each syllable's tone on its new-style vowel.
+
+    Case is kept.
+    """
     out: list[str] = []
     run: list[tuple[str, str]] = []
-    for base, marks in _graphemes(text):
+    for base, marks in _graphemes(text.translate(LOOKALIKE_LETTERS)):
         if _is_letter_group(base):
             run.append((base, marks))
             continue
@@ -175,7 +205,7 @@ def _normalize_word(word: str) -> str:
 
 
 def normalize_name(name: str) -> str:
-    """The comparable form of a name: NFC, new-style tone placement, one space, case-folded.
+    """The comparable form of a name: Đ look-alikes folded, NFC, new-style tones, case-folded.
 
     The same as ``normalize_tone_placement(" ".join(name.split())).casefold()``, word by
     word (a syllable never spans a space; the test suite checks the two agree).
@@ -194,8 +224,8 @@ def fold_name(name: str) -> str:
 def fold_for_request(name: str) -> str:
     """The folded name with spaces and punctuation removed ("Nguyễn Văn A" → "NGUYENVANA").
 
-    The form one production client sends as ``HoVaTen``; the population adapter
-    uses it when its settings ask for folded names.
+    The form one production client sends as ``HoVaTen``; the gateway hands it to the
+    population adapter, which uses it when its settings ask for folded names.
     """
     return "".join(ch for ch in fold_name(name) if ch.isalnum())
 

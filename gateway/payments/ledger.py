@@ -10,6 +10,7 @@ and on a PostgreSQL cluster shared by many instances.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import structlog
 
 from gateway import security_events
+from gateway.audit.record import masked
 from gateway.payments.model import (
     EVENT_TYPES,
     FINAL,
@@ -80,6 +82,8 @@ def payment_from_row(row: Row) -> Payment:
         expires_at=from_us(row["expires_at"]),
         payer_name=row["payer_name"],
         payer_id_number=row["payer_id_number"],
+        payer_id_digest=row["payer_id_digest"],
+        payer_id_masked=row["payer_id_masked"],
         pay_url=row["pay_url"],
         provider_txn_id=row["provider_txn_id"],
         paid_amount=int(row["paid_amount"]) if row["paid_amount"] is not None else None,
@@ -93,11 +97,23 @@ def _in_list(first: int, count: int) -> str:
 
 
 class PaymentLedger:
-    """Creates payments idempotently and moves them through the state machine."""
+    """Creates payments idempotently and moves them through the state machine.
 
-    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+    ``payer_digest`` (the audit key's subject digest) stores each payer id's keyed
+    digest with the payment; without it the digest is left for the personal-data
+    eraser's backfill.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock | None = None,
+        *,
+        payer_digest: Callable[[str], str] | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock or store.clock
+        self.payer_digest = payer_digest
         self.outbox = Outbox(store, self._clock)
 
     # -- creation ---------------------------------------------------------------------------
@@ -133,6 +149,7 @@ class PaymentLedger:
             now = self._clock()
             payment = build(PaymentIdentity(new_payment_id(), new_reference(), now))
             self._check_new(payment, client_id, now)
+            payment = self._with_payer_digest(payment)
             try:
                 await self._insert_new(payment, client_id, idempotency_key, request_fingerprint)
             except _LostIdempotencyRace:
@@ -158,6 +175,17 @@ class PaymentLedger:
         if payment.created_at != now:
             raise ValueError("build must use the identity's created_at")
 
+    def _with_payer_digest(self, payment: Payment) -> Payment:
+        """The payment with its payer id's masked form and (given a key) keyed digest."""
+        if payment.payer_id_number is None:
+            return payment
+        return dataclasses.replace(
+            payment,
+            payer_id_masked=payment.payer_id_masked or masked(payment.payer_id_number),
+            payer_id_digest=payment.payer_id_digest
+            or (self.payer_digest(payment.payer_id_number) if self.payer_digest else None),
+        )
+
     async def _insert_new(
         self, payment: Payment, client_id: str, idempotency_key: str, fingerprint: str
     ) -> None:
@@ -165,10 +193,11 @@ class PaymentLedger:
             await tx.execute(
                 "INSERT INTO payments (id, reference, client_id, provider, status, amount,"
                 " currency, dossier_code, procedure_code, agency_code, fee_lines, payer_name,"
-                " payer_id_number, return_url, pay_url, provider_txn_id, paid_amount,"
-                " status_reason, created_at, updated_at, expires_at, version) VALUES"
+                " payer_id_number, payer_id_digest, payer_id_masked, return_url, pay_url,"
+                " provider_txn_id, paid_amount, status_reason, created_at, updated_at,"
+                " expires_at, version) VALUES"
                 " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,"
-                " $18, $19, $20, $21, $22)",
+                " $18, $19, $20, $21, $22, $23, $24)",
                 payment.id,
                 payment.reference,
                 payment.client_id,
@@ -182,6 +211,8 @@ class PaymentLedger:
                 json.dumps(payment.fee_lines, ensure_ascii=False),
                 payment.payer_name,
                 payment.payer_id_number,
+                payment.payer_id_digest,
+                payment.payer_id_masked,
                 payment.return_url,
                 payment.pay_url,
                 payment.provider_txn_id,

@@ -118,8 +118,11 @@ class PaymentIdentity:
 class Payment:
     """One bill and what became of it. ``amount`` and ``paid_amount`` are whole dong.
 
-    ``payer_name`` and ``payer_id_number`` are kept for the receipt but left out
-    of ``repr`` (and of events and logs).
+    ``payer_name`` and ``payer_id_number`` are what the provider is given when the
+    payment is registered; they are left out of ``repr`` (and of events and logs)
+    and erased (None) once the payment has been final for the retention period
+    (:mod:`gateway.payments.personal_data`). ``payer_id_digest`` (keyed HMAC) and
+    ``payer_id_masked`` (``092*******34``) stay for good.
     """
 
     id: str
@@ -139,6 +142,8 @@ class Payment:
     expires_at: datetime
     payer_name: str | None = field(default=None, repr=False)
     payer_id_number: str | None = field(default=None, repr=False)
+    payer_id_digest: str | None = None
+    payer_id_masked: str | None = None
     pay_url: str | None = None
     provider_txn_id: str | None = None
     paid_amount: int | None = None

@@ -3,7 +3,9 @@
 :func:`payments_ctx` opens one HTTP session for the providers, one call guard
 per provider, and the :class:`~gateway.payments.service.PaymentService`;
 :func:`payment_workers_ctx` runs the outbox dispatcher and the pending-payment
-poller as tasks and stops both (then waits for them) on shutdown.
+poller as tasks and stops both (then waits for them) on shutdown; after each of
+its rounds the poller also erases the personal data of payments past the
+retention period (:mod:`gateway.payments.personal_data`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from gateway.clients import ClientRegistry, WebhookTarget
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.metrics import PaymentGauges
 from gateway.payments.outbox import OutboxEvent
+from gateway.payments.personal_data import PersonalDataEraser, load_payer_digest
 from gateway.payments.service import PaymentService
 from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
 from gateway.webhooks import OutboxDispatcher
@@ -71,7 +74,7 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
             app[READINESS_CHECKS]["vnpay"] = _guard_check(guard)
         store = app[STORE]
         app[PAYMENT_SERVICE] = PaymentService(
-            PaymentLedger(store),
+            PaymentLedger(store, payer_digest=load_payer_digest(app[SETTINGS].audit)),
             PaymentProviders(providers, section.default_provider),
             expiry=dt.timedelta(minutes=section.expiry_minutes),
             clock=store.clock,
@@ -115,6 +118,17 @@ async def payment_workers_ctx(app: web.Application) -> AsyncIterator[None]:
         on_attempt=audit_attempt,
     )
     gauges = PaymentGauges(store, service.ledger.outbox)
+    eraser = PersonalDataEraser(
+        store,
+        dt.timedelta(days=section.personal_data_retention_days),
+        digest=service.ledger.payer_digest,
+        clock=store.clock,
+    )
+
+    async def after_round() -> None:
+        await gauges.refresh()
+        await eraser.sweep()
+
     polling = section.polling
     poller = PendingPaymentPoller(
         service,
@@ -128,7 +142,7 @@ async def payment_workers_ctx(app: web.Application) -> AsyncIterator[None]:
             expiry_query_grace=polling.expiry_query_grace_seconds,
         ),
         clock=store.clock,
-        after_round=gauges.refresh,
+        after_round=after_round,
     )
     app[OUTBOX_DISPATCHER] = dispatcher
     app[PAYMENT_POLLER] = poller

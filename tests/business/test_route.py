@@ -88,7 +88,35 @@ async def test_dissolved_business_is_answered_not_hidden(
     assert (await resp.json())["status"]["code"] == "dissolved"
 
 
-@pytest.mark.parametrize("bad", ["1801234563", "1800000113-000", "18012345", "abc"])
+@pytest.mark.parametrize(
+    ("path_code", "tax_code"),
+    [
+        ("18.00.000.113", "1800000113"),
+        ("18.01.234.562", "1801234562"),
+        ("1800-000-113", "1800000113"),
+        ("1800.000.113.001", "1800000113-001"),
+        ("1800000113%E2%80%93001", "1800000113-001"),  # an en dash, as word processors type it
+        ("18%C2%A000%C2%A0000%C2%A0113", "1800000113"),  # no-break spaces
+    ],
+)
+async def test_tax_code_with_dots_dashes_and_spaces_is_found(
+    gateway: TestClient[web.Request, web.Application],
+    ngsp: Sandbox,
+    path_code: str,
+    tax_code: str,
+) -> None:
+    """Every spelling stdnum's mst.compact accepts reaches the registry as the plain code."""
+    resp = await gateway.get(f"/v1/businesses/{path_code}")
+    assert resp.status == 200
+    assert (await resp.json())["tax_code"] == tax_code
+    assert ngsp.state.stats.lookups_by_msdn[tax_code.replace("-", "")] == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["1801234563", "1800000113-000", "18012345", "abc", "18,00,000,113", "1800000113_001",
+     "18.00.000.114"],
+)
 async def test_invalid_tax_code_is_422_and_never_sent(
     gateway: TestClient[web.Request, web.Application],
     ngsp: Sandbox,

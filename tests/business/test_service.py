@@ -43,10 +43,24 @@ def service_for(
         ("0100233488-001", "0100233488-001"),
         ("0100 233 488 - 001", "0100233488-001"),
         ("1800000113-001", "1800000113-001"),
+        # every separator python-stdnum's mst.compact drops, wherever it stands
+        ("18.00.000.113", "1800000113"),
+        ("1800.000.113", "1800000113"),
+        ("18-00-000-113", "1800000113"),
+        ("0100.233.488.001", "0100233488-001"),
+        ("0100233488--001", "0100233488-001"),
+        ("0100233488 . 001", "0100233488-001"),
+        ("\t0100233488\n", "0100233488"),
+        # and the Unicode look-alikes it maps to them: no-break space, en dash, middle dot
+        ("0100\u00a0233\u00a0488", "0100233488"),
+        ("0100233488\u2013001", "0100233488-001"),
+        ("18\u00b700\u00b7000\u00b7113", "1800000113"),
+        # compact maps full-width digits (East Asian input methods) to ASCII ones too
+        ("\uff10\uff11\uff10\uff10\uff12\uff13\uff13\uff14\uff18\uff18", "0100233488"),
     ],
 )
 def test_tax_code_normalised(raw: str, normalised: str) -> None:
-    """Spaces are dropped and the branch suffix is written -NNN whichever way it came."""
+    """Spaces, dashes and dots are dropped and a branch suffix is written -NNN."""
     assert normalize_tax_code(raw) == normalised
 
 
@@ -59,9 +73,13 @@ def test_tax_code_normalised(raw: str, normalised: str) -> None:
         "010023348",
         "01002334880",
         "01002334ab",
-        "0100233488--001",
         "",
         "0100233488-01",
+        "18,00,000,113",
+        "1800000113_001",
+        "1800000113/001",
+        "0100\t233488",
+        "0100000000",  # seven zeros after the province code: never issued
     ],
 )
 def test_invalid_tax_codes_name_the_field(raw: str) -> None:

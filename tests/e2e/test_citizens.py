@@ -89,6 +89,26 @@ async def test_thuy_variants_and_d_stroke_folding(gateway: Gateway) -> None:
     assert duc["verdict"] == "match_without_diacritics"
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Lê Ðức Anh", "match"),  # U+00D0: Latin-1 keyboards, Windows-1258 0xD0 read as Latin-1
+        ("lê ðức anh", "match"),  # U+00F0
+        ("LÊ ƉỨC ANH", "match"),  # U+0189 African D
+        ("Le Ðuc Anh", "match_without_diacritics"),
+        ("Lê Dức Anh", "match_without_diacritics"),  # a plain D is still only the weaker verdict
+    ],
+)
+async def test_letters_that_look_like_d_stroke_are_d_stroke(
+    gateway: Gateway, name: str, expected: str
+) -> None:
+    """Ð, ð and Ɖ are read as Đ/đ: the registered "Lê Đức Anh" matches exactly."""
+    claim = {"id_number": "094203000777", "full_name": name, "birth_date": "2003-01-30"}
+    status, body, _ = await gateway.call("POST", "/v1/citizens/verify", claim)
+    assert status == 200
+    assert body["fields"]["full_name"] == expected
+
+
 async def test_wrong_birth_date_and_gender_are_mismatches(gateway: Gateway) -> None:
     """A wrong day of birth is a mismatch of that field and of the whole claim."""
     claim = {**AN, "birth_date": "1990-05-13"}

@@ -144,3 +144,61 @@ def test_word_by_word_normalisation_equals_whole_name(name: str) -> None:
     whole = normalize_tone_placement(" ".join(name.split())).casefold()
     assert normalize_name(name) == whole
     assert normalize_name(name) == normalize_name(name)  # the second call comes from the cache
+
+
+@pytest.mark.parametrize(
+    ("typed", "registered"),
+    [
+        ("Ðặng Văn Ðức", "Đặng Văn Đức"),  # U+00D0: Latin-1 keyboards, Windows-1258 0xD0 as Latin-1
+        ("ðỗ thị hà", "Đỗ Thị Hà"),  # U+00F0: Windows-1258 0xF0 read as Latin-1
+        ("ƉOÀN", "Đoàn"),  # U+0189 African D, and its lower case U+0256
+        ("ɖinh", "Đinh"),
+        ("Ðòan", "Đoàn"),  # the look-alike first, so the syllable's tone placement works too
+        ("Ðoàn Ðức Ðạt", "Đoàn Đức Đạt"),
+    ],
+)
+def test_d_stroke_look_alikes_are_d_stroke(typed: str, registered: str) -> None:
+    """Ð ð Ɖ ɖ are folded to Đ/đ before comparing: an exact match, not a weaker one."""
+    assert normalize_name(typed) == normalize_name(registered)
+    assert compare_names(typed, registered) is Verdict.MATCH
+    assert normalize_tone_placement(typed).casefold() == normalize_name(typed)
+
+
+def test_d_stroke_look_alikes_fold_to_d() -> None:
+    """Accent folding and the folded HoVaTen turn the look-alikes into D like Đ itself."""
+    assert fold_name("Ðặng ðức") == "DANG DUC"
+    assert fold_for_request("ƉẶNG Văn ɖức") == "DANGVANDUC"
+
+
+@pytest.mark.parametrize(
+    ("decomposed", "composed"),
+    [
+        ("Nguye\u0302\u0303n", "Nguyễn"),  # Windows-1258: base + combining marks
+        ("Pha\u0323m Ngo\u0323c Ho\u0300a", "Phạm Ngọc Hoà"),
+        ("Tru\u031bo\u031b\u0300ng", "Trường"),  # Ư/Ơ as U/O + combining horn
+        ("Thu\u0309y", "Thủy"),
+        ("Ho\u0340a", "Hoà"),  # U+0340, the deprecated grave tone mark
+        ("Thu\u0341y", "Thúy"),  # U+0341, the deprecated acute tone mark
+    ],
+)
+def test_windows_1258_decomposed_marks_need_no_folding(decomposed: str, composed: str) -> None:
+    """Decomposed tone marks and horns compose by NFC alone: an exact match."""
+    assert compare_names(decomposed, composed) is Verdict.MATCH
+
+
+@pytest.mark.parametrize(
+    ("typed", "registered", "verdict"),
+    [
+        ("Võ", "Vơ", Verdict.MATCH_WITHOUT_DIACRITICS),  # õ is a Vietnamese letter, not Ơ
+        ("Hãn", "Hăn", Verdict.MATCH_WITHOUT_DIACRITICS),  # ã is a Vietnamese letter, not Ă
+        ("Ý", "Ư", Verdict.MISMATCH),  # Windows-1258 0xDD is Ư, but Ý is a letter too
+        ("Thu´y", "Thúy", Verdict.MISMATCH),  # a spacing accent is not a tone mark
+        ("Kım", "Kim", Verdict.MATCH_WITHOUT_DIACRITICS),  # dotless ı: upper-cased to I at most
+        ("KİM", "Kim", Verdict.MATCH_WITHOUT_DIACRITICS),  # dotted İ: its dot is an accent
+        ("Nguyễn Văn \u0410n", "Nguyễn Văn An", Verdict.MISMATCH),  # Cyrillic А
+        ("\u0422\u0440\u0430n", "Tran", Verdict.MISMATCH),  # Cyrillic Т р а
+    ],
+)
+def test_other_look_alikes_are_not_folded(typed: str, registered: str, verdict: Verdict) -> None:
+    """Real Vietnamese letters, spacing accents and other scripts stay what they are."""
+    assert compare_names(typed, registered) is verdict

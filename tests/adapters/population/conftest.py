@@ -22,6 +22,7 @@ from adapters.population.client import PopulationClient
 from adapters.population.config import PopulationConfig
 from adapters.population.sandbox import start_sandbox
 from adapters.population.sandbox_config import PopulationSandboxConfig
+from gateway.identity import fold_for_request
 
 
 @dataclass
@@ -73,7 +74,9 @@ def make_client(session: aiohttp.ClientSession) -> MakeClient:
 
     async def make(endpoint: str, **overrides: Any) -> PopulationClient:
         config = PopulationConfig(endpoint=endpoint, **overrides)
-        return await PopulationClient.load(config, session, Unguarded())
+        return await PopulationClient.load(
+            config, session, Unguarded(), fold_name=fold_for_request
+        )
 
     return make
 

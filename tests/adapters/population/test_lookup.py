@@ -5,12 +5,14 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from adapters.guard import Unguarded
 from adapters.http import REQUEST_ID
 from adapters.observability import collect_exchanges
-from adapters.population.config import SHIPPED_WSDL
+from adapters.population.client import PopulationClient
+from adapters.population.config import SHIPPED_WSDL, PopulationConfig
 from adapters.population.models import Address, BirthDate, CitizenQuery
-from adapters.population.names import fold_name_for_request
 from adapters.population.wire import CitizenServiceWire
+from gateway.identity import fold_for_request
 
 from .conftest import MakeClient, RunningSandbox
 
@@ -117,8 +119,27 @@ def test_folded_name_goes_out_as_one_upper_case_word() -> None:
         "MaYeuCau": "r", "MaDVC": "d", "MaTichHop": "t", "MaCanBo": "c", "MaDonVi": "u",
         "TaiKhoan": "a", "SoDienThoai": "p", "SoDinhDanh": "092090001234",
     }
-    folded = wire.build_request({**fields, "HoVaTen": fold_name_for_request("Nguyễn Văn  Ân-Đức")})
+    folded = wire.build_request({**fields, "HoVaTen": fold_for_request("Nguyễn Văn  Ân-Đức")})
     assert b"<ns0:HoVaTen>NGUYENVANANDUC</ns0:HoVaTen>" in folded
+
+
+@pytest.mark.parametrize("name", ["Ðặng Văn Ðức", "ðặng văn ðức", "ƉẶNG VĂN ƉỨC", "Đặng Văn Đức"])
+async def test_folded_name_is_sent_as_the_gateways_normaliser_folds_it(
+    sandbox: RunningSandbox, make_client: MakeClient, name: str
+) -> None:
+    """HoVaTen folded with the gateway's one normaliser: Đ look-alikes go out as D too."""
+    client = await make_client(sandbox.endpoint, fold_name_in_request=True)
+    fields = client._lookup_fields(CitizenQuery(id_number="092090001234", full_name=name))
+    assert fields["HoVaTen"] == "DANGVANDUC"
+
+
+async def test_folding_without_a_folder_is_refused_at_construction(
+    sandbox: RunningSandbox, session: aiohttp.ClientSession
+) -> None:
+    """fold_name_in_request without the gateway's folding is a wiring bug, caught at start-up."""
+    config = PopulationConfig(endpoint=sandbox.endpoint, fold_name_in_request=True)
+    with pytest.raises(ValueError, match="fold_name"):
+        await PopulationClient.load(config, session, Unguarded())
 
 
 async def test_wsdl_is_served_with_its_address(
