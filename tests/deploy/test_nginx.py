@@ -63,6 +63,7 @@ def test_nginx_accepts_the_config(tmp_path: Path) -> None:
 
 def test_limits_match_the_gateway() -> None:
     """Body size and timeouts follow the gateway's defaults; POST is never retried."""
+    from adapters.resilience.config import OperationPolicy
     from gateway.config import load_settings
 
     settings = load_settings(None)
@@ -70,9 +71,12 @@ def test_limits_match_the_gateway() -> None:
     assert settings.server.max_body_bytes == 1024 * 1024
     assert set(re.findall(r"client_max_body_size (\S+);", text)) == {"1m"}
     deadline = max(
-        op.deadline
-        for section in (settings.population.resilience, settings.business.resilience)
-        for op in (section.default_operation, *section.operations.values())
+        OperationPolicy().deadline,  # what every operation gets unless configured
+        *(
+            op.deadline
+            for section in (settings.population.resilience, settings.business.resilience)
+            for op in (section.default_operation, *section.operations.values())
+        ),
     )
     for seconds in re.findall(r"proxy_read_timeout (\d+)s;", text):
         assert int(seconds) > deadline
