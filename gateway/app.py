@@ -28,6 +28,7 @@ from gateway.auth.middleware import (
     rate_limit_middleware,
 )
 from gateway.auth.nonces import InMemoryNonceStore, NonceStore
+from gateway.build_info import record_build_info
 from gateway.businesses import BUSINESS_SERVICE, BusinessService
 from gateway.clients import ClientRegistry
 from gateway.config import Settings
@@ -57,6 +58,7 @@ def nonce_store_for(
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
     registry = ClientRegistry(settings.clients)
+    record_build_info()
     app = web.Application(client_max_size=settings.server.max_body_bytes)
     nonces = nonce_store_for(settings, app, clock)
     app.middlewares.extend(

@@ -2,7 +2,9 @@
 
 ``LIENTHONG_SERVER__PORT=9000`` overrides ``[server] port``; nested keys are
 joined with ``__``. Secrets are :class:`pydantic.SecretStr` and can come from
-files (``*_file`` keys) so that a real deployment keeps them out of the TOML.
+files (``*_file`` keys) so that a real deployment keeps them out of the TOML; under
+systemd, relative ``*_file`` paths name ``LoadCredential=`` credentials
+(:mod:`gateway.credentials`).
 :func:`production_problems` lists what a production config must not contain.
 """
 
@@ -174,6 +176,15 @@ class Settings(BaseSettings):
     audit: AuditConfig = Field(default_factory=AuditConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     clients: list[ClientConfig] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_from_systemd(cls, data: Any) -> Any:
+        """Relative ``*_file`` paths name systemd credentials (:mod:`gateway.credentials`)."""
+        from gateway.credentials import credentials_directory, resolve_credential_files
+
+        directory = credentials_directory()
+        return data if directory is None else resolve_credential_files(data, directory)
 
     @model_validator(mode="after")
     def _audit_key_from_the_dev_pki(self) -> Settings:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from gateway import sdnotify
 from gateway.config import Settings
 from gateway.logging import configure_logging
 from gateway.signals import wait_for_stop
@@ -177,7 +178,10 @@ async def serve(settings: Settings) -> None:
         freeze_startup_objects()
         _announce(["lienthong is up:", *(f"  {w}" for w in where), "  Ctrl-C stops it."])
         _log.info("started", instance_id=settings.instance_id, environment=settings.environment)
-        await wait_for_stop()
+        # Every listener (and sandbox) serves: only now may systemd call the service up.
+        status = f"serving {bound.listeners.http_url}"
+        await wait_for_stop(on_listening=lambda: sdnotify.ready(status))
+        sdnotify.stopping()
         _log.info("stopping")
 
 
@@ -188,4 +192,5 @@ async def serve_sandboxes(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         sandboxes = await start_sandboxes(settings, stack)
         _announce(["lienthong sandboxes are up:", *(f"  {w}" for w in sandboxes.describe())])
-        await wait_for_stop()
+        await wait_for_stop(on_listening=lambda: sdnotify.ready("sandboxes serving"))
+        sdnotify.stopping()

@@ -3,6 +3,11 @@
 :class:`NonceStore` is the seam (one method); :class:`InMemoryNonceStore` serves
 one instance. Several instances need a shared store (a unique row per
 ``(client_id, nonce)`` in the database) behind the same method.
+
+The in-memory store reports its pressure as two gauges, so an alert can fire
+before it is full: ``lienthong_nonce_store_entries`` (unexpired nonces held) and
+``lienthong_nonce_store_capacity`` (``[server] max_nonces``). One store serves a
+process; the gauges describe the latest one created.
 """
 
 from __future__ import annotations
@@ -11,6 +16,16 @@ import heapq
 import time
 from collections.abc import Callable
 from typing import Protocol
+
+from prometheus_client import Gauge
+
+NONCES_HELD = Gauge(
+    "lienthong_nonce_store_entries", "Unexpired signature nonces held by the in-memory nonce store"
+)
+NONCES_CAPACITY = Gauge(
+    "lienthong_nonce_store_capacity",
+    "Unexpired nonces the in-memory nonce store may hold (server.max_nonces); beyond it, 503",
+)
 
 
 class NonceStoreFull(RuntimeError):
@@ -42,6 +57,8 @@ class InMemoryNonceStore:
         self._clock = clock
         self._expiry: dict[tuple[str, str], float] = {}
         self._by_expiry: list[tuple[float, tuple[str, str]]] = []
+        NONCES_CAPACITY.set(max_entries)
+        NONCES_HELD.set(0)
 
     def __len__(self) -> int:
         return len(self._expiry)
@@ -56,6 +73,7 @@ class InMemoryNonceStore:
         """Record the nonce; False if it was already seen and has not expired yet."""
         now = self._clock()
         self._sweep(now)
+        NONCES_HELD.set(len(self._expiry))
         key = (client_id, nonce)
         if key in self._expiry:
             return False
@@ -65,4 +83,5 @@ class InMemoryNonceStore:
             raise NonceStoreFull(f"nonce store holds {len(self._expiry)} unexpired nonces")
         self._expiry[key] = expires_at
         heapq.heappush(self._by_expiry, (expires_at, key))
+        NONCES_HELD.set(len(self._expiry))
         return True

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from gateway.appkeys import READINESS_CHECKS
 
@@ -39,11 +39,15 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+#: prometheus-client's own handler: the text format or OpenMetrics as ``Accept`` asks,
+#: gzip or deflate as ``Accept-Encoding`` allows, ``?name[]=`` to select families.
+_exposition = make_aiohttp_handler()
+
+
 @routes.get("/metrics", name="ops.metrics")
-async def metrics(request: web.Request) -> web.Response:
-    resp = web.Response(body=generate_latest())
-    resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
-    return resp
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """The default registry, served by prometheus-client's aiohttp handler."""
+    return await _exposition(request)
 
 
 @routes.get("/openapi.json", name="ops.openapi")
