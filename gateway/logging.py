@@ -20,7 +20,9 @@ is rendered. It masks by meaning, however deep the value is nested:
 * numbers (amounts, counts, sizes): nothing, unless under an id key.
 
 A personal id glued into a longer token (``cccd_092090001234``) is not seen as
-one.
+one; a caller's request id of exactly 9 or 12 digits is refused for the same
+reason in :mod:`gateway.observability` and replaced by a fresh one (it would
+be logged verbatim on every line).
 """
 
 from __future__ import annotations
