@@ -2,9 +2,27 @@
 
 Everything logs through structlog (the standard library's loggers too, via
 ``ProcessorFormatter``), so :class:`MaskPersonalData` sees every line before it
-is rendered. It masks by key (names, ids, secrets) and by shape (any 9- or
-12-digit run in any string, the shapes of CMND and CCCD numbers), however deep
-the value is nested.
+is rendered. It masks by meaning, however deep the value is nested:
+
+* under a personal key (:data:`NAME_KEYS`, :data:`ID_KEYS`): the value, always,
+  except a verdict word (:data:`VERDICT_WORDS`): ``{"id_number": "match"}`` is
+  what the gateway concluded about a field, not the field;
+* under a secret key (:data:`SECRET_KEYS`): the value, never shown;
+* under an identifier key (:data:`IDENTIFIER_KEYS`, and every key ending in
+  ``digest`` or ``digests``): nothing; request ids, event and alert ids and
+  digests are kept verbatim, so the id a caller reports is the id in the log;
+* in any other string (free text: messages, paths, errors): a number of 9 or
+  12 digits (the shapes of CMND and CCCD) that stands alone, i.e. is not part
+  of a longer token: not next to a letter, digit or ``_``, and not joined to
+  one by ``-`` or ``.`` (``req123456789abc``, a UUID's last group, a digest
+  are tokens; ``id 092090001234``, ``/v1/x/092090001234``, ``id=…``, ``id:…``
+  and ``…092090001234.`` at the end of a sentence are masked);
+* numbers (amounts, counts, sizes): nothing, unless under an id key.
+
+A personal id glued into a longer token (``cccd_092090001234``) is not seen as
+one; a caller's request id of exactly 9 or 12 digits is refused for the same
+reason in :mod:`gateway.observability` and replaced by a fresh one (it would
+be logged verbatim on every line).
 """
 
 from __future__ import annotations
@@ -35,9 +53,32 @@ NAME_KEYS = frozenset(
         "representatives",
     }
 )
-#: Keys whose values are personal ids: masked whatever their shape.
+#: Keys whose values are personal ids: masked whatever their shape (verdict words excepted).
 ID_KEYS = frozenset(
     {"id_number", "old_id_number", "payer_id_number", "sodinhdanh", "socmnd", "socmndnguoinop"}
+)
+#: The words of the verdict scale (:class:`gateway.identity.Verdict`): what the gateway
+#: concluded about a field, logged under that field's name, never personal.
+VERDICT_WORDS = frozenset({"match", "match_without_diacritics", "mismatch", "not_found"})
+#: Keys whose values identify the gateway's own things or its peers', never people:
+#: kept verbatim, whatever digits they hold (keys ending in ``digest``/``digests`` too).
+IDENTIFIER_KEYS = frozenset(
+    {
+        "request_id",
+        "x-request-id",
+        "alert_id",
+        "event_id",
+        "trace_id",
+        "span_id",
+        "payment_id",
+        "reference",
+        "provider_txn_id",
+        "txn_id",
+        "key_id",
+        "client_id",
+        "instance",
+        "instance_id",
+    }
 )
 #: Keys whose values are secrets: never shown at all.
 SECRET_KEYS = frozenset(
@@ -58,7 +99,12 @@ SECRET_KEYS = frozenset(
 )
 #: Third-party loggers that write request/response payloads or SQL parameters at DEBUG.
 PAYLOAD_LOGGERS = ("zeep", "aiosqlite", "asyncpg", "aiohttp.client")
-_ID_RUN = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
+#: The shapes of a personal id (CMND: 9 digits, CCCD: 12), for a whole value.
+PERSONAL_ID_SHAPE = re.compile(r"\d{12}|\d{9}")
+# A 9- or 12-digit number standing alone in free text: not next to a letter, digit or
+# "_" (\w), and not joined to one by "-" or "." (a token such as req-123456789 or a
+# UUID's last group); "." or "-" before a space or at the end is punctuation.
+_STANDALONE_ID = re.compile(r"(?<!\w)(?<!\w[-.])(\d{12}|\d{9})(?!\w)(?![-.]\w)")
 _REDACTED = "[redacted]"
 
 
@@ -76,22 +122,31 @@ def mask_name(value: str) -> str:
 
 
 def mask_text(value: str) -> str:
-    """Mask every 9- or 12-digit run inside free text."""
-    return _ID_RUN.sub(lambda m: mask_id(m.group(1)), value)
+    """Mask every 9- or 12-digit number that stands alone in free text (see the module)."""
+    return _STANDALONE_ID.sub(lambda m: mask_id(m.group(1)), value)
+
+
+def is_identifier_key(key: str) -> bool:
+    """Whether values under ``key`` (lowercase) are identifiers, kept verbatim."""
+    return key in IDENTIFIER_KEYS or key.endswith(("digest", "digests"))
 
 
 def _mask_value(key: str | None, value: Any) -> Any:
     k = key.lower() if isinstance(key, str) else None
-    if k in SECRET_KEYS and value is not None:
+    if k is not None and k in SECRET_KEYS and value is not None:
         return _REDACTED
     if isinstance(value, str):
+        if k is None:
+            return mask_text(value)
         if k in ID_KEYS:
-            return mask_id(value)
+            return value if value in VERDICT_WORDS else mask_id(value)
         if k in NAME_KEYS:
-            return mask_name(value)
+            return value if value in VERDICT_WORDS else mask_name(value)
+        if is_identifier_key(k):
+            return value
         return mask_text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) in (9, 12):
-        return mask_id(str(value)) if k not in {"bytes_in", "bytes_out", "size"} else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return mask_id(str(value)) if k in ID_KEYS else value  # amounts, counts, sizes
     if isinstance(value, Mapping):
         return {kk: _mask_value(str(kk), vv) for kk, vv in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -107,9 +162,6 @@ class MaskPersonalData:
     def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
         for key in list(event_dict):
             event_dict[key] = _mask_value(key, event_dict[key])
-        exc = event_dict.get("exception")
-        if isinstance(exc, str):
-            event_dict["exception"] = mask_text(exc)
         return event_dict
 
 
@@ -227,10 +279,17 @@ def clear_request() -> None:
 
 
 __all__ = [
+    "IDENTIFIER_KEYS",
+    "ID_KEYS",
+    "NAME_KEYS",
+    "PERSONAL_ID_SHAPE",
+    "SECRET_KEYS",
+    "VERDICT_WORDS",
     "MaskPersonalData",
     "bind_request",
     "clear_request",
     "configure_logging",
+    "is_identifier_key",
     "mask_id",
     "mask_name",
     "mask_text",

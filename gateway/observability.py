@@ -4,8 +4,11 @@ Two middlewares, outermost first:
 
 * :func:`request_context_middleware` — the request id (accepted from
   ``X-Request-ID`` when sane, else made), bound into every log line and sent
-  upstream; one access line per request; one operational record per upstream
-  exchange with the four timestamps; request metrics.
+  upstream. It is logged verbatim, never masked, so a caller's id of exactly 9
+  or 12 digits (the shape of a CMND or CCCD number) is replaced by a fresh one,
+  which the answer's ``X-Request-ID`` carries back. One access line per
+  request; one operational record per upstream exchange with the four
+  timestamps; request metrics.
 * :func:`problem_middleware` — converts whatever a handler raised into an
   ``application/problem+json`` answer: a :class:`~gateway.problems.Problem`,
   an :class:`~adapters.errors.AdapterError`, an aiohttp HTTP exception, or (as
@@ -29,6 +32,7 @@ from adapters.http import REQUEST_ID
 from adapters.observability import UpstreamExchange, collect_exchanges
 from gateway import security_events
 from gateway.auth.keys import CLIENT
+from gateway.logging import PERSONAL_ID_SHAPE
 from gateway.problems import (
     BadRequest,
     MethodNotAllowed,
@@ -55,7 +59,7 @@ REQUEST_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
-_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _log = structlog.get_logger("gateway.access")
 _oplog = structlog.get_logger("gateway.operational")
 _errlog = structlog.get_logger("gateway.error")
@@ -63,7 +67,9 @@ _errlog = structlog.get_logger("gateway.error")
 
 def _request_id(request: web.Request) -> str:
     given = request.headers.get("X-Request-ID", "")
-    return given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+    if _SANE_REQUEST_ID.fullmatch(given) and not PERSONAL_ID_SHAPE.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
 
 
 def operation_of(request: web.Request) -> str:

@@ -217,8 +217,8 @@ def sanitise_arguments(args: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
             clean[key] = mask_name(value)
         elif isinstance(value, str):
             clean[key] = mask_text(value)
-        elif value is None or isinstance(value, bool | int | float):
-            clean[key] = mask_text(str(value)) if isinstance(value, int) else value
+        elif value is None or isinstance(value, bool | int | float):  # numbers are not ids
+            clean[key] = value
         else:
             clean[key] = mask_text(str(value))
     return clean, ids

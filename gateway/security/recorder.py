@@ -47,10 +47,8 @@ def sanitise_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
             clean[key] = mask_name(value)
         elif isinstance(value, str):
             clean[key] = mask_text(value)
-        elif isinstance(value, bool | float) or value is None:
+        elif isinstance(value, int | float) or value is None:  # amounts and counts, not ids
             clean[key] = value
-        elif isinstance(value, int):
-            clean[key] = value if len(str(abs(value))) not in (9, 12) else mask_id(str(value))
         else:
             clean[key] = mask_text(str(value))
     return clean
