@@ -11,6 +11,8 @@ The rules:
 - ``adapters`` never imports ``gateway`` (the national-system side knows
   nothing of the city-facing service);
 - no import cycles among project modules;
+- the store (``gateway/store/``) imports no project module outside it: it never
+  calls out, and knows nothing of payments, audit or adapters;
 - a route module (``gateway/routes/*``, or any ``routes`` module of a slice)
   never imports an adapter client (``adapters.**.client``, ``adapters.http``,
   ``adapters.payment.transport``, or a ``*Client`` name from any adapter
@@ -189,6 +191,17 @@ def test_adapters_never_import_the_gateway(edges: list[Edge]) -> None:
 def test_no_import_cycles(edges: list[Edge]) -> None:
     """No cycle among project modules, function-local and TYPE_CHECKING imports included."""
     assert import_cycles(edges) == []
+
+
+def test_the_store_imports_nothing_outside_itself(edges: list[Edge]) -> None:
+    """gateway/store/ depends on no other project module (the store never calls out)."""
+    assert any(e.importer == "gateway.store" for e in edges)
+    wrong = [
+        e
+        for e in edges
+        if e.importer.startswith("gateway.store") and not e.imported.startswith("gateway.store")
+    ]
+    assert not wrong, _show(wrong)
 
 
 def test_routes_never_import_an_adapter_client(edges: list[Edge]) -> None:
