@@ -1,6 +1,10 @@
-"""The gateway application: middlewares in DESIGN.md's order, every resource in a cleanup_ctx.
+"""The gateway application: its middlewares in order, every resource in a cleanup_ctx.
 
-    request context → problems → client identity → ACL → rate limit → handler
+    request context → audit → problems → client identity → ACL → rate limit
+    → request volume → handler
+
+(the order of ``app.middlewares`` in :func:`create_app`; docs/architecture.md
+says why each sits where it does).
 
 Each long-lived resource (the store, one HTTP session and guard per upstream,
 the adapters) is opened by one ``cleanup_ctx`` entry and closed by the same

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from gateway.appkeys import AUDIT_LOG, SECURITY_MONITOR, SETTINGS, STORE
 from gateway.audit import AuditLog, audit_middleware
+from gateway.pki import ensure_dev_pki
 from gateway.security import (
     AlertWebhookSender,
     CertificateWatch,
@@ -60,8 +61,6 @@ async def audit_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     if settings.tls.generate_dev_pki:  # dev and tests: the signing key comes from the dev PKI
-        from gateway.server import ensure_dev_pki
-
         await asyncio.to_thread(ensure_dev_pki, settings)
     log = AuditLog(app[STORE], settings.audit, settings.instance_id)
     await log.start()

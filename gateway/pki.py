@@ -6,6 +6,9 @@ certificate per client (CN = client id, clientAuth) and an Ed25519 key that
 signs the audit log. Private keys are written 0600. Running it again keeps
 what exists (``force=True`` starts over); certificates missing from an
 existing directory are issued by the CA already there.
+
+:func:`ensure_dev_pki` is the one call the process runner and the audit log's
+start-up share (it lives here, a leaf, so neither imports the other).
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 CA_VALIDITY = dt.timedelta(days=5 * 365)
 LEAF_VALIDITY = dt.timedelta(days=825)
@@ -202,6 +209,12 @@ def init_dev_pki(
     if force or not pki.audit_signing_key.exists():
         _write_key(pki.audit_signing_key, ed25519.Ed25519PrivateKey.generate())
     return pki
+
+
+def ensure_dev_pki(settings: Settings) -> None:
+    """Generate the dev PKI (TLS certificates and the audit signing key) when it is missing."""
+    if settings.tls.generate_dev_pki:
+        init_dev_pki(settings.tls.dev_pki_dir, clients=[c.id for c in settings.clients])
 
 
 def certificate_expiry(path: Path) -> dt.datetime:

@@ -14,6 +14,7 @@ from aiohttp import web
 from gateway import sdnotify
 from gateway.config import Settings
 from gateway.logging import configure_logging
+from gateway.pki import ensure_dev_pki
 from gateway.signals import wait_for_stop
 
 _log = structlog.get_logger("gateway.server")
@@ -136,14 +137,6 @@ async def start_gateway(
         )
         await web.SockSite(runner, bound.https, ssl_context=ctx).start()
     return bound.listeners
-
-
-def ensure_dev_pki(settings: Settings) -> None:
-    """Generate the dev PKI (TLS certificates and the audit signing key) when it is missing."""
-    if settings.tls.generate_dev_pki:
-        from gateway.pki import init_dev_pki
-
-        init_dev_pki(settings.tls.dev_pki_dir, clients=[c.id for c in settings.clients])
 
 
 def freeze_startup_objects() -> None:

@@ -5,9 +5,9 @@ business, payment…) and holds what is shared by all its operations (circuit
 breaker, bulkhead, quota, retry budget) plus one :class:`OperationPolicy` per
 adapter operation (timeouts, deadline, retries)::
 
-    [upstreams.population.resilience]
+    [population.resilience]
     quota = { rate_per_second = 20, burst = 40 }
-    [upstreams.population.resilience.operations.TraCuuThongTinCongDan]
+    [population.resilience.operations.TraCuuThongTinCongDan]
     per_try_timeout = 3.0
     deadline = 8.0
     safe_to_retry = true

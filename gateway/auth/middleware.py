@@ -1,8 +1,9 @@
 """aiohttp middlewares for the client side of the gateway, one concern each.
 
-Order in the app: request id → :func:`authentication_middleware` →
-:func:`authorization_middleware` → :func:`rate_limit_middleware` → audit. Each
-raises a :class:`~gateway.problems.Problem`; the problem middleware (outermost)
+Order in the app (``gateway/app.py``): request context → audit → problems →
+:func:`authentication_middleware` → :func:`authorization_middleware` →
+:func:`rate_limit_middleware` → request volume → handler. Each raises a
+:class:`~gateway.problems.Problem`; the problem middleware (outside these three)
 turns it into ``application/problem+json``. Every refusal is also a security
 event (client id when known, remote address, path; never the body).
 """

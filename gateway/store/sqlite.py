@@ -5,6 +5,15 @@ and by ``BEGIN IMMEDIATE`` against other processes or other stores on the same
 file (``busy_timeout`` makes them wait rather than fail). Reads outside a
 transaction go through a second connection and, thanks to WAL, never wait for
 the writer. ``synchronous=FULL`` makes every commit durable across power loss.
+
+Switching a file to WAL is the one step ``busy_timeout`` does not cover: SQLite
+runs ``PRAGMA journal_mode = WAL`` by first taking a read lock to look at the
+header and then upgrading to a write lock to rewrite it, and an upgrade from a
+read lock never calls the busy handler (two connections holding read locks would
+otherwise wait on each other for ever). So when several connections open a new
+file at once, or another one holds the write lock, the switch fails at once
+with ``database is locked``; ``_enter_wal`` retries it, with a growing pause,
+until ``busy_timeout_s`` has passed.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import contextlib
 import functools
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -183,10 +193,45 @@ async def _connect(path: str, config: StoreConfig) -> aiosqlite.Connection:
     try:
         conn.row_factory = sqlite3.Row
         await conn.execute(f"PRAGMA busy_timeout = {int(config.busy_timeout_s * 1000)}")
-        await conn.execute("PRAGMA journal_mode = WAL")
+        await _enter_wal(conn, config.busy_timeout_s)
         await conn.execute("PRAGMA synchronous = FULL")
         await conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
         await conn.close()
         raise
     return conn
+
+
+#: The first pause between two attempts to switch to WAL, and the longest one.
+_WAL_FIRST_PAUSE_S = 0.001
+_WAL_LONGEST_PAUSE_S = 0.05
+
+
+async def _enter_wal(conn: aiosqlite.Connection, timeout_s: float) -> None:
+    """Put the file in WAL mode, retrying while another connection holds a lock on it.
+
+    The retry starts from no transaction, so it sees the header another
+    connection may have rewritten meanwhile (then the switch is a no-op). Any
+    error but ``SQLITE_BUSY``, or a busy file past ``timeout_s``, is raised.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause = _WAL_FIRST_PAUSE_S
+    while True:
+        try:
+            rows = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            left = deadline - time.monotonic()
+            if not _is_busy(exc) or left <= 0:
+                raise
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, _WAL_LONGEST_PAUSE_S)
+            continue
+        mode = str(next(iter(rows))[0]).lower()
+        if mode != "wal":
+            raise StoreError(f"SQLite kept journal_mode {mode!r} instead of WAL")
+        return
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused for a lock held elsewhere (``SQLITE_BUSY`` and its extended codes)."""
+    return exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY

@@ -1,6 +1,6 @@
 """Interoperability with the http-message-signatures library (RFC 9421), both ways.
 
-The first test is the README recipe: how a client team signs a request with a
+The first test is the recipe of docs/api.md: how a client team signs a request with a
 standard library and sends it with aiohttp.
 """
 

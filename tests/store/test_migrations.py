@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,6 +35,32 @@ async def test_concurrent_openers_apply_each_migration_once(open_stores: OpenSto
     assert sorted(r["version"] for r in rows) == [m.version for m in load_migrations("sqlite")]
     assert await stores[3].fetch_all("SELECT id FROM payments") == []
 
+
+
+async def test_sqlite_open_waits_for_a_write_lock_held_elsewhere(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Opening a file whose write lock another connection holds waits for it (within
+    busy_timeout) instead of failing at once with "database is locked" on the switch to WAL."""
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("CREATE TABLE held (x INTEGER)")
+        holder.execute("BEGIN IMMEDIATE")
+        config = StoreConfig(url=f"sqlite:///{path}", busy_timeout_s=30)
+        opening = asyncio.ensure_future(open_store(config, clock=clock))
+        for _ in range(50):  # let the opener meet the lock (without waiting it fails here)
+            if opening.done():
+                break
+            await asyncio.sleep(0.01)
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+    store = await opening
+    try:
+        assert await store.fetch_all("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
+    finally:
+        await store.close()
 
 async def test_ping_answers_while_open(store: Store) -> None:
     """ping() succeeds on an open store."""

@@ -1,0 +1,257 @@
+"""Architecture rules as tests (as X-Road keeps them): the import graph, read with ``ast``.
+
+Every ``import`` counts, wherever it is written: at module level, inside a
+function (a function-local import only postpones a cycle to the first call, it
+does not remove it) and under ``if TYPE_CHECKING:``. Only project modules
+(``gateway.*`` and ``adapters.*``) are nodes; importing a package's submodule
+is an edge to that submodule, not to every package above it.
+
+The rules:
+
+- ``adapters`` never imports ``gateway`` (the national-system side knows
+  nothing of the city-facing service);
+- no import cycles among project modules;
+- the store (``gateway/store/``) imports no project module outside it: it never
+  calls out, and knows nothing of payments, audit or adapters;
+- a route module (``gateway/routes/*``, or any ``routes`` module of a slice)
+  never imports an adapter client (``adapters.**.client``, ``adapters.http``,
+  ``adapters.payment.transport``, or a ``*Client`` name from any adapter
+  package): routes call the gateway's services, which own the clients.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("gateway", "adapters")
+#: Adapter modules that speak to a national system: routes must not import them.
+CLIENT_MODULES = ("adapters.http", "adapters.payment.transport")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One import: ``importer`` names ``imported`` (a project module) at ``line``."""
+
+    importer: str
+    imported: str
+    names: tuple[str, ...]
+    line: int
+
+
+def project_modules(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, Path]:
+    """Dotted module name → file, for every ``.py`` file of the packages under ``root``."""
+    modules: dict[str, Path] = {}
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join(parts)] = path
+    return modules
+
+
+def _project_module(name: str, modules: dict[str, Path]) -> str | None:
+    """The longest project module that ``name`` is or lies in (None outside the project)."""
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def imports_of(module: str, path: Path, modules: dict[str, Path]) -> Iterator[Edge]:
+    """Every import in the file, to a project module, with the names it takes."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                target = _project_module(alias.name, modules)
+                if target is not None:
+                    yield Edge(module, target, (), node.lineno)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                base = f"{base}.{node.module}" if node.module else base
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                # ``from gateway import monitoring`` imports the submodule itself.
+                submodule = f"{base}.{alias.name}"
+                target = submodule if submodule in modules else _project_module(base, modules)
+                if target is not None:
+                    yield Edge(module, target, (alias.name,), node.lineno)
+
+
+def import_edges(root: Path = REPO, packages: tuple[str, ...] = PACKAGES) -> list[Edge]:
+    """Every import between project modules under ``root``."""
+    modules = project_modules(root, packages)
+    return [
+        edge
+        for module, path in modules.items()
+        for edge in imports_of(module, path, modules)
+        if edge.imported != module
+    ]
+
+
+def import_cycles(edges: list[Edge]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), sorted."""
+    graph: dict[str, set[str]] = {}
+    for edge in edges:
+        graph.setdefault(edge.importer, set()).add(edge.imported)
+        graph.setdefault(edge.imported, set())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(cycles)
+
+
+def _is_route_module(module: str) -> bool:
+    parts = module.split(".")
+    return parts[0] == "gateway" and "routes" in parts
+
+
+def _is_adapter_client(edge: Edge) -> bool:
+    target = edge.imported
+    if not target.startswith("adapters"):
+        return False
+    if target.split(".")[-1] == "client" or target in CLIENT_MODULES:
+        return True
+    return any(name.endswith("Client") for name in edge.names)
+
+
+def _show(edges: list[Edge]) -> str:
+    return "; ".join(f"{e.importer}:{e.line} imports {e.imported}" for e in edges)
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def edges() -> list[Edge]:
+    """The project's import graph, read once."""
+    return import_edges()
+
+
+def test_the_graph_is_read(edges: list[Edge]) -> None:
+    """The reader sees the project's real imports (guards every rule below against passing
+    on an empty graph): app imports the store, routes and the adapters it wires."""
+    pairs = {(e.importer, e.imported) for e in edges}
+    assert ("gateway.app", "gateway.store") in pairs
+    assert ("gateway.app", "gateway.routes.citizens") in pairs
+    assert ("gateway.app", "adapters.population.client") in pairs
+    assert len(pairs) > 200
+
+
+def test_adapters_never_import_the_gateway(edges: list[Edge]) -> None:
+    """No module under adapters/ imports anything from gateway/."""
+    wrong = [
+        e for e in edges if e.importer.startswith("adapters") and e.imported.startswith("gateway")
+    ]
+    assert not wrong, _show(wrong)
+
+
+def test_no_import_cycles(edges: list[Edge]) -> None:
+    """No cycle among project modules, function-local and TYPE_CHECKING imports included."""
+    assert import_cycles(edges) == []
+
+
+def test_the_store_imports_nothing_outside_itself(edges: list[Edge]) -> None:
+    """gateway/store/ depends on no other project module (the store never calls out)."""
+    assert any(e.importer == "gateway.store" for e in edges)
+    wrong = [
+        e
+        for e in edges
+        if e.importer.startswith("gateway.store") and not e.imported.startswith("gateway.store")
+    ]
+    assert not wrong, _show(wrong)
+
+
+def test_routes_never_import_an_adapter_client(edges: list[Edge]) -> None:
+    """Route modules reach the national systems only through the gateway's services."""
+    routes = {e.importer for e in edges if _is_route_module(e.importer)}
+    assert "gateway.routes.citizens" in routes
+    wrong = [e for e in edges if _is_route_module(e.importer) and _is_adapter_client(e)]
+    assert not wrong, _show(wrong)
+
+
+def test_a_cycle_hidden_in_a_function_is_found(tmp_path: Path) -> None:
+    """The cycle reader counts a function-local import (the way app → monitoring → server →
+    app was hidden) and a relative one."""
+    _write(
+        tmp_path,
+        {
+            "gateway/__init__.py": "",
+            "gateway/app.py": "from gateway import monitoring\n",
+            "gateway/monitoring.py": "def f():\n    from .server import helper\n",
+            "gateway/server.py": "def g():\n    import gateway.app\n",
+            "gateway/leaf.py": "import gateway.server\n",
+        },
+    )
+    cycles = import_cycles(import_edges(tmp_path, ("gateway",)))
+    assert cycles == [["gateway.app", "gateway.monitoring", "gateway.server"]]
+
+
+def test_forbidden_imports_are_found(tmp_path: Path) -> None:
+    """An adapter importing the gateway and a route importing a client are both seen."""
+    _write(
+        tmp_path,
+        {
+            "gateway/__init__.py": "",
+            "gateway/routes/__init__.py": "",
+            "gateway/routes/citizens.py": (
+                "def h():\n    from adapters.population import PopulationClient\n"
+            ),
+            "gateway/routes/payments.py": "import adapters.payment.vnpay.client\n",
+            "gateway/routes/ops.py": "from adapters.errors import UpstreamError\n",
+            "adapters/__init__.py": "",
+            "adapters/errors.py": "from gateway.routes import ops\n",
+            "adapters/population/__init__.py": "PopulationClient = object\n",
+            "adapters/payment/__init__.py": "",
+            "adapters/payment/vnpay/__init__.py": "",
+            "adapters/payment/vnpay/client.py": "",
+        },
+    )
+    found = import_edges(tmp_path)
+    assert [(e.importer, e.imported) for e in found if _is_adapter_client(e)] == [
+        ("gateway.routes.citizens", "adapters.population"),
+        ("gateway.routes.payments", "adapters.payment.vnpay.client"),
+    ]
+    assert [e.importer for e in found if e.imported.startswith("gateway")] == ["adapters.errors"]

@@ -1,0 +1,185 @@
+"""Every configuration key the docs name exists in the settings model.
+
+The convention (docs/configuration.md, "How keys are named in these docs"):
+
+- in prose, in backticks, the TOML table in brackets and then the key:
+  ``[server] port``, ``[security] auth_failures.threshold``, ``[[clients]] webhook.url``,
+  or a table alone: ``[payments.webhooks]``;
+- in the first column of a Markdown table whose header cell reads ``key``: full
+  dotted paths in backticks (``server.port``), several per cell allowed;
+- anywhere, environment variables ``LIENTHONG_SECTION__KEY`` (``__`` nests);
+- in fenced ``toml`` blocks, every key of every table.
+
+``<name>`` stands for any name. ``LIENTHONG_TEST_*`` and ``LIENTHONG_BENCH_*`` are
+the test suite's and the benchmark's variables, not configuration. A literal in
+brackets that is not a table is written in quotes (``"[redacted]"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from gateway.config import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+NOT_CONFIG_ENV = ("LIENTHONG_TEST_", "LIENTHONG_BENCH_")
+
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+_SPAN = re.compile(r"`([^`\n]+)`")
+_TOML_KEY = re.compile(r"^\[\[?([A-Za-z0-9_.<>-]+)\]\]?(?:\s+([A-Za-z0-9_.<>-]+))?$")
+_ENV = re.compile(r"\bLIENTHONG_[A-Za-z0-9_<>]+")
+_DOTTED = re.compile(r"^[a-z_<>][A-Za-z0-9_.<>-]*$")
+
+
+def doc_files() -> list[Path]:
+    """The README and every page under docs/."""
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def _toml_paths(value: Any, prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    if isinstance(value, dict) and value:
+        for key, inner in value.items():
+            yield from _toml_paths(inner, (*prefix, key))
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        for item in value:
+            yield from _toml_paths(item, prefix)
+    else:
+        yield prefix
+
+
+def _key_column_spans(text: str) -> Iterator[str]:
+    """Backticked spans in the first column of tables whose header's first cell is ``key``."""
+    in_key_table = False
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            in_key_table = False
+            continue
+        first = line.strip("|").split("|")[0].strip()
+        if first == "key":
+            in_key_table = True
+        elif in_key_table and not set(first) <= set("-: "):
+            yield from _SPAN.findall(first)
+
+
+def named_keys(text: str) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(how the text wrote it, key path) for each configuration key the text names."""
+    for language, block in _FENCE.findall(text):
+        if language == "toml":
+            for path in _toml_paths(tomllib.loads(block), ()):
+                yield ".".join(path) + " (toml block)", path
+    prose = _FENCE.sub("", text)
+    for span in _SPAN.findall(prose):
+        m = _TOML_KEY.match(span.strip())
+        if m is not None:
+            table, key = m.group(1), m.group(2)
+            yield span, tuple(table.split(".")) + (tuple(key.split(".")) if key else ())
+    for span in _key_column_spans(prose):
+        if _DOTTED.match(span):
+            yield span, tuple(span.split("."))
+    for env in _ENV.findall(text):
+        if not env.startswith(NOT_CONFIG_ENV):
+            yield env, tuple(env.removeprefix("LIENTHONG_").lower().split("__"))
+
+
+def _is_wildcard(segment: str) -> bool:
+    return segment.startswith("<") and segment.endswith(">")
+
+
+def resolves(annotation: Any, path: tuple[str, ...]) -> bool:
+    """Whether ``path`` leads somewhere in a field of type ``annotation``."""
+    if not path:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(resolves(arg, path) for arg in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return False
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return any(resolves(arg, path) for arg in args)
+    if origin is dict:
+        return resolves(typing.get_args(annotation)[1], path[1:])
+    head, rest = path[0], path[1:]
+    fields: dict[str, Any]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        fields = {name: f.annotation for name, f in annotation.model_fields.items()}
+    elif dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
+        fields = {f.name: f.type for f in dataclasses.fields(annotation)}
+        hints = typing.get_type_hints(annotation)
+        fields = {name: hints[name] for name in fields}
+    else:
+        return False
+    if _is_wildcard(head):
+        return any(resolves(inner, rest) for inner in fields.values())
+    return head in fields and resolves(fields[head], rest)
+
+
+def unknown_keys(text: str) -> list[str]:
+    """How the text wrote each key that the settings model does not have."""
+    return [written for written, path in named_keys(text) if not resolves(Settings, path)]
+
+
+def test_every_key_the_docs_name_exists() -> None:
+    """README.md and docs/*.md name only configuration keys that Settings accepts."""
+    wrong = {
+        path.name: bad for path in doc_files() if (bad := unknown_keys(path.read_text("utf-8")))
+    }
+    assert wrong == {}
+
+
+def test_the_docs_are_read() -> None:
+    """The reader finds the keys of the configuration reference, in each of the forms
+    (so the check above cannot pass on docs it failed to parse)."""
+    text = (REPO / "docs" / "configuration.md").read_text("utf-8")
+    found = {path for _, path in named_keys(text)}
+    assert len(found) > 150
+    assert ("server", "port") in found  # key-table column and LIENTHONG_SERVER__PORT
+    assert ("payments", "polling", "pending_age_seconds") in found  # [table] key
+    assert ("clients", "webhook", "url") in found
+    assert ("population", "adapter", "tls", "pinned_sha256") in found  # a dataclass field
+
+
+def test_each_form_of_a_wrong_key_is_caught() -> None:
+    """A misspelt key is reported in every form the convention allows, and right ones are not."""
+    text = "\n".join(
+        [
+            "Set `[server] prot` or `[payments.polling] pending_age_seconds`;",
+            "`[payments.resilience.<provider>.operations.<operation>] deadline` is fine,",
+            "`[securty]` is not. LIENTHONG_SERVER__PROT=1, LIENTHONG_TEST_POSTGRES_DSN.",
+            "",
+            "| key | default | meaning |",
+            "|---|---|---|",
+            "| `server.port`, `server.hots` | 8700 | … |",
+            "| `clients.webhook.url` | none | … |",
+            "",
+            "A span outside a key table, `payment.paid`, is not a key.",
+            "",
+            "```toml",
+            "[population.adapter.tls]",
+            "pinned_sha256 = 'ab'",
+            "verfy = true",
+            "[[clients]]",
+            "id = 'x'",
+            "webhok = {}",
+            "```",
+        ]
+    )
+    assert sorted(unknown_keys(text)) == sorted(
+        [
+            "[server] prot",
+            "[securty]",
+            "LIENTHONG_SERVER__PROT",
+            "server.hots",
+            "population.adapter.tls.verfy (toml block)",
+            "clients.webhok (toml block)",
+        ]
+    )
