@@ -4,6 +4,10 @@ It checks ``vnp_SecureHash`` on the pay URL and on every API request, registers 
 order when its pay URL is opened (as VNPay does), sends the IPN as a signed GET and
 sends the payer back to ``vnp_ReturnUrl`` with the same signed parameters. The day
 list (``vnp_Command=translist``, paged) is *inferred*: VNPay publishes none.
+
+It signs with the adapter's canonical string and accepts only that string on the
+pay URL (stricter than the adapter, which also accepts the other reference
+implementations' forms), so a pay URL built any other way fails here with 70.
 """
 
 from __future__ import annotations
@@ -147,7 +151,7 @@ async def open_pay_url(request: web.Request) -> web.Response:
     """``vpcpay.html``: check the signed pay URL, register the order, show the pay page."""
     core, wire = request.app[SANDBOX_CORE], request.app[WIRE]
     params = dict(request.query)
-    if not checksum.verify_params(params, wire.secret):
+    if not checksum.verify_canonical(params, wire.secret):
         return _error_page(400, "70", "Sai chữ ký")
     proto = wire.config.protocol
     reference = params.get("vnp_TxnRef", "")

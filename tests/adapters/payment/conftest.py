@@ -237,12 +237,31 @@ async def _start_peer(name: str) -> tuple[PaymentPeer, list[Callable[[], Awaitab
     return peer, [stop]
 
 
-@pytest.fixture(params=["dvcqg", "vnpay"])
-async def peer(request: pytest.FixtureRequest) -> AsyncIterator[PaymentPeer]:
-    """Each provider in turn, with its sandbox and a receiver on loopback."""
-    started, stops = await _start_peer(request.param)
+async def _peer(name: str) -> AsyncIterator[PaymentPeer]:
+    started, stops = await _start_peer(name)
     try:
         yield started
     finally:
         for stop in stops:
             await stop()
+
+
+@pytest.fixture(params=["dvcqg", "vnpay"])
+async def peer(request: pytest.FixtureRequest) -> AsyncIterator[PaymentPeer]:
+    """Each provider in turn, with its sandbox and a receiver on loopback."""
+    async for started in _peer(request.param):
+        yield started
+
+
+@pytest.fixture
+async def vnpay_peer() -> AsyncIterator[PaymentPeer]:
+    """VNPay alone, with its sandbox and a receiver on loopback."""
+    async for started in _peer("vnpay"):
+        yield started
+
+
+@pytest.fixture
+async def dvcqg_peer() -> AsyncIterator[PaymentPeer]:
+    """The national payment platform alone, with its sandbox and a receiver on loopback."""
+    async for started in _peer("dvcqg"):
+        yield started
