@@ -22,6 +22,7 @@ from adapters.payment.base import CallbackRejected, CallbackResult, ProviderStat
 from adapters.payment.dvcqg import checksum
 from adapters.payment.dvcqg.client import DvcqgProvider
 from adapters.payment.dvcqg.config import SANDBOX_HASH_KEY, DvcqgConfig
+from tests.adapters.payment.conftest import PaymentPeer, make_order
 
 PAID = {
     "LoaiBanTin": "KetQuaGiaoDich",
@@ -174,3 +175,45 @@ def test_answers_close_only_where_vnpay_would(
     answer = json.loads(reply.body)
     assert (answer["MaLoi"], answer["MoTaLoi"], answer["MaThamChieu"]) == (code, text, "HS-odd/1")
     assert checksum.verify(answer, checksum.REPLY_FIELDS, SANDBOX_HASH_KEY)
+
+
+async def test_a_callback_for_an_unknown_odd_reference_is_not_found(
+    dvcqg_peer: PaymentPeer,
+) -> None:
+    """Through the sandbox: an odd MaThamChieu reaches the decision and is answered not found."""
+    await dvcqg_peer.admin("misbehaviour", {"reference": "HS-0001/ü x"})
+    order = make_order()
+    await dvcqg_peer.open(order)
+    await dvcqg_peer.admin("pay", {"reference": order.reference})
+    events = await dvcqg_peer.receiver.wait_for(1)
+    assert (events[0].outcome, events[0].rejected) == ("not_found", None)
+    answer = events[0].answer_json()
+    assert (answer["MaLoi"], answer["MoTaLoi"], answer["MaThamChieu"]) == (
+        "99",
+        "Không tìm thấy giao dịch",
+        "HS-0001/ü x",
+    )
+
+
+async def test_a_callback_for_another_partner_is_not_found(dvcqg_peer: PaymentPeer) -> None:
+    """Through the sandbox: a signed callback naming another MaDoiTac is not found here."""
+    await dvcqg_peer.admin("misbehaviour", {"merchant_code": "KHAC"})
+    order = make_order()
+    await dvcqg_peer.open(order)
+    await dvcqg_peer.admin("pay", {"reference": order.reference})
+    events = await dvcqg_peer.receiver.wait_for(1)
+    assert events[0].result is not None
+    assert events[0].result.for_this_merchant is False
+    assert events[0].outcome == "not_found"
+
+
+async def test_a_fraction_of_a_dong_is_an_amount_mismatch(dvcqg_peer: PaymentPeer) -> None:
+    """Through the sandbox: SoTien = bill + 0.5 rounds down to the bill, yet is a mismatch."""
+    await dvcqg_peer.admin("misbehaviour", {"amount_hundredths": 50})
+    order = make_order()
+    await dvcqg_peer.open(order)
+    await dvcqg_peer.admin("pay", {"reference": order.reference})
+    events = await dvcqg_peer.receiver.wait_for(1)
+    assert events[0].result is not None
+    assert (events[0].result.amount, events[0].result.whole_dong) == (order.amount, False)
+    assert events[0].outcome == "amount_mismatch"

@@ -7,10 +7,13 @@ refunded money are their own states, for people to look at.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from adapters.payment.base import ProviderStatus as S
 from adapters.payment.vnpay import codes
+from tests.adapters.payment.conftest import PaymentPeer, make_order
 
 PUBLISHED_RESPONSE_CODES = {
     "00": S.PAID,
@@ -115,3 +118,64 @@ def test_an_ipn_combines_its_two_codes(
 def test_ipn_answers_follow_the_published_table(outcome: str, rsp_code: str) -> None:
     """Each gateway outcome has the RspCode of VNPay's merchant answer table."""
     assert codes.IPN_ANSWERS[outcome][0] == rsp_code  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("transaction_code", "status"),
+    [("04", S.REVERSED), ("05", S.REFUNDED), ("06", S.REFUNDED), ("07", S.FLAGGED),
+     ("09", S.REFUNDED), ("03", S.UNKNOWN)],
+)
+async def test_querydr_reports_money_that_moved_but_is_not_paid(
+    vnpay_peer: PaymentPeer, transaction_code: str, status: S
+) -> None:
+    """querydr's vnp_TransactionStatus 04/05/06/07/09 (sandbox knob) read as the table says."""
+    await vnpay_peer.admin(
+        "misbehaviour", {"never_send": True, "transaction_status": transaction_code}
+    )
+    order = make_order()
+    await vnpay_peer.open(order)
+    await vnpay_peer.admin("pay", {"reference": order.reference})
+    result = await vnpay_peer.provider.query_status(order.reference, created_at=order.created_at)
+    assert (result.status, result.raw_code, result.amount) == (
+        status,
+        transaction_code,
+        order.amount,
+    )
+
+
+async def test_ipn_with_response_code_07_is_flagged(vnpay_peer: PaymentPeer) -> None:
+    """An IPN and a return saying 07 (debited, suspected fraud) read as flagged, not pending."""
+    await vnpay_peer.admin("misbehaviour", {"response_code": "07"})
+    order = make_order()
+    await vnpay_peer.open(order)
+    await vnpay_peer.admin("pay", {"reference": order.reference})
+    events = await vnpay_peer.receiver.wait_for(1)
+    result = events[0].result
+    assert result is not None
+    assert (result.status, result.raw_code, result.amount) == (S.FLAGGED, "07", order.amount)
+    assert result.paid_at is not None
+
+
+async def test_ipn_with_a_reversed_transaction_is_reversed(vnpay_peer: PaymentPeer) -> None:
+    """An IPN with vnp_TransactionStatus 04 reads as reversed, and so does querydr."""
+    await vnpay_peer.admin("misbehaviour", {"transaction_status": "04"})
+    order = make_order()
+    await vnpay_peer.open(order)
+    await vnpay_peer.admin("pay", {"reference": order.reference})
+    events = await vnpay_peer.receiver.wait_for(1)
+    assert events[0].result is not None
+    assert events[0].result.status is S.REVERSED
+    queried = await vnpay_peer.provider.query_status(order.reference, created_at=order.created_at)
+    assert queried.status is S.REVERSED
+
+
+async def test_day_list_rows_read_through_the_table(vnpay_peer: PaymentPeer) -> None:
+    """A refunded payment's day-list row is refunded, not failed."""
+    await vnpay_peer.admin("misbehaviour", {"never_send": True, "transaction_status": "06"})
+    order = make_order()
+    await vnpay_peer.open(order)
+    await vnpay_peer.admin("pay", {"reference": order.reference})
+    today = dt.datetime.now(dt.UTC).astimezone(order.created_at.tzinfo).date()
+    rows = [row async for row in vnpay_peer.provider.list_transactions(today)]
+    mine = [row for row in rows if row.reference == order.reference]
+    assert [row.status for row in mine] == [S.REFUNDED]

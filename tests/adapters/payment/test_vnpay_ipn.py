@@ -20,6 +20,7 @@ from adapters.payment.base import CallbackRejected, CallbackResult, ProviderStat
 from adapters.payment.vnpay import checksum
 from adapters.payment.vnpay.client import VnpayProvider
 from adapters.payment.vnpay.config import VnpayConfig
+from tests.adapters.payment.conftest import PaymentPeer, make_order
 
 SECRET = "VNPAYSANDBOXSECRETKEY0123456789"
 
@@ -171,3 +172,46 @@ def test_answer_callback_maps_each_outcome_to_the_published_answer(
         reply = provider.answer_callback(given, outcome=outcome)  # type: ignore[arg-type]
         assert (reply.status, reply.content_type) == (200, "application/json")
         assert json.loads(reply.body) == answer
+
+
+async def test_an_ipn_for_an_unknown_odd_reference_is_answered_01(vnpay_peer: PaymentPeer) -> None:
+    """Through the sandbox: an IPN naming an odd vnp_TxnRef gets 01, and VNPay redelivers."""
+    odd = "HS-0001/ü x?&=~*'"
+    await vnpay_peer.admin("misbehaviour", {"reference": odd})
+    order = make_order()
+    await vnpay_peer.open(order)
+    await vnpay_peer.admin("pay", {"reference": order.reference})
+    events = await vnpay_peer.receiver.wait_for(3)
+    assert {e.result.reference for e in events if e.result} == {odd}
+    assert [e.answer_json()["RspCode"] for e in events] == ["01"] * 3
+    stats = await vnpay_peer.idle()
+    assert (stats["callbacks_refused"], stats.get("callbacks_closed", 0)) == (3, 0)
+
+
+async def test_an_ipn_for_another_merchant_is_answered_01(vnpay_peer: PaymentPeer) -> None:
+    """Through the sandbox: a signed IPN naming another TmnCode is 'not found' here (01)."""
+    await vnpay_peer.admin("misbehaviour", {"merchant_code": "OTHERSHOP"})
+    order = make_order()
+    await vnpay_peer.open(order)
+    await vnpay_peer.admin("pay", {"reference": order.reference})
+    events = await vnpay_peer.receiver.wait_for(1)
+    assert events[0].result is not None
+    assert (events[0].result.reference, events[0].result.for_this_merchant) == (
+        order.reference,
+        False,
+    )
+    assert events[0].answer_json()["RspCode"] == "01"
+
+
+async def test_a_fraction_of_a_dong_is_answered_04(vnpay_peer: PaymentPeer) -> None:
+    """Through the sandbox: vnp_Amount = bill × 100 + 50 rounds down to the bill, yet gets 04."""
+    await vnpay_peer.admin("misbehaviour", {"amount_hundredths": 50})
+    order = make_order()
+    await vnpay_peer.open(order)
+    redirect = (await vnpay_peer.admin("pay", {"reference": order.reference}))["return_url"]
+    events = await vnpay_peer.receiver.wait_for(1)
+    result = events[0].result
+    assert result is not None
+    assert (result.amount, result.whole_dong) == (order.amount, False)
+    assert events[0].answer_json()["RspCode"] == "04"
+    assert f"vnp_Amount={order.amount * 100 + 50}&" in redirect
