@@ -19,37 +19,45 @@ Where they disagree:
 reference     characters left unescaped   empty values         parameters signed
 ============  ==========================  ===================  =====================
 PHP           ``A-Z a-z 0-9 _ . -``       kept on verify       ``vnp_*`` only
-              (``urlencode``: ``~`` →     (``vnp_X=``); never
-              ``%7E``, ``*`` → ``%2A``)   sent on create
+              (``urlencode``: ``~`` →     (``vnp_X=``); the
+              ``%7E``, ``*`` → ``%2A``)   create page adds
+                                          optional ones only
+                                          when set
 Java          also ``*`` (``URLEncoder``) skipped              every parameter on
               ; values encoded as                              verify
               US-ASCII, so any non-ASCII
               letter becomes ``%3F``
 .NET          also ``! * ( )``            skipped              ``vnp_*`` only
               (``WebUtility.UrlEncode``)
-Node.js       also ``! ~ * ' ( )``        kept                 every parameter
-              (``encodeURIComponent``)
+Node.js       also ``! ~ * ' ( )``        kept                 every parameter on
+              (``encodeURIComponent``)                         verify
 ============  ==========================  ===================  =====================
+
+(Older copies of the Java IPN page hash the values raw, not encoded at all; that
+form is ambiguous, since a raw value may hold ``&`` and ``=``, and is not accepted.)
 
 What this adapter does:
 
-- **Sent** (the pay URL, and every message the sandbox signs): the PHP form, which
-  VNPay's documentation shows: ``urlencode`` semantics (only ``[A-Za-z0-9_.-]``
+- **Sent** (the pay URL, and every message the sandbox signs): the PHP form, as in
+  VNPay's documented sample URL: ``urlencode`` semantics (only ``[A-Za-z0-9_.-]``
   unescaped, space ``+``, ``~`` ``%7E``, upper-case hex), values normalised to
   Unicode NFC first, empty values left out (so PHP, Java and .NET agree on it),
   only ``vnp_*`` names. The pay URL's query string *is* that string, as in the
-  references. ``vnp_OrderInfo`` is folded to ASCII letters, digits and ``.,:_-``
-  (:func:`~adapters.payment.vnpay.client.order_info_text`), where every reference
-  encodes alike.
+  references. ``vnp_OrderInfo`` is folded to ASCII letters, digits, space and
+  ``.,:_-`` (:func:`~adapters.payment.vnpay.client.order_info_text`), which every
+  reference encodes alike. The configured ``vnp_ReturnUrl`` goes as it is: keep
+  ``~ * ! ( ) '`` and non-ASCII letters out of it, or a VNPay side that hashes like
+  Java, .NET or Node.js computes another string.
 - **Accepted** on an IPN or a return: a digest over the PHP, the Java, the .NET or
   the Node.js character set, each with the values as received or in NFC, and with
   empty values left out or kept. Every one of these strings decodes (``+`` → space,
   ``%XX`` → byte) back to the same parameters, up to NFC and to empty parameters,
   which mean nothing here (an empty value is read as absent), so accepting the
   union never lets one signature vouch for two different messages. A message with
-  nothing to disagree on has one candidate string, hence one HMAC. Not accepted:
-  Java's US-ASCII ``%3F`` for non-ASCII letters (it maps many values to one
-  string) and non-``vnp_*`` parameters (never covered).
+  nothing to disagree on has one candidate string, hence one HMAC (at most 16).
+  Not accepted: Java's US-ASCII ``%3F`` for non-ASCII letters (it maps many values
+  to one string), lower-case hex (no reference writes it) and non-``vnp_*``
+  parameters (never covered).
 
 ``querydr`` and the day list
 ----------------------------

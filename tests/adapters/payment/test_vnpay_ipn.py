@@ -215,3 +215,23 @@ async def test_a_fraction_of_a_dong_is_answered_04(vnpay_peer: PaymentPeer) -> N
     assert (result.amount, result.whole_dong) == (order.amount, False)
     assert events[0].answer_json()["RspCode"] == "04"
     assert f"vnp_Amount={order.amount * 100 + 50}&" in redirect
+
+
+async def test_a_forged_ipn_is_answered_97_whatever_else_is_off(vnpay_peer: PaymentPeer) -> None:
+    """Through the sandbox: a bad checksum wins over an odd reference, a merchant, a fraction."""
+    await vnpay_peer.admin(
+        "misbehaviour",
+        {
+            "bad_checksum": True,
+            "reference": "odd/ref",
+            "merchant_code": "OTHERSHOP",
+            "amount_hundredths": 50,
+        },
+    )
+    order = make_order()
+    await vnpay_peer.open(order)
+    await vnpay_peer.admin("pay", {"reference": order.reference})
+    events = await vnpay_peer.receiver.wait_for(1)
+    assert events[0].rejected is not None
+    assert events[0].rejected.kind == "bad_checksum"
+    assert events[0].answer_json() == {"RspCode": "97", "Message": "Invalid Checksum"}
