@@ -69,11 +69,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote_plus
 
 EXCLUDED = frozenset({"vnp_SecureHash", "vnp_SecureHashType"})
+#: Text every reference leaves as it is.
+_BARE = re.compile(r"[A-Za-z0-9_.\-]*")
 
 #: Characters each reference leaves unescaped beyond ``A-Z a-z 0-9 _ . -``.
 #: (Python's ``quote_plus`` also leaves ``~``; :func:`urlencode` escapes it back.)
@@ -130,6 +133,8 @@ def urlencode(text: str, extra_safe: str = PHP_EXTRA_SAFE) -> str:
     Only ``[A-Za-z0-9_.-]`` (plus ``extra_safe``) stay as they are, space becomes
     ``+``, every other byte ``%XX`` in upper-case hex.
     """
+    if _BARE.fullmatch(text):  # most vnp_* values: nothing to escape in any reference
+        return text
     encoded = quote_plus(text, safe=extra_safe, encoding="utf-8", errors="strict")
     return encoded if "~" in extra_safe else encoded.replace("~", "%7E")
 
@@ -142,19 +147,30 @@ def _signed_pairs(params: Mapping[str, str], *, keep_empty: bool) -> list[tuple[
     )
 
 
-def _joined(pairs: Iterable[tuple[str, str]], extra_safe: str, *, nfc: bool) -> str:
-    def value_of(value: str) -> str:
-        return unicodedata.normalize("NFC", value) if nfc else value
+def _nfc(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(name, unicodedata.normalize("NFC", value)) for name, value in pairs]
 
-    return "&".join(
-        f"{urlencode(name, extra_safe)}={urlencode(value_of(value), extra_safe)}"
-        for name, value in pairs
-    )
+
+def _joined(
+    pairs: Iterable[tuple[str, str]],
+    extra_safe: str,
+    memo: dict[tuple[str, str], str] | None = None,
+) -> str:
+    """``name=value&…`` encoded with one reference's character set (``memo`` caches)."""
+    cache: dict[tuple[str, str], str] = {} if memo is None else memo
+
+    def encoded(text: str) -> str:
+        key = (text, extra_safe)
+        if key not in cache:
+            cache[key] = urlencode(text, extra_safe)
+        return cache[key]
+
+    return "&".join(f"{encoded(name)}={encoded(value)}" for name, value in pairs)
 
 
 def canonical_query(params: Mapping[str, str]) -> str:
     """The string this adapter signs (also the pay URL's query string): see the module doc."""
-    return _joined(_signed_pairs(params, keep_empty=False), PHP_EXTRA_SAFE, nfc=True)
+    return _joined(_nfc(_signed_pairs(params, keep_empty=False)), PHP_EXTRA_SAFE)
 
 
 def accepted_strings(params: Mapping[str, str]) -> list[str]:
@@ -163,12 +179,20 @@ def accepted_strings(params: Mapping[str, str]) -> list[str]:
     The canonical one first; duplicates removed. ``UnicodeEncodeError`` for text that
     has no UTF-8 form (a lone surrogate), which no reference could have signed.
     """
+    signed = _signed_pairs(params, keep_empty=True)
+    chars = set("".join(name + value for name, value in signed))
+    # Only the variants that can differ from the canonical string are built.
+    empties = (False, True) if any(value == "" for _, value in signed) else (False,)
+    in_nfc = _nfc(signed)
+    forms = [in_nfc] if in_nfc == signed else [in_nfc, signed]
+    safe_sets = [safe for safe in _ACCEPTED_SAFE_SETS if not safe or chars.intersection(safe)]
+    memo: dict[tuple[str, str], str] = {}
     candidates: dict[str, None] = {}
-    for keep_empty in (False, True):
-        pairs = _signed_pairs(params, keep_empty=keep_empty)
-        for nfc in (True, False):
-            for extra_safe in _ACCEPTED_SAFE_SETS:
-                candidates[_joined(pairs, extra_safe, nfc=nfc)] = None
+    for keep_empty in empties:
+        for form in forms:
+            pairs = form if keep_empty else [(n, v) for n, v in form if v != ""]
+            for extra_safe in safe_sets:
+                candidates[_joined(pairs, extra_safe, memo)] = None
     return list(candidates)
 
 
