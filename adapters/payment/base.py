@@ -133,7 +133,10 @@ class CallbackResult:
 
     ``whole_dong`` is False when the provider reported a fraction of a dong (a VNPay
     ``vnp_Amount`` that is not a multiple of 100); ``amount`` is then rounded down
-    and the gateway treats it as an amount that differs from the bill.
+    and the gateway treats it as an amount that differs from the bill. It is False
+    too, with ``amount`` 0, when a signed message carries no readable number of
+    dong at all (VNPay's reference compares such an amount with the bill and
+    answers "invalid amount"), and for a currency other than VND.
     ``for_this_merchant`` is False when the (correctly signed) message names another
     merchant (VNPay ``vnp_TmnCode``, dvcqg ``MaDoiTac``): the gateway answers that
     it does not know the order.
@@ -204,6 +207,9 @@ class CallbackRejected(AdapterError):
 
     ``answer`` is the reply the provider expects for such a callback; ``kind`` is
     ``bad_checksum``, ``malformed`` or ``wrong_partner`` (for the security event).
+    Both adapters raise it only for what they cannot verify, or what is no result
+    message at all: a correctly signed result is reported, with ``for_this_merchant``
+    and ``whole_dong`` saying what is off, so the gateway answers it as published.
     """
 
     status = 400

@@ -7,9 +7,14 @@ answer closes a callback); this module does the rest:
 - ``GET /pay/{key}``: the payment page (forms with buttons ``#pay`` and ``#cancel``);
   ``POST /pay/{key}`` settles and redirects the browser to the return URL;
 - callbacks are delivered in the background, retried until the gateway's answer
-  closes them, and misbehave on demand (:class:`Misbehaviour`);
+  closes them, and misbehave on demand (:class:`Misbehaviour`; a provider may add
+  knobs of its own by subclassing it, as VNPay does);
 - ``/_admin/misbehaviour``, ``/_admin/reset``, ``/_admin/stats``, ``/_admin/pay``,
-  ``/_admin/seed`` (loopback clients only).
+  ``/_admin/seed`` (loopback clients only). ``POST /_admin/misbehaviour`` with a
+  JSON object changes only the knobs it names; ``GET`` shows them all.
+
+What a payment's callbacks and return say is fixed when the payer settles it, from
+the misbehaviour in force at that moment.
 """
 
 from __future__ import annotations
@@ -62,6 +67,16 @@ class Misbehaviour(BaseModel):
     status_delay: float = Field(default=0.0, ge=0)
     #: Answer status queries with this HTTP status and no body (failing).
     status_failure: int | None = Field(default=None, ge=400, le=599)
+    #: Callbacks and returns name this reference (``vnp_TxnRef`` / ``MaThamChieu``)
+    #: instead of the payment's, correctly signed: an order the gateway does not know,
+    #: of any shape (empty, too long, punctuation, Vietnamese letters).
+    reference: str | None = Field(default=None, max_length=255)
+    #: Callbacks and returns name this merchant (``vnp_TmnCode`` / ``MaDoiTac``)
+    #: instead of the configured one, still signed with the configured secret.
+    merchant_code: str | None = Field(default=None, max_length=64)
+    #: Hundredths of a dong added to the amount callbacks and returns report (VNPay: a
+    #: ``vnp_Amount`` that is not a multiple of 100; the platform: a decimal ``SoTien``).
+    amount_hundredths: int = Field(default=0, ge=0, le=99)
 
 
 class CallbackDelivery(BaseModel):
@@ -85,11 +100,31 @@ class OutboundCallback:
 
 
 @dataclass(frozen=True)
+class ReportedAs:
+    """What callbacks and returns say in place of the truth (all None / 0: the truth)."""
+
+    reference: str | None = None
+    merchant_code: str | None = None
+    amount_hundredths: int = 0
+
+    @classmethod
+    def of(cls, misbehaviour: Misbehaviour) -> ReportedAs:
+        return cls(
+            misbehaviour.reference, misbehaviour.merchant_code, misbehaviour.amount_hundredths
+        )
+
+
+#: Callbacks and returns that say the truth.
+TRUTH = ReportedAs()
+
+
+@dataclass(frozen=True)
 class CallbackVariant:
     """What one callback says: normally the payment's state, sometimes a stale or corrupt one."""
 
     status: ProviderStatus
     corrupt: bool
+    reported: ReportedAs = TRUTH
 
 
 class SandboxWire(Protocol):
@@ -97,11 +132,14 @@ class SandboxWire(Protocol):
 
     title: str
 
+    def settled(self, payment: SandboxPayment, misbehaviour: Misbehaviour) -> None:
+        """Record provider-specific misbehaviour on a payment the payer just settled."""
+
     def callback(self, payment: SandboxPayment, variant: CallbackVariant) -> OutboundCallback: ...
 
     def callback_closed(self, status: int, body: bytes) -> bool: ...
 
-    def return_redirect(self, payment: SandboxPayment, *, corrupt: bool) -> str: ...
+    def return_redirect(self, payment: SandboxPayment, variant: CallbackVariant) -> str: ...
 
 
 class SandboxCore:
@@ -157,21 +195,27 @@ class SandboxCore:
         mis = self.misbehaviour
         paid = (amount if amount is not None else payment.amount) + mis.amount_delta
         self.ledger.settle(payment, ProviderStatus(outcome), paid, self.clock())
+        self.wire.settled(payment, mis)
         self.stats[f"settled_{outcome}"] += 1
-        self.spawn(self._dispatch(payment, mis.model_copy()))
-        return self.wire.return_redirect(payment, corrupt=mis.bad_checksum)
+        variant = CallbackVariant(payment.status, mis.bad_checksum, ReportedAs.of(mis))
+        self.spawn(self._dispatch(payment, mis.model_copy(), variant))
+        return self.wire.return_redirect(payment, variant)
 
-    async def _dispatch(self, payment: SandboxPayment, mis: Misbehaviour) -> None:
+    async def _dispatch(
+        self, payment: SandboxPayment, mis: Misbehaviour, variant: CallbackVariant
+    ) -> None:
         if mis.never_send:
             self.stats["callbacks_withheld"] += 1
             return
         if mis.callback_delay:
             await self.sleep(mis.callback_delay)
-        main = self.wire.callback(payment, CallbackVariant(payment.status, mis.bad_checksum))
+        main = self.wire.callback(payment, variant)
         for _ in range(mis.duplicate_callbacks):
             await asyncio.gather(*(self.deliver(main) for _ in range(mis.simultaneous_callbacks)))
         if mis.out_of_order is not None:
-            stale = CallbackVariant(ProviderStatus(mis.out_of_order), mis.bad_checksum)
+            stale = CallbackVariant(
+                ProviderStatus(mis.out_of_order), mis.bad_checksum, variant.reported
+            )
             await self.deliver(self.wire.callback(payment, stale))
 
     async def deliver(self, callback: OutboundCallback) -> bool:
@@ -292,7 +336,7 @@ async def admin_misbehaviour(request: web.Request) -> web.Response:
     if request.method == "POST":
         changes = await _json_body(request)
         try:
-            core.misbehaviour = Misbehaviour.model_validate(
+            core.misbehaviour = type(core.default_misbehaviour).model_validate(
                 {**core.misbehaviour.model_dump(), **changes}
             )
         except ValidationError as exc:

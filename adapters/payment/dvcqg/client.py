@@ -5,13 +5,38 @@ platform posts the result callback as JSON; the payer's browser comes back with
 the same fields and checksum in the query string (the sandbox's choice, since no
 public source shows the platform's return), so :meth:`DvcqgProvider.parse_callback`
 verifies both.
+
+A callback is read in the same order as VNPay's (checksum → order → amount → state):
+the adapter rejects only what it cannot verify (a body that is no JSON object, a
+wrong or missing ``MaXacThuc``) or what is not a result callback at all (another
+``LoaiBanTin``); every correctly signed result becomes a
+:class:`~adapters.payment.base.CallbackResult` for the gateway to decide on:
+
+- ``MaThamChieu`` is passed on as sent, whatever its shape (the gateway then finds
+  no order); a ``MaDoiTac`` other than ours sets ``for_this_merchant`` False;
+- a ``SoTien`` that is not a whole number of dong (a fraction such as ``150000.5``,
+  no number at all, negative) or a ``MaTienTe`` other than VND sets ``whole_dong``
+  False, the amount rounded down (0 when there is no number of dong);
+- a ``MaLoi`` the configured result codes do not list is status ``unknown``, never
+  ``failed``; an unreadable ``ThoiGianGD`` leaves ``paid_at`` None.
+
+The platform's answer has two codes: ``00`` (accepted) and ``99`` (not accepted:
+the platform delivers again). ``00`` is answered where VNPay's table closes an IPN
+(confirmed, already confirmed, which includes a late result the gateway has put on
+record); ``99`` everywhere VNPay answers 01, 04, 97 or 99 (not found, amount
+mismatch, rejected, error), with ``MoTaLoi`` saying which. An order this gateway
+does not know cannot be acknowledged as taken, and an amount that differs from the
+bill stays unaccepted as VNPay's ``04`` does; the platform's redelivery of either
+changes nothing here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import aiohttp
@@ -52,7 +77,33 @@ _ANSWER_TEXT: dict[str, str] = {
     "error": "Lỗi không xác định",
 }
 
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+_MAX_AMOUNT_DIGITS = 18
+
 _log = structlog.get_logger("adapters.payment.dvcqg")
+
+
+def reported_amount(value: object) -> tuple[int, bool]:
+    """``(dong, whole)`` from a callback's ``SoTien``: rounded down; 0 if it is no amount.
+
+    A JSON integer or a decimal string of digits is whole; a JSON decimal or a
+    string such as ``"150000.50"`` is whole only without a fraction.
+    """
+    if isinstance(value, bool):
+        return 0, False
+    if isinstance(value, int):
+        return (value, True) if value >= 0 else (0, False)
+    number = value
+    if isinstance(number, float) or (
+        isinstance(number, str) and number.isascii() and _DECIMAL.fullmatch(number)
+    ):
+        number = Decimal(number)
+    if not isinstance(number, Decimal) or not number.is_finite() or number < 0:
+        return 0, False
+    if number.adjusted() > _MAX_AMOUNT_DIGITS:  # "1E+999999999" is no bill
+        return 0, False
+    dong = int(number.to_integral_value(rounding=ROUND_FLOOR))
+    return dong, number == dong
 
 
 def fee_line_kind_code(kind: str) -> int:
@@ -195,25 +246,22 @@ class DvcqgProvider:
             message = dict(query)
         else:
             try:
-                message = json.loads(body)
+                # Decimals stay as written, so a checksum over "150000.50" still matches.
+                message = json.loads(body, parse_float=Decimal)
             except ValueError:
                 raise self._reject("callback body is not JSON", "malformed") from None
         if not isinstance(message, dict):
             raise self._reject("callback is not an object", "malformed")
         ref = message.get("MaThamChieu")
-        reference = ref if isinstance(ref, str) and REFERENCE_PATTERN.fullmatch(ref) else ""
+        reference = "" if ref is None or isinstance(ref, dict | list) else str(ref)
+        answer_ref = reference if REFERENCE_PATTERN.fullmatch(reference) else ""
         if not checksum.verify(message, checksum.CALLBACK_FIELDS, self._hash_key):
-            raise self._reject("callback checksum does not match", "bad_checksum", reference)
-        if message.get("MaDoiTac") != self._config.partner_code:
-            raise self._reject("callback is for another partner", "wrong_partner", reference)
+            raise self._reject("callback checksum does not match", "bad_checksum", answer_ref)
         if message.get("LoaiBanTin") != self._config.message_types.callback:
-            raise self._reject("not a result callback", "malformed", reference)
-        if not reference or message.get("MaTienTe", "VND") != "VND":
-            raise self._reject("callback reference or currency is invalid", "malformed", reference)
-        try:
-            amount = whole_dong(message.get("SoTien"))
-        except ValueError:
-            raise self._reject("callback amount is invalid", "malformed", reference) from None
+            raise self._reject("not a result callback", "malformed", answer_ref)
+        amount, whole = reported_amount(message.get("SoTien"))
+        if message.get("MaTienTe", "VND") != "VND":
+            whole = False
         code = str(message.get("MaLoi", ""))
         status = self._config.result_codes.status_of(code)
         paid_at: dt.datetime | None = None
@@ -221,7 +269,7 @@ class DvcqgProvider:
             try:
                 paid_at = parse_provider_timestamp(str(message.get("ThoiGianGD", "")))
             except ValueError:
-                raise self._reject("callback time is invalid", "malformed", reference) from None
+                paid_at = None
         txn = message.get("MaGiaoDich")
         return CallbackResult(
             reference=reference,
@@ -231,6 +279,8 @@ class DvcqgProvider:
             paid_at=paid_at,
             raw_code=code,
             verified=True,
+            whole_dong=whole,
+            for_this_merchant=message.get("MaDoiTac") == self._config.partner_code,
         )
 
     def answer_callback(

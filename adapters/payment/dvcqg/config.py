@@ -41,14 +41,20 @@ class DvcqgResultCodes(BaseModel):
     not_found: str = "04"
 
     def status_of(self, code: str) -> ProviderStatus:
-        """The status a result code means; any other code is a failure."""
+        """The status a result code means; a code not configured here is ``unknown``.
+
+        Never ``failed`` for a code nobody listed: it might mean money that moved.
+        The gateway changes nothing on ``unknown``; the status query and the day's
+        reconciliation settle it.
+        """
         table = {
             self.paid: ProviderStatus.PAID,
             self.pending: ProviderStatus.PENDING,
             self.cancelled: ProviderStatus.CANCELLED,
+            self.failed: ProviderStatus.FAILED,
             self.not_found: ProviderStatus.UNKNOWN,
         }
-        return table.get(code, ProviderStatus.FAILED)
+        return table.get(code, ProviderStatus.UNKNOWN)
 
     def code_of(self, status: ProviderStatus) -> str:
         table = {

@@ -6,7 +6,9 @@ it receives. Beyond protocols.md *(inferred, documented here)*:
 - the create reply carries the pay URL in ``UrlThanhToan`` (``/pay/<token>``);
 - the payer returns to the gateway's return URL with the callback's fields and
   ``MaXacThuc`` in the query string (a signed return, verified like a callback);
-- the day list is paged: ``Trang`` n of ``TongSoTrang``, ``page_size`` rows each.
+- the day list is paged: ``Trang`` n of ``TongSoTrang``, ``page_size`` rows each;
+- with ``amount_hundredths`` set, ``SoTien`` is a JSON decimal number (``150000.5``),
+  and its checksum covers that number as written.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from adapters.payment.dvcqg import checksum
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.sandbox_kit import (
     SANDBOX_CORE,
+    TRUTH,
     CallbackDelivery,
     CallbackVariant,
     Clock,
     Misbehaviour,
     OutboundCallback,
+    ReportedAs,
     SandboxCore,
     Sleep,
     build_sandbox_app,
@@ -77,15 +81,29 @@ class DvcqgSandboxWire:
         self.config = config
         self.hash_key = config.protocol.hash_key_value()
 
-    def result_message(self, payment: SandboxPayment, status: ProviderStatus) -> dict[str, object]:
+    def settled(self, payment: SandboxPayment, misbehaviour: Misbehaviour) -> None:
+        """Nothing platform-specific to record (the shared knobs travel in the variant)."""
+
+    def result_message(
+        self,
+        payment: SandboxPayment,
+        status: ProviderStatus,
+        reported: ReportedAs = TRUTH,
+    ) -> dict[str, object]:
         """A signed callback-shaped message (callbacks, returns and query replies)."""
         proto = self.config.protocol
+        amount: int | float = payment.reported_amount
+        if reported.amount_hundredths:
+            # Through text, so the JSON number is exactly "<dong>.<hundredths>" (trailing 0 cut).
+            amount = float(f"{payment.reported_amount}.{reported.amount_hundredths:02d}")
         message: dict[str, object] = {
             "LoaiBanTin": proto.message_types.callback,
             "MaLoi": proto.result_codes.code_of(status),
-            "MaDoiTac": proto.partner_code,
-            "MaThamChieu": payment.reference,
-            "SoTien": payment.reported_amount,
+            "MaDoiTac": proto.partner_code
+            if reported.merchant_code is None
+            else reported.merchant_code,
+            "MaThamChieu": payment.reference if reported.reference is None else reported.reference,
+            "SoTien": amount,
             "MaTienTe": "VND",
             "MaGiaoDich": payment.txn_id or "",
             "MaNganHang": self.config.bank_code if payment.txn_id else "",
@@ -95,7 +113,7 @@ class DvcqgSandboxWire:
         return checksum.sign(message, checksum.CALLBACK_FIELDS, self.hash_key)
 
     def callback(self, payment: SandboxPayment, variant: CallbackVariant) -> OutboundCallback:
-        message = self.result_message(payment, variant.status)
+        message = self.result_message(payment, variant.status, variant.reported)
         if variant.corrupt:
             message["MaXacThuc"] = _corrupt(str(message["MaXacThuc"]))
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
@@ -113,9 +131,9 @@ class DvcqgSandboxWire:
             answer, checksum.REPLY_FIELDS, self.hash_key
         )
 
-    def return_redirect(self, payment: SandboxPayment, *, corrupt: bool) -> str:
-        message = self.result_message(payment, payment.status)
-        if corrupt:
+    def return_redirect(self, payment: SandboxPayment, variant: CallbackVariant) -> str:
+        message = self.result_message(payment, payment.status, variant.reported)
+        if variant.corrupt:
             message["MaXacThuc"] = _corrupt(str(message["MaXacThuc"]))
         separator = "&" if "?" in payment.return_url else "?"
         return payment.return_url + separator + urlencode({k: str(v) for k, v in message.items()})

@@ -2,9 +2,33 @@
 
 The pay URL is built locally (no call to VNPay): the standard ``vnp_*`` parameters
 with ``vnp_Amount`` = amount × 100, dates ``yyyyMMddHHmmss`` in GMT+7 and
-``vnp_TxnRef`` = the gateway's reference, signed with HMAC-SHA512. The IPN arrives
-as a GET and is answered ``{RspCode, Message}``; the payer's return carries the same
-signed parameters, so :meth:`VnpayProvider.parse_callback` verifies both.
+``vnp_TxnRef`` = the gateway's reference, signed with HMAC-SHA512 over the string
+VNPay's reference code builds (:mod:`.checksum` says which, and where the
+references disagree). The IPN arrives as a GET and is answered ``{RspCode,
+Message}``; the payer's return carries the same signed parameters, so
+:meth:`VnpayProvider.parse_callback` verifies both. Every code is read through the
+published tables of :mod:`.codes`.
+
+An IPN is read in the order of VNPay's reference ``vnpay_ipn.php`` /
+``vnpay_ipn.jsp`` (checksum → order → amount → order state), the adapter doing
+the first step and the gateway the rest:
+
+- a missing or wrong ``vnp_SecureHash`` is the only rejection
+  (:class:`~adapters.payment.base.CallbackRejected`, answered ``97``);
+- a correctly signed IPN always becomes a
+  :class:`~adapters.payment.base.CallbackResult`, whatever it says: any
+  ``vnp_TxnRef`` is passed on as sent (an order the gateway does not know is
+  answered ``01``); a ``vnp_TmnCode`` other than ours sets ``for_this_merchant``
+  False (answered ``01``); a ``vnp_Amount`` that is not a multiple of 100 sets
+  ``whole_dong`` False with the amount rounded down, and one that is not a
+  number at all (empty, signs, letters) sets it False with amount 0: the
+  reference divides it by 100 and compares it with the order, so it answers
+  ``04`` for an order it knows and ``01`` for one it does not, and so does the
+  gateway; an unreadable ``vnp_PayDate`` leaves ``paid_at`` None (the reference
+  never reads it); codes VNPay does not publish give status ``unknown``.
+- :meth:`VnpayProvider.answer_callback` maps the gateway's outcome to the published
+  answer: confirmed ``00``, already confirmed ``02``, not found ``01``, amount
+  mismatch ``04``, rejected ``97``, and ``99`` only for the gateway's own failure.
 """
 
 from __future__ import annotations
@@ -23,7 +47,6 @@ import structlog
 from adapters.errors import UpstreamAuthError, UpstreamBadReply, UpstreamFault
 from adapters.guard import CallGuard
 from adapters.payment.base import (
-    REFERENCE_PATTERN,
     CallbackOutcome,
     CallbackRejected,
     CallbackResult,
@@ -40,30 +63,14 @@ from adapters.payment.base import (
     whole_dong,
 )
 from adapters.payment.transport import JsonExchange
-from adapters.payment.vnpay import checksum
+from adapters.payment.vnpay import checksum, codes
 from adapters.payment.vnpay.config import VnpayConfig
 
 UPSTREAM = "vnpay"
-#: IPN answers (``RspCode``, ``Message``) by the gateway's outcome.
-IPN_ANSWERS: dict[str, tuple[str, str]] = {
-    "confirmed": ("00", "Confirm Success"),
-    "not_found": ("01", "Order not found"),
-    "already_confirmed": ("02", "Order already confirmed"),
-    "amount_mismatch": ("04", "Invalid amount"),
-    "rejected": ("97", "Invalid Checksum"),
-    "error": ("99", "Unknown error"),
-}
-#: ``vnp_TransactionStatus`` → status (07 = held as suspected fraud: not final yet).
-TRANSACTION_STATUS: dict[str, ProviderStatus] = {
-    "00": ProviderStatus.PAID,
-    "01": ProviderStatus.PENDING,
-    "02": ProviderStatus.FAILED,
-    "04": ProviderStatus.REVERSED,
-    "07": ProviderStatus.PENDING,
-}
-#: ``vnp_ResponseCode`` of the payer cancelling on VNPay's page.
-RESPONSE_CANCELLED = "24"
-QUERY_NOT_FOUND = "91"
+#: States in which the payer's money left the account (``paid_at`` is read for them).
+_DEBITED = frozenset(
+    {ProviderStatus.PAID, ProviderStatus.FLAGGED, ProviderStatus.REVERSED, ProviderStatus.REFUNDED}
+)
 
 _ORDER_INFO_ALLOWED = re.compile(r"[^A-Za-z0-9 .,:_-]")
 _log = structlog.get_logger("adapters.payment.vnpay")
@@ -79,22 +86,21 @@ def order_info_text(description: str, limit: int = 255) -> str:
     return cleaned[:limit] or "Thanh toan"
 
 
-def status_of(response_code: str, transaction_status: str) -> ProviderStatus:
-    """The status an IPN / return / querydr reply means."""
-    if response_code == RESPONSE_CANCELLED:
-        return ProviderStatus.CANCELLED
-    status = TRANSACTION_STATUS.get(transaction_status, ProviderStatus.FAILED)
-    if status is ProviderStatus.PAID and response_code != "00":
-        return ProviderStatus.FAILED
-    return status
-
-
 def amount_from_vnpay(value: object) -> int:
     """Whole dong from ``vnp_Amount`` (× 100); ``ValueError`` if not a whole dong amount."""
     hundredths = whole_dong(value)
     if hundredths % 100:
         raise ValueError("vnp_Amount is not whole dong")
     return hundredths // 100
+
+
+def reported_amount(value: str) -> tuple[int, bool]:
+    """``(dong, whole)`` from an IPN's ``vnp_Amount``: rounded down; 0 if it is no number."""
+    try:
+        hundredths = whole_dong(value)
+    except ValueError:
+        return 0, False
+    return hundredths // 100, hundredths % 100 == 0
 
 
 class VnpayProvider:
@@ -152,47 +158,46 @@ class VnpayProvider:
 
     # -- IPN and return ------------------------------------------------------------------
 
-    def _answer(self, outcome: str) -> ProviderAnswer:
-        code, message = IPN_ANSWERS[outcome]
+    def _answer(self, outcome: CallbackOutcome) -> ProviderAnswer:
+        code, message = codes.IPN_ANSWERS[outcome]
         body = json.dumps({"RspCode": code, "Message": message}).encode("ascii")
         return ProviderAnswer(200, "application/json", body)
 
-    def _reject(self, reason: str, kind: str) -> CallbackRejected:
-        outcome = "rejected" if kind == "bad_checksum" else "error"
-        return CallbackRejected(reason, self._answer(outcome), kind=kind, upstream=UPSTREAM)
-
     def parse_callback(self, method: str, query: Mapping[str, str], body: bytes) -> CallbackResult:
-        """Verify an IPN or the payer's return (both signed ``vnp_*`` query parameters)."""
+        """Verify an IPN or the payer's return (both signed ``vnp_*`` query parameters).
+
+        Only a bad checksum raises :class:`CallbackRejected` (answered 97); every
+        correctly signed message becomes a result (see the module docstring).
+        """
         del method, body  # VNPay sends everything in the query string
         params = {k: v for k, v in query.items() if isinstance(v, str)}
         if not checksum.verify_params(params, self._secret):
-            raise self._reject("vnp_SecureHash does not match", "bad_checksum")
-        if params.get("vnp_TmnCode") != self._config.tmn_code:
-            raise self._reject("IPN is for another merchant", "wrong_partner")
-        reference = params.get("vnp_TxnRef", "")
-        if not REFERENCE_PATTERN.fullmatch(reference):
-            raise self._reject("vnp_TxnRef is invalid", "malformed")
-        try:
-            amount = amount_from_vnpay(params.get("vnp_Amount"))
-        except ValueError:
-            raise self._reject("vnp_Amount is invalid", "malformed") from None
+            raise CallbackRejected(
+                "vnp_SecureHash does not match",
+                self._answer("rejected"),
+                kind="bad_checksum",
+                upstream=UPSTREAM,
+            )
+        amount, whole = reported_amount(params.get("vnp_Amount", ""))
         response_code = params.get("vnp_ResponseCode", "")
-        status = status_of(response_code, params.get("vnp_TransactionStatus", ""))
+        status = codes.status_of(response_code, params.get("vnp_TransactionStatus"))
         paid_at: dt.datetime | None = None
-        if status is ProviderStatus.PAID:
+        if status in _DEBITED:
             try:
                 paid_at = parse_provider_timestamp(params.get("vnp_PayDate", ""))
             except ValueError:
-                raise self._reject("vnp_PayDate is invalid", "malformed") from None
+                paid_at = None  # the reference never reads it; the gateway keeps its own time
         txn = params.get("vnp_TransactionNo", "")
         return CallbackResult(
-            reference=reference,
+            reference=params.get("vnp_TxnRef", ""),
             provider_txn_id=txn if txn not in ("", "0") else None,
             status=status,
             amount=amount,
             paid_at=paid_at,
             raw_code=response_code,
             verified=True,
+            whole_dong=whole,
+            for_this_merchant=params.get("vnp_TmnCode") == self._config.tmn_code,
         )
 
     def answer_callback(
@@ -201,7 +206,7 @@ class VnpayProvider:
         *,
         outcome: CallbackOutcome,
     ) -> ProviderAnswer:
-        """``{RspCode, Message}``: 00, 01, 02, 04, 97, 99 (only 00 and 02 close the IPN)."""
+        """``{RspCode, Message}`` of :data:`.codes.IPN_ANSWERS` (only 00 and 02 close the IPN)."""
         if isinstance(result_or_error, CallbackRejected):
             return result_or_error.answer
         return self._answer(outcome)
@@ -242,19 +247,21 @@ class VnpayProvider:
                 operation="query_status",
             )
         code = str(reply.get("vnp_ResponseCode", ""))
-        if code == QUERY_NOT_FOUND:
+        published = codes.QUERYDR_RESPONSE_CODES.get(code)
+        kind = published.kind if published is not None else "unpublished"
+        if kind == "not_found":
             return StatusResult(reference, ProviderStatus.UNKNOWN, None, None, code)
-        if code in ("02", "97"):
+        if kind == "credentials":
             raise UpstreamAuthError(
                 f"VNPay refused the merchant credentials ({code})",
                 upstream=UPSTREAM,
                 operation="query_status",
             )
-        if code != "00":
+        if kind != "answer":
             raise UpstreamFault(
                 "VNPay could not answer querydr",
                 code=code,
-                server_side=code == "99",
+                server_side=kind == "server",
                 upstream=UPSTREAM,
                 operation="query_status",
             )
@@ -274,7 +281,7 @@ class VnpayProvider:
         txn = str(reply.get("vnp_TransactionNo") or "")
         return StatusResult(
             reference=reference,
-            status=TRANSACTION_STATUS.get(status_code, ProviderStatus.FAILED),
+            status=codes.transaction_status(status_code),
             amount=amount,
             provider_txn_id=txn if txn not in ("", "0") else None,
             raw_code=status_code,
@@ -334,8 +341,9 @@ class VnpayProvider:
                 reference=str(row["vnp_TxnRef"]),
                 provider_txn_id=txn if txn not in ("", "0") else None,
                 amount=amount_from_vnpay(row.get("vnp_Amount")),
-                status=TRANSACTION_STATUS.get(
-                    str(row.get("vnp_TransactionStatus")), ProviderStatus.FAILED
+                status=codes.status_of(
+                    str(row.get("vnp_ResponseCode") or ""),
+                    str(row.get("vnp_TransactionStatus") or ""),
                 ),
                 at=parse_provider_timestamp(pay_date)
                 if isinstance(pay_date, str) and pay_date

@@ -4,6 +4,13 @@ It checks ``vnp_SecureHash`` on the pay URL and on every API request, registers 
 order when its pay URL is opened (as VNPay does), sends the IPN as a signed GET and
 sends the payer back to ``vnp_ReturnUrl`` with the same signed parameters. The day
 list (``vnp_Command=translist``, paged) is *inferred*: VNPay publishes none.
+
+It signs with the adapter's canonical string and accepts only that string on the
+pay URL (stricter than the adapter, which also accepts the other reference
+implementations' forms), so a pay URL built any other way fails here with 70.
+
+Beyond the shared knobs (:class:`~adapters.payment.sandbox_kit.Misbehaviour`),
+:class:`VnpayMisbehaviour` sets the codes a payment reports once settled.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.payment.base import (
     REFERENCE_PATTERN,
@@ -28,11 +35,13 @@ from adapters.payment.base import (
 )
 from adapters.payment.sandbox_kit import (
     SANDBOX_CORE,
+    TRUTH,
     CallbackDelivery,
     CallbackVariant,
     Clock,
     Misbehaviour,
     OutboundCallback,
+    ReportedAs,
     SandboxCore,
     Sleep,
     build_sandbox_app,
@@ -50,8 +59,27 @@ WIRE_CODES: dict[ProviderStatus, tuple[str, str]] = {
     ProviderStatus.PENDING: ("99", "01"),
     ProviderStatus.FAILED: ("51", "02"),
     ProviderStatus.CANCELLED: ("24", "02"),
+    ProviderStatus.FLAGGED: ("07", "07"),
     ProviderStatus.REVERSED: ("00", "04"),
+    ProviderStatus.REFUNDED: ("00", "05"),
 }
+_CODE = r"^[0-9]{2}$"
+
+
+class VnpayMisbehaviour(Misbehaviour):
+    """The shared knobs, plus the codes VNPay reports for a payment settled while set.
+
+    Both apply to every payment the payer settles while they are set, and stay with
+    it: ``response_code`` in its IPN and return, ``transaction_status`` in its IPN,
+    return, ``querydr`` reply and day-list row. Stale out-of-order callbacks keep
+    their own state's codes.
+    """
+
+    #: ``vnp_ResponseCode`` instead of the state's: e.g. ``"07"`` (debited, flagged).
+    response_code: str | None = Field(default=None, pattern=_CODE)
+    #: ``vnp_TransactionStatus`` instead of the state's: ``"04"`` reversed, ``"05"``,
+    #: ``"06"``, ``"09"`` refund states, ``"07"`` flagged (or any unpublished code).
+    transaction_status: str | None = Field(default=None, pattern=_CODE)
 
 
 class VnpaySandboxConfig(BaseModel):
@@ -67,7 +95,15 @@ class VnpaySandboxConfig(BaseModel):
     bank_code: str = "NCB"
     page_size: int = Field(default=10_000, ge=1, le=100_000)
     delivery: CallbackDelivery = Field(default_factory=CallbackDelivery)
-    misbehaviour: Misbehaviour = Field(default_factory=Misbehaviour)
+    misbehaviour: VnpayMisbehaviour = Field(default_factory=VnpayMisbehaviour)
+
+    @field_validator("misbehaviour", mode="before")
+    @classmethod
+    def _shared_knobs(cls, value: object) -> object:
+        """A shared :class:`Misbehaviour` is taken as it is, VNPay's own knobs off."""
+        if isinstance(value, Misbehaviour) and not isinstance(value, VnpayMisbehaviour):
+            return value.model_dump()
+        return value
 
 
 def _corrupt(digest: str) -> str:
@@ -84,20 +120,47 @@ class VnpaySandboxWire:
         self.secret = config.protocol.hash_secret_value()
         self.request_ids: dict[tuple[dt.date, str], None] = {}
 
-    def result_params(self, payment: SandboxPayment, status: ProviderStatus) -> dict[str, str]:
+    def settled(self, payment: SandboxPayment, misbehaviour: Misbehaviour) -> None:
+        """Keep the codes a :class:`VnpayMisbehaviour` sets with the payment."""
+        if isinstance(misbehaviour, VnpayMisbehaviour):
+            if misbehaviour.response_code is not None:
+                payment.wire["vnp_ResponseCode"] = misbehaviour.response_code
+            if misbehaviour.transaction_status is not None:
+                payment.wire["vnp_TransactionStatus"] = misbehaviour.transaction_status
+
+    @staticmethod
+    def wire_codes(payment: SandboxPayment, status: ProviderStatus) -> tuple[str, str]:
+        """(vnp_ResponseCode, vnp_TransactionStatus) for ``payment`` reported as ``status``."""
         response_code, transaction_status = WIRE_CODES[status]
+        if status is not payment.status:  # a stale callback: its own state's codes
+            return response_code, transaction_status
+        return (
+            payment.wire.get("vnp_ResponseCode", response_code),
+            payment.wire.get("vnp_TransactionStatus", transaction_status),
+        )
+
+    def result_params(
+        self,
+        payment: SandboxPayment,
+        status: ProviderStatus,
+        reported: ReportedAs = TRUTH,
+    ) -> dict[str, str]:
+        response_code, transaction_status = self.wire_codes(payment, status)
+        hundredths = payment.reported_amount * 100 + reported.amount_hundredths
         return {
-            "vnp_Amount": str(payment.reported_amount * 100),
+            "vnp_Amount": str(hundredths),
             "vnp_BankCode": self.config.bank_code,
             "vnp_BankTranNo": f"VNP{payment.txn_id}" if status is ProviderStatus.PAID else "",
             "vnp_CardType": "ATM",
             "vnp_OrderInfo": payment.description,
             "vnp_PayDate": provider_timestamp(payment.settled_at or payment.created_at),
             "vnp_ResponseCode": response_code,
-            "vnp_TmnCode": self.config.protocol.tmn_code,
+            "vnp_TmnCode": self.config.protocol.tmn_code
+            if reported.merchant_code is None
+            else reported.merchant_code,
             "vnp_TransactionNo": payment.txn_id or "0",
             "vnp_TransactionStatus": transaction_status,
-            "vnp_TxnRef": payment.reference,
+            "vnp_TxnRef": payment.reference if reported.reference is None else reported.reference,
         }
 
     def signed_query(self, params: dict[str, str], *, corrupt: bool) -> str:
@@ -107,9 +170,8 @@ class VnpaySandboxWire:
         return f"{checksum.canonical_query(params)}&vnp_SecureHash={digest}"
 
     def callback(self, payment: SandboxPayment, variant: CallbackVariant) -> OutboundCallback:
-        query = self.signed_query(
-            self.result_params(payment, variant.status), corrupt=variant.corrupt
-        )
+        params = self.result_params(payment, variant.status, variant.reported)
+        query = self.signed_query(params, corrupt=variant.corrupt)
         return OutboundCallback("GET", f"{self.config.callback_url}?{query}")
 
     def callback_closed(self, status: int, body: bytes) -> bool:
@@ -120,8 +182,9 @@ class VnpaySandboxWire:
             return False
         return status == 200 and isinstance(answer, dict) and answer.get("RspCode") in ("00", "02")
 
-    def return_redirect(self, payment: SandboxPayment, *, corrupt: bool) -> str:
-        query = self.signed_query(self.result_params(payment, payment.status), corrupt=corrupt)
+    def return_redirect(self, payment: SandboxPayment, variant: CallbackVariant) -> str:
+        params = self.result_params(payment, payment.status, variant.reported)
+        query = self.signed_query(params, corrupt=variant.corrupt)
         separator = "&" if "?" in payment.return_url else "?"
         return f"{payment.return_url}{separator}{query}"
 
@@ -147,7 +210,7 @@ async def open_pay_url(request: web.Request) -> web.Response:
     """``vpcpay.html``: check the signed pay URL, register the order, show the pay page."""
     core, wire = request.app[SANDBOX_CORE], request.app[WIRE]
     params = dict(request.query)
-    if not checksum.verify_params(params, wire.secret):
+    if not checksum.verify_canonical(params, wire.secret):
         return _error_page(400, "70", "Sai chữ ký")
     proto = wire.config.protocol
     reference = params.get("vnp_TxnRef", "")
@@ -246,7 +309,7 @@ def _day_list(request: web.Request, message: dict[str, Any]) -> web.Response:
     size = wire.config.page_size
     rows = []
     for row in core.ledger.day_page(day, page, size):
-        response_code, transaction_status = WIRE_CODES[row.status]
+        response_code, transaction_status = wire.wire_codes(row, row.status)
         rows.append(
             {
                 "vnp_TxnRef": row.reference,

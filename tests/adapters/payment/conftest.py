@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from adapters.payment.base import (
     FeeLine,
     PaymentOrder,
     PaymentProvider,
+    ProviderAnswer,
     ProviderStatus,
 )
 from adapters.payment.dvcqg import sandbox as dvcqg_sandbox
@@ -43,6 +45,12 @@ class Received:
     result: CallbackResult | None
     rejected: CallbackRejected | None
     outcome: str
+    answer: ProviderAnswer | None = None
+
+    def answer_json(self) -> Any:
+        """The answer's JSON body, as the sandbox received it."""
+        assert self.answer is not None
+        return json.loads(self.answer.body)
 
 
 @dataclass
@@ -69,12 +77,12 @@ class CallbackReceiver:
             try:
                 result = self.provider.parse_callback(request.method, request.query, body)
             except CallbackRejected as exc:
-                self.events.append(Received(None, exc, "rejected"))
                 answer = self.provider.answer_callback(exc, outcome="rejected")
+                self.events.append(Received(None, exc, "rejected", answer))
             else:
                 outcome = self._decide(result)
-                self.events.append(Received(result, None, outcome))
                 answer = self.provider.answer_callback(result, outcome=outcome)  # type: ignore[arg-type]
+                self.events.append(Received(result, None, outcome, answer))
         finally:
             self.active -= 1
             self.changed.set()
@@ -83,12 +91,13 @@ class CallbackReceiver:
         )
 
     def _decide(self, result: CallbackResult) -> str:
-        if result.reference not in self.billed:
+        """VNPay's reference order: order (and merchant) → amount → order state."""
+        if not result.for_this_merchant or result.reference not in self.billed:
             return "not_found"
+        if not result.whole_dong or result.amount != self.billed[result.reference]:
+            return "amount_mismatch"
         if result.reference in self.confirmed:
             return "already_confirmed"
-        if result.amount != self.billed[result.reference]:
-            return "amount_mismatch"
         if result.status is ProviderStatus.PAID:
             self.confirmed.add(result.reference)
         return "confirmed"
@@ -237,12 +246,31 @@ async def _start_peer(name: str) -> tuple[PaymentPeer, list[Callable[[], Awaitab
     return peer, [stop]
 
 
-@pytest.fixture(params=["dvcqg", "vnpay"])
-async def peer(request: pytest.FixtureRequest) -> AsyncIterator[PaymentPeer]:
-    """Each provider in turn, with its sandbox and a receiver on loopback."""
-    started, stops = await _start_peer(request.param)
+async def _peer(name: str) -> AsyncIterator[PaymentPeer]:
+    started, stops = await _start_peer(name)
     try:
         yield started
     finally:
         for stop in stops:
             await stop()
+
+
+@pytest.fixture(params=["dvcqg", "vnpay"])
+async def peer(request: pytest.FixtureRequest) -> AsyncIterator[PaymentPeer]:
+    """Each provider in turn, with its sandbox and a receiver on loopback."""
+    async for started in _peer(request.param):
+        yield started
+
+
+@pytest.fixture
+async def vnpay_peer() -> AsyncIterator[PaymentPeer]:
+    """VNPay alone, with its sandbox and a receiver on loopback."""
+    async for started in _peer("vnpay"):
+        yield started
+
+
+@pytest.fixture
+async def dvcqg_peer() -> AsyncIterator[PaymentPeer]:
+    """The national payment platform alone, with its sandbox and a receiver on loopback."""
+    async for started in _peer("dvcqg"):
+        yield started

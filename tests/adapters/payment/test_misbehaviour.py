@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import parse_qsl, urlsplit
 
 from adapters.payment.base import ProviderStatus
 from tests.adapters.payment.conftest import PaymentPeer, make_order
@@ -122,3 +123,62 @@ async def test_reset_restores_good_behaviour(peer: PaymentPeer) -> None:
     await peer.admin("pay", {"reference": order.reference})
     await peer.receiver.wait_for(1)
     assert (await peer.idle())["callbacks_closed"] == 1
+
+
+async def test_reference_knob_names_another_order_in_callbacks_and_returns(
+    peer: PaymentPeer,
+) -> None:
+    """reference='…' puts that (odd) reference in the signed callback and return, not in queries."""
+    odd = "HS-0001/ü x?&=~*'"
+    await peer.admin("misbehaviour", {"reference": odd})
+    order = make_order()
+    await peer.open(order)
+    redirect = (await peer.admin("pay", {"reference": order.reference}))["return_url"]
+    events = await peer.receiver.wait_for(1)
+    assert events[0].result is not None
+    assert events[0].result.reference == odd
+    query = dict(parse_qsl(urlsplit(redirect).query, keep_blank_values=True))
+    assert peer.provider.parse_callback("GET", query, b"").reference == odd
+    status = await peer.provider.query_status(order.reference, created_at=order.created_at)
+    assert status.status is ProviderStatus.PAID
+
+
+async def test_merchant_code_knob_names_another_merchant(peer: PaymentPeer) -> None:
+    """merchant_code='…' signs callbacks naming another TmnCode / MaDoiTac."""
+    await peer.admin("misbehaviour", {"merchant_code": "OTHERSHOP"})
+    order = make_order()
+    await peer.open(order)
+    await peer.admin("pay", {"reference": order.reference})
+    events = await peer.receiver.wait_for(1)
+    assert events[0].result is not None
+    assert events[0].result.for_this_merchant is False
+
+
+async def test_amount_hundredths_knob_reports_a_fraction_of_a_dong(peer: PaymentPeer) -> None:
+    """amount_hundredths=1 reports the bill plus a hundredth of a dong, correctly signed."""
+    await peer.admin("misbehaviour", {"amount_hundredths": 1})
+    order = make_order()
+    await peer.open(order)
+    await peer.admin("pay", {"reference": order.reference})
+    events = await peer.receiver.wait_for(1)
+    assert events[0].result is not None
+    assert (events[0].result.amount, events[0].result.whole_dong) == (order.amount, False)
+
+
+async def test_vnpay_code_knobs_are_validated_and_vnpay_only(peer: PaymentPeer) -> None:
+    """response_code / transaction_status: two digits, VNPay only, cleared by reset."""
+    url = f"{peer.sandbox_url}/_admin/misbehaviour"
+    async with peer.http.post(url, json={"transaction_status": "05"}) as resp:
+        accepted = resp.status
+    async with peer.http.post(url, json={"response_code": "7"}) as resp:
+        malformed = resp.status
+    async with peer.http.post(url, json={"amount_hundredths": 100}) as resp:
+        too_many = resp.status
+    assert (malformed, too_many) == (400, 400)
+    if peer.name == "vnpay":
+        assert accepted == 200
+        assert (await peer.admin("misbehaviour"))["transaction_status"] == "05"
+        await peer.admin("reset")
+        assert (await peer.admin("misbehaviour"))["transaction_status"] is None
+    else:
+        assert accepted == 400
