@@ -122,14 +122,19 @@ async def _stream_then_kill(gateway: GatewayProcess) -> tuple[Stream, float]:
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         tasks = [asyncio.create_task(_client(session, url, stream)) for _ in range(STREAMS)]
-        sampler = asyncio.create_task(_sample_commits(session, gateway.url, stream))
-        async with asyncio.timeout(60):
-            while len(stream.answered) < PER_ROUND or stream.commits == 0:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)  # polling the clients' progress
-        killed_at = time.time()
-        gateway.kill()
-        async with asyncio.timeout(20):
-            await asyncio.gather(*tasks, sampler)
+        tasks.append(asyncio.create_task(_sample_commits(session, gateway.url, stream)))
+        try:
+            async with asyncio.timeout(90):
+                while len(stream.answered) < PER_ROUND or stream.commits == 0:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)  # polling the clients' progress
+            killed_at = time.time()
+            gateway.kill()
+            async with asyncio.timeout(20):
+                await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     return stream, killed_at
 
 
