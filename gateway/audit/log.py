@@ -252,8 +252,10 @@ class AuditLog:
 
         When the stored chain does not end with a checkpointed ``audit.stop`` record, an
         ``audit.resume`` record naming what was found is committed with a checkpoint
-        before this returns (so before the first request is answered). The tables come
-        from the store's migration ``0100_audit``."""
+        before this returns (so before the first request is answered); when that commit
+        fails (another process with the same ``instance_id`` appended meanwhile, say) it is
+        logged and counted and the start goes on. The tables come from the store's
+        migration ``0100_audit``."""
         if not self.config.enabled or self.running:
             return
         self._subject_key()  # fail at start-up, not on the first request, if a key is missing
@@ -281,7 +283,14 @@ class AuditLog:
             and newest == self._head.seq
         )
         if not clean:
-            await self._resume(newest)
+            try:
+                await self._resume(newest)
+            except Exception as exc:  # the gateway still starts; the failure is logged
+                AUDIT_FAILURES.inc()
+                _log.error(
+                    "audit.resume_not_recorded", instance=self.instance_id,
+                    error=type(exc).__name__,
+                )
         self._queue = asyncio.Queue(maxsize=self.config.queue_size)
         self._markers, self._closing = 0, False
         self._writer = asyncio.create_task(self._write_forever(), name="audit-writer")
@@ -309,7 +318,11 @@ class AuditLog:
 
     async def stop(self) -> None:
         """Write everything queued, stop the writer, then commit an ``audit.stop`` record
-        and the final checkpoint over it in one transaction."""
+        and the final checkpoint over it in one transaction.
+
+        When that commit fails (the store is gone, or another process took the seq: two
+        instances sharing an ``instance_id``) the failure is logged and counted, not
+        raised: without a stop record the next start records an unclean end."""
         if self._writer is None or self._queue is None:
             return
         if self._ticker is not None:
@@ -322,8 +335,15 @@ class AuditLog:
         await self._writer
         self._writer = self._ticker = None
         entry = _Entry.lifecycle(to_us(self._clock()), STOP_OPERATION, {})
-        async with self._chain_lock:
-            await self._commit([entry], checkpoint=True)
+        try:
+            async with self._chain_lock:
+                await self._commit([entry], checkpoint=True)
+        except Exception as exc:  # shutdown goes on; the next start records an unclean end
+            AUDIT_FAILURES.inc()
+            _log.error(
+                "audit.stop_not_recorded", instance=self.instance_id, error=type(exc).__name__
+            )
+            return
         _log.info("audit.stopped", instance=self.instance_id, head_seq=self._head.seq)
 
     async def __aenter__(self) -> AuditLog:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from structlog.testing import capture_logs
 
 from gateway.audit import (
     AuditConfig,
@@ -447,3 +448,59 @@ async def test_verify_command_reports_crash_points_without_failing(
     assert await audit_verify_command(store_config, audit_config, None, out=out, clock=clock) == 0
     assert "UNCLEAN gw-v: resumed at seq 4 after an unclean stop at seq 3" in out.getvalue()
     assert "ends at" not in out.getvalue()
+
+
+async def test_a_stop_record_that_cannot_be_written_leaves_an_unclean_end(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """When the stop record's seq was taken behind the writer's back (another process with
+    the same instance_id), stop() logs it instead of failing the shutdown, and the next
+    start records the unclean end."""
+    log = AuditLog(store, audit_config, "gw-u", clock=clock)
+    await log.start()
+    await append_some(log, clock, 2)
+    async with log.store.transaction() as tx:  # another writer appends seq 3
+        await tx.execute(
+            "INSERT INTO audit_records SELECT instance, 3, time_us, kind, client_id, operation,"
+            " outcome, status, request_id, request_digest, response_digest, subject_digests,"
+            " masked_ids, detail, prev_digest, digest FROM audit_records"
+            " WHERE instance = 'gw-u' AND seq = 2"
+        )
+    with capture_logs() as logs:
+        await log.stop()
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["audit.stop_not_recorded"]
+    async with AuditLog(store, audit_config, "gw-u", clock=clock):
+        row = await store.fetch_one(
+            "SELECT operation FROM audit_records WHERE instance = 'gw-u' AND seq = 4"
+        )
+    assert row is not None
+    assert row["operation"] == "audit.resume"
+
+
+async def test_a_resume_record_that_cannot_be_written_does_not_stop_the_start(
+    store: Store, audit_config: AuditConfig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway starts even when the resume record's commit fails; the failure is an
+    error log line, and appending works once the store does."""
+    log = AuditLog(store, audit_config, "gw-w", clock=clock)
+    await log.start()
+    await append_some(log, clock, 2)
+    await crash(log)
+    open_transaction = store.transaction
+    failures = [RuntimeError("the store went away")]
+
+    def failing_once() -> Any:
+        if failures:
+            raise failures.pop()
+        return open_transaction()
+
+    monkeypatch.setattr(store, "transaction", failing_once)
+    again = AuditLog(store, audit_config, "gw-w", clock=clock)
+    with capture_logs() as logs:
+        await again.start()
+    assert again.running
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["audit.resume_not_recorded"]
+    await append_some(again, clock, 1)
+    await again.stop()
+    rows = await store.fetch_all("SELECT seq FROM audit_records WHERE instance = 'gw-w'")
+    assert len(rows) == 4  # 2, the one after the failed start, the stop record

@@ -102,8 +102,6 @@ async def test_inserted_record_is_named(audit_log: AuditLog, clock: FakeClock) -
     await append_forged_after(audit_log, 4)
     report = await audit_log.verify()
     assert [(p.seq, p.what) for p in report.problems] == [(5, "inserted")]
-    # the forgery pushed the tail up by one, onto the seq the writer's stop record takes
-    await _run(store, "DELETE FROM audit_records WHERE instance = 'gw-1' AND seq = 9")
 
 
 async def append_forged_after(log: AuditLog, seq: int) -> None:
