@@ -7,7 +7,13 @@ record that was changed, removed, inserted or reordered, :mod:`.export` writes
 JSON lines for auditors, and :class:`AuditLog` ties it together with retention.
 """
 
-from gateway.audit.chain import ChainProblem, VerifyReport, verify_chain
+from gateway.audit.chain import (
+    ChainProblem,
+    Interruption,
+    VerifyReport,
+    interruptions,
+    verify_chain,
+)
 from gateway.audit.commands import (
     audit_archive_command,
     audit_export_command,
@@ -39,6 +45,7 @@ __all__ = [
     "AuditRecord",
     "ChainProblem",
     "Checkpoint",
+    "Interruption",
     "VerifyReport",
     "audit_archive_command",
     "audit_callback",
@@ -50,6 +57,7 @@ __all__ = [
     "audit_webhook",
     "canonical_json",
     "export_audit_log",
+    "interruptions",
     "parse_since",
     "personal_ids_in",
     "verify_audit_log",

@@ -22,9 +22,26 @@ signed now has another digest: the chain was rewritten). Archive records add
 ``archive`` when their file, if present in the archive directory, does not
 match the SHA-256 carried in the chain.
 
-Records appended after the newest checkpoint are protected by the chain only:
-cutting them off is detectable once the next checkpoint is signed (and from
-the ``audit.checkpoint`` log lines, which leave the database).
+The writer's ``lifecycle`` records add two more: an ``audit.stop`` or
+``audit.resume`` record without the checkpoint committed with it, and an
+``audit.resume`` record naming a checkpoint that is gone, are ``checkpoint``
+problems (checkpoints were deleted); a resume record that found a checkpoint
+beyond the records left is ``truncated`` at the first record missing then.
+
+What that proves about the tail. Records up to the newest checkpoint cannot be
+removed undetected (``truncated``). Records after it are protected by the chain
+only: cut off while the instance runs, the next record it appends names a
+missing predecessor (``removed``); after a clean stop there are none (the
+``audit.stop`` record is checkpointed). After a crash they are the records not
+yet covered when the instance died (at most ``checkpoint_records - 1``, of at
+most the last ``checkpoint_interval_seconds``); the next start-up's
+``audit.resume`` record, checkpointed at once, states the head it found and how
+many records after the newest checkpoint it saw, so a cut made before that
+start-up is bounded by them and any cut after it is detected. The
+``audit.checkpoint`` log lines, which leave the database, let an auditor check
+the newest checkpoints themselves. :func:`interruptions` lists every such
+crash point (and a chain that currently ends without a stop record) so that
+``audit verify`` reports them; they are not problems.
 """
 
 from __future__ import annotations
@@ -37,7 +54,12 @@ from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from gateway.audit.record import GENESIS_DIGEST, AuditRecord
+from gateway.audit.record import (
+    GENESIS_DIGEST,
+    RESUME_OPERATION,
+    STOP_OPERATION,
+    AuditRecord,
+)
 from gateway.audit.signing import Checkpoint, checkpoint_signature_valid
 
 ProblemKind = Literal[
@@ -58,11 +80,54 @@ class ChainProblem:
         return f"{self.instance} seq {self.seq}: {self.what} ({self.detail})"
 
 
+@dataclass(frozen=True)
+class Interruption:
+    """A place where a chain did not end with a clean stop: a crash, a kill, or a cut.
+
+    ``resumed_seq`` is the ``audit.resume`` record of the next run; None when the
+    chain ends there now (the instance is running, or has not been started since).
+    Records ``checkpointed_seq + 1 .. head_seq`` were not covered by a checkpoint
+    at that point: their removal before ``resumed_seq`` could not be detected.
+    """
+
+    instance: str
+    head_seq: int
+    checkpointed_seq: int
+    resumed_seq: int | None
+
+    @property
+    def unprotected(self) -> int:
+        return self.head_seq - self.checkpointed_seq
+
+    def __str__(self) -> str:
+        if self.unprotected > 0:
+            cover = (
+                f"seq {self.checkpointed_seq + 1}..{self.head_seq} ({self.unprotected} records)"
+                " not covered by a checkpoint"
+            )
+        else:
+            cover = "every record covered by a checkpoint"
+        if self.resumed_seq is None:
+            return (
+                f"{self.instance}: ends at seq {self.head_seq} without a stop record"
+                f" (running, or stopped uncleanly); {cover}"
+            )
+        return (
+            f"{self.instance}: resumed at seq {self.resumed_seq} after an unclean stop"
+            f" at seq {self.head_seq}; {cover}"
+        )
+
+
 @dataclass
 class VerifyReport:
-    """The outcome of verifying one or more chains."""
+    """The outcome of verifying one or more chains.
+
+    ``interruptions`` are not problems: they say where a chain was interrupted and
+    how much of it a checkpoint covered then (see :class:`Interruption`).
+    """
 
     problems: list[ChainProblem] = field(default_factory=list)
+    interruptions: list[Interruption] = field(default_factory=list)
     records_checked: int = 0
     checkpoints_checked: int = 0
     instances: list[str] = field(default_factory=list)
@@ -155,6 +220,67 @@ def _archive_problems(
     return problems
 
 
+def _lifecycle_problems(
+    records: Sequence[AuditRecord], instance: str, checkpoints: Sequence[Checkpoint]
+) -> list[ChainProblem]:
+    """Stop and resume records are committed with a checkpoint; a resume names another."""
+    signed = {cp.seq for cp in checkpoints}
+    problems: list[ChainProblem] = []
+    for record in records:
+        if record.kind != "lifecycle":
+            continue
+        if record.seq not in signed:
+            problems.append(
+                ChainProblem(
+                    instance, record.seq, "checkpoint",
+                    f"the checkpoint committed with this {record.operation} record is missing",
+                )
+            )
+        if record.operation == RESUME_OPERATION:
+            beyond = record.detail.get("checkpoint_beyond_head_seq")
+            if beyond is not None:
+                problems.append(
+                    ChainProblem(
+                        instance, int(record.detail.get("previous_head_seq", 0)) + 1,
+                        "truncated",
+                        f"the restart at seq {record.seq} found a checkpoint at seq {beyond}"
+                        " beyond the records left",
+                    )
+                )
+            named = int(record.detail.get("checkpointed_seq", 0))
+            if named >= records[0].seq and named not in signed:
+                problems.append(
+                    ChainProblem(
+                        instance, named, "checkpoint",
+                        f"the checkpoint the resume record at seq {record.seq} names is missing",
+                    )
+                )
+    return problems
+
+
+def interruptions(
+    instance: str, records: Sequence[AuditRecord], checkpoints: Sequence[Checkpoint]
+) -> list[Interruption]:
+    """Every ``audit.resume`` record, and the chain's end when it is not a stop record."""
+    found: list[Interruption] = []
+    for record in records:
+        if record.kind == "lifecycle" and record.operation == RESUME_OPERATION:
+            found.append(
+                Interruption(
+                    instance,
+                    head_seq=int(record.detail.get("previous_head_seq", record.seq - 1)),
+                    checkpointed_seq=int(record.detail.get("checkpointed_seq", 0)),
+                    resumed_seq=record.seq,
+                )
+            )
+    if records:
+        last = records[-1]
+        if not (last.kind == "lifecycle" and last.operation == STOP_OPERATION):
+            covered = [cp.seq for cp in checkpoints if cp.seq <= last.seq]
+            found.append(Interruption(instance, last.seq, max(covered, default=0), None))
+    return found
+
+
 def verify_chain(
     instance: str,
     records: Sequence[AuditRecord],
@@ -179,6 +305,7 @@ def verify_chain(
         if broken is not None:
             problems.append(broken)
         problems.extend(_archive_problems(records, instance, archive_dir))
+        problems.extend(_lifecycle_problems(records, instance, checkpoints))
     by_seq = {r.seq: r for r in records}
     first_seq = records[0].seq if records else last_seq_when_empty + 1
     last_seq = records[-1].seq if records else last_seq_when_empty

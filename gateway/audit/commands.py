@@ -40,7 +40,10 @@ async def audit_verify_command(
     out: TextIO = sys.stdout,
     clock: Clock = utc_now,
 ) -> int:
-    """Verify every chain; 0 when all is intact, 1 when a problem was found."""
+    """Verify every chain; 0 when all is intact, 1 when a problem was found.
+
+    Interruptions (crash points, a chain ending without a stop record) are printed as
+    ``UNCLEAN`` lines with how much a checkpoint covered; they do not fail the check."""
     store = await open_store(store_config, clock=clock)
     try:
         log = AuditLog(store, audit_config, "verifier", clock=clock)
@@ -49,6 +52,8 @@ async def audit_verify_command(
         await store.close()
     for problem in report.problems:
         print(f"TAMPERED {problem}", file=out)
+    for interruption in report.interruptions:
+        print(f"UNCLEAN {interruption}", file=out)
     print(
         f"{'intact' if report.ok else 'NOT intact'}: {len(report.instances)} chain(s),"
         f" {report.records_checked} record(s), {report.checkpoints_checked} checkpoint(s)",

@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-#: ``buffered`` (the default): ``append`` returns at once and one writer commits the
-#: queue in batches; a crash loses what was still queued (the last few milliseconds).
+#: ``buffered`` (the default): ``append`` returns at once (the record is queued before
+#: the request is answered) and one writer commits the queue in batches; a crash loses
+#: what was not yet committed: records appended less than ``max_delay_seconds`` (or the
+#: rest of the commit then running, if that is longer) plus one commit ago.
 #: ``commit``: ``append`` returns once the record is committed (a crash loses nothing
 #: that was acknowledged), at the price of a commit's latency on every request.
 Durability = Literal["commit", "buffered"]
@@ -21,8 +23,14 @@ class AuditConfig(BaseModel):
 
     enabled: bool = True
     durability: Durability = "buffered"
-    #: A checkpoint (Ed25519 signature over the chain head) this often, and at shutdown.
-    checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
+    #: A checkpoint (Ed25519 signature over the chain head) at least this often while
+    #: records come in, at start-up after an unclean stop, and at shutdown. Committed
+    #: records not yet covered by a checkpoint are the ones whose removal only the next
+    #: start-up's ``audit.resume`` record can bound; this keeps them to the last seconds.
+    checkpoint_interval_seconds: float = Field(default=5.0, gt=0)
+    #: ... and in the same transaction as the batch that brings the records not yet
+    #: covered by a checkpoint to this many (so at most this many minus one are uncovered).
+    checkpoint_records: int = Field(default=1000, ge=1)
     #: Ed25519 private key, PKCS#8 PEM (``lienthong certs init`` writes the dev one here).
     signing_key_file: Path = Path("certs/dev/audit-signing.key")
     #: HMAC-SHA256 key for the keyed digests of personal ids. When neither this nor
@@ -34,11 +42,13 @@ class AuditConfig(BaseModel):
     archive_dir: Path = Path("var/audit-archive")
     #: At most this many records are written in one transaction.
     max_batch: int = Field(default=500, ge=1, le=10_000)
-    #: ``buffered`` only: how long the writer lets a batch gather before committing it
-    #: (0: commit whatever has queued at once). Under light load one commit per record
-    #: cost a verification about 0.25–0.5 ms of CPU; 10 ms keeps that saving without the
-    #: longer pauses of bigger batches (measured: 50 ms raised the p99). A crash loses at
-    #: most this much.
+    #: ``buffered`` only: how long after its first record was appended a batch may gather
+    #: before it is committed (0: commit whatever has queued at once; time spent waiting
+    #: for the commit before counts). Under light load one commit per record cost a
+    #: verification about 0.25–0.5 ms of CPU; 10 ms keeps that saving without the longer
+    #: pauses of bigger batches (measured: 50 ms raised the p99). A record is committed
+    #: within the longer of this and the rest of the commit running when it was
+    #: appended, plus its own commit (see gateway/audit/log.py).
     max_delay_seconds: float = Field(default=0.01, ge=0, le=5)
     #: Bound on records waiting for the writer; ``append`` waits when it is full.
     queue_size: int = Field(default=10_000, ge=1)

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from gateway.audit.chain import VerifyReport, verify_chain
+from gateway.audit.chain import VerifyReport, interruptions, verify_chain
 from gateway.audit.record import AuditRecord
 from gateway.audit.signing import Checkpoint, key_id, load_public_key, public_key_pem
 from gateway.store import Store, to_us
@@ -85,6 +85,7 @@ async def verify_audit_log(
                 last_seq_when_empty=last_when_empty,
             )
         )
+        report.interruptions.extend(interruptions(instance, records, checkpoints))
     return report
 
 
@@ -178,4 +179,5 @@ def verify_export(
                 trust_first_link=bool(chain) and chain[0].seq != 1,
             )
         )
+        report.interruptions.extend(interruptions(instance, chain, cps))
     return report

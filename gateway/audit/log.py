@@ -3,25 +3,47 @@
 ``append`` puts the record on an in-process queue; one writer task takes
 whatever has queued up (up to ``max_batch``), chains it (``seq`` and
 ``prev_digest`` strictly sequential per instance) and inserts it in one
-transaction. Many concurrent requests therefore share one commit.
+transaction. Many concurrent requests therefore share one commit, and every
+write of the chain (records, checkpoints) goes through that one writer, one
+commit at a time.
 
 What a crash can lose depends on ``AuditConfig.durability``:
 
-* ``buffered`` (the default): ``append`` returns at once; the writer lets a batch
-  gather for up to ``max_delay_seconds`` (default 0.01 s) so that many records
-  share one commit, and a crash loses whatever was still queued (at most that
-  delay's worth plus one commit). Issue #5
-  asks that appending cost a request only a small fraction of its time; waiting
-  for a commit (an fsync on SQLite) cost a verification 2 to 15 ms at the median
-  under load, several times the rest of its work.
+* ``buffered`` (the default): ``append`` returns at once; the middleware appends
+  before the answer leaves, so a record is queued before its request is
+  answered. A batch is committed once ``max_delay_seconds`` (default 0.01 s)
+  have passed since its first record was appended (at once when it is full, or
+  somebody waits), as soon as the commit in progress has finished. So a record
+  is committed within ``max(max_delay_seconds, the rest of the commit running
+  when it was appended) + the duration of its own commit`` of being appended:
+  at most ``max_delay_seconds`` plus two commits. A crash loses only records
+  appended less than that before it (``lienthong_audit_commit_seconds`` shows
+  what a commit takes; on SQLite it includes waiting for the store's one writer
+  connection). Issue #5 asks that appending cost a request only a small
+  fraction of its time; waiting for a commit (an fsync on SQLite) cost a
+  verification 2 to 15 ms at the median under load, several times the rest of
+  its work.
 * ``commit``: ``append`` returns only once its record is committed, so every
   answered request has its record; a crash loses only records of requests that
   were never answered. For deployments that put a complete record above latency.
 
 Either way the chain itself stays intact: records are chained and committed
-together, and the in-memory head moves only after a commit. A checkpoint (an
-Ed25519 signature over the head) is signed every ``checkpoint_interval_seconds``
-and at :meth:`AuditLog.stop`. Each instance must have its own ``instance_id``.
+together, and the in-memory head moves only after a commit.
+
+Checkpoints (an Ed25519 signature over the head) are written in the writer's own
+transactions: with the batch that brings the records not yet covered to
+``checkpoint_records``, at least every ``checkpoint_interval_seconds`` while
+records come in, and with the ``audit.stop`` record at :meth:`AuditLog.stop`.
+A start-up that finds the chain not ended by a checkpointed ``audit.stop``
+(a crash, a kill, or a tail cut off while the instance was down) appends and
+checkpoints an ``audit.resume`` record naming the head it found and the newest
+checkpoint, before anything else is appended; ``audit verify`` lists these
+interruptions. What this proves (:mod:`.chain`): removing records up to the
+newest checkpoint is detected; after a crash, at most the last
+``checkpoint_records - 1`` committed records (of at most the last
+``checkpoint_interval_seconds`` plus a batch) were not yet covered by a
+checkpoint, and the resume record states how many. Each instance must have its
+own ``instance_id``.
 """
 
 from __future__ import annotations
@@ -32,6 +54,7 @@ import gzip
 import hashlib
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,7 +64,7 @@ from typing import IO, Any
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from gateway.audit.chain import VerifyReport
 from gateway.audit.config import AuditConfig
@@ -49,6 +72,8 @@ from gateway.audit.export import export_audit_log, verify_audit_log
 from gateway.audit.record import (
     GENESIS_DIGEST,
     RECORD_COLUMNS,
+    RESUME_OPERATION,
+    STOP_OPERATION,
     AuditRecord,
     body_digest,
     masked,
@@ -68,8 +93,14 @@ AUDIT_RECORDS = Counter("lienthong_audit_records_total", "Audit records committe
 AUDIT_FAILURES = Counter(
     "lienthong_audit_append_failures_total", "Audit records that could not be committed"
 )
+AUDIT_COMMIT_SECONDS = Histogram(
+    "lienthong_audit_commit_seconds",
+    "One commit of the audit writer, waiting for the store's write connection included",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 Sleep = Callable[[float], Awaitable[None]]
+Monotonic = Callable[[], float]
 _ROWS_PER_INSERT = 50
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -106,10 +137,27 @@ class _Entry:
         return AuditRecord(**{**draft.__dict__, "digest": draft.computed_digest()})
 
 
+    @classmethod
+    def lifecycle(cls, time_us: int, operation: str, detail: dict[str, Any]) -> _Entry:
+        """One of the writer's own records (``audit.stop``, ``audit.resume``)."""
+        return cls(
+            time_us=time_us, kind="lifecycle", operation=operation,
+            outcome="ok" if operation == STOP_OPERATION else "unclean", client_id=None,
+            status=None, request_id=None, request_digest=None, response_digest=None,
+            subject_digests=(), masked_ids=(), detail=detail,
+        )
+
+
 @dataclass
 class _Pending:
-    entry: _Entry | None  # None: a flush marker
-    done: asyncio.Future[None] | None = None
+    """One item of the writer's queue: a record, or (``entry`` None) a marker somebody waits
+    on: a flush, or a checkpoint request (``checkpoint``)."""
+
+    entry: _Entry | None
+    done: asyncio.Future[Any] | None = None
+    #: The monotonic time it was appended: a batch's delay counts from its first record's.
+    queued_at: float = 0.0
+    checkpoint: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +190,7 @@ class AuditLog:
         *,
         clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
+        monotonic: Monotonic = time.monotonic,
         signing_key: ed25519.Ed25519PrivateKey | None = None,
     ) -> None:
         self.store = store
@@ -149,16 +198,17 @@ class AuditLog:
         self.instance_id = instance_id
         self._clock = clock or store.clock
         self._sleep = sleep
+        self._monotonic = monotonic
         self._signing_key = signing_key
         self._digest_key: bytes | None = None
         self._head = _Head()
         self._chain_lock = asyncio.Lock()
         self._queue: asyncio.Queue[_Pending | None] | None = None
-        #: Wakes a lingering writer: a batch is full, a flush or stop is queued.
+        #: Wakes a lingering writer: a batch is full, a flush, checkpoint or stop is queued.
         self._wake = asyncio.Event()
-        #: Flush markers queued and not yet taken by the writer, and whether stop() was called:
-        #: either means somebody waits, so the writer does not linger.
-        self._flushes = 0
+        #: Markers (flushes, checkpoint requests) queued and not yet taken by the writer, and
+        #: whether stop() was called: either means somebody waits, so the writer does not linger.
+        self._markers = 0
         self._closing = False
         self._writer: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -197,32 +247,82 @@ class AuditLog:
         return self._writer is not None and not self._writer.done()
 
     async def start(self) -> None:
-        """Load the chain head, start the writer and the checkpoint ticker.
+        """Load the chain head, record an unclean end if there was one, start the writer
+        and the checkpoint ticker.
 
-        The tables come from the store's migration ``0100_audit``."""
+        When the stored chain does not end with a checkpointed ``audit.stop`` record, an
+        ``audit.resume`` record naming what was found is committed with a checkpoint
+        before this returns (so before the first request is answered); when that commit
+        fails (another process with the same ``instance_id`` appended meanwhile, say) it is
+        logged and counted and the start goes on. The tables come from the store's
+        migration ``0100_audit``."""
         if not self.config.enabled or self.running:
             return
         self._subject_key()  # fail at start-up, not on the first request, if a key is missing
         head = await self.store.fetch_one(
-            "SELECT seq, digest FROM audit_records WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, digest, kind, operation FROM audit_records WHERE instance = $1"
+            " ORDER BY seq DESC LIMIT 1",
             self.instance_id,
         )
         cp = await self.store.fetch_one(
-            "SELECT MAX(seq) AS seq FROM audit_checkpoints WHERE instance = $1", self.instance_id
+            "SELECT MAX(seq) AS seq, MAX(CASE WHEN seq <= $2 THEN seq END) AS covered"
+            " FROM audit_checkpoints WHERE instance = $1",
+            self.instance_id,
+            int(head["seq"]) if head else 0,
         )
+        newest = int(cp["seq"]) if cp and cp["seq"] is not None else 0
         self._head = _Head(
             seq=int(head["seq"]) if head else 0,
             digest=str(head["digest"]) if head else GENESIS_DIGEST,
-            checkpointed_seq=int(cp["seq"]) if cp and cp["seq"] is not None else 0,
+            checkpointed_seq=int(cp["covered"]) if cp and cp["covered"] is not None else 0,
         )
+        clean = head is None or (
+            head["kind"] == "lifecycle"
+            and head["operation"] == STOP_OPERATION
+            and self._head.checkpointed_seq == self._head.seq
+            and newest == self._head.seq
+        )
+        if not clean:
+            try:
+                await self._resume(newest)
+            except Exception as exc:  # the gateway still starts; the failure is logged
+                AUDIT_FAILURES.inc()
+                _log.error(
+                    "audit.resume_not_recorded", instance=self.instance_id,
+                    error=type(exc).__name__,
+                )
         self._queue = asyncio.Queue(maxsize=self.config.queue_size)
-        self._flushes, self._closing = 0, False
+        self._markers, self._closing = 0, False
         self._writer = asyncio.create_task(self._write_forever(), name="audit-writer")
         self._ticker = asyncio.create_task(self._checkpoint_forever(), name="audit-checkpoints")
         _log.info("audit.started", instance=self.instance_id, head_seq=self._head.seq)
 
+    async def _resume(self, newest_checkpoint: int) -> None:
+        """The previous run did not stop cleanly: say so in the chain, signed at once.
+
+        A checkpoint beyond the head found means records it signed were removed since;
+        the resume record names it (``checkpoint_beyond_head_seq``)."""
+        head = self._head
+        detail: dict[str, Any] = {
+            "previous_head_seq": head.seq,
+            "previous_head_digest": head.digest,
+            "checkpointed_seq": head.checkpointed_seq,
+            "unprotected_records": head.seq - head.checkpointed_seq,
+        }
+        if newest_checkpoint > head.seq:
+            detail["checkpoint_beyond_head_seq"] = newest_checkpoint
+        entry = _Entry.lifecycle(to_us(self._clock()), RESUME_OPERATION, detail)
+        async with self._chain_lock:
+            await self._commit([entry], checkpoint=True)
+        _log.warning("audit.resumed_after_unclean_stop", instance=self.instance_id, **detail)
+
     async def stop(self) -> None:
-        """Write everything queued, stop the writer, sign a final checkpoint."""
+        """Write everything queued, stop the writer, then commit an ``audit.stop`` record
+        and the final checkpoint over it in one transaction.
+
+        When that commit fails (the store is gone, or another process took the seq: two
+        instances sharing an ``instance_id``) the failure is logged and counted, not
+        raised: without a stop record the next start records an unclean end."""
         if self._writer is None or self._queue is None:
             return
         if self._ticker is not None:
@@ -234,7 +334,16 @@ class AuditLog:
         self._wake.set()
         await self._writer
         self._writer = self._ticker = None
-        await self.checkpoint()
+        entry = _Entry.lifecycle(to_us(self._clock()), STOP_OPERATION, {})
+        try:
+            async with self._chain_lock:
+                await self._commit([entry], checkpoint=True)
+        except Exception as exc:  # shutdown goes on; the next start records an unclean end
+            AUDIT_FAILURES.inc()
+            _log.error(
+                "audit.stop_not_recorded", instance=self.instance_id, error=type(exc).__name__
+            )
+            return
         _log.info("audit.stopped", instance=self.instance_id, head_seq=self._head.seq)
 
     async def __aenter__(self) -> AuditLog:
@@ -288,23 +397,29 @@ class AuditLog:
             detail=dict(detail or {}),
         )
         if self.config.durability == "buffered":
-            await self._queue.put(_Pending(entry))
+            await self._queue.put(_Pending(entry, queued_at=self._monotonic()))
             if self._queue.qsize() >= self.config.max_batch:
                 self._wake.set()
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(entry, done))
+        await self._queue.put(_Pending(entry, done, queued_at=self._monotonic()))
         await done
 
     async def flush(self) -> None:
         """Return once everything queued before this call is committed (or failed)."""
+        await self._marker(checkpoint=False)
+
+    async def _marker(self, *, checkpoint: bool) -> Any:
+        """Queue a marker somebody waits on and wait for the writer to reach it."""
         if self._queue is None or not self.running:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._flushes += 1
-        await self._queue.put(_Pending(None, done))
+            return None
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._markers += 1
+        await self._queue.put(
+            _Pending(None, done, queued_at=self._monotonic(), checkpoint=checkpoint)
+        )
         self._wake.set()
-        await done
+        return await done
 
     async def _write_forever(self) -> None:
         assert self._queue is not None
@@ -321,34 +436,41 @@ class AuditLog:
                     stopping = True
                     break
                 batch.append(more)
-            self._flushes -= sum(1 for pending in batch if pending.entry is None)
+            self._markers -= sum(1 for pending in batch if pending.entry is None)
             await self._write_batch(batch)
 
     async def _linger(self, first: _Pending) -> None:
-        """Buffered records: let the batch fill for up to ``max_delay_seconds`` (one commit,
-        one fsync on SQLite, for all of them) unless somebody waits for it or it is full."""
+        """Buffered records: let the batch fill (one commit, one fsync on SQLite, for all of
+        them) until ``max_delay_seconds`` after its first record was appended, unless
+        somebody waits for it or it is full. Time the first record spent queued behind the
+        previous commit counts: a record never waits for the delay after that commit."""
         delay = self.config.max_delay_seconds
         assert self._queue is not None
         if (
             delay <= 0
-            or first.done is not None  # durability "commit", or a flush: somebody waits
-            or self._flushes
+            or first.done is not None  # durability "commit", or a marker: somebody waits
+            or self._markers
             or self._closing
             or self._queue.qsize() + 1 >= self.config.max_batch  # a backlog: no waiting
         ):
             return
+        remaining = first.queued_at + delay - self._monotonic()
+        if remaining <= 0:
+            return
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
+            async with asyncio.timeout(remaining):
                 await self._wake.wait()
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
         entries = [p.entry for p in batch if p.entry is not None]
+        wants_checkpoint = any(p.checkpoint for p in batch)
         error: BaseException | None = None
-        if entries:
+        signed: Checkpoint | None = None
+        if entries or wants_checkpoint:
             try:
                 async with self._chain_lock:
-                    await self._commit(entries)
+                    signed = await self._commit(entries, checkpoint=wants_checkpoint)
             except Exception as exc:  # the writer outlives a failed batch; callers hear of it
                 error = exc
                 AUDIT_FAILURES.inc(len(entries))
@@ -361,25 +483,54 @@ class AuditLog:
         for pending in batch:
             if pending.done is None or pending.done.done():
                 continue
-            if error is not None and pending.entry is not None:
+            if error is not None and (pending.entry is not None or pending.checkpoint):
                 pending.done.set_exception(error)
             else:
-                pending.done.set_result(None)
+                pending.done.set_result(signed if pending.checkpoint else None)
 
-    async def _commit(self, entries: list[_Entry]) -> None:
-        """Chain ``entries`` after the head and insert them in one transaction (lock held)."""
-        seq, digest = self._head.seq, self._head.digest
+    async def _commit(
+        self, entries: list[_Entry], *, checkpoint: bool = False
+    ) -> Checkpoint | None:
+        """Chain ``entries`` after the head and insert them in one transaction (lock held).
+
+        The same transaction carries a checkpoint over the new head when one is asked for
+        (and there is something new to sign) or when the records not yet covered by a
+        checkpoint reach ``checkpoint_records``; it is returned (None without one)."""
+        started = time.perf_counter()
+        head = self._head
+        seq, digest = head.seq, head.digest
         records: list[AuditRecord] = []
         for entry in entries:
             seq += 1
             record = entry.chained(self.instance_id, seq, digest)
             digest = record.digest
             records.append(record)
+        uncovered = seq - head.checkpointed_seq
+        cp: Checkpoint | None = None
+        if uncovered > 0 and (checkpoint or uncovered >= self.config.checkpoint_records):
+            cp = sign_checkpoint(
+                self.signing_key, self.instance_id, seq, digest, to_us(self._clock())
+            )
         async with self.store.transaction() as tx:
-            await _insert_records(tx, records)
-        self._head.seq, self._head.digest = seq, digest
+            if records:
+                await _insert_records(tx, records)
+            if cp is not None:
+                await _insert_checkpoint(tx, cp)
+        AUDIT_COMMIT_SECONDS.observe(time.perf_counter() - started)
+        head.seq, head.digest = seq, digest
         for record in records:
             AUDIT_RECORDS.labels(record.kind).inc()
+        if cp is not None:
+            head.checkpointed_seq = seq
+            _log.info(
+                "audit.checkpoint",
+                instance=cp.instance,
+                seq=cp.seq,
+                head_digest=cp.head_digest,
+                key_id=cp.key_id,
+                checkpoint_signature=cp.signature,
+            )
+        return cp
 
     # -- checkpoints ------------------------------------------------------------------------
 
@@ -392,33 +543,17 @@ class AuditLog:
                 _log.exception("audit.checkpoint_failed", instance=self.instance_id)
 
     async def checkpoint(self) -> Checkpoint | None:
-        """Sign the current head (None when nothing was appended since the last checkpoint)."""
+        """Sign the current head (None when nothing was appended since the last checkpoint).
+
+        While the writer runs, the request goes through its queue: the checkpoint covers
+        everything appended before this call and shares the writer's next transaction."""
         if not self.config.enabled:
             return None
+        if self.running:
+            signed: Checkpoint | None = await self._marker(checkpoint=True)
+            return signed
         async with self._chain_lock:
-            head = self._head
-            if head.seq == 0 or head.seq == head.checkpointed_seq:
-                return None
-            cp = sign_checkpoint(
-                self.signing_key, self.instance_id, head.seq, head.digest, to_us(self._clock())
-            )
-            async with self.store.transaction() as tx:
-                await tx.execute(
-                    "INSERT INTO audit_checkpoints"
-                    " (instance, seq, head_digest, time_us, key_id, signature)"
-                    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance, seq) DO NOTHING",
-                    cp.instance, cp.seq, cp.head_digest, cp.time_us, cp.key_id, cp.signature,
-                )
-            head.checkpointed_seq = head.seq
-        _log.info(
-            "audit.checkpoint",
-            instance=cp.instance,
-            seq=cp.seq,
-            head_digest=cp.head_digest,
-            key_id=cp.key_id,
-            checkpoint_signature=cp.signature,
-        )
-        return cp
+            return await self._commit([], checkpoint=True)
 
     # -- verification and export ------------------------------------------------------------
 
@@ -509,6 +644,14 @@ class AuditLog:
         sha256 = hashlib.sha256(await asyncio.to_thread(temporary.read_bytes)).hexdigest()
         temporary.replace(path)
         return path, sha256, count, last_digest
+
+
+async def _insert_checkpoint(tx: Transaction, cp: Checkpoint) -> None:
+    await tx.execute(
+        "INSERT INTO audit_checkpoints (instance, seq, head_digest, time_us, key_id, signature)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance, seq) DO NOTHING",
+        cp.instance, cp.seq, cp.head_digest, cp.time_us, cp.key_id, cp.signature,
+    )
 
 
 async def _insert_records(tx: Transaction, records: list[AuditRecord]) -> None:

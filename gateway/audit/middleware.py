@@ -8,6 +8,13 @@ client and the body the authentication middleware read::
 
     request_context → audit → problems → authentication → ACL → rate limit → handler
 
+The record is appended when the handler has returned, before the middleware
+hands the answer back to aiohttp, so before it is written to the client: with
+``durability = "buffered"`` it is queued (no wait), with ``"commit"`` committed,
+by the time the client can read the answer. That ordering is what the audit
+log's crash promise (gateway/audit/log.py) counts from. A handler that streams
+its answer itself (a prepared ``StreamResponse``) has sent it before this runs.
+
 Upstream exchanges: ``request_context_middleware`` collects them in a list
 and puts it on the request (``request[UPSTREAM_EXCHANGES]``), so this
 middleware records one ``upstream`` record per exchange.

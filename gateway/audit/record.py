@@ -26,10 +26,20 @@ from typing import Any, Literal
 
 from gateway.logging import mask_id
 
-RecordKind = Literal["inbound", "upstream", "callback", "webhook", "operator", "archive"]
+RecordKind = Literal[
+    "inbound", "upstream", "callback", "webhook", "operator", "archive", "lifecycle"
+]
 RECORD_KINDS: tuple[str, ...] = (
-    "inbound", "upstream", "callback", "webhook", "operator", "archive"
+    "inbound", "upstream", "callback", "webhook", "operator", "archive", "lifecycle"
 )
+
+#: ``lifecycle`` records: the writer's own. ``audit.stop`` ends a chain cleanly (signed by
+#: a checkpoint in the same transaction); ``audit.resume`` starts the next run after an
+#: end that was not a clean stop (a crash, a kill, or a cut tail) and says what it found:
+#: ``detail = {"previous_head_seq", "previous_head_digest", "checkpointed_seq",
+#: "unprotected_records"}``, also signed by a checkpoint in its own transaction.
+STOP_OPERATION = "audit.stop"
+RESUME_OPERATION = "audit.resume"
 
 #: ``prev_digest`` of the first record of a chain.
 GENESIS_DIGEST = "0" * 64

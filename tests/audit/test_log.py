@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from structlog.testing import capture_logs
 
 from gateway.audit import (
     AuditConfig,
@@ -60,16 +63,20 @@ async def test_commit_durability_means_stored_on_return(
 async def test_buffered_records_are_flushed_at_stop(
     store: Store, audit_config: AuditConfig, clock: FakeClock
 ) -> None:
-    """Buffered appends return at once and are all written and checkpointed by stop()."""
+    """Buffered appends return at once and are all written by stop(), which ends the chain
+    with an ``audit.stop`` record and a checkpoint over it."""
     config = audit_config.model_copy(update={"durability": "buffered"})
     log = AuditLog(store, config, "gw-b", clock=clock)
     await log.start()
     await append_some(log, clock, 30)
     await log.stop()
-    rows = await store.fetch_all("SELECT seq FROM audit_records WHERE instance = 'gw-b'")
-    assert len(rows) == 30
+    rows = await store.fetch_all(
+        "SELECT seq, kind, operation FROM audit_records WHERE instance = 'gw-b' ORDER BY seq"
+    )
+    assert [r["kind"] for r in rows] == ["inbound"] * 30 + ["lifecycle"]
+    assert rows[-1]["operation"] == "audit.stop"
     cps = await store.fetch_all("SELECT seq FROM audit_checkpoints WHERE instance = 'gw-b'")
-    assert [c["seq"] for c in cps] == [30]
+    assert [c["seq"] for c in cps] == [31]
 
 
 async def test_buffered_records_gather_into_one_commit(
@@ -151,22 +158,29 @@ async def test_stop_does_not_wait_for_the_delay(
     await append_some(log, clock, 7)
     async with asyncio.timeout(10):
         await log.stop()
-    rows = await store.fetch_all("SELECT seq FROM audit_records WHERE instance = 'gw-s'")
+    rows = await store.fetch_all(
+        "SELECT seq FROM audit_records WHERE instance = 'gw-s' AND kind = 'inbound'"
+    )
     assert len(rows) == 7
 
 
 async def test_restart_continues_the_chain(
     store: Store, audit_config: AuditConfig, clock: FakeClock
 ) -> None:
-    """A restarted instance appends after its stored head, and the whole chain verifies."""
+    """A restarted instance appends after its stored head (a clean stop: no resume record),
+    and the whole chain verifies with no interruption."""
     for _ in range(2):
         async with AuditLog(store, audit_config, "gw-r", clock=clock) as log:
             await append_some(log, clock, 3)
-    rows = await store.fetch_all("SELECT seq FROM audit_records ORDER BY seq")
-    assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5, 6]
+    rows = await store.fetch_all("SELECT seq, operation FROM audit_records ORDER BY seq")
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [r["operation"] for r in rows if r["operation"].startswith("audit.")] == [
+        "audit.stop", "audit.stop"
+    ]
     report = await log.verify()
     assert report.ok, report.problems
     assert report.checkpoints_checked == 2
+    assert report.interruptions == []
 
 
 async def test_instances_keep_separate_chains(
@@ -225,7 +239,7 @@ async def test_subject_digest_is_keyed_hmac(store: Store, tmp_path: Path, clock:
     config = AuditConfig(signing_key_file=key_file, digest_key="k" * 32)  # type: ignore[arg-type]
     async with AuditLog(store, config, "gw-d", clock=clock) as log:
         await append_some(log, clock, 1)
-    row = await store.fetch_one("SELECT * FROM audit_records")
+    row = await store.fetch_one("SELECT * FROM audit_records WHERE kind = 'inbound'")
     assert row is not None
     expected = hmac.new(b"k" * 32, CITIZEN_ID.encode(), hashlib.sha256).hexdigest()
     assert json.loads(row["subject_digests"]) == [expected]
@@ -303,3 +317,190 @@ def test_parse_since_accepts_durations_and_iso_times(clock: FakeClock) -> None:
     assert parse_since("2026-03-01T00:00:00+00:00", now).hour == 0
     with pytest.raises(ValueError, match="duration"):
         parse_since("yesterday", now)
+
+
+async def test_time_queued_behind_a_commit_counts_toward_the_delay(
+    store: Store, audit_config: AuditConfig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record appended while a commit runs is committed right after it once
+    max_delay_seconds have passed since it was appended: the delay does not start again
+    when the writer gets to it (which broke "at most the delay plus one commit")."""
+    now = [0.0]
+    config = audit_config.model_copy(update={"durability": "buffered", "max_delay_seconds": 30})
+    log = AuditLog(store, config, "gw-q", clock=clock, monotonic=lambda: now[0])
+    await log.start()
+    entered, release = asyncio.Event(), asyncio.Event()
+    open_transaction = store.transaction
+
+    @contextlib.asynccontextmanager
+    async def slow_transaction() -> AsyncIterator[Any]:
+        entered.set()
+        await release.wait()
+        async with open_transaction() as tx:
+            yield tx
+
+    monkeypatch.setattr(store, "transaction", slow_transaction)
+    await append_some(log, clock, 1)
+    flushing = asyncio.create_task(log.flush())  # cuts the first record's 30 s short
+    await asyncio.wait_for(entered.wait(), 10)  # its commit is running
+    await append_some(log, clock, 1)  # appended at monotonic 0, while the commit runs
+    now[0] = 31.0  # ... which takes longer than the delay
+    release.set()
+    await asyncio.wait_for(flushing, 10)
+    await _until_stored(store, "gw-q", 2)  # no second 30 s wait for the second record
+    await log.stop()
+
+
+async def test_checkpoint_every_n_records_in_the_batch_transaction(
+    store: Store, audit_config: AuditConfig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reaching checkpoint_records uncovered records signs a checkpoint in the same
+    transaction as the batch that reached it: no extra commit on the hot path."""
+    config = audit_config.model_copy(
+        update={"durability": "buffered", "max_delay_seconds": 30, "checkpoint_records": 5}
+    )
+    log = AuditLog(store, config, "gw-n", clock=clock)
+    await log.start()
+    transactions = 0
+    open_transaction = store.transaction
+
+    def counting_transaction() -> Any:
+        nonlocal transactions
+        transactions += 1
+        return open_transaction()
+
+    monkeypatch.setattr(store, "transaction", counting_transaction)
+    await append_some(log, clock, 7)
+    await asyncio.wait_for(log.flush(), 10)
+    assert transactions == 1
+    cps = await store.fetch_all("SELECT seq FROM audit_checkpoints WHERE instance = 'gw-n'")
+    assert [c["seq"] for c in cps] == [7]
+    await append_some(log, clock, 4)  # 4 uncovered: no checkpoint yet
+    await asyncio.wait_for(log.flush(), 10)
+    cps = await store.fetch_all("SELECT seq FROM audit_checkpoints WHERE instance = 'gw-n'")
+    assert [c["seq"] for c in cps] == [7]
+    await append_some(log, clock, 1)
+    await asyncio.wait_for(log.flush(), 10)
+    cps = await store.fetch_all(
+        "SELECT seq FROM audit_checkpoints WHERE instance = 'gw-n' ORDER BY seq"
+    )
+    assert [c["seq"] for c in cps] == [7, 12]
+    assert transactions == 3
+    await log.stop()
+
+
+async def crash(log: AuditLog) -> None:
+    """What a SIGKILL leaves: the writer and the ticker gone, no stop record, no checkpoint."""
+    for task in (log._writer, log._ticker):
+        assert task is not None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_start_after_a_crash_records_where_the_chain_was_cut(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """After an unclean end the next start appends a checkpointed audit.resume record naming
+    the head it found and the newest checkpoint; verify reports it, and the chain is intact."""
+    config = audit_config.model_copy(update={"checkpoint_records": 5})
+    log = AuditLog(store, config, "gw-c", clock=clock)
+    await log.start()
+    await append_some(log, clock, 7)  # checkpointed at 5; 6 and 7 uncovered
+    await crash(log)
+    async with AuditLog(store, config, "gw-c", clock=clock) as again:
+        rows = await store.fetch_all(
+            "SELECT seq, kind, operation, detail FROM audit_records WHERE instance = 'gw-c'"
+            " AND seq = 8"
+        )
+        assert [(r["kind"], r["operation"]) for r in rows] == [("lifecycle", "audit.resume")]
+        detail = json.loads(rows[0]["detail"])
+        assert detail["previous_head_seq"] == 7
+        assert detail["checkpointed_seq"] == 5
+        assert detail["unprotected_records"] == 2
+        cps = await store.fetch_all(
+            "SELECT seq FROM audit_checkpoints WHERE instance = 'gw-c' ORDER BY seq"
+        )
+        assert [c["seq"] for c in cps] == [5, 8]
+        await append_some(again, clock, 1)
+    report = await again.verify()
+    assert report.ok, report.problems
+    assert [(i.head_seq, i.checkpointed_seq, i.resumed_seq) for i in report.interruptions] == [
+        (7, 5, 8)
+    ]
+
+
+async def test_verify_command_reports_crash_points_without_failing(
+    store_config: StoreConfig, store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """``audit verify`` prints each interruption as an UNCLEAN line and still exits 0."""
+    log = AuditLog(store, audit_config, "gw-v", clock=clock)
+    await log.start()
+    await append_some(log, clock, 3)
+    await crash(log)
+    out = io.StringIO()
+    assert await audit_verify_command(store_config, audit_config, None, out=out, clock=clock) == 0
+    assert "UNCLEAN gw-v: ends at seq 3 without a stop record" in out.getvalue()
+    assert "seq 1..3 (3 records) not covered by a checkpoint" in out.getvalue()
+    async with AuditLog(store, audit_config, "gw-v", clock=clock):
+        pass
+    out = io.StringIO()
+    assert await audit_verify_command(store_config, audit_config, None, out=out, clock=clock) == 0
+    assert "UNCLEAN gw-v: resumed at seq 4 after an unclean stop at seq 3" in out.getvalue()
+    assert "ends at" not in out.getvalue()
+
+
+async def test_a_stop_record_that_cannot_be_written_leaves_an_unclean_end(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """When the stop record's seq was taken behind the writer's back (another process with
+    the same instance_id), stop() logs it instead of failing the shutdown, and the next
+    start records the unclean end."""
+    log = AuditLog(store, audit_config, "gw-u", clock=clock)
+    await log.start()
+    await append_some(log, clock, 2)
+    async with log.store.transaction() as tx:  # another writer appends seq 3
+        await tx.execute(
+            "INSERT INTO audit_records SELECT instance, 3, time_us, kind, client_id, operation,"
+            " outcome, status, request_id, request_digest, response_digest, subject_digests,"
+            " masked_ids, detail, prev_digest, digest FROM audit_records"
+            " WHERE instance = 'gw-u' AND seq = 2"
+        )
+    with capture_logs() as logs:
+        await log.stop()
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["audit.stop_not_recorded"]
+    async with AuditLog(store, audit_config, "gw-u", clock=clock):
+        row = await store.fetch_one(
+            "SELECT operation FROM audit_records WHERE instance = 'gw-u' AND seq = 4"
+        )
+    assert row is not None
+    assert row["operation"] == "audit.resume"
+
+
+async def test_a_resume_record_that_cannot_be_written_does_not_stop_the_start(
+    store: Store, audit_config: AuditConfig, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway starts even when the resume record's commit fails; the failure is an
+    error log line, and appending works once the store does."""
+    log = AuditLog(store, audit_config, "gw-w", clock=clock)
+    await log.start()
+    await append_some(log, clock, 2)
+    await crash(log)
+    open_transaction = store.transaction
+    failures = [RuntimeError("the store went away")]
+
+    def failing_once() -> Any:
+        if failures:
+            raise failures.pop()
+        return open_transaction()
+
+    monkeypatch.setattr(store, "transaction", failing_once)
+    again = AuditLog(store, audit_config, "gw-w", clock=clock)
+    with capture_logs() as logs:
+        await again.start()
+    assert again.running
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == ["audit.resume_not_recorded"]
+    await append_some(again, clock, 1)
+    await again.stop()
+    rows = await store.fetch_all("SELECT seq FROM audit_records WHERE instance = 'gw-w'")
+    assert len(rows) == 4  # 2, the one after the failed start, the stop record

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import gzip
 
-from gateway.audit import AuditLog
+from gateway.audit import AuditConfig, AuditLog
 from gateway.store import Store
 
 from .conftest import FakeClock, append_some
+from .test_log import crash
 
 
 async def _renumber(store: Store, sql_where: str, delta: int) -> None:
@@ -208,3 +209,75 @@ async def test_removed_records_after_an_archive_are_still_named(
     await _run(audit_log.store, "DELETE FROM audit_records WHERE instance = 'gw-1' AND seq = 5")
     report = await audit_log.verify()
     assert [p.what for p in report.problems][:1] == ["removed"]
+
+
+async def _crashed_log(store: Store, config: AuditConfig, clock: FakeClock, count: int) -> None:
+    """Instance gw-k appends ``count`` records and dies without stopping."""
+    log = AuditLog(store, config, "gw-k", clock=clock)
+    await log.start()
+    await append_some(log, clock, count)
+    await crash(log)
+
+
+async def test_tail_cut_after_a_crash_back_past_a_checkpoint_is_named(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """A crash, then the tail deleted back past the newest checkpoint: truncated, before
+    and after the next start-up."""
+    config = audit_config.model_copy(update={"checkpoint_records": 4})
+    await _crashed_log(store, config, clock, 10)  # checkpoints at 4 and 8
+    await _run(store, "DELETE FROM audit_records WHERE instance = 'gw-k' AND seq >= 7")
+    log = AuditLog(store, config, "gw-k", clock=clock)
+    report = await log.verify()
+    assert [(p.seq, p.what) for p in report.problems] == [(7, "truncated")]
+    async with log:  # the restart names the checkpoint it found beyond the head
+        report = await log.verify()
+    assert sorted((p.seq, p.what) for p in report.problems)[0] == (7, "truncated")
+    assert {p.what for p in report.problems} <= {"truncated", "changed"}
+
+
+async def test_tail_cut_after_a_crash_within_the_uncovered_records_is_bounded(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """The documented limit: records after the newest checkpoint, cut before the restart,
+    leave no problem, but the resume record states what the restart found (here 1 record
+    after checkpoint 8), so such a cut is bounded by checkpoint_records."""
+    config = audit_config.model_copy(update={"checkpoint_records": 4})
+    await _crashed_log(store, config, clock, 10)
+    await _run(store, "DELETE FROM audit_records WHERE instance = 'gw-k' AND seq = 10")
+    async with AuditLog(store, config, "gw-k", clock=clock) as log:
+        report = await log.verify()
+    assert report.ok, report.problems
+    resumed = [i for i in report.interruptions if i.resumed_seq is not None]
+    assert [(i.head_seq, i.checkpointed_seq, i.unprotected) for i in resumed] == [(9, 8, 1)]
+
+
+async def test_tail_cut_after_the_restart_is_named(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """Once the restart has checkpointed its resume record, cutting the crashed run's
+    uncovered tail is detected."""
+    config = audit_config.model_copy(update={"checkpoint_records": 4})
+    await _crashed_log(store, config, clock, 10)
+    async with AuditLog(store, config, "gw-k", clock=clock) as log:
+        await _run(
+            store, "DELETE FROM audit_records WHERE instance = 'gw-k' AND seq >= 9"
+        )
+        report = await log.verify()
+    assert [(p.seq, p.what) for p in report.problems][:1] == [(9, "truncated")]
+
+
+async def test_deleted_checkpoints_of_lifecycle_records_are_named(
+    store: Store, audit_config: AuditConfig, clock: FakeClock
+) -> None:
+    """The checkpoint a resume record names, and the one committed with a stop record,
+    cannot be deleted unnoticed."""
+    config = audit_config.model_copy(update={"checkpoint_records": 4})
+    await _crashed_log(store, config, clock, 6)  # checkpoint at 4
+    async with AuditLog(store, config, "gw-k", clock=clock) as log:
+        pass  # resume at 7, stop at 8
+    await _run(store, "DELETE FROM audit_checkpoints WHERE instance = 'gw-k' AND seq IN (4, 8)")
+    report = await log.verify()
+    assert sorted((p.seq, p.what) for p in report.problems) == [
+        (4, "checkpoint"), (8, "checkpoint")
+    ]
