@@ -98,6 +98,7 @@ def event_data(payment: Payment) -> dict[str, Any]:
         "provider": payment.provider,
         "provider_txn_id": payment.provider_txn_id,
         "reason": payment.status_reason,
+        "review_reason": payment.review_reason,
         "version": payment.version,
         "updated_at": _iso(payment.updated_at),
     }

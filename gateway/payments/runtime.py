@@ -71,7 +71,7 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
             app[READINESS_CHECKS]["vnpay"] = _guard_check(guard)
         store = app[STORE]
         app[PAYMENT_SERVICE] = PaymentService(
-            PaymentLedger(store),
+            PaymentLedger(store, instance_id=app[SETTINGS].instance_id),
             PaymentProviders(providers, section.default_provider),
             expiry=dt.timedelta(minutes=section.expiry_minutes),
             clock=store.clock,
