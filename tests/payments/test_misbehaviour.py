@@ -174,6 +174,11 @@ async def test_wrong_amount_needs_review(harness: PaymentHarness, provider: str)
     ]
     assert await harness.metric(sample) == before + 1
     assert stats.get("callbacks_closed", 0) == 0  # answered 'invalid amount', not 'confirmed'
+    store = await harness.open_store()
+    rows = await store.fetch_all(
+        "SELECT detail FROM security_event_log WHERE kind = 'amount_mismatch'"
+    )  # stored by the transition itself, not a recorder interval later
+    assert [json.loads(r["detail"])["payment_id"] for r in rows] == [payment["payment_id"]]
 
 
 async def _types(harness: PaymentHarness, payment_id: str, count: int) -> bool:
