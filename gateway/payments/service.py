@@ -323,6 +323,14 @@ class PaymentService:
     async def _apply_callback(self, provider_name: str, result: CallbackResult) -> CallbackOutcome:
         """Apply a verified callback; the outcome in the order of VNPay's reference code."""
         if not result.for_this_merchant:
+            # Correctly signed, but for another merchant: not an order of ours (VNPay 01),
+            # and the same security event as a partner the adapter refuses outright.
+            security_events.emit(
+                _REJECTION_EVENTS["wrong_partner"],
+                provider=provider_name,
+                reason="message for another merchant",
+                reference=result.reference,
+            )
             return "not_found"
         payment = await self.ledger.get_by_reference(result.reference)
         if payment is None or payment.provider != provider_name:

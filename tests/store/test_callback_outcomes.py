@@ -28,6 +28,7 @@ from adapters.payment.base import (
     StatusResult,
     Transaction,
 )
+from gateway import security_events
 from gateway.payments import Payment, PaymentLedger, PaymentStatus
 from gateway.payments.service import PaymentService
 from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
@@ -181,10 +182,16 @@ async def test_another_merchants_message_is_not_found(
 ) -> None:
     """for_this_merchant False: 'not_found' before any amount check, and nothing changes."""
     payment = await _payment_in(ledger, S.PENDING)
-    outcome, after = await _callback(
-        service, provider, payment, P.PAID, amount=1, for_this_merchant=False
-    )
+    seen: list[str] = []
+    unsubscribe = security_events.subscribe(lambda kind, _fields: seen.append(kind))
+    try:
+        outcome, after = await _callback(
+            service, provider, payment, P.PAID, amount=1, for_this_merchant=False
+        )
+    finally:
+        unsubscribe()
     assert outcome == "not_found"
+    assert seen == ["bad_callback_partner"]
     assert after.status is S.PENDING
     assert await _security_kinds(store) == []
 
