@@ -9,6 +9,12 @@ Listeners (the detectors and the event recorder of :mod:`gateway.security`)
 :func:`subscribe` to the stream; each is called synchronously after the event
 is logged and must be cheap (count, enqueue). A failing listener is logged and
 never breaks the caller.
+
+An event that belongs to a state change (a payment moved to ``needs_review``)
+is written to the store by that change's own transaction; it is emitted after
+the commit with ``stored=True``, and listeners subscribed with
+``stored_too=False`` (the store recorder) are not called for it, so it is
+stored once.
 """
 
 from __future__ import annotations
@@ -27,25 +33,36 @@ SECURITY_EVENTS = Counter(
 SecurityListener = Callable[[str, Mapping[str, Any]], None]
 
 _log = structlog.get_logger("security")
-_listeners: list[SecurityListener] = []
+#: Each listener with whether it also wants events already stored by their transaction.
+_listeners: list[tuple[SecurityListener, bool]] = []
 
 
-def subscribe(listener: SecurityListener) -> Callable[[], None]:
-    """Have ``listener`` called for every event from now on; returns the unsubscribe function."""
-    _listeners.append(listener)
+def subscribe(listener: SecurityListener, *, stored_too: bool = True) -> Callable[[], None]:
+    """Have ``listener`` called for every event from now on; returns the unsubscribe function.
+
+    With ``stored_too=False`` the listener is not called for events emitted with
+    ``stored=True`` (already in the store).
+    """
+    entry = (listener, stored_too)
+    _listeners.append(entry)
 
     def unsubscribe() -> None:
-        if listener in _listeners:
-            _listeners.remove(listener)
+        if entry in _listeners:
+            _listeners.remove(entry)
 
     return unsubscribe
 
 
-def emit(kind: str, **fields: Any) -> None:
-    """Report one security event of ``kind`` (e.g. ``bad_signature``, ``replayed_request``)."""
+def emit(kind: str, *, stored: bool = False, **fields: Any) -> None:
+    """Report one security event of ``kind`` (e.g. ``bad_signature``, ``replayed_request``).
+
+    ``stored``: the event's row was already written in the transaction it belongs to.
+    """
     SECURITY_EVENTS.labels(kind).inc()
     _log.warning(f"security.{kind}", security_event=kind, **fields)
-    for listener in tuple(_listeners):
+    for listener, stored_too in tuple(_listeners):
+        if stored and not stored_too:
+            continue
         try:
             listener(kind, fields)
         except Exception:  # a broken listener must not break the request that reported

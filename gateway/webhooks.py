@@ -11,8 +11,9 @@ accepts any one it can verify.
 it leases due events, posts each to its client's webhook URL, records a 2xx as
 delivered, otherwise schedules the next attempt with exponential backoff and
 full jitter, and dead-letters the event once its retry window (3 days by
-default) is over. Event ids are the ``webhook-id``: a retry or an operator's
-replay sends the same id, so receivers dedupe by it.
+default) is over; a dead event does not hold back its payment's later events.
+Event ids are the ``webhook-id``: a retry or an operator's replay sends the
+same id, so receivers dedupe by it.
 """
 
 from __future__ import annotations

@@ -6,32 +6,44 @@ concurrent writers (instances, callbacks, the poller, the payer's redirect)
 commits first wins; the others match no row and get ``applied=False``. The
 database settles every race, so the same code is correct on one SQLite file
 and on a PostgreSQL cluster shared by many instances.
+
+A transition that raises a security event (``amount_mismatch``,
+``late_payment``, the provider's ``flagged_by_provider``,
+``reversed_by_provider``, ``refunded_by_provider``) inserts the event's
+``security_event_log`` row in the same transaction, and emits it to the
+security stream (log, counter, detectors) after the commit: one row per
+transition, whatever crashes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
 
 import structlog
 
 from gateway import security_events
 from gateway.audit.record import masked
 from gateway.payments.model import (
+    DISPUTE_REASONS,
     EVENT_TYPES,
     FINAL,
+    PAID_AFTER,
+    DisputedMoney,
     Payment,
     PaymentIdentity,
     PaymentStatus,
+    ReviewReason,
     new_payment_id,
     new_reference,
     sources_of,
 )
 from gateway.payments.outbox import Outbox
-from gateway.store import Clock, Row, Store, from_us, to_us
+from gateway.store import Clock, Row, Store, Transaction, from_us, to_us
 
 _log = structlog.get_logger("payments.ledger")
 
@@ -39,6 +51,25 @@ _log = structlog.get_logger("payments.ledger")
 VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 _MAX_CREATE_ATTEMPTS = 3
+#: Re-reads of a payment that another writer moved between our read and our update.
+_MAX_APPLY_ATTEMPTS = 5
+
+_OPEN = frozenset({PaymentStatus.CREATED, PaymentStatus.PENDING})
+_UNPAID_FINAL = frozenset(PAID_AFTER)
+
+#: The security event a move to needs_review raises, by its reason.
+REVIEW_SECURITY_EVENTS: dict[ReviewReason, str] = {
+    ReviewReason.AMOUNT_MISMATCH: "amount_mismatch",
+    ReviewReason.PAID_AFTER_FAILED: "late_payment",
+    ReviewReason.PAID_AFTER_CANCELLED: "late_payment",
+    ReviewReason.PAID_AFTER_EXPIRED: "late_payment",
+    ReviewReason.FLAGGED_BY_PROVIDER: "flagged_by_provider",
+    ReviewReason.REVERSED_BY_PROVIDER: "reversed_by_provider",
+    ReviewReason.REFUNDED_BY_PROVIDER: "refunded_by_provider",
+}
+
+#: What a provider may report to :meth:`PaymentLedger.apply_provider_result`.
+Reported = PaymentStatus | DisputedMoney
 
 
 class PaymentNotFound(LookupError):
@@ -60,6 +91,24 @@ class TransitionResult:
     applied: bool
     payment: Payment
     event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SecurityRecord:
+    """A security event that belongs to a transition: stored and emitted with it."""
+
+    kind: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _Move:
+    """What a provider's report does to a payment found in one state."""
+
+    target: PaymentStatus
+    reason: str
+    paid_amount: int | None = None
+    security: str | None = None
 
 
 def payment_from_row(row: Row) -> Payment:
@@ -101,7 +150,8 @@ class PaymentLedger:
 
     ``payer_digest`` (the audit key's subject digest) stores each payer id's keyed
     digest with the payment; without it the digest is left for the personal-data
-    eraser's backfill.
+    eraser's backfill. ``instance_id`` names the instance in the security events the
+    ledger's own transactions write.
     """
 
     def __init__(
@@ -110,11 +160,14 @@ class PaymentLedger:
         clock: Clock | None = None,
         *,
         payer_digest: Callable[[str], str] | None = None,
+        instance_id: str = "gateway",
     ) -> None:
         self._store = store
         self._clock = clock or store.clock
         self.payer_digest = payer_digest
         self.outbox = Outbox(store, self._clock)
+        #: The ``instance`` column of the security events the ledger's transactions write.
+        self.instance_id = instance_id
 
     # -- creation ---------------------------------------------------------------------------
 
@@ -247,6 +300,8 @@ class PaymentLedger:
         paid_amount: int | None = None,
         pay_url: str | None = None,
         reason: str,
+        security: SecurityRecord | None = None,
+        source: str | None = None,
     ) -> TransitionResult:
         """Move the payment to ``to`` if it is in an allowed source state and ``expected_from``.
 
@@ -254,7 +309,11 @@ class PaymentLedger:
         event it produces, in one transaction. A payment in any other state is
         left alone and ``applied`` is False. ``provider_txn_id``, ``paid_amount``
         and ``pay_url`` are recorded when given. ``reason`` is stored, logged and
-        sent in the event: a short code (``callback``, ``expired``), never personal data.
+        sent in the event: a short code (``callback``, ``expired``, or a
+        :class:`ReviewReason` for needs_review), never personal data. ``security``
+        is inserted into ``security_event_log`` in the same transaction and emitted
+        after the commit (only if the transition applied). ``source`` (what
+        reported it: ``callback``, ``status_poll``…) is only logged.
         """
         sources = sources_of(to)
         if expected_from is not None:
@@ -285,6 +344,8 @@ class PaymentLedger:
                 if row is not None:
                     changed = payment_from_row(row)
                     event_id = await self.outbox.add(tx, changed, EVENT_TYPES[to])
+                    if security is not None:
+                        await self._store_security(tx, security)
         if changed is not None:
             _log.info(
                 "payment.transition",
@@ -292,8 +353,11 @@ class PaymentLedger:
                 status=str(to),
                 version=changed.version,
                 reason=reason,
+                source=source,
                 event_id=event_id,
             )
+            if security is not None:
+                security_events.emit(security.kind, stored=True, **security.fields)
             return TransitionResult(applied=True, payment=changed, event_id=event_id)
         current = await self.get(payment_id)
         if current is None:
@@ -307,62 +371,110 @@ class PaymentLedger:
         )
         return TransitionResult(applied=False, payment=current)
 
+    async def _store_security(self, tx: Transaction, security: SecurityRecord) -> None:
+        # Imported here: gateway.security imports the webhooks, which import this package.
+        from gateway.security.recorder import insert_event
+
+        await insert_event(
+            tx, security.kind, security.fields, self.instance_id, to_us(self._clock())
+        )
+
     async def apply_provider_result(
         self,
         reference: str,
-        status: PaymentStatus,
+        status: Reported,
         amount: int | None,
         provider_txn_id: str | None,
         *,
         reason: str = "provider_result",
+        whole_dong: bool = True,
     ) -> TransitionResult:
         """Apply what a provider reported (callback, status poll, reconciliation).
 
-        ``paid`` with the billed amount → paid; with another amount → needs_review
-        (and an ``amount_mismatch`` security event). ``pending`` only moves a
-        created payment. ``failed``/``cancelled``/``expired`` move an open one.
-        After a final state (or needs_review) every result is a no-op, so a
-        duplicate or a late message returns ``applied=False``.
+        ``reason`` names the source (``callback``, ``status_poll``,
+        ``reconciliation``…); it becomes the payment's ``status_reason`` except on
+        a move to needs_review, whose reason is a :class:`ReviewReason`.
+
+        - ``paid`` with the billed amount (``whole_dong``) moves an open payment to
+          paid; with another amount to needs_review (``amount_mismatch``). On a
+          failed, cancelled or expired payment it moves it to needs_review
+          (``paid_after_<state>``, a ``late_payment`` security event), recording
+          the paid amount and the provider's transaction id.
+        - ``flagged`` (debited, flagged as suspicious) moves any payment but one
+          already in review to needs_review; ``reversed`` and ``refunded`` move an
+          open or paid one (the money went back from a payment not paid here:
+          nothing to review).
+        - ``pending`` only moves a created payment; ``failed``/``cancelled``/
+          ``expired`` move an open one. After ``paid`` they change nothing and
+          raise ``result_after_paid`` (provider and gateway disagree).
+
+        Every move to needs_review writes its security event in its transaction.
+        A duplicate, or a result that no longer applies, returns ``applied=False``.
+        If another writer moves the payment between the read and the update, the
+        payment is read again and the report judged against its new state.
         """
-        payment = await self.get_by_reference(reference)
-        if payment is None:
-            raise PaymentNotFound(reference)
-        open_states = {PaymentStatus.CREATED, PaymentStatus.PENDING}
-        paid_amount: int | None = None
-        if status is PaymentStatus.PAID:
-            if amount is None:
-                raise ValueError("a paid result must carry the paid amount")
-            target = PaymentStatus.PAID if amount == payment.amount else PaymentStatus.NEEDS_REVIEW
-            paid_amount = amount
-        elif status is PaymentStatus.PENDING:
-            target, open_states = PaymentStatus.PENDING, {PaymentStatus.CREATED}
-        elif status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED):
-            target = status
-        else:
+        if status is PaymentStatus.PAID and amount is None:
+            raise ValueError("a paid result must carry the paid amount")
+        if status in (PaymentStatus.CREATED, PaymentStatus.NEEDS_REVIEW):
             raise ValueError(f"a provider cannot report {status}")
-        result = await self.transition(
-            payment.id,
-            target,
-            expected_from=open_states,
-            provider_txn_id=provider_txn_id,
-            paid_amount=paid_amount,
-            reason=reason,
-        )
-        if result.applied and target is PaymentStatus.NEEDS_REVIEW:
-            security_events.emit(
-                "amount_mismatch",
-                payment_id=payment.id,
-                reference=reference,
-                billed=payment.amount,
-                paid=amount,
+        result: TransitionResult | None = None
+        for _ in range(_MAX_APPLY_ATTEMPTS):
+            payment = await self.get_by_reference(reference)
+            if payment is None:
+                raise PaymentNotFound(reference)
+            move = _move_for(payment, status, amount, whole_dong=whole_dong, source=reason)
+            if move is None:
+                self._note_unchanged(payment, status, provider_txn_id, reason)
+                return TransitionResult(applied=False, payment=payment)
+            security = None
+            if move.security is not None:
+                security = SecurityRecord(
+                    move.security,
+                    {
+                        "payment_id": payment.id,
+                        "reference": reference,
+                        "previous_status": str(payment.status),
+                        "reported": str(status),
+                        "billed": payment.amount,
+                        "paid": amount,
+                        "whole_dong": whole_dong,
+                        "provider_txn_id": provider_txn_id,
+                        "source": reason,
+                    },
+                )
+            result = await self.transition(
+                payment.id,
+                move.target,
+                expected_from={payment.status},
+                provider_txn_id=provider_txn_id,
+                paid_amount=move.paid_amount,
+                reason=move.reason,
+                security=security,
+                source=reason,
             )
-        elif not result.applied and status is PaymentStatus.PAID:
-            self._warn_late_paid(result.payment, provider_txn_id)
+            if result.applied:
+                return result
+        if result is None:  # _MAX_APPLY_ATTEMPTS is positive
+            raise RuntimeError("no attempt made")
         return result
 
     @staticmethod
-    def _warn_late_paid(current: Payment, provider_txn_id: str | None) -> None:
-        """A paid result that changed nothing: harmless if a duplicate, a case for people if not."""
+    def _note_unchanged(
+        current: Payment, status: Reported, provider_txn_id: str | None, source: str
+    ) -> None:
+        """A result that changed nothing: harmless if a duplicate, else said so."""
+        if current.status is PaymentStatus.PAID and status in _UNPAID_RESULTS:
+            security_events.emit(
+                "result_after_paid",
+                payment_id=current.id,
+                reference=current.reference,
+                reported=str(status),
+                provider_txn_id=provider_txn_id,
+                source=source,
+            )
+            return
+        if status is not PaymentStatus.PAID:
+            return
         duplicate = current.status is PaymentStatus.PAID and (
             provider_txn_id is None or provider_txn_id == current.provider_txn_id
         )
@@ -434,11 +546,48 @@ class PaymentLedger:
             after = (int(rows[-1]["created_at"]), str(rows[-1]["id"]))
 
 
+_UNPAID_RESULTS = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED})
+
+
+def _move_for(
+    payment: Payment, status: Reported, amount: int | None, *, whole_dong: bool, source: str
+) -> _Move | None:
+    """What ``status`` (with ``amount``) does to ``payment`` as it is now; None: nothing."""
+    current = payment.status
+    if current is PaymentStatus.NEEDS_REVIEW:
+        return None  # people decide; no provider report leaves review
+    review = PaymentStatus.NEEDS_REVIEW
+    if status is PaymentStatus.PAID:
+        if current in _OPEN:
+            if whole_dong and amount == payment.amount:
+                return _Move(PaymentStatus.PAID, source, paid_amount=amount)
+            mismatch = ReviewReason.AMOUNT_MISMATCH
+            return _Move(review, mismatch, amount, REVIEW_SECURITY_EVENTS[mismatch])
+        late = PAID_AFTER.get(current)
+        if late is not None:
+            return _Move(review, late, amount, REVIEW_SECURITY_EVENTS[late])
+        return None  # paid already
+    if isinstance(status, DisputedMoney):
+        why = DISPUTE_REASONS[status]
+        flagged = status is DisputedMoney.FLAGGED
+        if current in _OPEN or current is PaymentStatus.PAID or flagged:
+            return _Move(review, why, amount if flagged else None, REVIEW_SECURITY_EVENTS[why])
+        return None  # reversed or refunded, and not paid here: nothing is owed
+    if status is PaymentStatus.PENDING:
+        return _Move(status, source) if current is PaymentStatus.CREATED else None
+    if status in _UNPAID_RESULTS and current in _OPEN:
+        return _Move(status, source)
+    return None
+
+
 __all__ = [
+    "REVIEW_SECURITY_EVENTS",
     "VIETNAM_TIME",
     "IdempotencyConflict",
     "PaymentLedger",
     "PaymentNotFound",
+    "Reported",
+    "SecurityRecord",
     "TransitionResult",
     "payment_from_row",
 ]

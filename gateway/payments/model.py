@@ -2,18 +2,21 @@
 
 States and the only moves between them (anything else is refused)::
 
-    created ──► pending ──► paid
-       │           ├──────► failed
-       │           ├──────► cancelled
-       │           ├──────► expired
+    created ──► pending ──► paid ──────────────► needs_review
+       │           ├──────► failed ────────────►      │
+       │           ├──────► cancelled ─────────►      │
+       │           ├──────► expired ───────────►      │
        │           └──────► needs_review ──► paid | failed   (a person decides)
        └──► (any target of pending, directly: a callback may beat our own "pending")
 
-``paid``, ``failed``, ``cancelled`` and ``expired`` are final: nothing leaves
-them, so a late or duplicated provider message can never move a payment
-backwards. ``needs_review`` (the provider reported a paid amount that differs
-from the bill) is not final but only an operator's explicit transition leaves
-it; provider results never do.
+``paid``, ``failed``, ``cancelled`` and ``expired`` are final for everything but
+evidence about the payer's money: a provider's verified word that money was
+taken after all (a late ``paid``, or debited but flagged), or that money went
+back (reversed, refunded), moves a final payment to ``needs_review`` with a
+:class:`ReviewReason`. No other message moves a final payment, so a late or
+duplicated provider message can never move it backwards. ``needs_review`` is
+not final, but only an operator's explicit transition leaves it; provider
+results never do.
 """
 
 from __future__ import annotations
@@ -52,15 +55,17 @@ _OPEN_TARGETS = frozenset(
     }
 )
 
-#: from-state → the states it may move to. Final states have no entry moves out.
+_TO_REVIEW = frozenset({PaymentStatus.NEEDS_REVIEW})
+
+#: from-state → the states it may move to. A final state only reaches needs_review.
 ALLOWED_TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     PaymentStatus.CREATED: _OPEN_TARGETS | {PaymentStatus.PENDING},
     PaymentStatus.PENDING: _OPEN_TARGETS,
     PaymentStatus.NEEDS_REVIEW: frozenset({PaymentStatus.PAID, PaymentStatus.FAILED}),
-    PaymentStatus.PAID: frozenset(),
-    PaymentStatus.FAILED: frozenset(),
-    PaymentStatus.CANCELLED: frozenset(),
-    PaymentStatus.EXPIRED: frozenset(),
+    PaymentStatus.PAID: _TO_REVIEW,
+    PaymentStatus.FAILED: _TO_REVIEW,
+    PaymentStatus.CANCELLED: _TO_REVIEW,
+    PaymentStatus.EXPIRED: _TO_REVIEW,
 }
 
 
@@ -82,6 +87,47 @@ EVENT_TYPES: dict[PaymentStatus, str] = {
     PaymentStatus.CANCELLED: "payment.cancelled",
     PaymentStatus.EXPIRED: "payment.expired",
     PaymentStatus.NEEDS_REVIEW: "payment.needs_review",
+}
+
+
+class ReviewReason(StrEnum):
+    """Why a payment is in ``needs_review``: its ``status_reason`` there, in events and the API."""
+
+    #: Paid with an amount other than the bill (or a fraction of a dong).
+    AMOUNT_MISMATCH = "amount_mismatch"
+    #: A verified "paid" arrived after the payment had failed / been cancelled / expired.
+    PAID_AFTER_FAILED = "paid_after_failed"
+    PAID_AFTER_CANCELLED = "paid_after_cancelled"
+    PAID_AFTER_EXPIRED = "paid_after_expired"
+    #: The provider debited the payer but flags the transaction as suspicious.
+    FLAGGED_BY_PROVIDER = "flagged_by_provider"
+    #: The provider reversed the transaction: the money went back to the payer.
+    REVERSED_BY_PROVIDER = "reversed_by_provider"
+    #: The provider reports a refund (in progress, sent to the bank, or refused).
+    REFUNDED_BY_PROVIDER = "refunded_by_provider"
+
+
+#: The review reason of a late "paid", by the final state it found.
+PAID_AFTER: dict[PaymentStatus, ReviewReason] = {
+    PaymentStatus.FAILED: ReviewReason.PAID_AFTER_FAILED,
+    PaymentStatus.CANCELLED: ReviewReason.PAID_AFTER_CANCELLED,
+    PaymentStatus.EXPIRED: ReviewReason.PAID_AFTER_EXPIRED,
+}
+
+
+class DisputedMoney(StrEnum):
+    """What a provider may report that is neither paid nor unpaid: money moved, people decide."""
+
+    FLAGGED = "flagged"
+    REVERSED = "reversed"
+    REFUNDED = "refunded"
+
+
+#: The review reason each disputed report gives a payment.
+DISPUTE_REASONS: dict[DisputedMoney, ReviewReason] = {
+    DisputedMoney.FLAGGED: ReviewReason.FLAGGED_BY_PROVIDER,
+    DisputedMoney.REVERSED: ReviewReason.REVERSED_BY_PROVIDER,
+    DisputedMoney.REFUNDED: ReviewReason.REFUNDED_BY_PROVIDER,
 }
 
 
@@ -152,5 +198,10 @@ class Payment:
 
     @property
     def is_final(self) -> bool:
-        """Nothing will ever change this payment again."""
+        """Only evidence about the payer's money (to needs_review) can still change it."""
         return self.status in FINAL
+
+    @property
+    def review_reason(self) -> str | None:
+        """Why the payment waits for people (its ``status_reason`` while in needs_review)."""
+        return self.status_reason if self.status is PaymentStatus.NEEDS_REVIEW else None

@@ -3,8 +3,11 @@
 An event row is inserted in the same transaction as the payment update that
 produced it, so an event exists if and only if the change committed. Events of
 one payment are ordered by the payment's version: an event is only *due* when
-every earlier event of its payment has been delivered, so a receiver never
-sees ``payment.paid`` before the ``payment.pending`` that preceded it.
+no earlier event of its payment is still pending, so a receiver never sees
+``payment.paid`` before the ``payment.pending`` that preceded it. A dead
+(dead-lettered) event does not hold back the later ones: they are delivered,
+in order among themselves, and the dead one waits for an operator's ``retry``
+(after which it arrives late; receivers order by the event's ``version``).
 
 Claiming takes a lease (``claimed_by`` / ``claim_expires_at``) in a short
 transaction; on PostgreSQL the candidate rows are selected ``FOR UPDATE SKIP
@@ -98,6 +101,7 @@ def event_data(payment: Payment) -> dict[str, Any]:
         "provider": payment.provider,
         "provider_txn_id": payment.provider_txn_id,
         "reason": payment.status_reason,
+        "review_reason": payment.review_reason,
         "version": payment.version,
         "updated_at": _iso(payment.updated_at),
     }
@@ -136,7 +140,7 @@ class Outbox:
         return event_id
 
     async def claim_due(self, claimer: str, lease: timedelta, limit: int) -> list[OutboxEvent]:
-        """Lease up to ``limit`` due events, at most the earliest undelivered one per payment."""
+        """Lease up to ``limit`` due events, at most the earliest pending one per payment."""
         now = self._clock()
         claim = (
             "UPDATE outbox_events SET claimed_by = $1, claim_expires_at = $2"  # noqa: S608 (constant)
@@ -146,7 +150,7 @@ class Outbox:
             "   AND (e.claim_expires_at IS NULL OR e.claim_expires_at <= $3)"
             "   AND NOT EXISTS (SELECT 1 FROM outbox_events p"
             "    WHERE p.payment_id = e.payment_id AND p.payment_version < e.payment_version"
-            "     AND p.status <> 'delivered')"
+            "     AND p.status = 'pending')"
             "  ORDER BY e.next_attempt_at, e.created_at, e.id"
             f"  LIMIT $4 {self._store.dialect.skip_locked}) RETURNING *"
         )

@@ -74,7 +74,11 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
             app[READINESS_CHECKS]["vnpay"] = _guard_check(guard)
         store = app[STORE]
         app[PAYMENT_SERVICE] = PaymentService(
-            PaymentLedger(store, payer_digest=load_payer_digest(app[SETTINGS].audit)),
+            PaymentLedger(
+                store,
+                payer_digest=load_payer_digest(app[SETTINGS].audit),
+                instance_id=app[SETTINGS].instance_id,
+            ),
             PaymentProviders(providers, section.default_provider),
             expiry=dt.timedelta(minutes=section.expiry_minutes),
             clock=store.clock,

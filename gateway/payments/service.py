@@ -14,6 +14,11 @@
 - **callbacks** are verified by the provider's adapter, then applied by the
   ledger's conditional update; the answer is in the provider's own format. A
   callback that fails verification changes nothing and raises a security event.
+  The answer follows the order of VNPay's reference code: ``rejected`` (bad
+  checksum or shape) → ``not_found`` (unknown order, another provider's, or
+  another merchant's) → ``amount_mismatch`` (not the billed amount, or a fraction
+  of a dong) → ``already_confirmed`` (nothing left to change) → ``confirmed``.
+  ``error`` is only ever the gateway's own failure (the route answers it).
 - **the payer's return** never decides a state: it shows the stored state (after
   asking the provider when the payment is still open).
 """
@@ -40,22 +45,27 @@ from adapters.payment.base import (
 )
 from gateway import security_events
 from gateway.clients import ClientConfig
-from gateway.payments.ledger import PaymentLedger, PaymentNotFound, TransitionResult
-from gateway.payments.model import FINAL, Payment, PaymentIdentity, PaymentStatus
+from gateway.payments.ledger import PaymentLedger, PaymentNotFound, Reported, TransitionResult
+from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus
 from gateway.payments.requests import PaymentRequest
 from gateway.problems import Conflict, NotFound
 from gateway.store import utc_now
 
 _log = structlog.get_logger("payments.service")
 
-#: What a provider's status means for the ledger (``reversed``/``unknown`` change nothing).
-LEDGER_STATUS: dict[ProviderStatus, PaymentStatus] = {
+#: What a provider's status means for the ledger (``unknown`` changes nothing).
+LEDGER_STATUS: dict[ProviderStatus, Reported] = {
     ProviderStatus.PAID: PaymentStatus.PAID,
     ProviderStatus.PENDING: PaymentStatus.PENDING,
     ProviderStatus.FAILED: PaymentStatus.FAILED,
     ProviderStatus.CANCELLED: PaymentStatus.CANCELLED,
+    ProviderStatus.FLAGGED: DisputedMoney.FLAGGED,
+    ProviderStatus.REVERSED: DisputedMoney.REVERSED,
+    ProviderStatus.REFUNDED: DisputedMoney.REFUNDED,
 }
 OPEN: frozenset[PaymentStatus] = frozenset({PaymentStatus.CREATED, PaymentStatus.PENDING})
+#: Reports that say the payer's money moved: applied even when the amount is wrong.
+_MONEY_MOVED: frozenset[Reported] = frozenset({PaymentStatus.PAID, *DisputedMoney})
 
 #: Security event kind per kind of rejected callback.
 _REJECTION_EVENTS = {
@@ -74,6 +84,7 @@ def payment_to_json(payment: Payment) -> dict[str, object]:
         "provider": payment.provider,
         "pay_url": payment.pay_url,
         "expires_at": payment.expires_at.isoformat().replace("+00:00", "Z"),
+        "review_reason": payment.review_reason,
     }
 
 
@@ -209,9 +220,14 @@ class PaymentService:
     # -- read, refresh, cancel --------------------------------------------------------------
 
     async def get(self, client: ClientConfig, payment_id: str, *, refresh: bool = False) -> Payment:
-        """The client's own payment (404 for anyone else's); ``refresh`` asks the provider first."""
+        """The client's own payment (404 for anyone else's); ``refresh`` asks the provider first.
+
+        A refresh asks about every payment not already under review: an open one
+        may have been paid, a failed, cancelled or expired one paid late, a paid
+        one reversed or refunded (each of the last three goes to needs_review).
+        """
         payment = await self._owned(client, payment_id)
-        if refresh and payment.status in OPEN:
+        if refresh and payment.status is not PaymentStatus.NEEDS_REVIEW:
             payment = await self.refresh(payment)
         return payment
 
@@ -227,9 +243,7 @@ class PaymentService:
         status = await provider.query_status(payment.reference, created_at=payment.created_at)
         target = LEDGER_STATUS.get(status.status)
         if target is None:
-            if status.status is ProviderStatus.REVERSED:
-                _log.warning("payment.reversed_reported", payment_id=payment.id, reason=reason)
-            return payment
+            return payment  # the provider does not know it (yet)
         if target is PaymentStatus.PAID and status.amount is None:
             return payment
         if target is payment.status:
@@ -307,28 +321,51 @@ class PaymentService:
         return provider.answer_callback(result, outcome=outcome)
 
     async def _apply_callback(self, provider_name: str, result: CallbackResult) -> CallbackOutcome:
+        """Apply a verified callback; the outcome in the order of VNPay's reference code."""
+        if not result.for_this_merchant:
+            # Correctly signed, but for another merchant: not an order of ours (VNPay 01),
+            # and the same security event as a partner the adapter refuses outright.
+            security_events.emit(
+                _REJECTION_EVENTS["wrong_partner"],
+                provider=provider_name,
+                reason="message for another merchant",
+                reference=result.reference,
+            )
+            return "not_found"
         payment = await self.ledger.get_by_reference(result.reference)
         if payment is None or payment.provider != provider_name:
             return "not_found"
-        target = LEDGER_STATUS.get(result.status)
-        if target is None:
-            if result.status is ProviderStatus.REVERSED:
-                _log.warning("payment.reversed_reported", payment_id=payment.id, reason="callback")
-                return "already_confirmed" if payment.is_final else "error"
-            return "error"
+        # A signed result the adapter could not map is a failure, as in VNPay's reference
+        # code (anything but success fails the order); a paid payment stays paid.
+        target = LEDGER_STATUS.get(result.status, PaymentStatus.FAILED)
+        billed = result.whole_dong and result.amount == payment.amount
+        if not billed and target not in _MONEY_MOVED:
+            # No money moved, and the message disagrees with the bill: change nothing.
+            security_events.emit(
+                "amount_mismatch",
+                payment_id=payment.id,
+                reference=payment.reference,
+                reported=str(target),
+                billed=payment.amount,
+                paid=result.amount,
+                whole_dong=result.whole_dong,
+                source="callback",
+            )
+            return "amount_mismatch"
         try:
             applied: TransitionResult = await self.ledger.apply_provider_result(
-                result.reference, target, result.amount, result.provider_txn_id, reason="callback"
+                result.reference,
+                target,
+                result.amount,
+                result.provider_txn_id,
+                reason="callback",
+                whole_dong=result.whole_dong,
             )
         except PaymentNotFound:
             return "not_found"
-        current = applied.payment
-        mismatch = current.status is PaymentStatus.NEEDS_REVIEW or (
-            target is PaymentStatus.PAID and result.amount != current.amount
-        )
-        if mismatch:
+        if not billed:
             return "amount_mismatch"
-        if applied.applied or current.status not in FINAL:
+        if applied.applied or applied.payment.status in OPEN:
             return "confirmed"
         return "already_confirmed"
 

@@ -6,10 +6,16 @@ Each round (every ``interval_seconds``):
   payment whose query changed nothing waits ``backoff_initial_seconds`` before
   the next query, doubling up to ``backoff_max_seconds``;
 - payments open (``created``/``pending``) past ``expires_at`` get a last query:
-  a final answer from the provider (paid, failed, cancelled) wins, otherwise the
-  payment becomes ``expired``. If the last query keeps failing, the payment
-  expires anyway ``expiry_query_grace_seconds`` after its expiry (reason
-  ``expired_unverified``; reconciliation has the last word).
+  a final answer from the provider (paid, failed, cancelled; or flagged,
+  reversed, refunded, which go to ``needs_review``) wins, otherwise the payment
+  becomes ``expired``. If the last query keeps failing, the payment expires
+  anyway ``expiry_query_grace_seconds`` after its expiry (reason
+  ``expired_unverified``; reconciliation has the last word, and a "paid" it
+  finds then moves the payment to ``needs_review``, ``paid_after_expired``).
+
+Every answer goes through :meth:`PaymentService.refresh` and the ledger, so a
+payment that another writer moved to a final state while the query was under
+way is judged in its new state (a "paid" then goes to ``needs_review``).
 
 The backoff schedule lives in memory: after a restart every stale payment is
 queried once more, which is harmless. Several instances may poll the same

@@ -102,7 +102,13 @@ async def run_reconcile(
     store = await open_store(store_config)
     try:
         report = await reconcile(
-            PaymentLedger(store), provider, day, out_dir=out_dir, progress=bar, fix=fix, store=store
+            PaymentLedger(store, instance_id="reconcile"),
+            provider,
+            day,
+            out_dir=out_dir,
+            progress=bar,
+            fix=fix,
+            store=store,
         )
     finally:
         if bar is not None:

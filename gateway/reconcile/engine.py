@@ -7,9 +7,12 @@ the day plus one page of the list. Provider rows whose reference is not among
 the day's payments (created another day, or not ours) are looked up in batches.
 
 Fixes go through :meth:`PaymentLedger.apply_provider_result`, the path callbacks
-take: one conditional transition with its outbox event, so a payment whose
-callback arrives during the run is never moved twice, and a second run finds
-nothing left to fix.
+take: one conditional transition with its outbox event (and, for a move to
+needs_review, its security event), so a payment whose callback arrives during
+the run is never moved twice, and a second run finds nothing left to fix. A
+payment paid at the provider but failed, cancelled or expired here goes to
+needs_review (``paid_after_final``); one the provider lists as flagged,
+reversed or refunded goes there too (``disputed_at_provider``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import structlog
 
 from adapters.payment.base import PaymentProvider, ProviderStatus, Transaction
 from gateway.payments import PaymentLedger, PaymentStatus
+from gateway.payments.model import DisputedMoney
 from gateway.reconcile.model import Action, Discrepancy, DiscrepancyKind, ReconcileReport
 from gateway.reconcile.report_files import DEFAULT_SAMPLE_CAP, ReportFiles
 from gateway.reconcile.store_side import (
@@ -46,6 +50,12 @@ LOOKUP_BATCH = 500
 
 _OPEN = frozenset({PaymentStatus.CREATED, PaymentStatus.PENDING})
 _PAID_HERE = frozenset({PaymentStatus.PAID, PaymentStatus.NEEDS_REVIEW})
+_UNPAID_FINAL = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED})
+_DISPUTED: dict[ProviderStatus, DisputedMoney] = {
+    ProviderStatus.FLAGGED: DisputedMoney.FLAGGED,
+    ProviderStatus.REVERSED: DisputedMoney.REVERSED,
+    ProviderStatus.REFUNDED: DisputedMoney.REFUNDED,
+}
 RECONCILIATION_REASON = "reconciliation"
 
 _log = structlog.get_logger("payments.reconcile")
@@ -183,6 +193,10 @@ class _Run:
         await self._compare(row, status, amount)
 
     async def _compare(self, row: Transaction, status: PaymentStatus, amount: int) -> None:
+        disputed = _DISPUTED.get(row.status)
+        if disputed is not None:
+            await self._compare_disputed(row, disputed, status, amount)
+            return
         if row.status is not ProviderStatus.PAID:
             if status in _PAID_HERE:
                 self._add(DiscrepancyKind.PAID_HERE_ONLY, row, Action.REPORTED, status, amount)
@@ -199,25 +213,44 @@ class _Run:
             kind = DiscrepancyKind.AMOUNT_DIFFERENCE
             self._add(kind, row, Action.ALREADY_NEEDS_REVIEW, status, amount)
         elif status in _OPEN:
-            await self._fix_paid(row, status, amount)
-        else:  # failed, cancelled or expired here: final, so only people can act
-            kind = DiscrepancyKind.PAID_AT_PROVIDER_ONLY
-            self._add(kind, row, Action.LEFT_FOR_REVIEW, status, amount)
+            same_amount = row.amount == amount
+            kind = (
+                DiscrepancyKind.PAID_AT_PROVIDER_ONLY
+                if same_amount
+                else DiscrepancyKind.AMOUNT_DIFFERENCE
+            )
+            await self._apply(row, PaymentStatus.PAID, kind, status, amount)
+        else:  # failed, cancelled or expired here: the money is taken, people decide
+            kind = DiscrepancyKind.PAID_AFTER_FINAL
+            await self._apply(row, PaymentStatus.PAID, kind, status, amount)
 
-    async def _fix_paid(self, row: Transaction, status: PaymentStatus, amount: int) -> None:
-        """Paid at the provider, open here: the callback was lost. Apply it now."""
-        same_amount = row.amount == amount
-        kind = (
-            DiscrepancyKind.PAID_AT_PROVIDER_ONLY
-            if same_amount
-            else DiscrepancyKind.AMOUNT_DIFFERENCE
-        )
+    async def _compare_disputed(
+        self, row: Transaction, disputed: DisputedMoney, status: PaymentStatus, amount: int
+    ) -> None:
+        """Flagged, reversed or refunded at the provider: a case for people unless moot."""
+        kind = DiscrepancyKind.DISPUTED_AT_PROVIDER
+        if status is PaymentStatus.NEEDS_REVIEW:
+            self._add(kind, row, Action.ALREADY_NEEDS_REVIEW, status, amount)
+        elif status in _UNPAID_FINAL and disputed is not DisputedMoney.FLAGGED:
+            self._counts.matched += 1  # the money went back, and it is not paid here
+        else:
+            await self._apply(row, disputed, kind, status, amount)
+
+    async def _apply(
+        self,
+        row: Transaction,
+        reported: PaymentStatus | DisputedMoney,
+        kind: DiscrepancyKind,
+        status: PaymentStatus,
+        amount: int,
+    ) -> None:
+        """Apply the provider's row through the ledger (a lost callback, a late or disputed one)."""
         if not self._fix:
             self._add(kind, row, Action.NOT_FIXED, status, amount)
             return
         result = await self._ledger.apply_provider_result(
             row.reference,
-            PaymentStatus.PAID,
+            reported,
             row.amount,
             row.provider_txn_id,
             reason=RECONCILIATION_REASON,
@@ -226,7 +259,7 @@ class _Run:
         if not result.applied:
             # Someone (a late callback, another instance) moved it first: judge it as it is.
             now_amount = now.paid_amount if now.paid_amount is not None else now.amount
-            if now.status in _OPEN:
+            if now.status in _OPEN or now.status is status:
                 self._add(kind, row, Action.LEFT_FOR_REVIEW, now.status, now_amount)
             else:
                 self._known[row.reference] = pack(now.status, now_amount, seen=True)

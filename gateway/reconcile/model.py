@@ -3,8 +3,13 @@
 Every provider row of the day ends in exactly one bucket:
 
 - ``matched``: paid at both with the same amount, or paid at neither;
-- ``paid_at_provider_only``: the provider took the money but the payment is not
-  paid here (its callback was lost); fixed through the ledger's normal transition;
+- ``paid_at_provider_only``: the provider took the money but the payment is
+  still open here (its callback was lost); fixed through the ledger's normal transition;
+- ``paid_after_final``: the provider took the money of a payment that is failed,
+  cancelled or expired here; moved to needs_review (``paid_after_<state>``);
+- ``disputed_at_provider``: the provider reports the money flagged as suspicious,
+  reversed or refunded, for a payment open or paid here (flagged: any payment);
+  moved to needs_review with the provider's reason;
 - ``amount_difference``: paid at both, amounts differ (left to people as needs_review);
 - ``unknown_reference``: the provider lists a reference the store does not know;
 - ``duplicate_at_provider``: the provider lists one reference twice.
@@ -25,6 +30,8 @@ class DiscrepancyKind(enum.StrEnum):
     """Why a row of the report needs attention."""
 
     PAID_AT_PROVIDER_ONLY = "paid_at_provider_only"
+    PAID_AFTER_FINAL = "paid_after_final"
+    DISPUTED_AT_PROVIDER = "disputed_at_provider"
     AMOUNT_DIFFERENCE = "amount_difference"
     PAID_HERE_ONLY = "paid_here_only"
     UNKNOWN_REFERENCE = "unknown_reference"
@@ -36,7 +43,7 @@ class Action(enum.StrEnum):
 
     #: Moved to paid through the ledger (with its ``payment.paid`` event).
     FIXED_TO_PAID = "fixed_to_paid"
-    #: Moved to needs_review through the ledger (paid amount differs from the bill).
+    #: Moved to needs_review through the ledger (amount differs, paid late, or disputed).
     MOVED_TO_NEEDS_REVIEW = "moved_to_needs_review"
     #: Already needs_review from an earlier callback or run: waiting for people.
     ALREADY_NEEDS_REVIEW = "already_needs_review"
@@ -95,6 +102,8 @@ class ReconcileCounts:
     store_rows: int = 0
     matched: int = 0
     paid_at_provider_only: int = 0
+    paid_after_final: int = 0
+    disputed_at_provider: int = 0
     amount_difference: int = 0
     paid_here_only: int = 0
     unknown_reference: int = 0
@@ -110,6 +119,8 @@ class ReconcileCounts:
         """All discrepancies, whatever their kind."""
         return (
             self.paid_at_provider_only
+            + self.paid_after_final
+            + self.disputed_at_provider
             + self.amount_difference
             + self.paid_here_only
             + self.unknown_reference
@@ -145,6 +156,9 @@ class ReconcileReport:
             f"{self.duration_s:.1f} s ({rate:,.0f} rows/s)",
             f"  matched {c.matched}",
             f"  paid at provider only {c.paid_at_provider_only} (fixed this run: {c.fixed})",
+            f"  paid after final here {c.paid_after_final} (needs_review)",
+            f"  flagged, reversed or refunded at provider {c.disputed_at_provider}"
+            " (needs_review)",
             f"  amount differences {c.amount_difference} (needs_review)",
             f"  paid here only {c.paid_here_only}",
             f"  unknown references {c.unknown_reference}",

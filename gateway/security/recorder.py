@@ -4,8 +4,14 @@ Recording is off the request path: :meth:`SecurityRecorder.on_event` and
 :meth:`~SecurityRecorder.on_alert` only append to a bounded in-memory buffer;
 a background task writes the buffer every ``persist_interval_seconds`` in one
 transaction, and :meth:`~SecurityRecorder.stop` writes what is left. A crash
-loses at most one interval of events (they are in the logs all the same); a
-flood beyond the buffer drops the oldest and counts them.
+loses at most one interval of these events (they are in the logs all the same);
+a flood beyond the buffer drops the oldest and counts them.
+
+An event that belongs to a state change (a payment moved to ``needs_review``:
+``amount_mismatch``, ``late_payment``, the provider's flagged, reversed and
+refunded ones) is not buffered: the change's own transaction inserts its row
+with :func:`insert_event` (a crash keeps both or neither), and the recorder,
+subscribed with ``stored_too=False``, never writes it a second time.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from prometheus_client import Counter
 from gateway import security_events
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
 from gateway.security.detectors import SecurityAlert
-from gateway.store import Clock, Store, to_us
+from gateway.store import Clock, Store, Transaction, to_us
 
 _log = structlog.get_logger("security.recorder")
 
@@ -52,6 +58,34 @@ def sanitise_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
         else:
             clean[key] = mask_text(str(value))
     return clean
+
+
+def event_row(
+    kind: str, fields: Mapping[str, Any], instance_id: str, time_us: int
+) -> tuple[Any, ...]:
+    """The ``security_event_log`` row of one event (fields sanitised, client and remote apart)."""
+    detail = sanitise_fields({k: v for k, v in fields.items() if k not in ("client_id",)})
+    remote = detail.pop("remote", None)
+    client_id = fields.get("client_id")
+    return (
+        time_us, instance_id, kind,
+        None if client_id is None else str(client_id),
+        None if remote is None else str(remote),
+        json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
+    )
+
+
+_INSERT_EVENT = (
+    "INSERT INTO security_event_log (time_us, instance, kind, client_id, remote, detail)"
+    " VALUES ($1, $2, $3, $4, $5, $6)"
+)
+
+
+async def insert_event(
+    tx: Transaction, kind: str, fields: Mapping[str, Any], instance_id: str, time_us: int
+) -> None:
+    """Insert one event's row inside ``tx`` (the transaction of the change it belongs to)."""
+    await tx.execute(_INSERT_EVENT, *event_row(kind, fields, instance_id, time_us))
 
 
 class SecurityRecorder:
@@ -83,17 +117,7 @@ class SecurityRecorder:
             return
         if len(self._events) == self._events.maxlen:
             SECURITY_RECORDS_DROPPED.inc()
-        detail = sanitise_fields({k: v for k, v in fields.items() if k not in ("client_id",)})
-        remote = detail.pop("remote", None)
-        client_id = fields.get("client_id")
-        self._events.append(
-            (
-                to_us(self._clock()), self.instance_id, kind,
-                None if client_id is None else str(client_id),
-                None if remote is None else str(remote),
-                json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
-            )
-        )
+        self._events.append(event_row(kind, fields, self.instance_id, to_us(self._clock())))
 
     def on_alert(self, alert: SecurityAlert) -> None:
         """Alert sink for :class:`~gateway.security.detectors.SecurityMonitor`."""
@@ -106,7 +130,7 @@ class SecurityRecorder:
 
     async def start(self) -> None:
         """Subscribe to the stream and start the periodic writer (tables: migration 0101)."""
-        self._unsubscribe = security_events.subscribe(self.on_event)
+        self._unsubscribe = security_events.subscribe(self.on_event, stored_too=False)
         self._task = asyncio.create_task(self._write_forever(), name="security-recorder")
 
     async def stop(self) -> None:
@@ -137,12 +161,7 @@ class SecurityRecorder:
             return 0
         async with self.store.transaction() as tx:
             for row in events:
-                await tx.execute(
-                    "INSERT INTO security_event_log"
-                    " (time_us, instance, kind, client_id, remote, detail)"
-                    " VALUES ($1, $2, $3, $4, $5, $6)",
-                    *row,
-                )
+                await tx.execute(_INSERT_EVENT, *row)
             for row in alerts:
                 await tx.execute(
                     "INSERT INTO security_alerts (id, time_us, instance, detector, subject, detail)"

@@ -1,4 +1,11 @@
-"""SIGKILL during a burst of callbacks: nothing acknowledged is lost, nothing is applied twice."""
+"""SIGKILL during a burst of callbacks: nothing acknowledged is lost, nothing is applied twice.
+
+The burst mixes three kinds of payment: ordinary ones paid with the billed
+amount, cancelled ones paid late (→ needs_review ``paid_after_cancelled``) and
+ones paid with another amount (→ needs_review ``amount_mismatch``). After the
+restart each payment has exactly one transition per result, one event per
+transition, one security event where one belongs, and the outbox is drained.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +30,26 @@ from tests.payments.conftest import eventually, payment_body
 from tests.payments.processes import GatewayProcess, free_port, gateway_env
 
 PAYMENTS = 30
+LATE = 10
+MISMATCHED = LATE
 COPIES = 4
+
+#: Per kind of payment: its final status, review reason, event types and security event.
+EXPECTED: dict[str, tuple[str, str | None, list[str], str | None]] = {
+    "paid": ("paid", None, ["payment.pending", "payment.paid"], None),
+    "late": (
+        "needs_review",
+        "paid_after_cancelled",
+        ["payment.pending", "payment.cancelled", "payment.needs_review"],
+        "late_payment",
+    ),
+    "mismatched": (
+        "needs_review",
+        "amount_mismatch",
+        ["payment.pending", "payment.needs_review"],
+        "amount_mismatch",
+    ),
+}
 
 
 def paid_callback(reference: str, amount: int) -> dict[str, Any]:
@@ -95,12 +121,17 @@ async def test_sigkill_during_a_callback_burst(tmp_path: Path) -> None:
     db = tmp_path / "gw.db"
     port = free_port()
     env = gateway_env(port, f"sqlite:///{db}", receiver_port, secret)
+    # 50 creates and 10 cancel checks in a row: more than the default quota's burst.
+    quota = {"rate_per_second": 1000.0, "burst": 1000.0}
+    env["LIENTHONG_PAYMENTS__RESILIENCE"] = json.dumps({"dvcqg": {"quota": quota}})
     log = tmp_path / "gateway.log"
     gateway = await asyncio.to_thread(GatewayProcess.start, port, env, log)
+    # Interleaved, so that the kill falls among committed results of every kind.
+    kinds = (["paid"] * (PAYMENTS // LATE) + ["late", "mismatched"]) * LATE
     try:
         async with aiohttp.ClientSession() as session:
-            payments = []
-            for _ in range(PAYMENTS):
+            payments: list[tuple[dict[str, Any], dict[str, Any], str]] = []
+            for kind in kinds:
                 body = payment_body(
                     provider="dvcqg", return_url=f"http://127.0.0.1:{receiver_port}/return"
                 )
@@ -108,28 +139,33 @@ async def test_sigkill_during_a_callback_burst(tmp_path: Path) -> None:
                 async with session.get(payment["pay_url"]) as r:
                     page = await r.text()
                 reference = page.split("id='reference'>", 1)[1].split("<", 1)[0]
-                payments.append((payment, paid_callback(reference, payment["amount"])))
+                if kind == "late":
+                    await signed_cancel(session, gateway.url, payment["payment_id"])
+                amount = payment["amount"] - (1000 if kind == "mismatched" else 0)
+                payments.append((payment, paid_callback(reference, amount), kind))
             callback_url = gateway.url + "/callbacks/dvcqg"
             tasks = [
                 asyncio.create_task(send_callback(session, callback_url, cb))
-                for _, cb in payments
+                for _, cb, _ in payments
                 for _ in range(COPIES)
             ]
             await eventually(
-                lambda: _answered(tasks, PAYMENTS // 2), what="half the burst answered"
+                lambda: _answered(tasks, (PAYMENTS + LATE) // 2), what="half the burst answered"
             )
             gateway.kill()
             outcomes = await asyncio.gather(*tasks)
             acknowledged = {
                 payments[i // COPIES][0]["payment_id"] for i, ok in enumerate(outcomes) if ok
             }
-            assert 0 < len(acknowledged) <= PAYMENTS
-            in_store = _paid_ids(db)
-            assert acknowledged <= in_store  # every acknowledged callback was committed
+            assert 0 < len(acknowledged) <= PAYMENTS + LATE
+            settled = _settled_ids(db)
+            assert acknowledged <= settled  # every acknowledged callback was committed
 
             gateway = await asyncio.to_thread(GatewayProcess.start, port, env, log)
-            for payment, cb in payments:  # the provider delivers again until acknowledged
-                if payment["payment_id"] not in acknowledged:
+            for payment, cb, kind in payments:  # the provider delivers again until acknowledged
+                if kind == "mismatched":  # never acknowledged ("invalid amount"): sent again
+                    await send_callback(session, callback_url, cb)
+                elif payment["payment_id"] not in acknowledged:
                     assert await send_callback(session, callback_url, cb)
             await eventually(
                 lambda: _all_delivered(db), within=30, what="every outbox event delivered"
@@ -138,14 +174,26 @@ async def test_sigkill_during_a_callback_burst(tmp_path: Path) -> None:
         assert gateway.stop() in (0, -9)
         await runner.cleanup()
     events = _events(db)
-    assert _paid_ids(db) == {p["payment_id"] for p, _ in payments}
-    assert sorted(t for _, _, t in events).count("payment.paid") == PAYMENTS
+    states = _states(db)
+    security = _security_events(db)
     assert {e for e, _, _ in events} <= set(received)
-    for payment, _ in payments:
-        types = [
-            received[e]["type"] for e, p, _ in events if p == payment["payment_id"]
-        ]
-        assert types == ["payment.pending", "payment.paid"]
+    for payment, _, kind in payments:
+        payment_id = payment["payment_id"]
+        status, reason, types, security_kind = EXPECTED[kind]
+        assert states[payment_id] == (status, reason), kind
+        delivered = [received[e]["type"] for e, p, _ in events if p == payment_id]
+        assert delivered == types, kind
+        expected_security = [security_kind] if security_kind else []
+        assert security.get(payment_id, []) == expected_security, kind
+    assert sum(len(v) for v in security.values()) == LATE + MISMATCHED
+
+
+async def signed_cancel(session: aiohttp.ClientSession, base: str, payment_id: str) -> None:
+    """``POST /v1/payments/{id}/cancel`` as the one-stop system."""
+    url = f"{base}/v1/payments/{payment_id}/cancel"
+    headers = sign_request("POST", url, {}, b"", "motcua-demo", SECRETS["motcua-demo"])
+    async with session.post(url, headers=headers) as r:
+        assert r.status == 200, await r.text()
 
 
 async def _answered(tasks: list[asyncio.Task[bool]], count: int) -> bool:
@@ -160,8 +208,28 @@ def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def _paid_ids(db: Path) -> set[str]:
-    return {r[0] for r in _query(db, "SELECT id FROM payments WHERE status = 'paid'")}
+def _settled_ids(db: Path) -> set[str]:
+    """Payments a paid result has reached (paid, or needs_review)."""
+    rows = _query(db, "SELECT id FROM payments WHERE status IN ('paid', 'needs_review')")
+    return {r[0] for r in rows}
+
+
+def _states(db: Path) -> dict[str, tuple[str, str | None]]:
+    """Each payment's status and, in needs_review, its reason."""
+    rows = _query(db, "SELECT id, status, status_reason FROM payments")
+    return {
+        str(r[0]): (str(r[1]), str(r[2]) if r[1] == "needs_review" else None) for r in rows
+    }
+
+
+def _security_events(db: Path) -> dict[str, list[str]]:
+    """The stored security events that name a payment, by payment id."""
+    found: dict[str, list[str]] = {}
+    for kind, detail in _query(db, "SELECT kind, detail FROM security_event_log"):
+        payment_id = json.loads(detail).get("payment_id")
+        if payment_id is not None:
+            found.setdefault(str(payment_id), []).append(str(kind))
+    return found
 
 
 def _events(db: Path) -> list[tuple[str, str, str]]:

@@ -58,3 +58,19 @@ async def test_expired_then_cancel_is_refused(harness: PaymentHarness) -> None:
 
 async def _types(harness: PaymentHarness, payment_id: str, count: int) -> bool:
     return len(harness.receiver.types_for(payment_id)) >= count
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_paid_after_expiry_goes_to_review(harness: PaymentHarness, provider: str) -> None:
+    """Expired, then paid at the provider: needs_review paid_after_expired, answered 'confirmed'."""
+    payment = await harness.created(provider)
+    await wait_status(harness, payment["payment_id"], "expired")
+    await harness.pay(payment)
+    review = await wait_status(harness, payment["payment_id"], "needs_review")
+    await eventually(
+        lambda: _types(harness, payment["payment_id"], 3), what="the needs_review webhook"
+    )
+    stats = await harness.stats(provider)
+    assert review["review_reason"] == "paid_after_expired"
+    assert stats.get("callbacks_refused", 0) == 0
+    assert harness.receiver.types_for(payment["payment_id"])[-1] == "payment.needs_review"

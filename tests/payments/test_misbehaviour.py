@@ -52,7 +52,9 @@ async def test_twenty_simultaneous_callbacks_make_one_transition(
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_failed_after_paid_leaves_it_paid(harness: PaymentHarness, provider: str) -> None:
-    """A stale 'failed' after 'paid' is acknowledged and changes nothing."""
+    """A stale 'failed' after 'paid' is acknowledged, changes nothing, raises result_after_paid."""
+    sample = 'lienthong_security_events_total{kind="result_after_paid"}'
+    before = await harness.metric(sample)
     await harness.misbehave(provider, out_of_order="failed")
     payment = await harness.created(provider)
     await harness.pay(payment)
@@ -60,6 +62,7 @@ async def test_failed_after_paid_leaves_it_paid(harness: PaymentHarness, provide
     store = await harness.open_store()
     final = await harness.read(payment["payment_id"])
     assert final["status"] == "paid"
+    assert await harness.metric(sample) == before + 1
     assert [t for _, t in await events_of(store, payment["payment_id"])] == [
         "payment.pending",
         "payment.paid",
@@ -171,6 +174,11 @@ async def test_wrong_amount_needs_review(harness: PaymentHarness, provider: str)
     ]
     assert await harness.metric(sample) == before + 1
     assert stats.get("callbacks_closed", 0) == 0  # answered 'invalid amount', not 'confirmed'
+    store = await harness.open_store()
+    rows = await store.fetch_all(
+        "SELECT detail FROM security_event_log WHERE kind = 'amount_mismatch'"
+    )  # stored by the transition itself, not a recorder interval later
+    assert [json.loads(r["detail"])["payment_id"] for r in rows] == [payment["payment_id"]]
 
 
 async def _types(harness: PaymentHarness, payment_id: str, count: int) -> bool:

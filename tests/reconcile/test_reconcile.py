@@ -224,6 +224,8 @@ async def test_ledger_reads_give_the_same_result(
         "store_rows": 6,
         "matched": 2,
         "paid_at_provider_only": 1,
+        "paid_after_final": 0,
+        "disputed_at_provider": 0,
         "amount_difference": 1,
         "paid_here_only": 1,
         "unknown_reference": 1,
@@ -261,3 +263,39 @@ async def test_other_providers_payments_are_left_out(
     report = await run(ledger, peer, store, tmp_path)
     assert report.counts.store_rows == 0
     assert report.counts.discrepancies == 0
+
+
+async def test_paid_at_provider_after_cancelled_here_goes_to_review(
+    ledger: PaymentLedger, store: Store, peer: ProviderPeer, tmp_path: Path
+) -> None:
+    """Cancelled here, paid at the provider: needs_review once, its event and security row."""
+    payment = await new_payment(ledger, peer.name)
+    await peer.register(payment)
+    cancelled = await ledger.transition(payment.id, PaymentStatus.CANCELLED, reason="test")
+    assert cancelled.applied
+    await peer.settle(payment.reference)
+    report = await run(ledger, peer, store, tmp_path / "first")
+    assert report.counts.paid_after_final == 1
+    assert report.counts.paid_at_provider_only == 0
+    [line] = report.samples[DiscrepancyKind.PAID_AFTER_FINAL]
+    assert (line.reference, line.action) == (payment.reference, Action.MOVED_TO_NEEDS_REVIEW)
+    review = await ledger.get(payment.id)
+    assert review is not None
+    assert (review.status, review.review_reason) == (
+        PaymentStatus.NEEDS_REVIEW,
+        "paid_after_cancelled",
+    )
+    assert review.paid_amount == payment.amount
+    assert review.provider_txn_id is not None
+    events = [e["type"] for e in await events_of(store, payment.id)]
+    assert events == ["payment.pending", "payment.cancelled", "payment.needs_review"]
+    body = json.loads((await events_of(store, payment.id))[-1]["body"])
+    assert body["data"]["review_reason"] == "paid_after_cancelled"
+    rows = await store.fetch_all("SELECT kind, detail FROM security_event_log")
+    assert [r["kind"] for r in rows] == ["late_payment"]
+    assert json.loads(rows[0]["detail"])["payment_id"] == payment.id
+    second = await run(ledger, peer, store, tmp_path / "second")
+    assert second.counts.fixed == 0
+    [again] = [d for found in second.samples.values() for d in found]
+    assert (again.reference, again.action) == (payment.reference, Action.ALREADY_NEEDS_REVIEW)
+    assert len(await store.fetch_all("SELECT kind FROM security_event_log")) == 1

@@ -34,16 +34,25 @@ async def test_only_the_earliest_undelivered_event_of_a_payment_is_due(
     assert [e.id for e in await outbox.claim_due("a", LEASE, 10)] == [second]
 
 
-async def test_a_dead_event_blocks_the_later_ones(ledger: PaymentLedger, store: Store) -> None:
-    """After event N is dead-lettered, N+1 still waits (until an operator retries N)."""
+async def test_a_dead_event_does_not_block_the_later_ones(
+    ledger: PaymentLedger, store: Store
+) -> None:
+    """After event N is dead-lettered, N+1 is due; N+2 still waits for N+1; retry brings N back."""
     outbox = Outbox(store)
-    _, (first, second) = await _payment_with_two_events(ledger)
+    payment_id, (first, second) = await _payment_with_two_events(ledger)
+    review = await ledger.transition(payment_id, S.NEEDS_REVIEW, reason="reversed_by_provider")
+    assert review.event_id
     await outbox.claim_due("a", LEASE, 10)
     assert await outbox.dead_letter(first, "a", "HTTP 500")
-    assert await outbox.claim_due("a", LEASE, 10) == []
+    assert [e.id for e in await outbox.claim_due("a", LEASE, 10)] == [second]
+    assert await outbox.claim_due("b", LEASE, 10) == []  # the third waits for the second
+    assert await outbox.mark_delivered(second, "a")
+    assert [e.id for e in await outbox.claim_due("a", LEASE, 10)] == [review.event_id]
+    assert await outbox.mark_delivered(review.event_id, "a")
     assert await outbox.retry(first)
     assert [e.id for e in await outbox.claim_due("a", LEASE, 10)] == [first]
-    assert second not in {e.id for e in await outbox.list_events(OutboxStatus.DELIVERED)}
+    delivered = {e.id for e in await outbox.list_events(OutboxStatus.DELIVERED)}
+    assert delivered == {second, review.event_id}
 
 
 async def test_concurrent_claimers_get_disjoint_events(

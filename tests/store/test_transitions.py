@@ -31,10 +31,10 @@ async def _payment_in(ledger: PaymentLedger, state: PaymentStatus) -> Payment:
     return result.payment
 
 
-def test_final_states_have_no_way_out() -> None:
-    """paid, failed, cancelled and expired allow no transition at all."""
+def test_final_states_only_lead_to_review() -> None:
+    """paid, failed, cancelled and expired allow one transition: to needs_review (for people)."""
     for state in FINAL:
-        assert ALLOWED_TRANSITIONS[state] == frozenset()
+        assert ALLOWED_TRANSITIONS[state] == {S.NEEDS_REVIEW}
 
 
 def test_no_state_leads_back() -> None:
