@@ -11,7 +11,8 @@ The convention (docs/configuration.md, "How keys are named in these docs"):
 - in fenced ``toml`` blocks, every key of every table.
 
 ``<name>`` stands for any name. ``LIENTHONG_TEST_*`` and ``LIENTHONG_BENCH_*`` are
-the test suite's and the benchmark's variables, not configuration. A literal in
+the test suite's and the benchmark's variables, and ``LIENTHONG_BUILD_COMMIT`` the
+build's commit label (gateway/build_info.py), not configuration. A literal in
 brackets that is not a table is written in quotes (``"[redacted]"``).
 """
 
@@ -31,7 +32,7 @@ from pydantic import BaseModel
 from gateway.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-NOT_CONFIG_ENV = ("LIENTHONG_TEST_", "LIENTHONG_BENCH_")
+NOT_CONFIG_ENV = ("LIENTHONG_TEST_", "LIENTHONG_BENCH_", "LIENTHONG_BUILD_COMMIT")
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 _SPAN = re.compile(r"`([^`\n]+)`")
@@ -154,7 +155,8 @@ def test_each_form_of_a_wrong_key_is_caught() -> None:
         [
             "Set `[server] prot` or `[payments.polling] pending_age_seconds`;",
             "`[payments.resilience.<provider>.operations.<operation>] deadline` is fine,",
-            "`[securty]` is not. LIENTHONG_SERVER__PROT=1, LIENTHONG_TEST_POSTGRES_DSN.",
+            "`[securty]` is not. LIENTHONG_SERVER__PROT=1, LIENTHONG_TEST_POSTGRES_DSN,",
+            "LIENTHONG_BUILD_COMMIT=0123abc (the build's label, not configuration).",
             "",
             "| key | default | meaning |",
             "|---|---|---|",
