@@ -43,8 +43,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check gateway adapters tests bench
-	# TODO: enable once the tree has been formatted once (issue 10):
-	# $(BIN)/ruff format --check gateway adapters tests bench
+	$(BIN)/ruff format --check gateway adapters tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)

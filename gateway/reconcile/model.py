@@ -157,8 +157,7 @@ class ReconcileReport:
             f"  matched {c.matched}",
             f"  paid at provider only {c.paid_at_provider_only} (fixed this run: {c.fixed})",
             f"  paid after final here {c.paid_after_final} (needs_review)",
-            f"  flagged, reversed or refunded at provider {c.disputed_at_provider}"
-            " (needs_review)",
+            f"  flagged, reversed or refunded at provider {c.disputed_at_provider} (needs_review)",
             f"  amount differences {c.amount_difference} (needs_review)",
             f"  paid here only {c.paid_here_only}",
             f"  unknown references {c.unknown_reference}",

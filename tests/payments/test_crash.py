@@ -217,9 +217,7 @@ def _settled_ids(db: Path) -> set[str]:
 def _states(db: Path) -> dict[str, tuple[str, str | None]]:
     """Each payment's status and, in needs_review, its reason."""
     rows = _query(db, "SELECT id, status, status_reason FROM payments")
-    return {
-        str(r[0]): (str(r[1]), str(r[2]) if r[1] == "needs_review" else None) for r in rows
-    }
+    return {str(r[0]): (str(r[1]), str(r[2]) if r[1] == "needs_review" else None) for r in rows}
 
 
 def _security_events(db: Path) -> dict[str, list[str]]:

@@ -19,9 +19,7 @@ def payments_overrides() -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_a_dead_event_does_not_block_the_next(
-    harness: PaymentHarness, provider: str
-) -> None:
+async def test_a_dead_event_does_not_block_the_next(harness: PaymentHarness, provider: str) -> None:
     """payment.pending dies while the receiver is down; payment.paid is delivered after it."""
     store = await harness.open_store()
     harness.receiver.down = True

@@ -60,7 +60,8 @@ async def test_paid_after_cancel_goes_to_review(harness: PaymentHarness, provide
         "payment.needs_review",
     ]
     [delivery] = [
-        d for d in harness.receiver.for_payment(payment["payment_id"])
+        d
+        for d in harness.receiver.for_payment(payment["payment_id"])
         if d.type == "payment.needs_review"
     ]
     data = json.loads(delivery.body)["data"]

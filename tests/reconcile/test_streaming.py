@@ -109,7 +109,11 @@ async def test_reversed_refunded_and_flagged_rows_go_to_review(
     }
     rows = [Transaction(ref, "T" + ref[-4:], 10_000, st, None) for ref, st in listed.items()]
     report = await reconcile(
-        ledger, ListedRows(rows), DAY, out_dir=tmp_path, store=store  # type: ignore[arg-type]
+        ledger,
+        ListedRows(rows),
+        DAY,
+        out_dir=tmp_path,
+        store=store,  # type: ignore[arg-type]
     )
     assert report.counts.disputed_at_provider == 3
     assert report.counts.matched == 1
@@ -126,7 +130,11 @@ async def test_reversed_refunded_and_flagged_rows_go_to_review(
     kinds = sorted(r["kind"] for r in await store.fetch_all("SELECT kind FROM security_event_log"))
     assert kinds == ["flagged_by_provider", "refunded_by_provider", "reversed_by_provider"]
     again = await reconcile(
-        ledger, ListedRows(rows), DAY, out_dir=tmp_path, store=store  # type: ignore[arg-type]
+        ledger,
+        ListedRows(rows),
+        DAY,
+        out_dir=tmp_path,
+        store=store,  # type: ignore[arg-type]
     )
     assert again.counts.fixed == 0
     assert [str(d.action) for d in again.samples[DiscrepancyKind.DISPUTED_AT_PROVIDER]] == [
