@@ -55,7 +55,16 @@ NAME_KEYS = frozenset(
 )
 #: Keys whose values are personal ids: masked whatever their shape (verdict words excepted).
 ID_KEYS = frozenset(
-    {"id_number", "old_id_number", "payer_id_number", "sodinhdanh", "socmnd", "socmndnguoinop"}
+    {
+        "id_number",
+        "old_id_number",
+        "payer_id_number",
+        "sodinhdanh",
+        "socmnd",
+        "socmndnguoinop",
+        "officer_id",
+        "macanbo",
+    }
 )
 #: The words of the verdict scale (:class:`gateway.identity.Verdict`): what the gateway
 #: concluded about a field, logged under that field's name, never personal.

@@ -10,7 +10,14 @@ Misbehaviour comes from :class:`~adapters.population.sandbox_config.Misbehaviour
 in the config or ``POST /_admin/misbehaviour`` (loopback callers only);
 ``POST /_admin/reset`` restores the configured behaviour and zeroes the
 counters; ``GET /_admin/stats`` shows them, so tests can prove whether a call
-reached the peer.
+reached the peer, and what it asked on whose behalf: ``received`` lists the last
+100 requests' ``MaYeuCau``, ``MaDVC``, ``MaDonVi`` and ``MaCanBo`` (the officer's id
+masked, ``001*******01``: the sandbox keeps no personal id in clear either).
+
+Like a strict peer it checks the values of who asks: ``MaDonVi`` and ``MaDVC`` must
+be codes (1-64 letters, digits or ``. _ : / -``, starting with a letter or
+digit, as the gateway's agency and procedure codes are), ``MaCanBo`` 12 digits;
+anything else is answered with a ``Client`` SOAP fault naming the element.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import asyncio
 import copy
 import ipaddress
 import random
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
@@ -65,6 +73,11 @@ REQUIRED_CHILDREN = (
 )
 REQUEST_CHILDREN = (*REQUIRED_CHILDREN, "HoVaTen", "NgayThangNamSinh")
 _WSDL_SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
+#: MaDonVi, MaDVC: codes as the gateway sends them (the electronic agency codes of
+#: Decision 20/2020/QĐ-TTg, ``000.00.31.H29``, and procedure codes, ``1.001234``, fit).
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}")
+_OFFICER_ID = re.compile(r"[0-9]{12}")
+RECEIVED_KEPT = 100
 _XML_BOMB = (
     b'<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
     + b"".join(
@@ -118,6 +131,7 @@ class SandboxPeer:
         self.soap_requests = 0
         self.wsdl_requests = 0
         self.request_ids: deque[str] = deque(maxlen=100)
+        self.received: deque[dict[str, str]] = deque(maxlen=RECEIVED_KEPT)
 
     def set_misbehaviour(self, misbehaviour: Misbehaviour) -> None:
         self.misbehaviour = misbehaviour
@@ -130,6 +144,7 @@ class SandboxPeer:
             "operations": dict(self.operations),
             "answers": dict(self.answers),
             "request_ids": list(self.request_ids),
+            "received": list(self.received),
             "misbehaviour": self.misbehaviour.model_dump(),
         }
 
@@ -225,7 +240,37 @@ def order_problem(request_element: etree._Element) -> str | None:
     return None
 
 
+def _masked(value: str) -> str:
+    return value[:3] + "*" * (len(value) - 5) + value[-2:] if len(value) > 5 else "*" * len(value)
+
+
+def who_asked(request_element: etree._Element) -> dict[str, str]:
+    """MaYeuCau, MaDVC, MaDonVi and MaCanBo (masked) of one request, as ``received`` shows."""
+
+    def text(name: str) -> str:
+        return request_element.findtext(f"{{{REQUEST_NS}}}{name}") or ""
+
+    return {
+        "MaYeuCau": text("MaYeuCau"),
+        "MaDVC": text("MaDVC"),
+        "MaDonVi": text("MaDonVi"),
+        "MaCanBo": _masked(text("MaCanBo")),
+    }
+
+
+def _requester_problem(request_element: etree._Element) -> str | None:
+    for name in ("MaDVC", "MaDonVi"):
+        if not _CODE.fullmatch(request_element.findtext(f"{{{REQUEST_NS}}}{name}") or ""):
+            return f"{name} must be a code of 1-64 letters, digits or . _ : / -"
+    if not _OFFICER_ID.fullmatch(request_element.findtext(f"{{{REQUEST_NS}}}MaCanBo") or ""):
+        return "MaCanBo must be the officer's 12-digit personal id"
+    return None
+
+
 def _value_problem(request_element: etree._Element) -> str | None:
+    problem = _requester_problem(request_element)
+    if problem is not None:
+        return problem
     id_number = request_element.findtext(f"{{{REQUEST_NS}}}SoDinhDanh") or ""
     if not id_number.isdigit() or len(id_number) not in (9, 12):
         return "SoDinhDanh must be 9 or 12 digits"
@@ -354,7 +399,10 @@ async def _answer(peer: SandboxPeer, request: web.Request) -> tuple[CitizenRecor
         raise RequestRefused(str(exc)) from None
     operation = _operation_of(envelope, request.headers.get("SOAPAction"))
     _check_ws_security(peer, envelope)
-    problem = order_problem(operation) or _value_problem(operation)
+    problem = order_problem(operation)
+    if problem is None:
+        peer.received.append(who_asked(operation))
+        problem = _value_problem(operation)
     if problem is not None:
         raise RequestRefused(f"{etree.QName(operation).localname}: {problem}")
     peer.operations[etree.QName(operation).localname] += 1

@@ -18,6 +18,15 @@ its answer itself (a prepared ``StreamResponse``) has sent it before this runs.
 Upstream exchanges: ``request_context_middleware`` collects them in a list
 and puts it on the request (``request[UPSTREAM_EXCHANGES]``), so this
 middleware records one ``upstream`` record per exchange.
+
+Who asked, for what, on whose behalf: a handler may put on the request
+``request[AUDIT_CONTEXT]``, a dict of any of ``agency_code``, ``procedure_code``,
+``purpose``, ``dossier_code``, ``officer_masked``, ``officer_digest`` (the officer's
+id never in clear: see :meth:`gateway.identity.context.RequestContext.audit_detail`),
+and ``request[AUDIT_VERDICT]``, the overall verdict word of a verification; the
+inbound record carries them as ``detail["context"]`` and ``detail["verdict"]``.
+The officer's id is not a subject of the record: it is left out of
+``subject_digests`` and ``masked_ids``, which name the citizen.
 """
 
 from __future__ import annotations
@@ -35,6 +44,12 @@ from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
 from gateway.observability import REQUEST_ID_KEY, UPSTREAM_EXCHANGES, operation_of
 
+#: Request keys set by route handlers, read here.
+AUDIT_CONTEXT: web.RequestKey[dict[str, str]] = web.RequestKey("lienthong.audit_context")
+AUDIT_VERDICT = web.RequestKey("lienthong.audit_verdict", str)
+#: Body keys that name the officer who asked (personal data, but not the record's subject).
+OFFICER_KEYS = frozenset({"officer_id", "macanbo"})
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
@@ -50,7 +65,8 @@ def outcome_of(status: int) -> str:
 
 
 def personal_ids_in(body: bytes | None) -> list[str]:
-    """The personal ids a JSON request body names (``id_number``, ``payer.id_number`` …)."""
+    """The personal ids a JSON request body names (``id_number``, ``payer.id_number`` …);
+    not the officer's (``officer_id``: who asked, not whom it was about)."""
     if not body:
         return []
     try:
@@ -62,7 +78,8 @@ def personal_ids_in(body: bytes | None) -> list[str]:
     def take(obj: Any) -> None:
         if isinstance(obj, Mapping):
             for key, value in obj.items():
-                if str(key).lower() in ID_KEYS and isinstance(value, str | int):
+                k = str(key).lower()
+                if k in ID_KEYS and k not in OFFICER_KEYS and isinstance(value, str | int):
                     found.append(str(value))
 
     take(data)
@@ -123,12 +140,24 @@ async def _audit_request(
             request_body=body,
             response_body=response_body,
             id_numbers=personal_ids_in(body),
-            detail={"method": request.method},
+            detail=_inbound_detail(request),
         )
         for exchange in request.get(UPSTREAM_EXCHANGES, []):
             await audit_upstream(audit_log, exchange, client_id, request_id, operation)
     except Exception as exc:  # the answer is already made; the failure is logged and counted
         _log.error("audit.request_not_recorded", operation=operation, error=type(exc).__name__)
+
+
+def _inbound_detail(request: web.Request) -> dict[str, Any]:
+    """``method``, and the context and verdict the handler left on the request."""
+    detail: dict[str, Any] = {"method": request.method}
+    context = request.get(AUDIT_CONTEXT)
+    if isinstance(context, Mapping) and context:
+        detail["context"] = {str(k): v for k, v in context.items() if isinstance(v, str)}
+    verdict = request.get(AUDIT_VERDICT)
+    if isinstance(verdict, str):
+        detail["verdict"] = verdict
+    return detail
 
 
 async def audit_upstream(

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from adapters.population.models import Address, CitizenRecord
 from gateway.identity._validation import parse_body
 from gateway.identity.cccd import id_number_format_error
+from gateway.identity.context import ContextFields
 
 __all__ = ["LookupRequest", "citizen_to_lookup_json", "parse_lookup_request"]
 
 
-class LookupRequest(BaseModel):
-    """The body of ``POST /v1/citizens/lookup``: the personal id, nothing else."""
+class LookupRequest(ContextFields):
+    """The body of ``POST /v1/citizens/lookup``: the personal id, and the optional request
+    context (:class:`~gateway.identity.context.ContextFields`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
 

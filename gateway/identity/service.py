@@ -49,7 +49,12 @@ class CitizenService:
         service_code: str | None = None,
         officer_id: str | None = None,
     ) -> IdentityVerdict:
-        """The verdict for ``claim``; ``ValidationFailed`` before any call if the id disagrees."""
+        """The verdict for ``claim``; ``ValidationFailed`` before any call if the id disagrees.
+
+        The claim's ``procedure_code``, ``officer_id`` and ``agency_code`` go upstream as
+        MaDVC, MaCanBo and MaDonVi (``service_code`` / ``officer_id`` given here win);
+        absent, the adapter's configured defaults are sent.
+        """
         birth_date = claim.parsed_birth_date
         errors = check_id_number(claim.id_number, birth_date, claim.gender)
         if errors:
@@ -60,8 +65,9 @@ class CitizenService:
             full_name=claim.full_name,
             birth_date=birth_date,
             request_id=request_id,
-            service_code=service_code,
-            officer_id=officer_id,
+            service_code=service_code or claim.procedure_code,
+            officer_id=officer_id or claim.officer_id,
+            agency_code=claim.agency_code,
         )
         record = await self._population.lookup(query)
         result = verify_claim(claim, record)
@@ -76,13 +82,22 @@ class CitizenService:
         return result
 
     async def lookup(self, request: LookupRequest, *, request_id: str) -> dict[str, Any] | None:
-        """The registered fields of the citizen, or None when the registry has no such citizen."""
+        """The registered fields of the citizen, or None when the registry has no such citizen.
+
+        The request's procedure, officer and agency go upstream as MaDVC, MaCanBo, MaDonVi.
+        """
         errors = check_id_number(request.id_number, None, None)
         if errors:
             _log.info("citizen.lookup.rejected", request_id=request_id, errors=len(errors))
             raise ValidationFailed(errors)
         record = await self._population.lookup(
-            CitizenQuery(id_number=request.id_number, request_id=request_id)
+            CitizenQuery(
+                id_number=request.id_number,
+                request_id=request_id,
+                service_code=request.procedure_code,
+                officer_id=request.officer_id,
+                agency_code=request.agency_code,
+            )
         )
         _log.info("citizen.looked_up", request_id=request_id, found=record is not None)
         return None if record is None else citizen_to_lookup_json(record)

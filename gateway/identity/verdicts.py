@@ -35,13 +35,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from adapters.population.models import BirthDate, CitizenRecord, Gender
 from gateway.identity._validation import parse_body, today_in_vietnam
 from gateway.identity._verdict import Verdict
 from gateway.identity.cccd import id_number_format_error
+from gateway.identity.context import ContextFields
 from gateway.identity.names import compare_names
 
 __all__ = [
@@ -76,8 +77,13 @@ def _today(info: ValidationInfo) -> dt.date:
     return today if isinstance(today, dt.date) else today_in_vietnam()
 
 
-class IdentityClaim(BaseModel):
-    """The body of ``POST /v1/citizens/verify``: who the caller says the citizen is."""
+class IdentityClaim(ContextFields):
+    """The body of ``POST /v1/citizens/verify``: who the caller says the citizen is.
+
+    Besides the citizen's fields it takes the optional request context
+    (:class:`~gateway.identity.context.ContextFields`: agency, procedure, officer,
+    purpose, dossier code), which gets no verdict.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
 
@@ -85,8 +91,6 @@ class IdentityClaim(BaseModel):
     full_name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, repr=False)
     birth_date: str = Field(repr=False)
     gender: Gender | None = None
-    dossier_code: str | None = Field(default=None, min_length=1, max_length=64)
-    purpose: str | None = Field(default=None, min_length=1, max_length=500)
 
     @field_validator("id_number")
     @classmethod

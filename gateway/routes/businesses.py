@@ -3,6 +3,10 @@
 The tax code is validated (check digit) before anything goes upstream: 422 naming
 ``tax_code``. Unknown → 404 ``business-not-found``. ``Cache-Control`` and ``Age`` say how
 fresh the answer is. Adapter errors propagate to the problem middleware.
+
+Optional query parameters ``agency_code`` and ``procedure_code`` (who asked, for which
+procedure) are validated (422 naming each) and recorded in the audit record; they do not
+change the answer (nor its cache entry).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import math
 from aiohttp import web
 
 from gateway.businesses import BUSINESS_SERVICE, business_to_json, normalize_tax_code
+from gateway.identity.context import parse_business_context
 from gateway.problems import NotFound
+from gateway.routes._context import note_context
 
 routes = web.RouteTableDef()
 
@@ -20,6 +26,7 @@ routes = web.RouteTableDef()
 @routes.get("/v1/businesses/{tax_code}", name="businesses.read")
 async def read_business(request: web.Request) -> web.Response:
     """Look a business up by tax code (10 digits, or 13 for a branch, dash optional)."""
+    note_context(request, parse_business_context(request.query))
     tax_code = normalize_tax_code(request.match_info["tax_code"])
     found = await request.app[BUSINESS_SERVICE].get(tax_code)
     if found is None:

@@ -2,6 +2,12 @@
 
 Personal ids travel in bodies only, never in URLs. Verify answers verdicts
 for exactly the fields the caller sent and nothing more (data minimisation).
+
+Both take the optional request context (agency, procedure, officer, purpose,
+dossier code: :mod:`gateway.identity.context`); the handler leaves it on the
+request, the officer masked and digested, for the audit record
+(:data:`~gateway.audit.middleware.AUDIT_CONTEXT`), and the verdict of a
+verification (:data:`~gateway.audit.middleware.AUDIT_VERDICT`).
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ import json
 from aiohttp import web
 
 from gateway.appkeys import AUDIT_LOG, CITIZEN_SERVICE, SECURITY_MONITOR
+from gateway.audit.middleware import AUDIT_VERDICT
 from gateway.auth.keys import CLIENT
 from gateway.auth.middleware import parse_json_body
 from gateway.identity import parse_claim, parse_lookup_request
 from gateway.observability import REQUEST_ID_KEY
 from gateway.problems import NotFound
+from gateway.routes._context import note_context
 
 routes = web.RouteTableDef()
 
@@ -24,8 +32,10 @@ routes = web.RouteTableDef()
 @routes.post("/v1/citizens/verify", name="citizens.verify")
 async def verify_citizen(request: web.Request) -> web.Response:
     claim = parse_claim(await parse_json_body(request))
+    note_context(request, claim.context)
     rid = request[REQUEST_ID_KEY]
     result = await request.app[CITIZEN_SERVICE].verify(claim, request_id=rid)
+    request[AUDIT_VERDICT] = result.verdict.value
     _observe_verification(request, claim.id_number, result.verdict.value)
     return web.json_response(result.to_json(rid))
 
@@ -48,6 +58,7 @@ def _observe_verification(request: web.Request, id_number: str, verdict: str) ->
 @routes.post("/v1/citizens/lookup", name="citizens.lookup")
 async def lookup_citizen(request: web.Request) -> web.Response:
     query = parse_lookup_request(await parse_json_body(request))
+    note_context(request, query.context)
     rid = request[REQUEST_ID_KEY]
     found = await request.app[CITIZEN_SERVICE].lookup(query, request_id=rid)
     if found is None:

@@ -14,7 +14,7 @@ IN_ORDER: tuple[tuple[str, str], ...] = (
     ("MaYeuCau", "r-1"),
     ("MaDVC", "DVC"),
     ("MaTichHop", "TH"),
-    ("MaCanBo", "001"),
+    ("MaCanBo", "001080000001"),
     ("MaDonVi", "DV"),
     ("TaiKhoan", "tk"),
     ("SoDienThoai", "0900000000"),
