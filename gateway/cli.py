@@ -9,6 +9,7 @@
     lienthong demo [--provider P]          the whole story of a dossier against a running gateway
     lienthong reconcile --provider P --date D   match a day's payments with the provider's list
     lienthong audit verify|export|archive  the tamper-evident audit log
+    lienthong audit subject --id-number FILE|-   a citizen's record of access (Decree 13)
     lienthong security report [--since 24h]     security events and alerts, summarised
 
 Operator commands that change something (outbox retry/replay, reconcile, audit
@@ -131,6 +132,22 @@ def build_parser() -> argparse.ArgumentParser:
     archive = audit_sub.add_parser("archive", help="archive records past the retention period")
     archive.add_argument("--instance", default=None, help="the chain (default: this instance)")
     _add_config(archive)
+    subject = audit_sub.add_parser(
+        "subject",
+        help="every record of one citizen: a table, a printable letter (HTML) and JSON",
+        description=(
+            "Find every audit record (all chains, archive files too) of the citizen whose"
+            " personal id is in FILE_OR_STDIN (- for standard input; never the id itself,"
+            " which would land in shell history). Writes subject-access-<time>.html and"
+            " .json to --out; the run is recorded in the operator chain without the id."
+        ),
+    )
+    subject.add_argument("--id-number", required=True, metavar="FILE_OR_STDIN")
+    subject.add_argument("--out", type=Path, default=Path("var/subject-access"))
+    subject.add_argument("--lang", choices=["vi", "en"], default="vi")
+    subject.add_argument("--operator", default=None, help="who asks (default: the OS user)")
+    subject.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
+    _add_config(subject)
 
     security = sub.add_parser("security", help="security events and alerts")
     security_sub = security.add_subparsers(dest="security_command", required=True)
@@ -178,6 +195,27 @@ def _cmd_audit(settings: Any, args: argparse.Namespace) -> int:
     if args.audit_command == "export":
         return asyncio.run(
             audit_export_command(store_config, settings.audit, args.out, args.since, args.until)
+        )
+    if args.audit_command == "subject":
+        from gateway.audit.subject import audit_subject_command
+
+        if args.stray:  # never echoed: it may be the personal id itself
+            print(
+                "lienthong audit subject: unexpected argument(s); the personal id is read"
+                " from the --id-number file or standard input only",
+                file=sys.stderr,
+            )
+            return 2
+        return asyncio.run(
+            audit_subject_command(
+                store_config,
+                settings.audit,
+                settings.instance_id,
+                args.id_number,
+                args.out,
+                lang=args.lang,
+                operator=args.operator,
+            )
         )
     instance = args.instance or settings.instance_id
     status = asyncio.run(audit_archive_command(store_config, settings.audit, instance))

@@ -33,6 +33,7 @@ from gateway.audit.middleware import (
 )
 from gateway.audit.record import GENESIS_DIGEST, AuditRecord, canonical_json
 from gateway.audit.signing import AuditKeyError, Checkpoint
+from gateway.audit.subject import audit_subject_command
 
 __all__ = [
     "GENESIS_DIGEST",
@@ -51,6 +52,7 @@ __all__ = [
     "audit_export_command",
     "audit_middleware",
     "audit_operator",
+    "audit_subject_command",
     "audit_upstream",
     "audit_verify_command",
     "audit_webhook",

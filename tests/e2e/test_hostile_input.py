@@ -28,8 +28,18 @@ KEYS = {
         "gender",
         "dossier_code",
         "purpose",
+        "agency_code",
+        "procedure_code",
+        "officer_id",
     ],
-    "/v1/citizens/lookup": ["id_number"],
+    "/v1/citizens/lookup": [
+        "id_number",
+        "agency_code",
+        "procedure_code",
+        "officer_id",
+        "purpose",
+        "dossier_code",
+    ],
     "/v1/payments": [
         "dossier_code",
         "procedure_code",
@@ -139,6 +149,9 @@ async def test_random_paths_and_identifiers_never_cause_a_server_error(gateway: 
     for _ in range(ROUNDS):
         token = quote(rng.choice(short) or "x", safe="")
         await _check(gateway, "GET", f"/v1/businesses/{token}")
+        name = rng.choice(["agency_code", "procedure_code", "x"])
+        await _check(gateway, "GET", f"/v1/businesses/1801234562?{name}={token}&{name}=1")
+        await _check(gateway, "GET", f"/v1/businesses/1801234562?{name}={token}")
         await _check(gateway, "GET", f"/v1/payments/{token}")
         await _check(gateway, "POST", f"/v1/payments/{token}/cancel", {})
         await _check(gateway, "GET", f"/v1/{token}")
