@@ -16,7 +16,9 @@ What a crash can lose depends on ``AuditConfig.durability``:
   somebody waits), as soon as the commit in progress has finished. So a record
   is committed within ``max(max_delay_seconds, the rest of the commit running
   when it was appended) + the duration of its own commit`` of being appended:
-  at most ``max_delay_seconds`` plus two commits. A crash loses only records
+  at most ``max_delay_seconds`` plus two commits, while fewer than ``max_batch``
+  records wait ahead of it (each further ``max_batch`` adds a commit: a batch
+  takes at most that many). A crash loses only records
   appended less than that before it (``lienthong_audit_commit_seconds`` shows
   what a commit takes; on SQLite it includes waiting for the store's one writer
   connection). Issue #5 asks that appending cost a request only a small
