@@ -40,7 +40,10 @@ EXIT_REFUSED = 2
 
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--config", type=Path, default=None, metavar="FILE",
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
         help=f"TOML config file (default: ${CONFIG_ENV}, else the embedded default)",
     )
 
@@ -62,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
-        "run", help="start the gateway",
+        "run",
+        help="start the gateway",
         description="Start the gateway (and, with [sandbox] enabled, the sandbox national"
         " systems). The preflight of check-config runs first: on any problem, its report"
         " is printed and the exit status is 2.",
@@ -75,13 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     certs = sub.add_parser("certs", help="the dev PKI")
     certs_sub = certs.add_subparsers(dest="certs_command", required=True)
     init = certs_sub.add_parser("init", help="generate the dev CA, server and client certificates")
-    init.add_argument("--dir", type=Path, default=Path("certs/dev"),
-                      help="where the files go (default: certs/dev)")
+    init.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("certs/dev"),
+        help="where the files go (default: certs/dev)",
+    )
     init.add_argument("--force", action="store_true", help="replace existing files")
     _add_config(init)
 
     check = sub.add_parser(
-        "check-config", help="the preflight: every problem that would stop `run`",
+        "check-config",
+        help="the preflight: every problem that would stop `run`",
         description="Check the configuration as `run` would use it (file, LIENTHONG_*"
         " environment, systemd credentials): every key, every file it names (present,"
         " readable, secrets not world-readable), every certificate (parses, valid now,"
@@ -89,15 +98,25 @@ def build_parser() -> argparse.ArgumentParser:
         " material. All problems in one run, one line each. Exit 0 only when `run`"
         " would start, 2 otherwise.",
     )
-    check.add_argument("file", nargs="?", type=Path, default=None, metavar="FILE",
-                       help="the config file (same as --config)")
+    check.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the config file (same as --config)",
+    )
     _add_config(check)
 
     outbox = sub.add_parser("outbox", help="the webhook outbox: list, retry, replay")
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
     listing = outbox_sub.add_parser("list", help="events, oldest first")
-    listing.add_argument("--status", choices=["pending", "delivered", "dead"], default=None,
-                         help="only events in this state")
+    listing.add_argument(
+        "--status",
+        choices=["pending", "delivered", "dead"],
+        default=None,
+        help="only events in this state",
+    )
     listing.add_argument("--payment", default=None, help="only this payment's events")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     _add_config(listing)
@@ -127,21 +146,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the whole story of a dossier against a running gateway")
     demo.add_argument("--gateway", default=None, help="gateway URL (default: from the config)")
-    demo.add_argument("--provider", choices=["dvcqg", "vnpay"], default=None,
-                      help="who is paid (default: [payments] default_provider)")
-    demo.add_argument("--receiver-port", type=int, default=None,
-                      help="port of the demo receiver (default: the client's webhook port)")
-    demo.add_argument("--serve", action="store_true",
-                      help="only serve the demo one-stop page and receiver until Ctrl-C")
+    demo.add_argument(
+        "--provider",
+        choices=["dvcqg", "vnpay"],
+        default=None,
+        help="who is paid (default: [payments] default_provider)",
+    )
+    demo.add_argument(
+        "--receiver-port",
+        type=int,
+        default=None,
+        help="port of the demo receiver (default: the client's webhook port)",
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="only serve the demo one-stop page and receiver until Ctrl-C",
+    )
     _add_config(demo)
 
     reconcile = sub.add_parser("reconcile", help="reconcile one day with a provider's list")
-    reconcile.add_argument("--provider", required=True, choices=["dvcqg", "vnpay"],
-                           help="the provider whose day list is matched")
-    reconcile.add_argument("--date", required=True, type=dt.date.fromisoformat,
-                           help="the day, YYYY-MM-DD (Vietnam time)")
-    reconcile.add_argument("--out", type=Path, default=Path("var/reconcile"),
-                           help="where the report is written")
+    reconcile.add_argument(
+        "--provider",
+        required=True,
+        choices=["dvcqg", "vnpay"],
+        help="the provider whose day list is matched",
+    )
+    reconcile.add_argument(
+        "--date",
+        required=True,
+        type=dt.date.fromisoformat,
+        help="the day, YYYY-MM-DD (Vietnam time)",
+    )
+    reconcile.add_argument(
+        "--out", type=Path, default=Path("var/reconcile"), help="where the report is written"
+    )
     _add_config(reconcile)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log")
@@ -174,8 +213,9 @@ def _store_config(settings: Any) -> Any:
     return StoreConfig(url=section.url, pool_size=1, schema_name=section.schema_name)
 
 
-async def _record_operator_command(settings: Any, command: str, args: dict[str, Any],
-                                   outcome: str) -> None:
+async def _record_operator_command(
+    settings: Any, command: str, args: dict[str, Any], outcome: str
+) -> None:
     """Append the command to the operator chain of the audit log (when auditing is on)."""
     if not settings.audit.enabled:
         return
@@ -206,8 +246,11 @@ def _cmd_audit(settings: Any, args: argparse.Namespace) -> int:
         )
     instance = args.instance or settings.instance_id
     status = asyncio.run(audit_archive_command(store_config, settings.audit, instance))
-    asyncio.run(_record_operator_command(
-        settings, "audit archive", {"instance": instance}, "ok" if status == 0 else "failed"))
+    asyncio.run(
+        _record_operator_command(
+            settings, "audit archive", {"instance": instance}, "ok" if status == 0 else "failed"
+        )
+    )
     return status
 
 
@@ -271,11 +314,12 @@ def operator_settings(settings: Settings) -> Settings:
     ngsp = base(sb.ngsp_port)
     sandboxes = Sandboxes(
         population_endpoint=(
-            population + PopulationSandboxConfig().path if population
+            population + PopulationSandboxConfig().path
+            if population
             else settings.population.adapter.endpoint or ""
         ),
-        ngsp_base_url=ngsp or (
-            settings.business.adapter.base_url if settings.business.adapter else ""),
+        ngsp_base_url=ngsp
+        or (settings.business.adapter.base_url if settings.business.adapter else ""),
         dvcqg_base_url=base(sb.dvcqg_port),
         vnpay_base_url=base(sb.vnpay_port),
     )
@@ -446,30 +490,47 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "outbox":
         status = asyncio.run(_outbox(settings, args.outbox_command, args))
         if args.outbox_command != "list":
-            asyncio.run(_record_operator_command(
-                settings, f"outbox {args.outbox_command}", {"event_id": args.event_id},
-                "ok" if status == 0 else "failed"))
+            asyncio.run(
+                _record_operator_command(
+                    settings,
+                    f"outbox {args.outbox_command}",
+                    {"event_id": args.event_id},
+                    "ok" if status == 0 else "failed",
+                )
+            )
         return status
     if args.command == "payments":
         status = asyncio.run(_purge_personal_data(settings))
         try:
-            asyncio.run(_record_operator_command(
-                settings, "payments purge-personal-data",
-                {"retention_days": settings.payments.personal_data_retention_days},
-                "ok" if status == 0 else "failed"))
+            asyncio.run(
+                _record_operator_command(
+                    settings,
+                    "payments purge-personal-data",
+                    {"retention_days": settings.payments.personal_data_retention_days},
+                    "ok" if status == 0 else "failed",
+                )
+            )
         except Exception as exc:  # one line, and only if the purge's own line did not say why
             if status == 0:
-                print(f"lienthong payments purge-personal-data: done but not audited:"
-                      f" {type(exc).__name__}", file=sys.stderr)
+                print(
+                    f"lienthong payments purge-personal-data: done but not audited:"
+                    f" {type(exc).__name__}",
+                    file=sys.stderr,
+                )
             return 1
         return status
     if args.command == "demo":
         return _cmd_demo(settings, args)
     if args.command == "reconcile":
         status = _cmd_reconcile(settings, args)
-        asyncio.run(_record_operator_command(
-            settings, "reconcile", {"provider": args.provider, "date": args.date.isoformat()},
-            "ok" if status == 0 else "failed"))
+        asyncio.run(
+            _record_operator_command(
+                settings,
+                "reconcile",
+                {"provider": args.provider, "date": args.date.isoformat()},
+                "ok" if status == 0 else "failed",
+            )
+        )
         return status
     if args.command == "audit":
         return _cmd_audit(settings, args)

@@ -159,7 +159,9 @@ class DemoOneStop:
         if self.config.provider:
             body["provider"] = self.config.provider
         payment: dict[str, Any] = await self.call(
-            "POST", "/v1/payments", body,
+            "POST",
+            "/v1/payments",
+            body,
             **{"Idempotency-Key": str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo:{dossier_code}"))},
         )
         return payment

@@ -323,12 +323,18 @@ class _Checker:
             subject = cert.subject.rfc4514_string() or "(empty subject)"
             if cert.not_valid_after_utc <= self.now:
                 self.problem(
-                    key, f"certificate {subject} expired on"
-                    f" {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC", path)
+                    key,
+                    f"certificate {subject} expired on"
+                    f" {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
+                    path,
+                )
             elif cert.not_valid_before_utc > self.now:
                 self.problem(
-                    key, f"certificate {subject} is not valid before"
-                    f" {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC", path)
+                    key,
+                    f"certificate {subject} is not valid before"
+                    f" {cert.not_valid_before_utc:%Y-%m-%d %H:%M} UTC",
+                    path,
+                )
         self._certs[key] = certs
 
     def _check_watched(self, ref: _Ref) -> None:
@@ -346,8 +352,8 @@ class _Checker:
         ours = certs[0].public_key().public_bytes(der, spki)
         if ours != key.public_key().public_bytes(der, spki):
             self.problem(
-                key_key, f"does not match the certificate in {cert_key}",
-                self._path(key_key))
+                key_key, f"does not match the certificate in {cert_key}", self._path(key_key)
+            )
 
     def _path(self, key: str) -> Path | None:
         value: Any = self.settings

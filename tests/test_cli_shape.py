@@ -21,9 +21,9 @@ from gateway.config import load_settings
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _leaf_parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[
-    tuple[tuple[str, ...], argparse.ArgumentParser]
-]:
+def _leaf_parsers(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
         return [(path, parser)]
@@ -84,8 +84,11 @@ def test_check_config_takes_config_like_the_rest(
 ) -> None:
     """Positional FILE, --config FILE, both equal: the same; two different files: refused."""
     cfg = _bad_server_port(tmp_path)
-    for argv in (["check-config", str(cfg)], ["check-config", "--config", str(cfg)],
-                 ["check-config", str(cfg), "--config", str(cfg)]):
+    for argv in (
+        ["check-config", str(cfg)],
+        ["check-config", "--config", str(cfg)],
+        ["check-config", str(cfg), "--config", str(cfg)],
+    ):
         assert main(argv) == 2
         assert "server.port" in capsys.readouterr().err
     assert main(["check-config", str(cfg), "--config", str(tmp_path / "other.toml")]) == 2
@@ -107,8 +110,11 @@ def test_lienthong_config_names_the_file(
     missing = tmp_path / "missing.toml"
     monkeypatch.setenv("LIENTHONG_CONFIG", str(missing))
     assert main(["check-config"]) == 2
-    assert capsys.readouterr().err.strip().endswith(
-        f"config: {missing}: file not found (set by LIENTHONG_CONFIG)")
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(f"config: {missing}: file not found (set by LIENTHONG_CONFIG)")
+    )
 
 
 def _free_port() -> int:
@@ -128,7 +134,8 @@ def test_operator_commands_use_the_sandbox_ports(monkeypatch: pytest.MonkeyPatch
     assert settings.payments.vnpay is not None
     assert settings.payments.dvcqg.base_url == "http://127.0.0.1:9713"
     assert settings.payments.vnpay.api_url == (
-        "http://127.0.0.1:9714/merchant_webapi/api/transaction")
+        "http://127.0.0.1:9714/merchant_webapi/api/transaction"
+    )
     assert settings.population.adapter.endpoint == "http://127.0.0.1:9711/dancu/ws"
     assert settings.business.adapter is not None
     assert settings.business.adapter.base_url == "http://127.0.0.1:8702"  # as configured
@@ -140,16 +147,33 @@ def test_operator_commands_use_the_sandbox_ports(monkeypatch: pytest.MonkeyPatch
 
 def _reconcile(tmp_path: Path, port: int) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
-    env.update({
-        "LIENTHONG_SANDBOX__DVCQG_PORT": str(port),
-        "LIENTHONG_STORE__URL": f"sqlite:///{tmp_path}/gw.db",
-        "LIENTHONG_AUDIT__ENABLED": "false",
-        "LIENTHONG_TLS__DEV_PKI_DIR": str(tmp_path / "pki"),
-    })
+    env.update(
+        {
+            "LIENTHONG_SANDBOX__DVCQG_PORT": str(port),
+            "LIENTHONG_STORE__URL": f"sqlite:///{tmp_path}/gw.db",
+            "LIENTHONG_AUDIT__ENABLED": "false",
+            "LIENTHONG_TLS__DEV_PKI_DIR": str(tmp_path / "pki"),
+        }
+    )
     return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-m", "gateway", "reconcile", "--provider", "dvcqg",
-         "--date", "2026-11-30", "--out", str(tmp_path / "out")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "reconcile",
+            "--provider",
+            "dvcqg",
+            "--date",
+            "2026-11-30",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -163,7 +187,8 @@ def test_reconcile_reaches_the_sandbox_on_its_configured_port(tmp_path: Path) ->
 
     async def scenario() -> subprocess.CompletedProcess[str]:
         runner, _ = await start_sandbox(
-            dvcqg_sandbox_config(settings, "http://127.0.0.1:9"), "127.0.0.1", port)
+            dvcqg_sandbox_config(settings, "http://127.0.0.1:9"), "127.0.0.1", port
+        )
         try:
             return await asyncio.to_thread(_reconcile, tmp_path, port)
         finally:
@@ -180,8 +205,11 @@ def test_a_connection_failure_names_the_url_in_one_line(tmp_path: Path) -> None:
     proc = _reconcile(tmp_path, port)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
-    failed = [line for line in (proc.stdout + proc.stderr).splitlines()
-              if line.startswith("reconcile dvcqg 2026-11-30 failed:")]
+    failed = [
+        line
+        for line in (proc.stdout + proc.stderr).splitlines()
+        if line.startswith("reconcile dvcqg 2026-11-30 failed:")
+    ]
     assert len(failed) == 1
     assert f"(tried http://127.0.0.1:{port}/" in failed[0]
 
@@ -194,16 +222,23 @@ def test_run_fails_in_one_line_when_it_cannot_start(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if not k.startswith("LIENTHONG_")}
         pki = tmp_path / "pki"
-        env.update({
-            "LIENTHONG_SERVER__PORT": str(port),
-            "LIENTHONG_SERVER__TLS_PORT": "0",
-            "LIENTHONG_SANDBOX__ENABLED": "false",
-            "LIENTHONG_STORE__URL": f"sqlite:///{tmp_path}/gw.db",
-            "LIENTHONG_TLS__DEV_PKI_DIR": str(pki),
-        })
+        env.update(
+            {
+                "LIENTHONG_SERVER__PORT": str(port),
+                "LIENTHONG_SERVER__TLS_PORT": "0",
+                "LIENTHONG_SANDBOX__ENABLED": "false",
+                "LIENTHONG_STORE__URL": f"sqlite:///{tmp_path}/gw.db",
+                "LIENTHONG_TLS__DEV_PKI_DIR": str(pki),
+            }
+        )
         proc = subprocess.run(
             [sys.executable, "-m", "gateway", "run"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -33,7 +33,10 @@ from gateway.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 NOT_CONFIG_ENV = (
-    "LIENTHONG_TEST_", "LIENTHONG_BENCH_", "LIENTHONG_BUILD_COMMIT", "LIENTHONG_CONFIG",
+    "LIENTHONG_TEST_",
+    "LIENTHONG_BENCH_",
+    "LIENTHONG_BUILD_COMMIT",
+    "LIENTHONG_CONFIG",
 )
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)

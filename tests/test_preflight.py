@@ -30,8 +30,13 @@ from gateway.preflight import env_variable, preflight, url_problem
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "config" / "production.example.toml"
 SECRETS = (
-    "ndxp-api-key", "ndxp-basic-secret", "ngsp-consumer-key", "ngsp-consumer-secret",
-    "dvcqg-hash-key", "vnpay-hash-secret", "audit-digest-key",
+    "ndxp-api-key",
+    "ndxp-basic-secret",
+    "ngsp-consumer-key",
+    "ngsp-consumer-secret",
+    "dvcqg-hash-key",
+    "vnpay-hash-secret",
+    "audit-digest-key",
 )
 #: Every certificate and key file the example names, by its config key.
 CERT_KEYS = {
@@ -80,7 +85,8 @@ def make_deployment(root: Path) -> Deployment:
     _leaf(city, root, "ndxp-client")
     _leaf(city, root, "ndxp-signing", key_type=trustme.KeyType.RSA)
     key = ed25519.Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     _private(root / "audit/signing.key", key)
@@ -167,8 +173,13 @@ def test_a_certificate_file_may_be_world_readable(deployment: Deployment) -> Non
 def test_an_expired_certificate_is_refused(deployment: Deployment) -> None:
     """The gateway's certificate ran out yesterday."""
     yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    _leaf(deployment.city_ca, deployment.root, "server",
-          not_before=yesterday - dt.timedelta(days=30), not_after=yesterday)
+    _leaf(
+        deployment.city_ca,
+        deployment.root,
+        "server",
+        not_before=yesterday - dt.timedelta(days=30),
+        not_after=yesterday,
+    )
     lines = _lines_for("tls.cert_file", _report(deployment.config))
     assert len(lines) == 1
     assert f"{deployment.file('tls.cert_file')}: certificate" in lines[0]
@@ -178,8 +189,13 @@ def test_an_expired_certificate_is_refused(deployment: Deployment) -> None:
 def test_a_certificate_not_yet_valid_is_refused(deployment: Deployment) -> None:
     """Issued with a start date next week: refused until then."""
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
-    _leaf(deployment.city_ca, deployment.root, "ndxp-client",
-          not_before=later, not_after=later + dt.timedelta(days=30))
+    _leaf(
+        deployment.city_ca,
+        deployment.root,
+        "ndxp-client",
+        not_before=later,
+        not_after=later + dt.timedelta(days=30),
+    )
     lines = _lines_for("population.adapter.tls.cert_file", _report(deployment.config))
     assert len(lines) == 1
     assert "is not valid before" in lines[0]
@@ -265,14 +281,17 @@ def test_malformed_urls_are_refused(deployment: Deployment) -> None:
     text = deployment.config.read_text(encoding="utf-8")
     text = text.replace('base_url = "https://ngsp.example.gov.vn"', 'base_url = "https://ngsp .vn"')
     text = text.replace(
-        'token_url = "https://ngsp.example.gov.vn/token"', 'token_url = "https:///token"')
+        'token_url = "https://ngsp.example.gov.vn/token"', 'token_url = "https:///token"'
+    )
     text = text.replace(
         'return_url = "https://lienthong.example.gov.vn/pay/return/vnpay"',
-        'return_url = "ftp://lienthong.example.gov.vn/pay/return/vnpay"')
+        'return_url = "ftp://lienthong.example.gov.vn/pay/return/vnpay"',
+    )
     deployment.config.write_text(text, encoding="utf-8")
     lines = _report(deployment.config)
     assert _lines_for("business.adapter.base_url", lines)[0].startswith(
-        "business.adapter.base_url: not a URL")
+        "business.adapter.base_url: not a URL"
+    )
     assert "no host" in _lines_for("business.adapter.oauth.token_url", lines)[0]
     assert "the scheme must be http or https" in _lines_for("payments.vnpay.return_url", lines)[0]
 
@@ -398,20 +417,28 @@ def test_run_refuses_a_bad_config_with_the_same_report(deployment: Deployment) -
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("LIENTHONG_")}
     proc = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
         [sys.executable, "-m", "gateway", "run", "--config", str(deployment.config)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.splitlines() == [
         f"{deployment.config}: 3 problems:",
         f"  tls.client_ca_file: {deployment.file('tls.client_ca_file')}: file not found",
-        f"  payments.dvcqg.hash_key_file: {deployment.root}/secrets/dvcqg-hash-key:"
-        " file not found",
-        f"  security.certificates[1].path: {deployment.file('tls.client_ca_file')}:"
-        " file not found",
+        f"  payments.dvcqg.hash_key_file: {deployment.root}/secrets/dvcqg-hash-key: file not found",
+        f"  security.certificates[1].path: {deployment.file('tls.client_ca_file')}: file not found",
     ]
     check = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "gateway", "check-config", str(deployment.config)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert (check.returncode, check.stderr) == (2, proc.stderr)

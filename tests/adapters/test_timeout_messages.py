@@ -15,16 +15,25 @@ OPERATION = "lookup"
 
 
 def _guard(fake: FakeTime, per_try: float, deadline: float) -> UpstreamGuard:
-    config = UpstreamResilience.model_validate({
-        "breaker": {"min_calls": 1000},
-        "retry_budget": {"ratio": 1, "min_retries_per_second": 10},
-        "operations": {OPERATION: {
-            "safe_to_retry": True, "max_attempts": 3, "per_try_timeout": per_try,
-            "deadline": deadline, "backoff_initial": 0.1, "backoff_max": 0.1,
-        }},
-    })
-    return UpstreamGuard("population", config, clock=fake.clock, sleep=fake.sleep,
-                         rng=random.Random(1))
+    config = UpstreamResilience.model_validate(
+        {
+            "breaker": {"min_calls": 1000},
+            "retry_budget": {"ratio": 1, "min_retries_per_second": 10},
+            "operations": {
+                OPERATION: {
+                    "safe_to_retry": True,
+                    "max_attempts": 3,
+                    "per_try_timeout": per_try,
+                    "deadline": deadline,
+                    "backoff_initial": 0.1,
+                    "backoff_max": 0.1,
+                }
+            },
+        }
+    )
+    return UpstreamGuard(
+        "population", config, clock=fake.clock, sleep=fake.sleep, rng=random.Random(1)
+    )
 
 
 def _attempts(fake: FakeTime, spend_first: float) -> object:
