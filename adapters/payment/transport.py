@@ -127,5 +127,9 @@ class JsonExchange:
             ) from None
         except aiohttp.ClientError as exc:
             raise connection_failure(
-                exc, f"{type(exc).__name__}", upstream=self._upstream, operation=operation
+                exc,
+                f"{type(exc).__name__}",
+                upstream=self._upstream,
+                operation=operation,
+                url=url,
             ) from exc
