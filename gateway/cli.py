@@ -207,9 +207,21 @@ def build_parser() -> argparse.ArgumentParser:
             " .json to --out; the run is recorded in the operator chain without the id."
         ),
     )
-    subject.add_argument("--id-number", required=True, metavar="FILE_OR_STDIN")
-    subject.add_argument("--out", type=Path, default=Path("var/subject-access"))
-    subject.add_argument("--lang", choices=["vi", "en"], default="vi")
+    subject.add_argument(
+        "--id-number",
+        required=True,
+        metavar="FILE_OR_STDIN",
+        help="a file holding the personal id, or - for standard input (never the id itself)",
+    )
+    subject.add_argument(
+        "--out",
+        type=Path,
+        default=Path("var/subject-access"),
+        help="where the letter (HTML) and the JSON are written",
+    )
+    subject.add_argument(
+        "--lang", choices=["vi", "en"], default="vi", help="the letter's language (vi)"
+    )
     subject.add_argument("--operator", default=None, help="who asks (default: the OS user)")
     subject.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
     _add_config(subject)
