@@ -13,7 +13,7 @@
 
 Operator commands that change something (outbox retry/replay, reconcile, audit
 archive, payments purge-personal-data) are themselves recorded in the audit log, in the chain
-``<instance_id>/operator``.
+``<instance_id>/operator``. Every command logs to stderr; stdout carries only its own output.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.config import DEFAULT_CONFIG, ConfigError, load_settings, production_problems
+from gateway.config import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    Settings,
+    load_settings,
+    production_problems,
+)
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -194,6 +200,10 @@ def _cmd_check_config(path: Path | None) -> int:
         for p in problems:
             print(f"  {p}", file=sys.stderr)
         return 2
+    from gateway.tracing import tracing_problems
+
+    for warning in tracing_problems(settings.tracing):  # run starts, without span export
+        print(f"{shown}: warning: {warning}", file=sys.stderr)
     print(f"{shown}: ok (environment {settings.environment})")
     return 0
 
@@ -309,9 +319,30 @@ def _cmd_reconcile(settings: Any, args: argparse.Namespace) -> int:
     return result
 
 
+def _log_to_stderr(settings: Settings | None = None) -> None:
+    """Operator commands log to stderr, never into their own output on stdout.
+
+    structlog's unconfigured default prints to stdout; configured once here (at the
+    config's level and format), unless something (the test suite) configured it already.
+    """
+    import structlog
+
+    from gateway.logging import configure_logging
+
+    if structlog.is_configured():
+        return
+    section = settings.logging if settings is not None else None
+    configure_logging(
+        level=section.level if section else "INFO",
+        json_lines=section.json_lines if section else True,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("check-config", "certs"):
+            _log_to_stderr()
         if args.command == "check-config":
             return _cmd_check_config(args.file)
         if args.command == "certs":
@@ -320,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    if args.command not in ("run", "sandbox"):  # those configure logging as they start
+        _log_to_stderr(settings)
     if args.command == "outbox":
         status = asyncio.run(_outbox(settings, args.outbox_command, args))
         if args.outbox_command != "list":

@@ -289,7 +289,7 @@ class PaymentLedger:
             _log.info(
                 "payment.transition",
                 payment_id=payment_id,
-                status=str(to),
+                payment_status=str(to),
                 version=changed.version,
                 reason=reason,
                 event_id=event_id,
@@ -301,7 +301,7 @@ class PaymentLedger:
         _log.info(
             "payment.transition_skipped",
             payment_id=payment_id,
-            status=str(current.status),
+            payment_status=str(current.status),
             wanted=str(to),
             reason=reason,
         )
@@ -371,7 +371,7 @@ class PaymentLedger:
         _log.warning(
             "payment.paid_result_ignored",
             payment_id=current.id,
-            status=str(current.status),
+            payment_status=str(current.status),
             final=current.status in FINAL,
             provider_txn_id=provider_txn_id,
         )

@@ -20,7 +20,7 @@ from gateway.logging import (
     mask_text,
 )
 from gateway.security import sanitise_fields
-from tests.conftest import FIXTURE_IDS, find_leaks
+from tests.conftest import FIXTURE_IDS, configure_suite_logging, find_leaks
 
 
 def test_mask_id_keeps_province_and_last_two() -> None:
@@ -137,7 +137,7 @@ def test_the_rendered_line_keeps_request_id_verdicts_and_amounts() -> None:
         log.info("payment.created", amount=250_000_000, note="payer 092090001234")
     finally:
         structlog.contextvars.clear_contextvars()
-        configure_logging(level="DEBUG", json_lines=False, sink=_suite_sink())
+        configure_suite_logging()
     verified, created = map(json.loads, lines)
     assert verified["request_id"] == created["request_id"] == "req123456789abc"
     assert verified["fields"] == {"id_number": "match", "full_name": "match"}
@@ -185,7 +185,7 @@ def test_every_rendered_line_is_masked_including_the_standard_library() -> None:
         structlog.get_logger("t").info("verify", full_name="Lê Đức Anh", note="092301000555")
         logging.getLogger("aiohttp.access").info("GET /x?id=%s", "093185000999")
     finally:
-        configure_logging(level="DEBUG", json_lines=False, sink=_suite_sink())
+        configure_suite_logging()
     assert len(lines) == 2
     assert find_leaks(lines) == []
 
@@ -198,12 +198,6 @@ def test_the_suite_scan_flags_an_unmasked_line() -> None:
     assert find_leaks(["masked 092*******34 N*** V*** A***"]) == []
 
 
-def _suite_sink():  # type: ignore[no-untyped-def]
-    from tests import conftest
-
-    return conftest._LOG_LINES.append
-
-
 def test_payload_logging_libraries_stay_quiet_even_at_debug() -> None:
     """zeep and aiosqlite log payloads at DEBUG; they are held at INFO whatever the level."""
     lines: list[str] = []
@@ -213,6 +207,6 @@ def test_payload_logging_libraries_stay_quiet_even_at_debug() -> None:
         logging.getLogger("zeep.transports").debug("<HoVaTen>Nguyễn Văn An</HoVaTen>")
         logging.getLogger("gateway.x").debug("our own debug line")
     finally:
-        configure_logging(level="DEBUG", json_lines=False, sink=_suite_sink())
+        configure_suite_logging()
     assert len(lines) == 1
     assert "our own debug line" in lines[0]
