@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import structlog
@@ -210,3 +213,50 @@ def test_payload_logging_libraries_stay_quiet_even_at_debug() -> None:
         configure_suite_logging()
     assert len(lines) == 1
     assert "our own debug line" in lines[0]
+
+
+def test_the_schema_check_names_each_breach() -> None:
+    """A payment state under status, an int duration, a local or epoch time: each is named."""
+    from gateway.logging import schema_problems
+
+    good = {
+        "event": "request", "timestamp": "2026-12-01T10:00:00.123456Z", "status": 200,
+        "outcome": "ok", "duration_ms": 1.5, "request_in": "2026-12-01T10:00:00.000001Z",
+    }
+    assert schema_problems(good) == []
+    bad = {
+        **good, "timestamp": "2026-12-01 10:00:00", "status": "paid", "duration_ms": 2,
+        "request_in": 1764583200.5, "outcome": 404, "delay_ms": "3",
+    }
+    assert len(schema_problems(bad)) == 6
+    assert schema_problems({**good, "status": True}) != []
+
+
+def test_the_pipeline_hands_each_masked_event_to_the_event_sink() -> None:
+    """What the suite-wide schema check sees is the event as rendered: masked, timestamped."""
+    events: list[dict[str, object]] = []
+    try:
+        configure_logging(stream=io.StringIO(), event_sink=lambda e: events.append(dict(e)))
+        structlog.get_logger("t").info("x", id_number="092090001234", status=200)
+        logging.getLogger("gateway.std").warning("std line")
+    finally:
+        configure_suite_logging()
+    assert [e["event"] for e in events] == ["x", "std line"]
+    assert events[0]["id_number"] == "092*******34"
+    assert all(str(e["timestamp"]).endswith("Z") for e in events)
+
+
+def test_operator_commands_log_to_stderr_and_keep_stdout_for_their_output(
+    tmp_path: Path,
+) -> None:
+    """``lienthong outbox list`` on a fresh store: migrations logged on stderr, table on stdout."""
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/gw.db"\n')
+    done = subprocess.run(  # noqa: S603  # our own CLI, fixed arguments
+        [sys.executable, "-m", "gateway", "outbox", "list", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "store.migration_applied" in done.stderr
+    assert "store.migration_applied" not in done.stdout
+    assert done.stdout.splitlines()[0].startswith("event")

@@ -324,3 +324,59 @@ def test_without_the_sdk_export_stays_off_and_says_why(
         assert tracing.configure_export(config) is None
     assert not tracing.exporting()
     assert [entry["event"] for entry in logs] == ["tracing.export_unavailable"]
+
+
+# --- the audit chain: trace fields in detail, old records unchanged ------------------
+
+
+def _chain(details: list[dict[str, Any]]) -> list[Any]:
+    from gateway.audit.record import GENESIS_DIGEST, AuditRecord
+
+    records, prev = [], GENESIS_DIGEST
+    for seq, detail in enumerate(details, start=1):
+        draft = AuditRecord(
+            seq=seq, instance="lienthong-1/requests", time_us=1_764_000_000_000_000 + seq,
+            kind="inbound", operation="citizens.verify", outcome="ok", prev_digest=prev,
+            digest="", client_id="motcua-demo", status=200, request_id=f"req-{seq}",
+            detail=detail,
+        )
+        record = AuditRecord(**{**draft.to_json(), "digest": draft.computed_digest()})
+        records.append(record)
+        prev = record.digest
+    return records
+
+
+def test_a_record_from_before_trace_fields_hashes_as_it_always_did() -> None:
+    """The digest of a pre-trace record is the SHA-256 of the v1 object, computed here by hand."""
+    import hashlib
+
+    (record,) = _chain([{"method": "POST"}])
+    v1 = (
+        '{"client_id":"motcua-demo","detail":{"method":"POST"},"instance":"lienthong-1/requests",'
+        '"kind":"inbound","masked_ids":[],"operation":"citizens.verify","outcome":"ok",'
+        f'"prev_digest":"{"0" * 64}","request_digest":null,"request_id":"req-1",'
+        '"response_digest":null,"status":200,"subject_digests":[],'
+        '"time_us":1764000000000001,"v":1}'
+    )
+    assert record.digest == hashlib.sha256(v1.encode()).hexdigest()
+
+
+def test_a_chain_of_old_and_new_records_verifies_and_a_changed_trace_id_does_not() -> None:
+    """Records without trace fields then with them: one valid chain; the trace id is covered."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from gateway.audit.chain import verify_chain
+    from gateway.audit.record import AuditRecord
+
+    records = _chain([
+        {"method": "POST"},
+        {"method": "POST", "trace_id": TRACE, "span_id": PARENT},
+    ])
+    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    assert verify_chain("lienthong-1/requests", records, [], key) == []
+    forged = AuditRecord(
+        **{**records[1].to_json(), "detail": {"method": "POST", "trace_id": "1" * 32,
+                                             "span_id": PARENT}}
+    )
+    problems = verify_chain("lienthong-1/requests", [records[0], forged], [], key)
+    assert [p.what for p in problems] == ["changed"]
