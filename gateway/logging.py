@@ -268,9 +268,7 @@ def configure_logging(
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared_processors(),
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tap, renderer
-            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tap, renderer],
         )
     )
     root = logging.getLogger()

@@ -164,8 +164,12 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
         )
         try:
             tracing.export_request(
-                trace, name=operation, method=request.method, path=request.path,
-                status=status, exchanges=exchanges,
+                trace,
+                name=operation,
+                method=request.method,
+                path=request.path,
+                status=status,
+                exchanges=exchanges,
             )
         except Exception:  # export must never fail a request
             _errlog.exception("tracing.export_failed")

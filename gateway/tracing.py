@@ -209,7 +209,9 @@ class OtlpExport:
 
         def context(sid: str, remote: bool) -> SpanContext:
             return SpanContext(
-                int(trace.trace_id, 16), int(sid, 16), is_remote=remote,
+                int(trace.trace_id, 16),
+                int(sid, 16),
+                is_remote=remote,
                 trace_flags=TraceFlags(trace.flags & 0xFF),
             )
 
@@ -289,21 +291,38 @@ def export_request(
         return
     end_ns = time.time_ns()
     export.span(
-        trace, name=name, span_id=trace.span_id, parent_id=trace.parent_id,
-        start_ns=trace.start_ns, end_ns=end_ns, server=True, error=status >= 500,
-        attributes={"http.request.method": method, "url.path": path,
-                    "http.response.status_code": status},
+        trace,
+        name=name,
+        span_id=trace.span_id,
+        parent_id=trace.parent_id,
+        start_ns=trace.start_ns,
+        end_ns=end_ns,
+        server=True,
+        error=status >= 500,
+        attributes={
+            "http.request.method": method,
+            "url.path": path,
+            "http.response.status_code": status,
+        },
     )
     for ex in exchanges:
         spans = ex.span_ids
         if not spans:
             continue
         export.span(
-            trace, name=f"{ex.upstream}.{ex.operation}", span_id=spans[-1],
-            parent_id=trace.span_id, start_ns=int(ex.request_out * 1e9),
-            end_ns=int(ex.response_in * 1e9), server=False, error=ex.outcome != "ok",
-            attributes={"lienthong.upstream": ex.upstream, "lienthong.outcome": ex.outcome,
-                        "lienthong.attempts": ex.attempts},
+            trace,
+            name=f"{ex.upstream}.{ex.operation}",
+            span_id=spans[-1],
+            parent_id=trace.span_id,
+            start_ns=int(ex.request_out * 1e9),
+            end_ns=int(ex.response_in * 1e9),
+            server=False,
+            error=ex.outcome != "ok",
+            attributes={
+                "lienthong.upstream": ex.upstream,
+                "lienthong.outcome": ex.outcome,
+                "lienthong.attempts": ex.attempts,
+            },
         )
 
 

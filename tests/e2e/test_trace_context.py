@@ -82,9 +82,7 @@ async def test_a_callers_trace_reaches_the_sandbox_the_logs_and_the_audit_record
 
     records = await _records_of(gateway, "trace-e2e-1")
     inbound = [json.loads(r["detail"]) for r in records if r["kind"] == "inbound"]
-    assert inbound == [
-        {"method": method, "trace_id": TRACE, "span_id": answered.parent_id}
-    ]
+    assert inbound == [{"method": method, "trace_id": TRACE, "span_id": answered.parent_id}]
     upstream = [json.loads(r["detail"]) for r in records if r["kind"] == "upstream"]
     assert upstream
     assert all(d["trace_id"] == TRACE for d in upstream)
@@ -107,7 +105,9 @@ async def test_an_invalid_traceparent_starts_a_new_trace_all_the_way_upstream(
 ) -> None:
     """A broken header is no error: answered 200, in a fresh trace the sandbox sees too."""
     status, answer, headers = await gateway.call(
-        "POST", "/v1/citizens/verify", AN,
+        "POST",
+        "/v1/citizens/verify",
+        AN,
         headers={"traceparent": traceparent, "tracestate": "congo=t61rcWkgMzE"},
     )
     assert status == 200, answer

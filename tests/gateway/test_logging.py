@@ -86,8 +86,12 @@ def test_digits_inside_a_longer_token_are_not_masked(text: str) -> None:
 
 def test_verdicts_under_field_names_are_kept_the_fields_themselves_masked() -> None:
     """``citizen.verified`` logs a verdict per field: the verdict is not the field."""
-    verdicts = {"id_number": "match", "full_name": "match_without_diacritics",
-                "birth_date": "mismatch", "gender": "not_found"}
+    verdicts = {
+        "id_number": "match",
+        "full_name": "match_without_diacritics",
+        "birth_date": "mismatch",
+        "gender": "not_found",
+    }
     event = {
         "event": "citizen.verified",
         "fields": dict(verdicts),
@@ -152,7 +156,9 @@ def test_stored_security_events_keep_their_amounts() -> None:
     """An amount mismatch of a 250,000,000 VND fee is stored with its amounts."""
     fields = {"billed": 250_000_000, "paid": 123_456_789, "id_number": "092090001234"}
     assert sanitise_fields(fields) == {
-        "billed": 250_000_000, "paid": 123_456_789, "id_number": "092*******34"
+        "billed": 250_000_000,
+        "paid": 123_456_789,
+        "id_number": "092*******34",
     }
 
 
@@ -220,13 +226,22 @@ def test_the_schema_check_names_each_breach() -> None:
     from gateway.logging import schema_problems
 
     good = {
-        "event": "request", "timestamp": "2026-12-01T10:00:00.123456Z", "status": 200,
-        "outcome": "ok", "duration_ms": 1.5, "request_in": "2026-12-01T10:00:00.000001Z",
+        "event": "request",
+        "timestamp": "2026-12-01T10:00:00.123456Z",
+        "status": 200,
+        "outcome": "ok",
+        "duration_ms": 1.5,
+        "request_in": "2026-12-01T10:00:00.000001Z",
     }
     assert schema_problems(good) == []
     bad = {
-        **good, "timestamp": "2026-12-01 10:00:00", "status": "paid", "duration_ms": 2,
-        "request_in": 1764583200.5, "outcome": 404, "delay_ms": "3",
+        **good,
+        "timestamp": "2026-12-01 10:00:00",
+        "status": "paid",
+        "duration_ms": 2,
+        "request_in": 1764583200.5,
+        "outcome": 404,
+        "delay_ms": "3",
     }
     assert len(schema_problems(bad)) == 6
     assert schema_problems({**good, "status": True}) != []
@@ -254,7 +269,10 @@ def test_operator_commands_log_to_stderr_and_keep_stdout_for_their_output(
     config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/gw.db"\n')
     done = subprocess.run(  # noqa: S603  # our own CLI, fixed arguments
         [sys.executable, "-m", "gateway", "outbox", "list", "--config", str(config)],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "store.migration_applied" in done.stderr

@@ -335,9 +335,17 @@ def _chain(details: list[dict[str, Any]]) -> list[Any]:
     records, prev = [], GENESIS_DIGEST
     for seq, detail in enumerate(details, start=1):
         draft = AuditRecord(
-            seq=seq, instance="lienthong-1/requests", time_us=1_764_000_000_000_000 + seq,
-            kind="inbound", operation="citizens.verify", outcome="ok", prev_digest=prev,
-            digest="", client_id="motcua-demo", status=200, request_id=f"req-{seq}",
+            seq=seq,
+            instance="lienthong-1/requests",
+            time_us=1_764_000_000_000_000 + seq,
+            kind="inbound",
+            operation="citizens.verify",
+            outcome="ok",
+            prev_digest=prev,
+            digest="",
+            client_id="motcua-demo",
+            status=200,
+            request_id=f"req-{seq}",
             detail=detail,
         )
         record = AuditRecord(**{**draft.to_json(), "digest": draft.computed_digest()})
@@ -368,15 +376,19 @@ def test_a_chain_of_old_and_new_records_verifies_and_a_changed_trace_id_does_not
     from gateway.audit.chain import verify_chain
     from gateway.audit.record import AuditRecord
 
-    records = _chain([
-        {"method": "POST"},
-        {"method": "POST", "trace_id": TRACE, "span_id": PARENT},
-    ])
+    records = _chain(
+        [
+            {"method": "POST"},
+            {"method": "POST", "trace_id": TRACE, "span_id": PARENT},
+        ]
+    )
     key = ed25519.Ed25519PrivateKey.generate().public_key()
     assert verify_chain("lienthong-1/requests", records, [], key) == []
     forged = AuditRecord(
-        **{**records[1].to_json(), "detail": {"method": "POST", "trace_id": "1" * 32,
-                                             "span_id": PARENT}}
+        **{
+            **records[1].to_json(),
+            "detail": {"method": "POST", "trace_id": "1" * 32, "span_id": PARENT},
+        }
     )
     problems = verify_chain("lienthong-1/requests", [records[0], forged], [], key)
     assert [p.what for p in problems] == ["changed"]
