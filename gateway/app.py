@@ -24,7 +24,7 @@ from adapters.http import make_session
 from adapters.oauth import TokenProvider
 from adapters.population.client import PopulationClient
 from adapters.resilience import UpstreamGuard
-from gateway import monitoring
+from gateway import monitoring, tracing
 from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
 from gateway.auth.middleware import (
     authentication_middleware,
@@ -90,6 +90,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.add_routes(business_routes.routes)
     app.add_routes(payment_routes.routes)
     app.add_routes(callback_routes.routes)
+    app.cleanup_ctx.append(tracing.export_ctx(settings.tracing))
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(monitoring.audit_ctx)
     app.cleanup_ctx.append(monitoring.security_ctx)

@@ -32,6 +32,7 @@ from adapters.resilience import UpstreamResilience
 from gateway.audit.config import AuditConfig
 from gateway.clients import ClientConfig
 from gateway.security.config import SecurityConfig
+from gateway.tracing import TracingConfig
 from gateway.webhooks import WebhookDispatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +182,7 @@ class Settings(BaseSettings):
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
     clients: list[ClientConfig] = Field(default_factory=list)
 
     @model_validator(mode="before")
