@@ -356,7 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.command == "run":
-            asyncio.run(server.serve(settings))
+            asyncio.run(server.serve(settings, config_path=args.config))
         elif args.command == "sandbox":
             asyncio.run(server.serve_sandboxes(settings))
     except KeyboardInterrupt:
