@@ -178,11 +178,30 @@ class _GuardedHandler(RequestHandler):
         self._guard_limits = limits
         self._on_lost = on_lost
         self._head_timer: asyncio.TimerHandle | None = None
+        self._born = self._loop.time()
+        self._heard = False
 
     def _head_complete(self) -> bool:
         return bool(self._messages) or self._request_in_progress
 
+    def settled(self) -> bool:
+        """No request is arriving: one is being handled, or the connection is idle.
+
+        A connection accepted moments ago that has not sent its request yet, or
+        one whose request head is still arriving, is not settled: closing the
+        idle connections now would drop that request after it was accepted.
+        """
+        if self._head_complete():
+            return True
+        if self._head_timer is not None:
+            return False
+        young = self._loop.time() - self._born < self._guard_limits.header_read_timeout
+        return self._heard or not young
+
     def data_received(self, data: bytes) -> None:
+        self._heard = True
+        if self._close or self._force_close:
+            return  # aiohttp drops data on a closing connection; nothing to time
         if self._head_timer is None and not self._head_complete():
             self._head_timer = self._loop.call_later(
                 self._guard_limits.header_read_timeout, self._head_timed_out
@@ -252,6 +271,7 @@ class GuardedSite(web.SockSite):
         super().__init__(runner, sock, ssl_context=ssl_context)
         self.limits = limits
         self.connections = 0
+        self.handlers: set[_GuardedHandler] = set()
         self._listening_sock = sock
         self._tls = ssl_context
 
@@ -264,14 +284,20 @@ class GuardedSite(web.SockSite):
 
         def lost() -> None:
             self.connections -= 1
+            self.handlers.discard(handler)
 
-        return _GuardedHandler(
+        handler = _GuardedHandler(
             server,
             loop=asyncio.get_running_loop(),
             limits=self.limits,
             on_lost=lost,
             **server._kwargs,
         )
+        self.handlers.add(handler)
+        return handler
+
+    def settled(self) -> bool:
+        return all(h.settled() for h in list(self.handlers))
 
     async def start(self) -> None:
         await web.BaseSite.start(self)
@@ -327,10 +353,21 @@ class RunningGateway:
         self.app[SERVING].draining = True
 
     async def stop_accepting(self) -> None:
+        """Close the listeners, then let every accepted connection's request arrive.
+
+        Waits (at most ``header_read_timeout_seconds``) until no connection is still
+        sending its request: the runner's cleanup that follows closes idle
+        connections, and must not take a just-accepted one for idle.
+        """
         for site in self.sites:
             await site.stop_accepting()
         for site in self.sites:
             await site.stop()  # already closed: only unregisters it from the runner
+        step = 0.02
+        for _ in range(int(self.settings.server.header_read_timeout_seconds / step) + 1):
+            if all(site.settled() for site in self.sites):
+                break
+            await asyncio.sleep(step)
 
 
 def _tls_digest(settings: Settings) -> str:
