@@ -79,8 +79,11 @@ class ServerConfig(_Section):
     header_read_timeout_seconds: float = Field(default=5.0, gt=0)
     #: A request's body must arrive within this once its headers are in, else 408.
     body_read_timeout_seconds: float = Field(default=10.0, gt=0)
-    #: An idle keep-alive connection (no request under way) is closed after this.
-    keepalive_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: A kept-alive connection idle between requests is closed after this. Longer than
+    #: the load balancer's own upstream idle time (nginx: 60 s), so that it never reuses
+    #: a connection the gateway is closing. A connection that has sent nothing yet is
+    #: closed after ``header_read_timeout_seconds``.
+    keepalive_timeout_seconds: float = Field(default=75.0, gt=0)
     #: Connections each listener holds at once; beyond it a new one gets 503 and is closed.
     max_connections: int = Field(default=1000, ge=1)
 

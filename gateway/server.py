@@ -1,7 +1,8 @@
 """Running the gateway: listeners, the embedded sandboxes, signals, a clean stop.
 
-Connections are bounded (``[server]`` keys): an idle keep-alive connection closes
-after ``keepalive_timeout_seconds``; a request whose line and headers do not
+Connections are bounded (``[server]`` keys): a connection that sends nothing is
+closed after ``header_read_timeout_seconds``, an idle keep-alive connection after
+``keepalive_timeout_seconds``; a request whose line and headers do not
 arrive within ``header_read_timeout_seconds`` of its first byte is answered 408
 and closed (:class:`_GuardedHandler`; its body is bounded by the body-read
 deadline of :func:`gateway.auth.middleware.read_body_limited`); beyond
@@ -180,6 +181,20 @@ class _GuardedHandler(RequestHandler):
         self._head_timer: asyncio.TimerHandle | None = None
         self._born = self._loop.time()
         self._heard = False
+        self._silence_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        # A connection that never sends its first byte is closed after the head's
+        # deadline, not after the (longer) keep-alive time meant for reused connections.
+        self._silence_timer = self._loop.call_later(
+            self._guard_limits.header_read_timeout, self._silent_timed_out
+        )
+
+    def _silent_timed_out(self) -> None:
+        self._silence_timer = None
+        if not self._heard:
+            self.force_close()
 
     def _head_complete(self) -> bool:
         return bool(self._messages) or self._request_in_progress
@@ -200,6 +215,9 @@ class _GuardedHandler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         self._heard = True
+        if self._silence_timer is not None:
+            self._silence_timer.cancel()
+            self._silence_timer = None
         if self._close or self._force_close:
             return  # aiohttp drops data on a closing connection; nothing to time
         if self._head_timer is None and not self._head_complete():
@@ -234,9 +252,10 @@ class _GuardedHandler(RequestHandler):
         super()._process_keepalive()
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        for timer in (self._head_timer, self._silence_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._silence_timer = None
         try:
             super().connection_lost(exc)
         finally:

@@ -281,3 +281,34 @@ async def test_a_request_signed_before_a_restart_is_not_accepted_after_it(tmp_pa
             assert (await _verify(session, gw.url))[0] == 200
     finally:
         gw.stop()
+
+
+def test_sighup_tells_systemd_reloading_then_ready(tmp_path: Path) -> None:
+    """Under Type=notify a reload is RELOADING=1 (with MONOTONIC_USEC), then READY=1 again."""
+    import socket
+
+    from tests.deploy.gateway_process import deploy_env, spawn, stop
+
+    path = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(path)
+        sock.settimeout(60)
+        _, env = deploy_env(tmp_path, NOTIFY_SOCKET=path)
+        log = tmp_path / "gateway.log"
+        proc = spawn(env, log)
+        try:
+
+            def next_message() -> dict[str, str]:
+                lines = sock.recv(4096).decode().splitlines()
+                return dict(line.split("=", 1) for line in lines if "=" in line)
+
+            assert next_message().get("READY") == "1"
+            proc.send_signal(signal.SIGHUP)
+            reloading = next_message()
+            assert reloading.get("RELOADING") == "1", reloading
+            assert int(reloading["MONOTONIC_USEC"]) > 0
+            assert next_message().get("READY") == "1"
+            assert proc.poll() is None
+        finally:
+            status = stop(proc)
+    assert status == 0, log.read_text(errors="replace")[-3000:]

@@ -100,10 +100,15 @@ async def test_a_body_that_never_finishes_gets_408_problem_and_the_connection_cl
     assert problem["type"].endswith("/request-timeout")
 
 
-async def test_an_idle_connection_is_closed(tmp_path: Path) -> None:
-    """A connection that never sends a byte, and one idle after its answer, are closed."""
-    async with gateway(tmp_path) as (host, port):
+async def test_a_connection_that_never_sends_a_byte_is_closed(tmp_path: Path) -> None:
+    """Silent from the start: closed after the head's deadline, not the long keep-alive time."""
+    async with gateway(tmp_path, keepalive_timeout_seconds=600) as (host, port):
         assert await _exchange(host, port, b"") == b""
+
+
+async def test_a_kept_alive_connection_idle_after_its_answer_is_closed(tmp_path: Path) -> None:
+    """One request answered and kept alive, then nothing: closed after keepalive_timeout."""
+    async with gateway(tmp_path) as (host, port):
         answer = await _exchange(
             host, port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         )
