@@ -154,9 +154,7 @@ class ConnectionLimits:
 
     @classmethod
     def of(cls, settings: Settings) -> ConnectionLimits:
-        return cls(
-            settings.server.header_read_timeout_seconds, settings.server.max_connections
-        )
+        return cls(settings.server.header_read_timeout_seconds, settings.server.max_connections)
 
 
 class _GuardedHandler(RequestHandler):
@@ -241,8 +239,12 @@ class _GuardedHandler(RequestHandler):
             )
         )
         _access.info(
-            "request", status=408, outcome="rejected", reason="header_timeout",
-            operation="unmatched", duration_ms=round(timeout * 1000, 3),
+            "request",
+            status=408,
+            outcome="rejected",
+            reason="header_timeout",
+            operation="unmatched",
+            duration_ms=round(timeout * 1000, 3),
         )
         self.force_close()
 
@@ -464,8 +466,15 @@ async def start_gateway(
 
 #: Keys a reload applies; every other changed key needs a restart.
 RELOADABLE_CLIENT_FIELDS = frozenset(
-    {"name", "secrets", "certificate_cns", "operations", "rate_per_second", "burst",
-     "return_url_prefixes"}
+    {
+        "name",
+        "secrets",
+        "certificate_cns",
+        "operations",
+        "rate_per_second",
+        "burst",
+        "return_url_prefixes",
+    }
 )
 RELOADABLE_KEYS = frozenset({"logging.level", "tls.cert_file", "tls.key_file"})
 

@@ -39,13 +39,20 @@ SKEW = 5  # the signature verifier's future_skew allowance, in seconds
 
 def _signed(url: str, secret: str = SECRET, created: int | None = None) -> dict[str, str]:
     return sign_request(
-        "POST", url, {"Content-Type": "application/json"}, BODY, "motcua-demo", secret,
+        "POST",
+        url,
+        {"Content-Type": "application/json"},
+        BODY,
+        "motcua-demo",
+        secret,
         created=created,
     )
 
 
 async def _verify(
-    session: aiohttp.ClientSession, base: str, headers: dict[str, str] | None = None,
+    session: aiohttp.ClientSession,
+    base: str,
+    headers: dict[str, str] | None = None,
     secret: str = SECRET,
 ) -> tuple[int, dict[str, Any]]:
     url = base + "/v1/citizens/verify"
@@ -158,7 +165,10 @@ def _start_with_config(tmp_path: Path, config: Path) -> tuple[GatewayProcess, Pa
     out = log.open("ab")
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and a path we wrote
         [sys.executable, "-m", "gateway", "run", "--config", str(config)],
-        cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
     out.close()
     gw = GatewayProcess(proc, f"http://127.0.0.1:{port}")
@@ -228,8 +238,9 @@ async def test_sighup_rotates_a_client_secret(tmp_path: Path) -> None:
         status = gw.stop()
     output = log.read_text(errors="replace")
     assert status == 0, output[-3000:]
-    restart = [json.loads(line) for line in output.splitlines()
-               if '"reload.restart_required"' in line]
+    restart = [
+        json.loads(line) for line in output.splitlines() if '"reload.restart_required"' in line
+    ]
     assert restart, output[-3000:]
     assert restart[0]["keys"] == ["server.max_nonces"], restart
     refused = [line for line in output.splitlines() if '"reload.refused"' in line]

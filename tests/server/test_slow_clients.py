@@ -39,7 +39,9 @@ async def gateway(tmp_path: Path, **server: Any) -> AsyncIterator[tuple[str, int
             "http://127.0.0.1:9",
             f"sqlite:///{tmp_path}/gw.db",
             server={
-                "host": "127.0.0.1", "port": 0, "tls_port": 0,
+                "host": "127.0.0.1",
+                "port": 0,
+                "tls_port": 0,
                 "header_read_timeout_seconds": 0.5,
                 "body_read_timeout_seconds": 0.5,
                 "keepalive_timeout_seconds": 1.0,
@@ -109,9 +111,7 @@ async def test_a_connection_that_never_sends_a_byte_is_closed(tmp_path: Path) ->
 async def test_a_kept_alive_connection_idle_after_its_answer_is_closed(tmp_path: Path) -> None:
     """One request answered and kept alive, then nothing: closed after keepalive_timeout."""
     async with gateway(tmp_path) as (host, port):
-        answer = await _exchange(
-            host, port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-        )
+        answer = await _exchange(host, port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 200 "), answer
     assert b"Connection: close" not in answer  # kept alive, then closed for idleness
 
