@@ -568,7 +568,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     try:
         if args.command == "run":
-            asyncio.run(server.serve(settings))
+            asyncio.run(server.serve(settings, config_path=args.config))
         elif args.command == "sandbox":
             asyncio.run(server.serve_sandboxes(settings))
     except KeyboardInterrupt:

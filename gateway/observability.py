@@ -15,7 +15,10 @@ Two middlewares, outermost first:
 * :func:`problem_middleware` — converts whatever a handler raised into an
   ``application/problem+json`` answer: a :class:`~gateway.problems.Problem`,
   an :class:`~adapters.errors.AdapterError`, an aiohttp HTTP exception, or (as
-  a 500, logged) anything else. Nothing escapes as an HTML error page.
+  a 500, logged) anything else. Nothing escapes as an HTML error page. A
+  client that disconnected mid-request is answered (to no one) and logged with
+  status 499 and outcome ``client_disconnected``, never as a 500 with a traceback.
+  While the server drains (SIGTERM), every answer closes its connection.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from adapters.http import REQUEST_ID
 from adapters.observability import UpstreamExchange, collect_exchanges
 from adapters.tracecontext import TraceContext
 from gateway import security_events, tracing
-from gateway.auth.keys import CLIENT
+from gateway.auth.keys import CLIENT, SERVING
 from gateway.logging import PERSONAL_ID_SHAPE
 from gateway.problems import (
     BadRequest,
@@ -93,7 +96,14 @@ def operation_of(request: web.Request) -> str:
     return "unmatched" if request.match_info.http_exception is not None else "other"
 
 
+#: The access line's status for a client that left before its request was complete
+#: (nginx's convention); nothing is sent, the connection is gone.
+CLIENT_CLOSED_REQUEST = 499
+
+
 def _outcome(status: int) -> str:
+    if status == CLIENT_CLOSED_REQUEST:
+        return "client_disconnected"
     if status < 400:
         return "ok"
     if status < 500:
@@ -120,6 +130,9 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
         status = response.status
         response.headers["X-Request-ID"] = rid
         response.headers[tracing.TRACERESPONSE] = tracing.traceresponse(trace)
+        serving = request.config_dict.get(SERVING)
+        if serving is not None and serving.draining and not response.prepared:
+            response.force_close()  # the client's next request opens a connection elsewhere
         return response
     except web.HTTPException as exc:  # redirects, which problem_middleware lets through
         status = exc.status
@@ -218,7 +231,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         return await handler(request)
     except Problem as problem:
-        return problem.to_response(rid)
+        response = problem.to_response(rid)
+        if getattr(problem, "close_connection", False):
+            response.force_close()
+        return response
     except AdapterError as exc:
         security_events.report_adapter_error(exc)
         _errlog.warning(
@@ -233,6 +249,20 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status_code < 400:
             raise  # redirects are answers, not errors
         return _problem_for_http_exception(exc).to_response(rid)
+    except ConnectionError:
+        transport = request.transport
+        if transport is not None and not transport.is_closing():
+            _errlog.exception("unhandled_error", path=request.path)
+            return Problem("the gateway failed to handle this request").to_response(rid)
+        # The client went away mid-request: nothing to answer, no traceback to log.
+        response = Problem(
+            "the client closed the connection",
+            status=CLIENT_CLOSED_REQUEST,
+            type_name="client-disconnected",
+            title="Client closed request",
+        ).to_response(rid)
+        response.force_close()
+        return response
     except Exception:
         _errlog.exception("unhandled_error", path=request.path)
         return Problem("the gateway failed to handle this request").to_response(rid)
