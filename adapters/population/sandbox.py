@@ -9,10 +9,11 @@ the fictional citizens of :mod:`adapters.population.citizens`.
 Misbehaviour comes from :class:`~adapters.population.sandbox_config.Misbehaviour`
 in the config or ``POST /_admin/misbehaviour`` (loopback callers only);
 ``POST /_admin/reset`` restores the configured behaviour and zeroes the
-counters; ``GET /_admin/stats`` shows them, so tests can prove whether a call
-reached the peer, and what it asked on whose behalf: ``received`` lists the last
-100 requests' ``MaYeuCau``, ``MaDVC``, ``MaDonVi`` and ``MaCanBo`` (the officer's id
-masked, ``001*******01``: the sandbox keeps no personal id in clear either).
+counters; ``GET /_admin/stats`` shows them (and the last 100 ``X-Request-ID`` and
+``traceparent`` headers received), so tests can prove whether a call reached the
+peer and what it carried, and what it asked on whose behalf: ``received`` lists the
+last 100 requests' ``MaYeuCau``, ``MaDVC``, ``MaDonVi`` and ``MaCanBo`` (the officer's
+id masked, ``001*******01``: the sandbox keeps no personal id in clear either).
 
 Like a strict peer it checks the values of who asks: ``MaDonVi`` and ``MaDVC`` must
 be codes (1-64 letters, digits or ``. _ : / -``, starting with a letter or
@@ -132,6 +133,7 @@ class SandboxPeer:
         self.wsdl_requests = 0
         self.request_ids: deque[str] = deque(maxlen=100)
         self.received: deque[dict[str, str]] = deque(maxlen=RECEIVED_KEPT)
+        self.traceparents: deque[str] = deque(maxlen=100)
 
     def set_misbehaviour(self, misbehaviour: Misbehaviour) -> None:
         self.misbehaviour = misbehaviour
@@ -145,6 +147,7 @@ class SandboxPeer:
             "answers": dict(self.answers),
             "request_ids": list(self.request_ids),
             "received": list(self.received),
+            "traceparents": list(self.traceparents),
             "misbehaviour": self.misbehaviour.model_dump(),
         }
 
@@ -365,6 +368,8 @@ async def soap_endpoint(request: web.Request) -> web.StreamResponse:
     peer.soap_requests += 1
     if rid := request.headers.get(REQUEST_ID_HEADER):
         peer.request_ids.append(rid)
+    if traceparent := request.headers.get("traceparent"):
+        peer.traceparents.append(traceparent)
     failure = await _misbehave(peer, request)
     if failure is not None:
         peer.answers["misbehaved"] += 1

@@ -27,6 +27,15 @@ and ``request[AUDIT_VERDICT]``, the overall verdict word of a verification; the
 inbound record carries them as ``detail["context"]`` and ``detail["verdict"]``.
 The officer's id is not a subject of the record: it is left out of
 ``subject_digests`` and ``masked_ids``, which name the citizen.
+
+Traces: every record made while a request is served names its W3C trace in
+``detail``: ``trace_id`` and ``span_id`` (the request's span) on ``inbound`` and
+``callback`` records, ``trace_id`` and ``span_ids`` (the ``traceparent`` span id
+of each attempt) on ``upstream`` records; a ``webhook`` record names the
+event's trace (:func:`gateway.tracing.webhook_trace_id`). ``detail`` is hashed
+with the rest of the record, so the fields are covered by the chain, and
+records written before they existed verify unchanged (see
+:mod:`gateway.audit.record`).
 """
 
 from __future__ import annotations
@@ -39,10 +48,13 @@ import structlog
 from aiohttp import web
 
 from adapters.observability import UpstreamExchange
+from adapters.tracecontext import TraceContext
 from gateway.audit.log import AuditLog
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
-from gateway.observability import REQUEST_ID_KEY, UPSTREAM_EXCHANGES, operation_of
+from gateway.observability import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES, operation_of
+from gateway.tracing import current as current_trace
+from gateway.tracing import webhook_trace_id
 
 #: Request keys set by route handlers, read here.
 AUDIT_CONTEXT: web.RequestKey[dict[str, str]] = web.RequestKey("lienthong.audit_context")
@@ -149,8 +161,8 @@ async def _audit_request(
 
 
 def _inbound_detail(request: web.Request) -> dict[str, Any]:
-    """``method``, and the context and verdict the handler left on the request."""
-    detail: dict[str, Any] = {"method": request.method}
+    """``method``, the trace, and the context and verdict the handler left on the request."""
+    detail: dict[str, Any] = {"method": request.method, **_trace_detail(request.get(TRACE_KEY))}
     context = request.get(AUDIT_CONTEXT)
     if isinstance(context, Mapping) and context:
         detail["context"] = {str(k): v for k, v in context.items() if isinstance(v, str)}
@@ -184,8 +196,15 @@ async def audit_upstream(
             "bytes_out": exchange.bytes_out,
             "bytes_in": exchange.bytes_in,
             "duration_ms": exchange.duration_ms,
+            **({"trace_id": exchange.trace_id} if exchange.trace_id else {}),
+            **({"span_ids": list(exchange.span_ids)} if exchange.span_ids else {}),
         },
     )
+
+
+def _trace_detail(trace: TraceContext | None) -> dict[str, str]:
+    """``trace_id`` and ``span_id`` of a request's trace, for a record's ``detail``."""
+    return {} if trace is None else {"trace_id": trace.trace_id, "span_id": trace.span_id}
 
 
 def _str_or_none(value: object) -> str | None:
@@ -213,7 +232,7 @@ async def audit_callback(
         request_id=request_id,
         request_body=body,
         response_body=response_body,
-        detail={"remote": remote, "reference": reference},
+        detail={"remote": remote, "reference": reference, **_trace_detail(current_trace())},
     )
 
 
@@ -235,7 +254,7 @@ async def audit_webhook(
         client_id=client_id,
         status=status,
         request_body=body,
-        detail={"event_id": event_id},
+        detail={"event_id": event_id, "trace_id": webhook_trace_id(event_id)},
     )
 
 
