@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from gateway.appkeys import READINESS_CHECKS
+from gateway.problems import json_response
 
 routes = web.RouteTableDef()
 
@@ -18,7 +19,7 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
 @routes.get("/healthz", name="ops.healthz")
 async def healthz(request: web.Request) -> web.Response:
     """The process is alive and its event loop answers."""
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 @routes.get("/readyz", name="ops.readyz")
@@ -33,7 +34,7 @@ async def readyz(request: web.Request) -> web.Response:
             ok, detail = False, {"error": type(exc).__name__}
         checks[name] = {"ok": ok, **detail}
         ready = ready and ok
-    return web.json_response(
+    return json_response(
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status=200 if ready else 503,
     )
@@ -52,7 +53,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/openapi.json", name="ops.openapi")
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(load_openapi())
+    return json_response(load_openapi())
 
 
 _cache: dict[str, object] = {}
