@@ -40,27 +40,58 @@ def _env_pair(text: str) -> tuple[str, str]:
 def parse_settings(argv: Sequence[str] | None) -> BenchSettings:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny bounded run (smoke test)")
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS),
-                        help="run only this scenario (repeatable)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="run only this scenario (repeatable)",
+    )
     parser.add_argument("--duration", type=float, help="seconds per measured run")
     parser.add_argument("--workers", type=int, help="concurrent callers at saturation")
     parser.add_argument("--max-requests", type=int, help="requests per run at most")
-    parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-                        help="the gateway's logging level (default INFO, the production one)")
+    parser.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="the gateway's logging level (default INFO, the production one)",
+    )
     parser.add_argument("--output-dir", type=Path, help="where bench-<timestamp>.json goes")
-    parser.add_argument("--reconcile", type=int, nargs="?", const=DEFAULT_COUNT, metavar="ROWS",
-                        help=f"also reconcile ROWS rows per store (default {DEFAULT_COUNT:,})")
-    parser.add_argument("--callback-duplicates", type=float, metavar="SHARE",
-                        help="share of payment callbacks that are redeliveries (0 to <1)")
+    parser.add_argument(
+        "--reconcile",
+        type=int,
+        nargs="?",
+        const=DEFAULT_COUNT,
+        metavar="ROWS",
+        help=f"also reconcile ROWS rows per store (default {DEFAULT_COUNT:,})",
+    )
+    parser.add_argument(
+        "--callback-duplicates",
+        type=float,
+        metavar="SHARE",
+        help="share of payment callbacks that are redeliveries (0 to <1)",
+    )
     parser.add_argument("--audit-rounds", type=int, help="rounds of audit on/off runs")
-    parser.add_argument("--no-postgres", action="store_true",
-                        help="callbacks and reconciliation on SQLite only")
-    parser.add_argument("--compare-source", type=Path, metavar="PATH",
-                        help="compare: gateway B runs the code of this checkout")
-    parser.add_argument("--compare-env", action="append", type=_env_pair, metavar="KEY=VALUE",
-                        help="compare: an environment override for gateway B (repeatable)")
-    parser.add_argument("--compare-rate", type=float, metavar="PER_SECOND",
-                        help="compare: fixed-rate runs (default: saturation)")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="callbacks and reconciliation on SQLite only"
+    )
+    parser.add_argument(
+        "--compare-source",
+        type=Path,
+        metavar="PATH",
+        help="compare: gateway B runs the code of this checkout",
+    )
+    parser.add_argument(
+        "--compare-env",
+        action="append",
+        type=_env_pair,
+        metavar="KEY=VALUE",
+        help="compare: an environment override for gateway B (repeatable)",
+    )
+    parser.add_argument(
+        "--compare-rate",
+        type=float,
+        metavar="PER_SECOND",
+        help="compare: fixed-rate runs (default: saturation)",
+    )
     parser.add_argument("--compare-rounds", type=int, help="compare: runs per side")
     args = parser.parse_args(argv)
     scenarios: tuple[str, ...] | None = tuple(args.scenario) if args.scenario else None

@@ -39,9 +39,7 @@ def round_order(rounds: int) -> list[str]:
 
 def audit(stack: BenchStack) -> ScenarioReport:
     """Signed verifications with the audit log on and off; the on/off ratios."""
-    report = ScenarioReport(
-        "audit", "Audit log on vs off (POST /v1/citizens/verify, issue #5)"
-    )
+    report = ScenarioReport("audit", "Audit log on vs off (POST /v1/citizens/verify, issue #5)")
     if not stack.has_gateway:
         report.notes.append("gateway did not start: nothing measured")
         return report

@@ -51,8 +51,9 @@ def store_config(stack: BenchStack, backend: str) -> StoreConfig:
         directory = stack.workdir / "callbacks-sqlite"
         directory.mkdir(parents=True, exist_ok=True)
         return StoreConfig(url=f"sqlite:///{Path(directory, 'callbacks.db')}")
-    return StoreConfig(url=stack.settings.postgres_dsn,
-                       schema_name=new_schema_name("bench_callbacks"))
+    return StoreConfig(
+        url=stack.settings.postgres_dsn, schema_name=new_schema_name("bench_callbacks")
+    )
 
 
 def callbacks(stack: BenchStack) -> ScenarioReport:
@@ -90,27 +91,34 @@ def _one_store(stack: BenchStack, report: ScenarioReport, backend: str) -> None:
     dropped = config.schema_name is None
     try:
         baseline = run_in_process(
-            insert_baseline, config, settings.max_requests, settings.duration,
+            insert_baseline,
+            config,
+            settings.max_requests,
+            settings.duration,
             cpus=stack.cpus.servers,
         )
         insert = Figures.from_result(
-            report.name, BASELINE, backend,
+            report.name,
+            BASELINE,
+            backend,
             LoadResult(baseline.latencies, {}, baseline.elapsed),
-            {"insert-loop": baseline.cpu_seconds}, {},
+            {"insert-loop": baseline.cpu_seconds},
+            {},
         )
         report.figures.append(insert)
         name = f"gateway-{backend}"
         try:
             stack.start_gateway(
                 name,
-                GatewayVariant(store_url=config.url, schema_name=config.schema_name,
-                               payments=True),
+                GatewayVariant(store_url=config.url, schema_name=config.schema_name, payments=True),
             )
         except RuntimeError as exc:
             report.notes.append(f"{backend}: the payments gateway did not start: {exc}")
             return
         factory = DvcqgCallbacks(
-            stack.url(name) + CALLBACK_PATH, bills, provider_timestamp(vietnam_now()),
+            stack.url(name) + CALLBACK_PATH,
+            bills,
+            provider_timestamp(vietnam_now()),
             settings.callback_duplicate_share,
         )
         try:
@@ -124,16 +132,20 @@ def _one_store(stack: BenchStack, report: ScenarioReport, backend: str) -> None:
         sent = plan[: min(len(plan), settings.warmup_requests) + result.sent]
         called_back = frozenset(bills[i].reference for i in sent)
         clean = not result.errors and not result.warmup_errors
-        check = run_in_process(
-            check_ledger, config, called_back, clean, not dropped, timeout=300.0
-        )
+        check = run_in_process(check_ledger, config, called_back, clean, not dropped, timeout=300.0)
         dropped = True
         report.checks += _checks(backend, check, len(called_back), len(sent), len(bills), clean)
         report.comparisons += [
-            Comparison(f"{backend}: callbacks/s ÷ bare inserts/s",
-                       ratio(gateway.per_second, insert.per_second), "×"),
-            Comparison(f"{backend}: gateway CPU per callback ÷ insert-loop CPU per row",
-                       ratio(gateway.cpu_ms(name), insert.cpu_ms("insert-loop")), "×"),
+            Comparison(
+                f"{backend}: callbacks/s ÷ bare inserts/s",
+                ratio(gateway.per_second, insert.per_second),
+                "×",
+            ),
+            Comparison(
+                f"{backend}: gateway CPU per callback ÷ insert-loop CPU per row",
+                ratio(gateway.cpu_ms(name), insert.cpu_ms("insert-loop")),
+                "×",
+            ),
         ]
     finally:
         if not dropped:
@@ -152,14 +164,23 @@ def _checks(
     if check.wrong:
         detail += "; wrong: " + "; ".join(check.wrong)
     checks = [
-        Check(f"{backend}: every payment called back is paid exactly once, no other changed",
-              not check.wrong, detail),
-        Check(f"{backend}: one outbox event per paid payment",
-              check.outbox_events == check.paid_once,
-              f"{check.outbox_events:,} events, {check.paid_once:,} paid"),
+        Check(
+            f"{backend}: every payment called back is paid exactly once, no other changed",
+            not check.wrong,
+            detail,
+        ),
+        Check(
+            f"{backend}: one outbox event per paid payment",
+            check.outbox_events == check.paid_once,
+            f"{check.outbox_events:,} events, {check.paid_once:,} paid",
+        ),
     ]
     if clean:
-        checks.append(Check(f"{backend}: paid payments = payments called back",
-                            check.paid_once == called_back,
-                            f"{check.paid_once:,} paid, {called_back:,} called back"))
+        checks.append(
+            Check(
+                f"{backend}: paid payments = payments called back",
+                check.paid_once == called_back,
+                f"{check.paid_once:,} paid, {called_back:,} called back",
+            )
+        )
     return checks

@@ -58,11 +58,28 @@ def _pending_row(
     fee_lines = [{"kind": "charge", "code": "LP01", "name": "Le phi", "amount": amount}]
     created = to_us(now)
     row: tuple[object, ...] = (
-        f"pay_bench{tag}{index:012d}", reference, client_id, "dvcqg", "pending", amount, "VND",
-        "000.00.01.H13-261128-0001", "1.001612", "000.00.01.H13", json.dumps(fee_lines),
-        None, None, "http://127.0.0.1:8799/return", f"http://127.0.0.1:9/pay/{reference}",
-        None, None, "provider_created", created, created,
-        to_us(now + dt.timedelta(days=1)), SEEDED_VERSION,
+        f"pay_bench{tag}{index:012d}",
+        reference,
+        client_id,
+        "dvcqg",
+        "pending",
+        amount,
+        "VND",
+        "000.00.01.H13-261128-0001",
+        "1.001612",
+        "000.00.01.H13",
+        json.dumps(fee_lines),
+        None,
+        None,
+        "http://127.0.0.1:8799/return",
+        f"http://127.0.0.1:9/pay/{reference}",
+        None,
+        None,
+        "provider_created",
+        created,
+        created,
+        to_us(now + dt.timedelta(days=1)),
+        SEEDED_VERSION,
     )
     return row, Bill(reference, amount)
 
@@ -202,8 +219,11 @@ def _classify(row: dict[str, object], called_back: bool, strict: bool) -> str | 
     """None when the row is as it must be, else what is wrong with it."""
     events, paid_events = int(str(row["events"])), int(str(row["paid_events"] or 0))
     paid_once = (
-        row["status"] == "paid" and int(str(row["version"])) == SEEDED_VERSION + 1
-        and row["paid_amount"] == row["amount"] and events == 1 and paid_events == 1
+        row["status"] == "paid"
+        and int(str(row["version"])) == SEEDED_VERSION + 1
+        and row["paid_amount"] == row["amount"]
+        and events == 1
+        and paid_events == 1
     )
     untouched = (
         row["status"] == "pending" and int(str(row["version"])) == SEEDED_VERSION and events == 0

@@ -35,7 +35,11 @@ class Bill(NamedTuple):
 
 
 def paid_callback(
-    bill: Bill, index: int, paid_at: str, *, hash_key: str = SANDBOX_HASH_KEY,
+    bill: Bill,
+    index: int,
+    paid_at: str,
+    *,
+    hash_key: str = SANDBOX_HASH_KEY,
     partner_code: str = PARTNER_CODE,
 ) -> dict[str, object]:
     """The platform's signed ``paid`` result for ``bill`` (``MaGiaoDich`` unique per index)."""

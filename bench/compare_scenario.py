@@ -77,10 +77,13 @@ def compare(stack: BenchStack) -> ScenarioReport:
     settings = stack.settings
     report = ScenarioReport("compare", "This tree (A) against another gateway (B), side by side")
     if settings.compare_source is None and not settings.compare_env:
-        report.checks.append(Check(
-            "compare: something to compare with", False,
-            "give --compare-source PATH (another checkout) and/or --compare-env KEY=VALUE",
-        ))
+        report.checks.append(
+            Check(
+                "compare: something to compare with",
+                False,
+                "give --compare-source PATH (another checkout) and/or --compare-env KEY=VALUE",
+            )
+        )
         return report
     shape, mode = _shape(stack)
     runs: dict[str, list[Measured]] = {SIDE_A: [], SIDE_B: []}
@@ -112,8 +115,9 @@ def compare(stack: BenchStack) -> ScenarioReport:
     ]
     report.notes.append(f"A = this tree; B = {describe_b(settings)}")
     for side in (SIDE_A, SIDE_B):
-        each = [run.figures(report.name, "gateway", side).cpu_ms(servers[side])
-                for run in runs[side]]
+        each = [
+            run.figures(report.name, "gateway", side).cpu_ms(servers[side]) for run in runs[side]
+        ]
         report.notes.append(
             f"{side}: gateway CPU ms per verification in each run, in order: "
             + ", ".join(f"{cpu:.3f}" for cpu in each)

@@ -199,7 +199,9 @@ async def _closed_loop(
 
 
 async def _open_loop(
-    session: aiohttp.ClientSession, requests: Sequence[PreparedRequest], shape: OpenLoop,
+    session: aiohttp.ClientSession,
+    requests: Sequence[PreparedRequest],
+    shape: OpenLoop,
     tally: _Tally,
 ) -> tuple[float, float]:
     interval = 1.0 / shape.rate
@@ -249,7 +251,11 @@ async def _generate(job: LoadJob, conn: Connection) -> LoadResult:
         else:
             elapsed, lag = await _open_loop(session, measured, shape, tally)
     return LoadResult(
-        tally.latencies, dict(tally.errors), elapsed, tally.latencies_from_schedule, lag,
+        tally.latencies,
+        dict(tally.errors),
+        elapsed,
+        tally.latencies_from_schedule,
+        lag,
         len(measured),
     )
 

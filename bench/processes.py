@@ -212,7 +212,9 @@ class ProcessGroup:
 
 
 def _call_and_send(
-    func: Callable[..., object], args: tuple[object, ...], cpus: frozenset[int] | None,
+    func: Callable[..., object],
+    args: tuple[object, ...],
+    cpus: frozenset[int] | None,
     conn: Connection,
 ) -> None:
     try:

@@ -265,7 +265,13 @@ async def measure(
         raise RuntimeError(f"unexpected reconciliation result: {report.counts.as_dict()}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return Figures(
-        backend, count, insert_s, reconcile_s, report.counts.matched, peak, insert_cpu_s,
+        backend,
+        count,
+        insert_s,
+        reconcile_s,
+        report.counts.matched,
+        peak,
+        insert_cpu_s,
         reconcile_cpu_s,
     )
 
@@ -328,8 +334,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox_cpu, own_cpu = _cpus()
     if own_cpu is not None:
         os.sched_setaffinity(0, {own_cpu})
-    print(f"reconciliation benchmark: {args.provider}, {args.count:,} transactions,"
-          f" day {BENCH_DAY}", flush=True)
+    print(
+        f"reconciliation benchmark: {args.provider}, {args.count:,} transactions, day {BENCH_DAY}",
+        flush=True,
+    )
     stores = ("sqlite",) if args.no_postgres else ("sqlite", "postgres")
     figures, notes = measure_stores(args.provider, args.count, stores, None, sandbox_cpu)
     for one in figures:

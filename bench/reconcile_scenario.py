@@ -50,23 +50,35 @@ def reconciliation(stack: BenchStack) -> ScenarioReport:
     """A day's provider list of ``reconcile_count`` rows against as many payments, per store."""
     settings = stack.settings
     report = ScenarioReport(
-        "reconcile", f"Reconciliation of {settings.reconcile_count:,} rows ({PROVIDER})",
+        "reconcile",
+        f"Reconciliation of {settings.reconcile_count:,} rows ({PROVIDER})",
         unit="rows/s",
     )
     sandbox_cpu = min(stack.cpus.servers) if stack.cpus.servers else None
     figures, notes = run_in_process(
-        quiet_measure_stores, PROVIDER, settings.reconcile_count, settings.stores,
-        settings.postgres_dsn, sandbox_cpu, cpus=stack.cpus.load_generator, timeout=3600.0,
+        quiet_measure_stores,
+        PROVIDER,
+        settings.reconcile_count,
+        settings.stores,
+        settings.postgres_dsn,
+        sandbox_cpu,
+        cpus=stack.cpus.load_generator,
+        timeout=3600.0,
     )
     for one in figures:
-        insert = _rows_figures("insert", f"{one.backend} bulk", one.count, one.insert_s,
-                               one.insert_cpu_s)
-        matched = _rows_figures("reconcile", one.backend, one.matched, one.reconcile_s,
-                                one.reconcile_cpu_s)
+        insert = _rows_figures(
+            "insert", f"{one.backend} bulk", one.count, one.insert_s, one.insert_cpu_s
+        )
+        matched = _rows_figures(
+            "reconcile", one.backend, one.matched, one.reconcile_s, one.reconcile_cpu_s
+        )
         report.figures += [insert, matched]
         report.comparisons.append(
-            Comparison(f"{one.backend}: reconcile rows/s ÷ bulk insert rows/s",
-                       ratio(matched.per_second, insert.per_second), "×")
+            Comparison(
+                f"{one.backend}: reconcile rows/s ÷ bulk insert rows/s",
+                ratio(matched.per_second, insert.per_second),
+                "×",
+            )
         )
         report.notes.append(
             f"{one.backend}: {one.matched:,} matched; peak RSS of the reconciling process"

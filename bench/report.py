@@ -29,8 +29,10 @@ def _first_log(figures: Figures) -> float:
 
 def figures_table(figures: Sequence[Figures], unit: str = "req/s") -> str:
     """One line per run: target, mode, req/s, p50, p99, errors, server CPU ms per request."""
-    header = (f"{'target':<9} {'mode':<14} {unit:>9} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'ok':>7} {'errors':>6} {'log B/req':>9}  server CPU ms/request")
+    header = (
+        f"{'target':<9} {'mode':<14} {unit:>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'ok':>7} {'errors':>6} {'log B/req':>9}  server CPU ms/request"
+    )
     lines = [header, "-" * len(header)]
     for f in figures:
         lines.append(
@@ -70,17 +72,17 @@ def render(reports: Sequence[ScenarioReport], header: Sequence[str]) -> str:
             if f.errors:
                 out.append(f"  ! {f.target} {f.mode}: errors {f.errors}")
             if f.max_start_lag_ms > 5:
-                out.append(f"  ! {f.target} {f.mode}: the load generator fell up to "
-                           f"{f.max_start_lag_ms:.0f} ms behind schedule (p99 from schedule "
-                           f"{_num(f.p99_from_schedule_ms)} ms)")
+                out.append(
+                    f"  ! {f.target} {f.mode}: the load generator fell up to "
+                    f"{f.max_start_lag_ms:.0f} ms behind schedule (p99 from schedule "
+                    f"{_num(f.p99_from_schedule_ms)} ms)"
+                )
         out += [f"  note: {n}" for n in report.notes]
         out.append("")
     return "\n".join(out)
 
 
-def write_json(
-    reports: Sequence[ScenarioReport], directory: Path, context: dict[str, Any]
-) -> Path:
+def write_json(reports: Sequence[ScenarioReport], directory: Path, context: dict[str, Any]) -> Path:
     """``directory/bench-<timestamp>.json`` with every figure and comparison."""
     directory.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
@@ -91,6 +93,7 @@ def write_json(
         **context,
         "scenarios": [r.as_json() for r in reports],
     }
-    path.write_text(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=True) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(document, indent=2, ensure_ascii=False, allow_nan=True) + "\n", encoding="utf-8"
+    )
     return path

@@ -62,8 +62,21 @@ def fixed_rate(stack: BenchStack, rate: float) -> OpenLoop:
     return OpenLoop(rate=rate, duration=duration)
 
 
-def signed(method: str, urls: list[str], bodies: list[bytes], *, distinct: bool = False,
-           content_type: str | None = "application/json") -> SignedRequests:
+def signed(
+    method: str,
+    urls: list[str],
+    bodies: list[bytes],
+    *,
+    distinct: bool = False,
+    content_type: str | None = "application/json",
+) -> SignedRequests:
     """Requests to the gateway signed as the bench client."""
-    return SignedRequests(method, tuple(urls), tuple(bodies), BENCH_CLIENT_ID, BENCH_CLIENT_SECRET,
-                          content_type=content_type, distinct=distinct)
+    return SignedRequests(
+        method,
+        tuple(urls),
+        tuple(bodies),
+        BENCH_CLIENT_ID,
+        BENCH_CLIENT_SECRET,
+        content_type=content_type,
+        distinct=distinct,
+    )

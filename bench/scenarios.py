@@ -52,11 +52,13 @@ def verification(stack: BenchStack) -> ScenarioReport:
     citizens = bench_citizens()
     envelopes, soap_action = lookup_envelopes(citizens)
     direct = Target(
-        "direct", soap_requests(stack.url(POPULATION) + SOAP_PATH, envelopes, soap_action),
+        "direct",
+        soap_requests(stack.url(POPULATION) + SOAP_PATH, envelopes, soap_action),
         (POPULATION,),
     )
     proxy = Target(
-        "proxy", soap_requests(stack.url(PROXY) + SOAP_PATH, envelopes, soap_action),
+        "proxy",
+        soap_requests(stack.url(PROXY) + SOAP_PATH, envelopes, soap_action),
         (PROXY, POPULATION),
     )
     closed = "saturation"
@@ -67,8 +69,9 @@ def verification(stack: BenchStack) -> ScenarioReport:
         return report
     gateway = Target(
         "gateway",
-        signed("POST", [stack.url(GATEWAY) + "/v1/citizens/verify"],
-               [verify_body(c) for c in citizens]),
+        signed(
+            "POST", [stack.url(GATEWAY) + "/v1/citizens/verify"], [verify_body(c) for c in citizens]
+        ),
         (GATEWAY, POPULATION),
     )
     gw = stack.measure(report.name, gateway, saturation(stack), closed)
@@ -90,11 +93,15 @@ def verification(stack: BenchStack) -> ScenarioReport:
         Comparison("throughput proxy / direct", ratio(p.per_second, d.per_second), "×"),
         Comparison.at_most(
             "gateway CPU per verification / proxy CPU per request",
-            ratio(gw.cpu_ms(GATEWAY), p.cpu_ms(PROXY)), CPU_RATIO_TARGET, "×",
+            ratio(gw.cpu_ms(GATEWAY), p.cpu_ms(PROXY)),
+            CPU_RATIO_TARGET,
+            "×",
         ),
         Comparison.below(
             f"p99 added by the gateway at {stack.settings.half_saturation:.0%} of saturation",
-            gw_half.p99_ms - direct_half.p99_ms, P99_ADDED_TARGET_MS, "ms",
+            gw_half.p99_ms - direct_half.p99_ms,
+            P99_ADDED_TARGET_MS,
+            "ms",
         ),
     ]
     return report
@@ -156,12 +163,17 @@ def business(stack: BenchStack) -> ScenarioReport:
         )
     d = report.figures[0]
     report.comparisons += [
-        Comparison("throughput gateway cold / direct", ratio(cold_figures.per_second,
-                                                             d.per_second), "×"),
-        Comparison("throughput gateway warm / direct", ratio(warm_figures.per_second,
-                                                             d.per_second), "×"),
-        Comparison("throughput gateway warm / cold", ratio(warm_figures.per_second,
-                                                           cold_figures.per_second), "×"),
+        Comparison(
+            "throughput gateway cold / direct", ratio(cold_figures.per_second, d.per_second), "×"
+        ),
+        Comparison(
+            "throughput gateway warm / direct", ratio(warm_figures.per_second, d.per_second), "×"
+        ),
+        Comparison(
+            "throughput gateway warm / cold",
+            ratio(warm_figures.per_second, cold_figures.per_second),
+            "×",
+        ),
     ]
     return report
 

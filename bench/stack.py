@@ -182,7 +182,12 @@ class BenchStack:
         env: dict[str, str] | None = None,
     ) -> None:
         server = ServerProcess(
-            name, argv, port, self.workdir / f"{name}.log", self.cpus.servers, env=env,
+            name,
+            argv,
+            port,
+            self.workdir / f"{name}.log",
+            self.cpus.servers,
+            env=env,
             health_path=health,
         )
         self.servers[name] = server  # registered first, so a failed start is stopped too
@@ -192,14 +197,35 @@ class BenchStack:
         """Peers and proxy first (they must start); then the gateway (it may not, yet)."""
         population_port = free_loopback_port()
         ngsp_port = free_loopback_port()
-        self._server(POPULATION, python_module("bench.peer", POPULATION, "--port",
-                                               str(population_port)), population_port)
-        self._server(NGSP, python_module("bench.peer", NGSP, "--port", str(ngsp_port),
-                                         "--businesses", str(self.settings.businesses)), ngsp_port)
+        self._server(
+            POPULATION,
+            python_module("bench.peer", POPULATION, "--port", str(population_port)),
+            population_port,
+        )
+        self._server(
+            NGSP,
+            python_module(
+                "bench.peer",
+                NGSP,
+                "--port",
+                str(ngsp_port),
+                "--businesses",
+                str(self.settings.businesses),
+            ),
+            ngsp_port,
+        )
         proxy_port = free_loopback_port()
-        self._server(PROXY, python_module("bench.proxy", "--upstream",
-                                          self.servers[POPULATION].base_url, "--port",
-                                          str(proxy_port)), proxy_port)
+        self._server(
+            PROXY,
+            python_module(
+                "bench.proxy",
+                "--upstream",
+                self.servers[POPULATION].base_url,
+                "--port",
+                str(proxy_port),
+            ),
+            proxy_port,
+        )
         self._ports = (population_port, ngsp_port)
         try:
             self.start_gateway(GATEWAY, GatewayVariant())
@@ -222,8 +248,13 @@ class BenchStack:
             pki_dir=self.workdir / "pki",
         )
         try:
-            self._server(name, [*lienthong_command(), "run", "--config", str(config)],
-                         gateway_port, health="/healthz", env=dict(variant.env) or None)
+            self._server(
+                name,
+                [*lienthong_command(), "run", "--config", str(config)],
+                gateway_port,
+                health="/healthz",
+                env=dict(variant.env) or None,
+            )
         except RuntimeError:
             self.stop_server(name)
             raise

@@ -19,7 +19,8 @@ from pathlib import Path
 from prometheus_client import Gauge
 
 BUILD_INFO = Gauge(
-    "lienthong_build_info", "The running build (always 1): its version and commit",
+    "lienthong_build_info",
+    "The running build (always 1): its version and commit",
     ["version", "commit"],
 )
 

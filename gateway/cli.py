@@ -31,7 +31,9 @@ from gateway.config import DEFAULT_CONFIG, ConfigError, load_settings, productio
 
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--config", type=Path, default=None,
+        "--config",
+        type=Path,
+        default=None,
         help=f"TOML config file (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})",
     )
 
@@ -90,18 +92,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole story of a dossier against a running gateway")
     demo.add_argument("--gateway", default=None, help="gateway URL (default: from the config)")
     demo.add_argument("--provider", choices=["dvcqg", "vnpay"], default=None)
-    demo.add_argument("--receiver-port", type=int, default=None,
-                      help="port of the demo receiver (default: the client's webhook port)")
-    demo.add_argument("--serve", action="store_true",
-                      help="only serve the demo one-stop page and receiver until Ctrl-C")
+    demo.add_argument(
+        "--receiver-port",
+        type=int,
+        default=None,
+        help="port of the demo receiver (default: the client's webhook port)",
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="only serve the demo one-stop page and receiver until Ctrl-C",
+    )
     _add_config(demo)
 
     reconcile = sub.add_parser("reconcile", help="reconcile one day with a provider's list")
     reconcile.add_argument("--provider", required=True, choices=["dvcqg", "vnpay"])
-    reconcile.add_argument("--date", required=True, type=dt.date.fromisoformat,
-                           help="the day, YYYY-MM-DD (Vietnam time)")
-    reconcile.add_argument("--out", type=Path, default=Path("var/reconcile"),
-                           help="where the report is written")
+    reconcile.add_argument(
+        "--date",
+        required=True,
+        type=dt.date.fromisoformat,
+        help="the day, YYYY-MM-DD (Vietnam time)",
+    )
+    reconcile.add_argument(
+        "--out", type=Path, default=Path("var/reconcile"), help="where the report is written"
+    )
     _add_config(reconcile)
 
     audit = sub.add_parser("audit", help="the tamper-evident audit log")
@@ -134,8 +148,9 @@ def _store_config(settings: Any) -> Any:
     return StoreConfig(url=section.url, pool_size=1, schema_name=section.schema_name)
 
 
-async def _record_operator_command(settings: Any, command: str, args: dict[str, Any],
-                                   outcome: str) -> None:
+async def _record_operator_command(
+    settings: Any, command: str, args: dict[str, Any], outcome: str
+) -> None:
     """Append the command to the operator chain of the audit log (when auditing is on)."""
     if not settings.audit.enabled:
         return
@@ -166,8 +181,11 @@ def _cmd_audit(settings: Any, args: argparse.Namespace) -> int:
         )
     instance = args.instance or settings.instance_id
     status = asyncio.run(audit_archive_command(store_config, settings.audit, instance))
-    asyncio.run(_record_operator_command(
-        settings, "audit archive", {"instance": instance}, "ok" if status == 0 else "failed"))
+    asyncio.run(
+        _record_operator_command(
+            settings, "audit archive", {"instance": instance}, "ok" if status == 0 else "failed"
+        )
+    )
     return status
 
 
@@ -323,30 +341,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "outbox":
         status = asyncio.run(_outbox(settings, args.outbox_command, args))
         if args.outbox_command != "list":
-            asyncio.run(_record_operator_command(
-                settings, f"outbox {args.outbox_command}", {"event_id": args.event_id},
-                "ok" if status == 0 else "failed"))
+            asyncio.run(
+                _record_operator_command(
+                    settings,
+                    f"outbox {args.outbox_command}",
+                    {"event_id": args.event_id},
+                    "ok" if status == 0 else "failed",
+                )
+            )
         return status
     if args.command == "payments":
         status = asyncio.run(_purge_personal_data(settings))
         try:
-            asyncio.run(_record_operator_command(
-                settings, "payments purge-personal-data",
-                {"retention_days": settings.payments.personal_data_retention_days},
-                "ok" if status == 0 else "failed"))
+            asyncio.run(
+                _record_operator_command(
+                    settings,
+                    "payments purge-personal-data",
+                    {"retention_days": settings.payments.personal_data_retention_days},
+                    "ok" if status == 0 else "failed",
+                )
+            )
         except Exception as exc:  # one line, and only if the purge's own line did not say why
             if status == 0:
-                print(f"lienthong payments purge-personal-data: done but not audited:"
-                      f" {type(exc).__name__}", file=sys.stderr)
+                print(
+                    f"lienthong payments purge-personal-data: done but not audited:"
+                    f" {type(exc).__name__}",
+                    file=sys.stderr,
+                )
             return 1
         return status
     if args.command == "demo":
         return _cmd_demo(settings, args)
     if args.command == "reconcile":
         status = _cmd_reconcile(settings, args)
-        asyncio.run(_record_operator_command(
-            settings, "reconcile", {"provider": args.provider, "date": args.date.isoformat()},
-            "ok" if status == 0 else "failed"))
+        asyncio.run(
+            _record_operator_command(
+                settings,
+                "reconcile",
+                {"provider": args.provider, "date": args.date.isoformat()},
+                "ok" if status == 0 else "failed",
+            )
+        )
         return status
     if args.command == "audit":
         return _cmd_audit(settings, args)

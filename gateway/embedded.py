@@ -140,21 +140,28 @@ def point_at_sandboxes(
     ``gateway_url``, VNPay's return URL points at that gateway too.
     """
     population = settings.population.model_copy(
-        update={"adapter": settings.population.adapter.model_copy(
-            update={"endpoint": sandboxes.population_endpoint})}
+        update={
+            "adapter": settings.population.adapter.model_copy(
+                update={"endpoint": sandboxes.population_endpoint}
+            )
+        }
     )
     business = settings.business
     if business.adapter is not None:
         oauth = business.adapter.oauth.model_copy(
-            update={"token_url": sandboxes.ngsp_base_url + "/token"})
-        business = business.model_copy(update={"adapter": business.adapter.model_copy(
-            update={"base_url": sandboxes.ngsp_base_url, "oauth": oauth})})
+            update={"token_url": sandboxes.ngsp_base_url + "/token"}
+        )
+        business = business.model_copy(
+            update={
+                "adapter": business.adapter.model_copy(
+                    update={"base_url": sandboxes.ngsp_base_url, "oauth": oauth}
+                )
+            }
+        )
     payments = settings.payments
     updates: dict[str, object] = {}
     if payments.dvcqg is not None and sandboxes.dvcqg_base_url:
-        updates["dvcqg"] = payments.dvcqg.model_copy(
-            update={"base_url": sandboxes.dvcqg_base_url}
-        )
+        updates["dvcqg"] = payments.dvcqg.model_copy(update={"base_url": sandboxes.dvcqg_base_url})
     if payments.vnpay is not None and sandboxes.vnpay_base_url:
         vnpay_update = {
             "pay_url": _rebase(payments.vnpay.pay_url, sandboxes.vnpay_base_url),

@@ -19,9 +19,7 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
-SECURITY_EVENTS = Counter(
-    "lienthong_security_events_total", "Security events by kind", ["kind"]
-)
+SECURITY_EVENTS = Counter("lienthong_security_events_total", "Security events by kind", ["kind"])
 
 #: Called with the event kind and its fields.
 SecurityListener = Callable[[str, Mapping[str, Any]], None]

@@ -53,7 +53,11 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 #: they may leak in (as registered, without accents, run together).
 FIXTURE_IDS = ("092090001234", "092195004321", "094203000777", "092301000555", "093185000999")
 FIXTURE_NAMES = (
-    "Nguyễn Văn An", "Trần Thị Thủy", "Lê Đức Anh", "Phạm Ngọc Hoà", "Huỳnh Thị Ánh Tuyết",
+    "Nguyễn Văn An",
+    "Trần Thị Thủy",
+    "Lê Đức Anh",
+    "Phạm Ngọc Hoà",
+    "Huỳnh Thị Ánh Tuyết",
 )
 
 _LOG_LINES: list[str] = []
@@ -97,9 +101,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     leaks = find_leaks(_LOG_LINES)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.write_line(
-            f"personal-data scan: {len(_LOG_LINES)} log lines, {len(leaks)} leaks"
-        )
+        reporter.write_line(f"personal-data scan: {len(_LOG_LINES)} log lines, {len(leaks)} leaks")
         for pattern, line in leaks[:20]:
             reporter.write_line(f"  LEAK of {pattern!r}: {line[:300]}")
     if leaks:

@@ -30,9 +30,7 @@ def random_request_ids(rng: random.Random, count: int) -> list[str]:
 
     def uuid_id() -> str:
         groups = [8, 4, 4, 4, 12]
-        parts = [
-            "".join(rng.choice("0123456789abcdef") for _ in range(n)) for n in groups
-        ]
+        parts = ["".join(rng.choice("0123456789abcdef") for _ in range(n)) for n in groups]
         if rng.random() < 0.5:
             parts[-1] = digits(12)  # 1 UUID in ~280 has an all-digit last group
         text = "-".join(parts)

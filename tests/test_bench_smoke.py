@@ -72,8 +72,11 @@ def test_quick_run_measures_every_verification_target(quick_run: dict[str, Any])
     figures = _figures(quick_run, "verification")
     runs = {(f["target"], f["mode"].split(" ")[0]) for f in figures}
     assert runs == {
-        ("direct", "saturation"), ("proxy", "saturation"), ("gateway", "saturation"),
-        ("gateway", "fixed"), ("direct", "fixed"),
+        ("direct", "saturation"),
+        ("proxy", "saturation"),
+        ("gateway", "saturation"),
+        ("gateway", "fixed"),
+        ("direct", "fixed"),
     }
     for f in figures:
         assert f["requests"] > 0
@@ -87,9 +90,7 @@ def test_quick_run_measures_every_verification_target(quick_run: dict[str, Any])
 @pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
 def test_quick_run_reports_ratios_and_targets(quick_run: dict[str, Any]) -> None:
     """The printed report carries the ratios with PASS/MISS beside the issue's two targets."""
-    comparisons = {
-        c["label"]: c for s in quick_run["scenarios"] for c in s["comparisons"]
-    }
+    comparisons = {c["label"]: c for s in quick_run["scenarios"] for c in s["comparisons"]}
     cpu = comparisons["gateway CPU per verification / proxy CPU per request"]
     assert cpu["verdict"] in ("PASS", "MISS")
     assert math.isfinite(cpu["value"])
@@ -105,7 +106,9 @@ def test_quick_run_measures_cold_and_warm_business_lookups(quick_run: dict[str, 
     """The business scenario measures the sandbox directly and the gateway cold and warm."""
     figures = _figures(quick_run, "business")
     assert {(f["target"], f["mode"]) for f in figures} == {
-        ("direct", "saturation"), ("gateway", "cold cache"), ("gateway", "warm cache"),
+        ("direct", "saturation"),
+        ("gateway", "cold cache"),
+        ("gateway", "warm cache"),
     }
     for f in figures:
         assert f["requests"] > 0
@@ -142,8 +145,9 @@ def test_signed_requests_carry_unique_nonces() -> None:
 def test_distinct_signed_requests_stop_at_the_last_url() -> None:
     """A cold-cache factory never repeats a URL: it gives fewer requests than asked for."""
     urls = tuple(f"http://127.0.0.1:9/v1/businesses/{i}" for i in range(5))
-    factory = SignedRequests("GET", urls, (b"",), "motcua-demo", "s3cret", distinct=True,
-                             content_type=None)
+    factory = SignedRequests(
+        "GET", urls, (b"",), "motcua-demo", "s3cret", distinct=True, content_type=None
+    )
     prepared = factory.prepare(20)
     assert [r.url for r in prepared] == list(urls)
 
@@ -168,7 +172,8 @@ def test_quick_run_measures_audit_on_and_off(quick_run: dict[str, Any]) -> None:
     """The audit scenario measures the same verifications with the audit log on and off."""
     scenario = _scenario(quick_run, "audit")
     assert {(f["target"], f["mode"]) for f in scenario["figures"]} == {
-        ("gateway", AUDIT_ON), ("gateway", AUDIT_OFF),
+        ("gateway", AUDIT_ON),
+        ("gateway", AUDIT_OFF),
     }
     for f in scenario["figures"]:
         assert f["requests"] > 0
@@ -259,10 +264,24 @@ async def test_load_generator_counts_a_refused_callback_as_an_error() -> None:
 
 def test_ledger_check_flags_a_double_payment_and_a_lost_callback() -> None:
     """Paid once is right; two events, or a called-back payment left pending, is wrong."""
-    paid = {"reference": "R", "status": "paid", "version": SEEDED_VERSION + 1, "amount": 5,
-            "paid_amount": 5, "events": 1, "paid_events": 1}
-    pending = {"reference": "R", "status": "pending", "version": SEEDED_VERSION, "amount": 5,
-               "paid_amount": None, "events": 0, "paid_events": None}
+    paid = {
+        "reference": "R",
+        "status": "paid",
+        "version": SEEDED_VERSION + 1,
+        "amount": 5,
+        "paid_amount": 5,
+        "events": 1,
+        "paid_events": 1,
+    }
+    pending = {
+        "reference": "R",
+        "status": "pending",
+        "version": SEEDED_VERSION,
+        "amount": 5,
+        "paid_amount": None,
+        "events": 0,
+        "paid_events": None,
+    }
     assert _classify(paid, called_back=True, strict=True) is None
     assert _classify(pending, called_back=False, strict=True) is None
     assert _classify(pending, called_back=True, strict=False) is None
@@ -290,11 +309,20 @@ def test_pooled_runs_add_up() -> None:
 
 def test_payments_gateway_config_is_valid_for_the_gateway(tmp_path: Path) -> None:
     """The callback scenario's rendered config loads: PostgreSQL schema, payments on, audit on."""
-    variant = GatewayVariant(store_url="postgresql://postgres@127.0.0.1:5432/test",
-                             schema_name="bench_callbacks_0123abcd", payments=True)
+    variant = GatewayVariant(
+        store_url="postgresql://postgres@127.0.0.1:5432/test",
+        schema_name="bench_callbacks_0123abcd",
+        payments=True,
+    )
     path = render_gateway_config(
-        tmp_path / "gw", gateway_port=18080, population_port=18081, ngsp_port=18082,
-        log_level="INFO", business_cache_ttl=600.0, variant=variant, pki_dir=tmp_path / "pki",
+        tmp_path / "gw",
+        gateway_port=18080,
+        population_port=18081,
+        ngsp_port=18082,
+        log_level="INFO",
+        business_cache_ttl=600.0,
+        variant=variant,
+        pki_dir=tmp_path / "pki",
     )
     settings = load_settings(path)
     assert settings.store.url == variant.store_url
@@ -303,10 +331,17 @@ def test_payments_gateway_config_is_valid_for_the_gateway(tmp_path: Path) -> Non
     assert settings.audit.enabled
     assert settings.payments.dvcqg is not None
     assert settings.payments.dvcqg.hash_key_value() == SANDBOX_HASH_KEY
-    off = load_settings(render_gateway_config(
-        tmp_path / "off", gateway_port=18080, population_port=18081, ngsp_port=18082,
-        log_level="INFO", business_cache_ttl=600.0, variant=GatewayVariant(audit_enabled=False),
-    ))
+    off = load_settings(
+        render_gateway_config(
+            tmp_path / "off",
+            gateway_port=18080,
+            population_port=18081,
+            ngsp_port=18082,
+            log_level="INFO",
+            business_cache_ttl=600.0,
+            variant=GatewayVariant(audit_enabled=False),
+        )
+    )
     assert not off.audit.enabled
     assert not off.payments.enabled
     assert off.store.url == f"sqlite:///{tmp_path / 'off'}/bench.db"
@@ -327,16 +362,27 @@ def test_reconcile_flag_adds_the_scenario() -> None:
 
 def test_compare_flags_become_settings(tmp_path: Path) -> None:
     """--compare-* flags land in the settings; a malformed KEY=VALUE is refused."""
-    settings = parse_settings([
-        "--scenario", "compare", "--compare-source", str(tmp_path),
-        "--compare-env", "LIENTHONG_AUDIT__MAX_DELAY_SECONDS=0",
-        "--compare-env", "LIENTHONG_LOGGING__LEVEL=WARNING",
-        "--compare-rate", "380", "--compare-rounds", "2",
-    ])
+    settings = parse_settings(
+        [
+            "--scenario",
+            "compare",
+            "--compare-source",
+            str(tmp_path),
+            "--compare-env",
+            "LIENTHONG_AUDIT__MAX_DELAY_SECONDS=0",
+            "--compare-env",
+            "LIENTHONG_LOGGING__LEVEL=WARNING",
+            "--compare-rate",
+            "380",
+            "--compare-rounds",
+            "2",
+        ]
+    )
     assert settings.scenarios == ("compare",)
     assert settings.compare_source == tmp_path
     assert settings.compare_env == {
-        "LIENTHONG_AUDIT__MAX_DELAY_SECONDS": "0", "LIENTHONG_LOGGING__LEVEL": "WARNING",
+        "LIENTHONG_AUDIT__MAX_DELAY_SECONDS": "0",
+        "LIENTHONG_LOGGING__LEVEL": "WARNING",
     }
     assert (settings.compare_rate, settings.compare_rounds) == (380, 2)
     with pytest.raises(SystemExit):
@@ -365,10 +411,25 @@ def test_compare_sends_the_same_load_to_both_and_overrides_reach_b_only(
     """A tiny compare run: both gateways answer everything; B's logging override (WARNING)
     silences B's request lines and not A's, so the override reached B alone."""
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench", "--quick", "--scenario", "compare",
-         "--compare-env", "LIENTHONG_LOGGING__LEVEL=WARNING", "--compare-rounds", "1",
-         "--output-dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=QUICK_RUN_TIMEOUT, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--scenario",
+            "compare",
+            "--compare-env",
+            "LIENTHONG_LOGGING__LEVEL=WARNING",
+            "--compare-rounds",
+            "1",
+            "--output-dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=QUICK_RUN_TIMEOUT,
+        check=False,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr

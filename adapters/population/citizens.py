@@ -22,20 +22,72 @@ _PROVINCES: tuple[tuple[str, str, str, tuple[str, str]], ...] = (
     ("093", "93", "Hậu Giang", ("31321", "31333")),
     ("094", "94", "Sóc Trăng", ("31507", "31510")),
 )
-_FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng",
-           "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý")
+_FAMILY = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+)
 _MIDDLE: dict[Gender, tuple[str, ...]] = {
     "male": ("Văn", "Hữu", "Đức", "Minh", "Quốc", "Thành", "Công"),
     "female": ("Thị", "Ngọc", "Thu", "Bảo", "Kim", "Thị Thanh"),
 }
 _GIVEN: dict[Gender, tuple[str, ...]] = {
-    "male": ("An", "Bình", "Cường", "Dũng", "Hùng", "Khoa", "Long", "Nam", "Phúc",
-             "Quang", "Sơn", "Tâm", "Tuấn", "Việt", "Đạt"),
-    "female": ("Anh", "Chi", "Hạnh", "Hương", "Lan", "Linh", "Mai", "Ngân", "Nhung",
-               "Phương", "Thảo", "Trang", "Vy", "Yến", "Thuỷ"),
+    "male": (
+        "An",
+        "Bình",
+        "Cường",
+        "Dũng",
+        "Hùng",
+        "Khoa",
+        "Long",
+        "Nam",
+        "Phúc",
+        "Quang",
+        "Sơn",
+        "Tâm",
+        "Tuấn",
+        "Việt",
+        "Đạt",
+    ),
+    "female": (
+        "Anh",
+        "Chi",
+        "Hạnh",
+        "Hương",
+        "Lan",
+        "Linh",
+        "Mai",
+        "Ngân",
+        "Nhung",
+        "Phương",
+        "Thảo",
+        "Trang",
+        "Vy",
+        "Yến",
+        "Thuỷ",
+    ),
 }
-_STREETS = ("đường 30 Tháng 4", "đường Trần Hưng Đạo", "đường Nguyễn Trãi", "hẻm 51",
-            "đường Mậu Thân", "đường Lý Tự Trọng")
+_STREETS = (
+    "đường 30 Tháng 4",
+    "đường Trần Hưng Đạo",
+    "đường Nguyễn Trãi",
+    "hẻm 51",
+    "đường Mậu Thân",
+    "đường Lý Tự Trọng",
+)
 
 
 def _province(cccd_code: str) -> tuple[str, str, str, tuple[str, str]]:

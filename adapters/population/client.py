@@ -149,9 +149,7 @@ class PopulationClient:
         request_out = self._clock()
         outcome = "error"
         try:
-            record = await self._guard.call(
-                LOOKUP, functools.partial(self._attempt, fields, tally)
-            )
+            record = await self._guard.call(LOOKUP, functools.partial(self._attempt, fields, tally))
         except BaseException as exc:
             outcome = _outcome_of(exc)
             raise

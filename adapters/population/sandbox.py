@@ -54,7 +54,14 @@ OPERATIONS = (
     "CungCapThongTinHoGiaDinh",
 )
 REQUIRED_CHILDREN = (
-    "MaYeuCau", "MaDVC", "MaTichHop", "MaCanBo", "MaDonVi", "TaiKhoan", "SoDienThoai", "SoDinhDanh",
+    "MaYeuCau",
+    "MaDVC",
+    "MaTichHop",
+    "MaCanBo",
+    "MaDonVi",
+    "TaiKhoan",
+    "SoDienThoai",
+    "SoDinhDanh",
 )
 REQUEST_CHILDREN = (*REQUIRED_CHILDREN, "HoVaTen", "NgayThangNamSinh")
 _WSDL_SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"

@@ -21,7 +21,9 @@ from adapters.population.wsse import DS_NS, RSA_SHA256, SHA256, WSSE_NS, WSU_NS
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 _WSU_ID = f"{{{WSU_NS}}}Id"
-_USERNAME_PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+_USERNAME_PROFILE = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+)
 _DIGEST_TYPE = f"{_USERNAME_PROFILE}#PasswordDigest"
 
 

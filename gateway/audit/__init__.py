@@ -36,7 +36,6 @@ from gateway.audit.signing import AuditKeyError, Checkpoint
 
 __all__ = [
     "GENESIS_DIGEST",
-
     "ArchiveResult",
     "AuditConfig",
     "AuditKeyError",

@@ -175,7 +175,9 @@ def _walk(records: Sequence[AuditRecord], instance: str) -> ChainProblem | None:
         linked = by_digest.get(record.prev_digest)
         if linked is not None and linked > i:
             return ChainProblem(
-                instance, record.seq, "reordered",
+                instance,
+                record.seq,
+                "reordered",
                 f"chained after seq {records[linked].seq}, stored before it",
             )
         after = records[i + 1] if i + 1 < len(records) else None
@@ -185,7 +187,9 @@ def _walk(records: Sequence[AuditRecord], instance: str) -> ChainProblem | None:
             )
         if linked is not None and linked < last_good:
             return ChainProblem(
-                instance, records[linked + 1].seq, "inserted",
+                instance,
+                records[linked + 1].seq,
+                "inserted",
                 f"seq {record.seq} is chained to seq {records[linked].seq}, skipping it",
             )
         if record.seq > expected_seq:
@@ -194,7 +198,9 @@ def _walk(records: Sequence[AuditRecord], instance: str) -> ChainProblem | None:
             )
         if last_good >= 0:
             return ChainProblem(
-                instance, records[last_good].seq, "changed",
+                instance,
+                records[last_good].seq,
+                "changed",
                 f"seq {record.seq} was chained to other content (re-hashed or replaced)",
             )
         return ChainProblem(instance, record.seq, "removed", "its predecessor is missing")
@@ -232,7 +238,9 @@ def _lifecycle_problems(
         if record.seq not in signed:
             problems.append(
                 ChainProblem(
-                    instance, record.seq, "checkpoint",
+                    instance,
+                    record.seq,
+                    "checkpoint",
                     f"the checkpoint committed with this {record.operation} record is missing",
                 )
             )
@@ -241,7 +249,8 @@ def _lifecycle_problems(
             if beyond is not None:
                 problems.append(
                     ChainProblem(
-                        instance, int(record.detail.get("previous_head_seq", 0)) + 1,
+                        instance,
+                        int(record.detail.get("previous_head_seq", 0)) + 1,
                         "truncated",
                         f"the restart at seq {record.seq} found a checkpoint at seq {beyond}"
                         " beyond the records left",
@@ -251,7 +260,9 @@ def _lifecycle_problems(
             if named >= records[0].seq and named not in signed:
                 problems.append(
                     ChainProblem(
-                        instance, named, "checkpoint",
+                        instance,
+                        named,
+                        "checkpoint",
                         f"the checkpoint the resume record at seq {record.seq} names is missing",
                     )
                 )

@@ -38,7 +38,9 @@ async def _records_from(store: Store, instance: str, first_seq: int) -> list[Aud
     while True:
         rows = await store.fetch_all(
             "SELECT * FROM audit_records WHERE instance = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            instance, after, _PAGE,
+            instance,
+            after,
+            _PAGE,
         )
         records.extend(AuditRecord.from_row(r) for r in rows)
         if len(rows) < _PAGE:
@@ -63,7 +65,8 @@ async def verify_audit_log(
                 "SELECT MIN(seq) AS first, (SELECT MAX(seq) FROM audit_records"
                 " WHERE instance = $1) AS last FROM audit_records"
                 " WHERE instance = $1 AND time_us >= $2",
-                instance, to_us(since),
+                instance,
+                to_us(since),
             )
             last = int(row["last"]) if row and row["last"] is not None else 0
             first_seq = int(row["first"]) if row and row["first"] is not None else last + 1
@@ -71,7 +74,8 @@ async def verify_audit_log(
         records = await _records_from(store, instance, first_seq)
         rows = await store.fetch_all(
             "SELECT * FROM audit_checkpoints WHERE instance = $1 AND seq >= $2 ORDER BY seq",
-            instance, first_seq if since is not None else 0,
+            instance,
+            first_seq if since is not None else 0,
         )
         checkpoints = [Checkpoint.from_row(r) for r in rows]
         report.instances.append(instance)
@@ -79,7 +83,10 @@ async def verify_audit_log(
         report.checkpoints_checked += len(checkpoints)
         report.problems.extend(
             verify_chain(
-                instance, records, checkpoints, public_key,
+                instance,
+                records,
+                checkpoints,
+                public_key,
                 trust_first_link=since is not None,
                 archive_dir=archive_dir,
                 last_seq_when_empty=last_when_empty,
@@ -127,7 +134,11 @@ async def export_audit_log(
             rows = await store.fetch_all(
                 "SELECT * FROM audit_records WHERE instance = $1 AND seq > $2"
                 " AND time_us >= $3 AND time_us < $4 ORDER BY seq LIMIT $5",
-                instance, after, low, high, _PAGE,
+                instance,
+                after,
+                low,
+                high,
+                _PAGE,
             )
             for row in rows:
                 record = AuditRecord.from_row(row)
@@ -139,7 +150,9 @@ async def export_audit_log(
         for row in await store.fetch_all(
             "SELECT * FROM audit_checkpoints WHERE instance = $1 AND time_us >= $2"
             " AND time_us < $3 ORDER BY seq",
-            instance, low, high,
+            instance,
+            low,
+            high,
         ):
             out.write(_line({"type": "checkpoint", **Checkpoint.from_row(row).to_json()}))
     return count
@@ -175,7 +188,10 @@ def verify_export(
         report.checkpoints_checked += len(cps)
         report.problems.extend(
             verify_chain(
-                instance, chain, cps, key,
+                instance,
+                chain,
+                cps,
+                key,
                 trust_first_link=bool(chain) and chain[0].seq != 1,
             )
         )

@@ -128,23 +128,41 @@ class _Entry:
 
     def chained(self, instance: str, seq: int, prev_digest: str) -> AuditRecord:
         draft = AuditRecord(
-            seq=seq, instance=instance, time_us=self.time_us, kind=self.kind,
-            operation=self.operation, outcome=self.outcome, prev_digest=prev_digest, digest="",
-            client_id=self.client_id, status=self.status, request_id=self.request_id,
-            request_digest=self.request_digest, response_digest=self.response_digest,
-            subject_digests=self.subject_digests, masked_ids=self.masked_ids, detail=self.detail,
+            seq=seq,
+            instance=instance,
+            time_us=self.time_us,
+            kind=self.kind,
+            operation=self.operation,
+            outcome=self.outcome,
+            prev_digest=prev_digest,
+            digest="",
+            client_id=self.client_id,
+            status=self.status,
+            request_id=self.request_id,
+            request_digest=self.request_digest,
+            response_digest=self.response_digest,
+            subject_digests=self.subject_digests,
+            masked_ids=self.masked_ids,
+            detail=self.detail,
         )
         return AuditRecord(**{**draft.__dict__, "digest": draft.computed_digest()})
-
 
     @classmethod
     def lifecycle(cls, time_us: int, operation: str, detail: dict[str, Any]) -> _Entry:
         """One of the writer's own records (``audit.stop``, ``audit.resume``)."""
         return cls(
-            time_us=time_us, kind="lifecycle", operation=operation,
-            outcome="ok" if operation == STOP_OPERATION else "unclean", client_id=None,
-            status=None, request_id=None, request_digest=None, response_digest=None,
-            subject_digests=(), masked_ids=(), detail=detail,
+            time_us=time_us,
+            kind="lifecycle",
+            operation=operation,
+            outcome="ok" if operation == STOP_OPERATION else "unclean",
+            client_id=None,
+            status=None,
+            request_id=None,
+            request_digest=None,
+            response_digest=None,
+            subject_digests=(),
+            masked_ids=(),
+            detail=detail,
         )
 
 
@@ -288,7 +306,8 @@ class AuditLog:
             except Exception as exc:  # the gateway still starts; the failure is logged
                 AUDIT_FAILURES.inc()
                 _log.error(
-                    "audit.resume_not_recorded", instance=self.instance_id,
+                    "audit.resume_not_recorded",
+                    instance=self.instance_id,
                     error=type(exc).__name__,
                 )
         self._queue = asyncio.Queue(maxsize=self.config.queue_size)
@@ -594,12 +613,24 @@ class AuditLog:
             first, last = int(first_stored["seq"]), int(row["last"])
             path, sha256, count, last_digest = await self._write_archive_file(first, last)
             entry = _Entry(
-                time_us=to_us(self._clock()), kind="archive", operation="audit.archive",
-                outcome="ok", client_id=None, status=None, request_id=None,
-                request_digest=None, response_digest=None, subject_digests=(), masked_ids=(),
+                time_us=to_us(self._clock()),
+                kind="archive",
+                operation="audit.archive",
+                outcome="ok",
+                client_id=None,
+                status=None,
+                request_id=None,
+                request_digest=None,
+                response_digest=None,
+                subject_digests=(),
+                masked_ids=(),
                 detail={
-                    "file": path.name, "sha256": sha256, "first_seq": first, "last_seq": last,
-                    "count": count, "last_digest": last_digest,
+                    "file": path.name,
+                    "sha256": sha256,
+                    "first_seq": first,
+                    "last_seq": last,
+                    "count": count,
+                    "last_digest": last_digest,
                 },
             )
             record = entry.chained(self.instance_id, self._head.seq + 1, self._head.digest)
@@ -613,8 +644,13 @@ class AuditLog:
             self._head.seq, self._head.digest = record.seq, record.digest
         AUDIT_RECORDS.labels("archive").inc()
         _log.info(
-            "audit.archived", instance=self.instance_id, file=path.name, first_seq=first,
-            last_seq=last, count=count, archive_sha256=sha256,
+            "audit.archived",
+            instance=self.instance_id,
+            file=path.name,
+            first_seq=first,
+            last_seq=last,
+            count=count,
+            archive_sha256=sha256,
         )
         return ArchiveResult(path, sha256, first, last, count, record.seq)
 
@@ -630,7 +666,9 @@ class AuditLog:
                 rows = await self.store.fetch_all(
                     "SELECT * FROM audit_records WHERE instance = $1 AND seq > $2 AND seq <= $3"
                     " ORDER BY seq LIMIT 1000",
-                    self.instance_id, after, last,
+                    self.instance_id,
+                    after,
+                    last,
                 )
                 if not rows:
                     break
@@ -650,7 +688,12 @@ async def _insert_checkpoint(tx: Transaction, cp: Checkpoint) -> None:
     await tx.execute(
         "INSERT INTO audit_checkpoints (instance, seq, head_digest, time_us, key_id, signature)"
         " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (instance, seq) DO NOTHING",
-        cp.instance, cp.seq, cp.head_digest, cp.time_us, cp.key_id, cp.signature,
+        cp.instance,
+        cp.seq,
+        cp.head_digest,
+        cp.time_us,
+        cp.key_id,
+        cp.signature,
     )
 
 

@@ -64,6 +64,7 @@ def personal_ids_in(body: bytes | None) -> list[str]:
             for key, value in obj.items():
                 if str(key).lower() in ID_KEYS and isinstance(value, str | int):
                     found.append(str(value))
+
     take(data)
     if isinstance(data, Mapping):
         take(data.get("payer"))

@@ -30,7 +30,13 @@ RecordKind = Literal[
     "inbound", "upstream", "callback", "webhook", "operator", "archive", "lifecycle"
 ]
 RECORD_KINDS: tuple[str, ...] = (
-    "inbound", "upstream", "callback", "webhook", "operator", "archive", "lifecycle"
+    "inbound",
+    "upstream",
+    "callback",
+    "webhook",
+    "operator",
+    "archive",
+    "lifecycle",
 )
 
 #: ``lifecycle`` records: the writer's own. ``audit.stop`` ends a chain cleanly (signed by
@@ -179,7 +185,20 @@ class AuditRecord:
 
 
 RECORD_COLUMNS = (
-    "instance", "seq", "time_us", "kind", "client_id", "operation", "outcome", "status",
-    "request_id", "request_digest", "response_digest", "subject_digests", "masked_ids",
-    "detail", "prev_digest", "digest",
+    "instance",
+    "seq",
+    "time_us",
+    "kind",
+    "client_id",
+    "operation",
+    "outcome",
+    "status",
+    "request_id",
+    "request_digest",
+    "response_digest",
+    "subject_digests",
+    "masked_ids",
+    "detail",
+    "prev_digest",
+    "digest",
 )

@@ -175,4 +175,3 @@ def idempotency_key_of(value: str | None) -> str:
             type_name="malformed-idempotency-key",
         )
     return value
-

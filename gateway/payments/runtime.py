@@ -40,9 +40,7 @@ PAYMENT_SERVICE: web.AppKey[PaymentService] = web.AppKey("payment_service", Paym
 PAYMENT_POLLER: web.AppKey[PendingPaymentPoller] = web.AppKey(
     "payment_poller", PendingPaymentPoller
 )
-OUTBOX_DISPATCHER: web.AppKey[OutboxDispatcher] = web.AppKey(
-    "outbox_dispatcher", OutboxDispatcher
-)
+OUTBOX_DISPATCHER: web.AppKey[OutboxDispatcher] = web.AppKey("outbox_dispatcher", OutboxDispatcher)
 
 #: How long shutdown waits for a worker's round in progress before cancelling it.
 WORKER_STOP_TIMEOUT = 10.0
@@ -104,8 +102,13 @@ async def payment_workers_ctx(app: web.Application) -> AsyncIterator[None]:
     async def audit_attempt(event: OutboxEvent, outcome: str, status: int | None) -> None:
         if audit_log is not None:
             await audit_webhook(
-                audit_log, client_id=event.client_id, event_id=event.id,
-                event_type=event.type, outcome=outcome, body=event.body.encode(), status=status,
+                audit_log,
+                client_id=event.client_id,
+                event_id=event.id,
+                event_type=event.type,
+                outcome=outcome,
+                body=event.body.encode(),
+                status=status,
             )
 
     session = make_session()

@@ -368,7 +368,8 @@ def with_status(payment: Payment) -> str | None:
         return None
     parts = urlsplit(payment.return_url)
     query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k not in ("payment_id", "status")
     ]
     query += [("payment_id", payment.id), ("status", str(payment.status))]

@@ -68,9 +68,7 @@ def _flag(value: str | None, name: str) -> bool:
     if value is None:
         return False
     if value not in _FLAGS:
-        raise ValidationFailed(
-            [{"field": name, "message": "must be one of: " + ", ".join(_FLAGS)}]
-        )
+        raise ValidationFailed([{"field": name, "message": "must be one of: " + ", ".join(_FLAGS)}])
     return _FLAGS[value]
 
 

@@ -109,7 +109,10 @@ class AlertWebhookSender:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds)
         try:
             async with self._session.post(
-                self.config.url, data=body, headers=headers, timeout=timeout,
+                self.config.url,
+                data=body,
+                headers=headers,
+                timeout=timeout,
                 allow_redirects=False,
             ) as resp:
                 resp.release()

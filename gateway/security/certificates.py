@@ -81,12 +81,14 @@ def check_certificates(
         try:
             cert = x509.load_pem_x509_certificate(watch.path.read_bytes())
         except (OSError, ValueError) as exc:
-            _log.error("security.certificate_unreadable", path=str(watch.path),
-                       error=type(exc).__name__)
+            _log.error(
+                "security.certificate_unreadable", path=str(watch.path), error=type(exc).__name__
+            )
             continue
         statuses.append(
-            certificate_status(cert, watch.role, now=now, warn_days=warn_days,
-                               source=watch.path.name)
+            certificate_status(
+                cert, watch.role, now=now, warn_days=warn_days, source=watch.path.name
+            )
         )
     return statuses
 

@@ -9,7 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 #: Events that count as authentication failures (the auth middleware's kinds).
 AUTH_FAILURE_KINDS = (
-    "auth_failed", "unknown_client", "bad_signature", "replayed_request", "stale_request",
+    "auth_failed",
+    "unknown_client",
+    "bad_signature",
+    "replayed_request",
+    "stale_request",
 )
 #: Callback events that count towards the bad-callback surge.
 BAD_CALLBACK_KINDS = ("bad_callback_checksum",)

@@ -146,7 +146,11 @@ class SecurityMonitor:
         current, usual = baseline.add(now)
         if current >= max(cfg.min_requests, cfg.factor * usual):
             self._raise(
-                "volume", client_id, now, requests=current, usual=round(usual, 2),
+                "volume",
+                client_id,
+                now,
+                requests=current,
+                usual=round(usual, 2),
                 window_seconds=cfg.window_seconds,
             )
 

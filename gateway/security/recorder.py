@@ -88,7 +88,9 @@ class SecurityRecorder:
         client_id = fields.get("client_id")
         self._events.append(
             (
-                to_us(self._clock()), self.instance_id, kind,
+                to_us(self._clock()),
+                self.instance_id,
+                kind,
                 None if client_id is None else str(client_id),
                 None if remote is None else str(remote),
                 json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
@@ -99,7 +101,11 @@ class SecurityRecorder:
         """Alert sink for :class:`~gateway.security.detectors.SecurityMonitor`."""
         self._alerts.append(
             (
-                alert.id, to_us(alert.time), self.instance_id, alert.detector, alert.subject,
+                alert.id,
+                to_us(alert.time),
+                self.instance_id,
+                alert.detector,
+                alert.subject,
                 json.dumps(sanitise_fields(alert.detail), sort_keys=True, default=str),
             )
         )

@@ -79,8 +79,6 @@ class _SQLiteTransaction:
         return [dict(row) for row in rows]
 
 
-
-
 async def _to_completion(operation: Awaitable[Any]) -> Any:
     """Await an aiosqlite call to its end even if the caller is cancelled meanwhile.
 
@@ -96,6 +94,7 @@ async def _to_completion(operation: Awaitable[Any]) -> Any:
         with contextlib.suppress(Exception):
             await future
         raise
+
 
 class SQLiteStore:
     """The store on one SQLite file."""

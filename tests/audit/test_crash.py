@@ -80,8 +80,12 @@ async def _client(session: aiohttp.ClientSession, url: str, stream: Stream) -> N
     while True:
         request_id = uuid.uuid4().hex
         headers = sign_request(
-            "POST", url, {"Content-Type": "application/json", "X-Request-ID": request_id},
-            body, "motcua-demo", SECRETS["motcua-demo"],
+            "POST",
+            url,
+            {"Content-Type": "application/json", "X-Request-ID": request_id},
+            body,
+            "motcua-demo",
+            SECRETS["motcua-demo"],
         )
         try:
             async with session.post(url, data=body, headers=headers) as r:
@@ -142,9 +146,7 @@ async def _stream_then_kill(gateway: GatewayProcess) -> tuple[Stream, float]:
 async def _recorded(store_config: StoreConfig) -> set[str]:
     store = await open_store(store_config)
     try:
-        rows = await store.fetch_all(
-            "SELECT request_id FROM audit_records WHERE kind = 'inbound'"
-        )
+        rows = await store.fetch_all("SELECT request_id FROM audit_records WHERE kind = 'inbound'")
     finally:
         await store.close()
     return {str(r["request_id"]) for r in rows}
@@ -181,9 +183,7 @@ async def test_sigkill_loses_only_what_the_promise_allows(
             gateway.kill()
         recorded = await _recorded(store_config)
         bound = MAX_DELAY + COMMITS_IN_BOUND * stream.slowest_commit + GRACE
-        gaps = sorted(
-            killed_at - at for rid, at in stream.answered.items() if rid not in recorded
-        )
+        gaps = sorted(killed_at - at for rid, at in stream.answered.items() if rid not in recorded)
         worst = max([worst, *gaps])
         print(
             f"kill {kill}: {len(stream.answered)} answered, {len(gaps)} without a record,"

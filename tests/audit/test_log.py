@@ -175,7 +175,8 @@ async def test_restart_continues_the_chain(
     rows = await store.fetch_all("SELECT seq, operation FROM audit_records ORDER BY seq")
     assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert [r["operation"] for r in rows if r["operation"].startswith("audit.")] == [
-        "audit.stop", "audit.stop"
+        "audit.stop",
+        "audit.stop",
     ]
     report = await log.verify()
     assert report.ok, report.problems

@@ -43,8 +43,12 @@ async def verify_citizen(request: web.Request) -> web.Response:
         raise BadRequest("id_number is required")
     record_exchange(
         UpstreamExchange(
-            upstream="population", operation="TraCuuThongTinCongDan",
-            request_out=1.0, response_in=1.2, bytes_out=900, bytes_in=1200,
+            upstream="population",
+            operation="TraCuuThongTinCongDan",
+            request_out=1.0,
+            response_in=1.2,
+            bytes_out=900,
+            bytes_in=1200,
             extra={"request_digest": "a" * 64, "response_digest": "b" * 64},
         )
     )
@@ -79,11 +83,14 @@ async def test_inbound_and_upstream_records_match_the_bodies(
         ensure_ascii=False,
     ).encode()
     with capture_logs() as logs:
-        async with aiohttp.ClientSession() as session, session.post(
-            gateway.make_url("/v1/citizens/verify"),
-            data=sent,
-            headers={"Content-Type": "application/json", "X-Request-ID": "req-42"},
-        ) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                gateway.make_url("/v1/citizens/verify"),
+                data=sent,
+                headers={"Content-Type": "application/json", "X-Request-ID": "req-42"},
+            ) as resp,
+        ):
             received = await resp.read()
             assert resp.status == 200
     rows = await audit_log.store.fetch_all("SELECT * FROM audit_records ORDER BY seq")
@@ -110,9 +117,12 @@ async def test_rejected_requests_are_audited_with_their_problem(
     gateway: TestServer, audit_log: AuditLog
 ) -> None:
     """A request answered with problem+json is recorded as rejected with that answer's digest."""
-    async with aiohttp.ClientSession() as session, session.post(
-        gateway.make_url("/v1/citizens/verify"), json={"full_name": CITIZEN_NAME}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            gateway.make_url("/v1/citizens/verify"), json={"full_name": CITIZEN_NAME}
+        ) as resp,
+    ):
         received = await resp.read()
         assert resp.status == 400
     rows = await audit_log.store.fetch_all("SELECT * FROM audit_records")

@@ -52,8 +52,12 @@ class Population:
         now = wall_clock()
         record_exchange(
             UpstreamExchange(
-                upstream="population", operation="TraCuuThongTinCongDan",
-                request_out=now, response_in=now, bytes_out=900, bytes_in=1200,
+                upstream="population",
+                operation="TraCuuThongTinCongDan",
+                request_out=now,
+                response_in=now,
+                bytes_out=900,
+                bytes_in=1200,
                 extra={"request_digest": DIGEST, "response_digest": "f" * 64},
             )
         )
@@ -69,9 +73,9 @@ async def fake_authentication(request: web.Request, handler):  # type: ignore[no
 
 
 @pytest.fixture
-async def audit_log(store: Store, tmp_path: Path, audit_config: AuditConfig) -> AsyncIterator[
-    AuditLog
-]:
+async def audit_log(
+    store: Store, tmp_path: Path, audit_config: AuditConfig
+) -> AsyncIterator[AuditLog]:
     """The audit log as the gateway runs it (buffered, the default), on the store fixture."""
     config = audit_config.model_copy(update={"durability": "buffered"})
     log = AuditLog(store, config, "gw-1")
@@ -125,7 +129,8 @@ async def test_random_request_ids_reach_every_line_and_record_verbatim(
         async with aiohttp.ClientSession() as session:
             for rid in sent:
                 async with session.post(
-                    url, data=body,
+                    url,
+                    data=body,
                     headers={"Content-Type": "application/json", "X-Request-ID": rid},
                 ) as resp:
                     assert resp.status == 200, await resp.text()

@@ -117,8 +117,14 @@ async def append_forged_after(log: AuditLog, seq: int) -> None:
     before = AuditRecord.from_row(row)
     await _renumber(store, f"seq > {seq}", 1)
     draft = AuditRecord(
-        seq=seq + 1, instance="gw-1", time_us=before.time_us + 1, kind="inbound",
-        operation="citizens.lookup", outcome="ok", prev_digest=before.digest, digest="",
+        seq=seq + 1,
+        instance="gw-1",
+        time_us=before.time_us + 1,
+        kind="inbound",
+        operation="citizens.lookup",
+        outcome="ok",
+        prev_digest=before.digest,
+        digest="",
         client_id="one-stop",
     )
     forged = AuditRecord(**{**draft.__dict__, "digest": draft.computed_digest()})
@@ -260,9 +266,7 @@ async def test_tail_cut_after_the_restart_is_named(
     config = audit_config.model_copy(update={"checkpoint_records": 4})
     await _crashed_log(store, config, clock, 10)
     async with AuditLog(store, config, "gw-k", clock=clock) as log:
-        await _run(
-            store, "DELETE FROM audit_records WHERE instance = 'gw-k' AND seq >= 9"
-        )
+        await _run(store, "DELETE FROM audit_records WHERE instance = 'gw-k' AND seq >= 9")
         report = await log.verify()
     assert [(p.seq, p.what) for p in report.problems][:1] == [(9, "truncated")]
 
@@ -279,5 +283,6 @@ async def test_deleted_checkpoints_of_lifecycle_records_are_named(
     await _run(store, "DELETE FROM audit_checkpoints WHERE instance = 'gw-k' AND seq IN (4, 8)")
     report = await log.verify()
     assert sorted((p.seq, p.what) for p in report.problems) == [
-        (4, "checkpoint"), (8, "checkpoint")
+        (4, "checkpoint"),
+        (8, "checkpoint"),
     ]

@@ -114,8 +114,15 @@ async def test_tax_code_with_dots_dashes_and_spaces_is_found(
 
 @pytest.mark.parametrize(
     "bad",
-    ["1801234563", "1800000113-000", "18012345", "abc", "18,00,000,113", "1800000113_001",
-     "18.00.000.114"],
+    [
+        "1801234563",
+        "1800000113-000",
+        "18012345",
+        "abc",
+        "18,00,000,113",
+        "1800000113_001",
+        "18.00.000.114",
+    ],
 )
 async def test_invalid_tax_code_is_422_and_never_sent(
     gateway: TestClient[web.Request, web.Application],

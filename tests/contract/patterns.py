@@ -96,9 +96,7 @@ def name_pattern() -> str:
     Whitespace is allowed (``gateway.identity.verdicts._NOT_IN_NAMES``).
     """
     forbidden = list(
-        _ranges(
-            lambda ch: unicodedata.category(ch) in _NOT_IN_NAMES and not ch.isspace()
-        )
+        _ranges(lambda ch: unicodedata.category(ch) in _NOT_IN_NAMES and not ch.isspace())
     )
     ws = _class(_whitespace())
     bad = _class(forbidden)

@@ -135,9 +135,7 @@ def refused_only_for_documented_reasons(
         return None
     problem = _json(response)
     assert isinstance(problem, dict), response.content
-    if label == "POST /v1/payments" and problem.get("type", "").endswith(
-        "/idempotency-key-reused"
-    ):
+    if label == "POST /v1/payments" and problem.get("type", "").endswith("/idempotency-key-reused"):
         return True
     allowed = DOCUMENTED_REFUSALS[label]
     errors = problem.get("errors") or []

@@ -60,4 +60,3 @@ def running_gateway(tmp_path: Path, **extra: str) -> Iterator[GatewayProcess]:
         yield gw
     finally:
         gw.stop()
-

@@ -117,8 +117,11 @@ def test_dashboard_is_grafana_json_on_a_prometheus_variable() -> None:
         grid = p["gridPos"]
         assert grid["x"] >= 0, p["title"]
         assert grid["x"] + grid["w"] <= 24, p["title"]
-        mine = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
-                for y in range(grid["y"], grid["y"] + grid["h"])}
+        mine = {
+            (x, y)
+            for x in range(grid["x"], grid["x"] + grid["w"])
+            for y in range(grid["y"], grid["y"] + grid["h"])
+        }
         assert not cells & mine, f"{p['title']} overlaps another panel"
         cells |= mine
         if p["type"] == "row":
@@ -129,16 +132,27 @@ def test_dashboard_is_grafana_json_on_a_prometheus_variable() -> None:
             assert target["datasource"] == p["datasource"]
             assert _METRIC.search(target["expr"]), target["expr"]
     titles = " ".join(p["title"].lower() for p in panels)
-    for topic in ("latency", "upstream", "breaker", "payments", "outbox", "webhook",
-                  "security events", "security alerts", "certificate"):
+    for topic in (
+        "latency",
+        "upstream",
+        "breaker",
+        "payments",
+        "outbox",
+        "webhook",
+        "security events",
+        "security alerts",
+        "certificate",
+    ):
         assert topic in titles, topic
 
 
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     """Every dashboard query, its Grafana variables filled in, parses as PromQL (promtool)."""
     promtool = require_tool("promtool", "prometheus")
-    rules = [{"record": f"lienthong_dashboard:query_{i}", "expr": _promql(expr)}
-             for i, expr in enumerate(_dashboard_queries(_dashboard()))]
+    rules = [
+        {"record": f"lienthong_dashboard:query_{i}", "expr": _promql(expr)}
+        for i, expr in enumerate(_dashboard_queries(_dashboard()))
+    ]
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
     done = run_tool([promtool, "check", "rules", str(path)])
@@ -166,9 +180,12 @@ def test_every_metric_the_rules_and_dashboard_name_is_exported(tmp_path: Path) -
     named = _named_metrics()
     assert "lienthong_request_seconds_bucket" in named  # the parse finds histogram series
     assert "lienthong_security_alerts_total" in named
-    with running_gateway(tmp_path) as gw, urllib.request.urlopen(  # noqa: S310 (http://127.0.0.1)
-        gw.url + "/metrics", timeout=30
-    ) as r:
+    with (
+        running_gateway(tmp_path) as gw,
+        urllib.request.urlopen(  # noqa: S310 (http://127.0.0.1)
+            gw.url + "/metrics", timeout=30
+        ) as r,
+    ):
         exposition = r.read().decode()
     exported = _exported_names(exposition)
     assert "lienthong_build_info" in exported

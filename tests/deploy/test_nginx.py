@@ -195,8 +195,12 @@ def test_signed_requests_pass_through_unchanged(tmp_path: Path) -> None:
             url = f"http://127.0.0.1:{port}/v1/citizens/verify?trace=1"
             body = json.dumps(CLAIM).encode()
             headers = sign_request(
-                "POST", url, {"Content-Type": "application/json"}, body,
-                "motcua-demo", SECRETS["motcua-demo"],
+                "POST",
+                url,
+                {"Content-Type": "application/json"},
+                body,
+                "motcua-demo",
+                SECRETS["motcua-demo"],
             )
             request = urllib.request.Request(url, data=body, headers=headers, method="POST")
             with urllib.request.urlopen(request, timeout=30) as r:  # noqa: S310

@@ -41,7 +41,8 @@ def test_systemd_analyze_verify_accepts_the_unit(unit_here: Path) -> None:
     analyze = require_tool("systemd-analyze", "systemd")
     done = run_tool([analyze, "verify", str(unit_here)])
     complaints = [
-        line for line in (done.stdout + done.stderr).splitlines()
+        line
+        for line in (done.stdout + done.stderr).splitlines()
         if unit_here.name in line or str(unit_here) in line
     ]
     assert done.returncode == 0, done.stdout + done.stderr
@@ -65,9 +66,14 @@ def test_the_unit_declares_what_the_deployment_relies_on() -> None:
     assert settings["Type"] == ["notify"]
     assert settings["NotifyAccess"] == ["main"]
     for key, value in {
-        "DynamicUser": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
-        "NoNewPrivileges": "yes", "PrivateTmp": "yes", "StateDirectory": "lienthong",
-        "LogsDirectory": "lienthong", "CapabilityBoundingSet": "",
+        "DynamicUser": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "NoNewPrivileges": "yes",
+        "PrivateTmp": "yes",
+        "StateDirectory": "lienthong",
+        "LogsDirectory": "lienthong",
+        "CapabilityBoundingSet": "",
         "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
     }.items():
         assert settings.get(key) == [value], key

@@ -127,8 +127,13 @@ def gateway_settings(population_url: str, ngsp_url: str, store_url: str, **extra
     overrides.update(extra)
     settings = load_settings(None, **overrides)
     # A client with a tiny bucket (3 requests, then one every 100 s) for rate-limit tests.
-    tiny = ClientConfig(id="tiny-demo", secrets=[SECRETS["tiny-demo"]],
-                        operations=["businesses.read"], rate_per_second=0.01, burst=3)
+    tiny = ClientConfig(
+        id="tiny-demo",
+        secrets=[SECRETS["tiny-demo"]],
+        operations=["businesses.read"],
+        rate_per_second=0.01,
+        burst=3,
+    )
     return settings.model_copy(update={"clients": [*settings.clients, tiny]})
 
 
@@ -155,8 +160,10 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
                 "dev_pki_dir": str(tmp_path / "pki"),
             },
             audit={"signing_key_file": str(tmp_path / "pki/audit-signing.key")},
-            security={"persist_interval_seconds": 0.1,
-                      "enumeration": {"min_distinct_ids": 5, "mismatch_rate": 0.5}},
+            security={
+                "persist_interval_seconds": 0.1,
+                "enumeration": {"min_distinct_ids": 5, "mismatch_rate": 0.5},
+            },
         )
         init_dev_pki(tmp_path / "pki", clients=list(SECRETS))
         listeners = await start_gateway(settings, stack, https_port=0)

@@ -86,9 +86,7 @@ async def test_random_request_ids_are_found_verbatim_in_logs_and_audit(gateway: 
                 assert verified["request_id"] == got
                 assert verified["fields"]["id_number"] == "match"
                 assert verified["fields"]["full_name"] in ("match", "mismatch")
-    seen = Counter(
-        e["request_id"] for e in map(json.loads, lines) if "request_id" in e
-    )
+    seen = Counter(e["request_id"] for e in map(json.loads, lines) if "request_id" in e)
     assert set(seen) <= set(received), "a line carries an id no caller was given"
     assert all(seen[rid] >= 1 for rid in received)
 

@@ -83,8 +83,12 @@ def test_digits_inside_a_longer_token_are_not_masked(text: str) -> None:
 
 def test_verdicts_under_field_names_are_kept_the_fields_themselves_masked() -> None:
     """``citizen.verified`` logs a verdict per field: the verdict is not the field."""
-    verdicts = {"id_number": "match", "full_name": "match_without_diacritics",
-                "birth_date": "mismatch", "gender": "not_found"}
+    verdicts = {
+        "id_number": "match",
+        "full_name": "match_without_diacritics",
+        "birth_date": "mismatch",
+        "gender": "not_found",
+    }
     event = {
         "event": "citizen.verified",
         "fields": dict(verdicts),
@@ -149,7 +153,9 @@ def test_stored_security_events_keep_their_amounts() -> None:
     """An amount mismatch of a 250,000,000 VND fee is stored with its amounts."""
     fields = {"billed": 250_000_000, "paid": 123_456_789, "id_number": "092090001234"}
     assert sanitise_fields(fields) == {
-        "billed": 250_000_000, "paid": 123_456_789, "id_number": "092*******34"
+        "billed": 250_000_000,
+        "paid": 123_456_789,
+        "id_number": "092*******34",
     }
 
 

@@ -45,7 +45,9 @@ async def test_idempotency_survives_a_restart(harness: PaymentHarness) -> None:
     _, first, _ = await harness.create(key=key)
     other = await harness.start_another_gateway()
     status, again, headers = await other.call(
-        "POST", "/v1/payments", payment_body(provider="dvcqg"),
+        "POST",
+        "/v1/payments",
+        payment_body(provider="dvcqg"),
         headers={"Idempotency-Key": key},
     )
     assert status == 201
@@ -64,14 +66,22 @@ async def test_missing_idempotency_key_is_428(harness: PaymentHarness) -> None:
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"fee_lines": [{"kind": "fee", "code": "A", "name": "A", "amount": "1000"}]},
-         "fee_lines.0.amount"),
-        ({"fee_lines": [{"kind": "fee", "code": "A", "name": "A", "amount": 0}]},
-         "fee_lines.0.amount"),
-        ({"fee_lines": [{"kind": "fee", "code": "A", "name": "A", "amount": 10.5}]},
-         "fee_lines.0.amount"),
-        ({"fee_lines": [{"kind": "tax", "code": "A", "name": "A", "amount": 1}]},
-         "fee_lines.0.kind"),
+        (
+            {"fee_lines": [{"kind": "fee", "code": "A", "name": "A", "amount": "1000"}]},
+            "fee_lines.0.amount",
+        ),
+        (
+            {"fee_lines": [{"kind": "fee", "code": "A", "name": "A", "amount": 0}]},
+            "fee_lines.0.amount",
+        ),
+        (
+            {"fee_lines": [{"kind": "fee", "code": "A", "name": "A", "amount": 10.5}]},
+            "fee_lines.0.amount",
+        ),
+        (
+            {"fee_lines": [{"kind": "tax", "code": "A", "name": "A", "amount": 1}]},
+            "fee_lines.0.kind",
+        ),
         ({"fee_lines": []}, "fee_lines"),
         ({"payer": {"full_name": PAYER["full_name"], "id_number": "12345"}}, "payer.id_number"),
         ({"payer": {"id_number": PAYER["id_number"]}}, "payer.full_name"),

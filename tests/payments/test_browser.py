@@ -66,9 +66,7 @@ async def test_payer_pays_in_a_browser(
         await browser.evaluate("document.getElementById('pay-link').click()")
         await browser.wait_for("!!document.getElementById('pay')")
         await browser.evaluate("document.getElementById('pay').click()")
-        shown = await browser.wait_for(
-            "document.getElementById('payment-status')?.textContent"
-        )
+        shown = await browser.wait_for("document.getElementById('payment-status')?.textContent")
         landed = await browser.evaluate("location.href")
     finally:
         await browser.close()

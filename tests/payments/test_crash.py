@@ -142,9 +142,7 @@ async def test_sigkill_during_a_callback_burst(tmp_path: Path) -> None:
     assert sorted(t for _, _, t in events).count("payment.paid") == PAYMENTS
     assert {e for e, _, _ in events} <= set(received)
     for payment, _ in payments:
-        types = [
-            received[e]["type"] for e, p, _ in events if p == payment["payment_id"]
-        ]
+        types = [received[e]["type"] for e, p, _ in events if p == payment["payment_id"]]
         assert types == ["payment.pending", "payment.paid"]
 
 

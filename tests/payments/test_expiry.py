@@ -25,9 +25,7 @@ async def test_unpaid_payment_expires(harness: PaymentHarness, provider: str) ->
     """Never paid: after a last query the payment is expired, and payment.expired is sent."""
     payment = await harness.created(provider)
     expired = await wait_status(harness, payment["payment_id"], "expired")
-    await eventually(
-        lambda: _types(harness, payment["payment_id"], 2), what="the expired webhook"
-    )
+    await eventually(lambda: _types(harness, payment["payment_id"], 2), what="the expired webhook")
     assert expired["status"] == "expired"
     assert harness.receiver.types_for(payment["payment_id"]) == [
         "payment.pending",

@@ -23,9 +23,7 @@ async def test_paid_end_to_end(harness: PaymentHarness, provider: str) -> None:
     async with harness.session.get(visit.return_location, allow_redirects=False) as r:
         assert r.status == 303
         location = r.headers["Location"]
-    await eventually(
-        lambda: _has(harness, payment["payment_id"], 2), what="two webhooks"
-    )
+    await eventually(lambda: _has(harness, payment["payment_id"], 2), what="two webhooks")
     assert paid["status"] == "paid"
     assert location.startswith("http://127.0.0.1:8799/dossiers/0001/paid?")
     assert parse_qs(urlsplit(location).query) == {

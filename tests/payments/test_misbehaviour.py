@@ -91,9 +91,7 @@ async def test_forged_callbacks_change_nothing(harness: PaymentHarness, provider
     await harness.misbehave(provider, bad_checksum=True)
     payment = await harness.created(provider)
     visit = await harness.pay(payment)
-    await eventually(
-        lambda: _refused(harness, provider), what="a forged callback refused"
-    )
+    await eventually(lambda: _refused(harness, provider), what="a forged callback refused")
     async with harness.session.get(visit.return_location, allow_redirects=False) as r:
         return_status = r.status
     after = await harness.read(payment["payment_id"])

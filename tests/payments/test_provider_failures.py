@@ -42,7 +42,6 @@ def service(store: Store, session: aiohttp.ClientSession, config: DvcqgConfig) -
     )
 
 
-
 async def test_unreachable_provider_leaves_created_and_the_same_key_completes(
     store: Store,
 ) -> None:

@@ -165,8 +165,11 @@ def test_a_failing_listener_does_not_break_emit(
 
     unsubscribe = security_events.subscribe(broken)
     try:
-        make_monitor(CONFIG.model_copy(update={"auth_failures": BurstDetectorConfig(
-            threshold=1, window_seconds=60)}))
+        make_monitor(
+            CONFIG.model_copy(
+                update={"auth_failures": BurstDetectorConfig(threshold=1, window_seconds=60)}
+            )
+        )
         security_events.emit("auth_failed", remote="127.0.0.3")
     finally:
         unsubscribe()

@@ -39,9 +39,7 @@ CITIZEN_NAME = "Nguyễn Văn An"
 Build = Callable[[SecurityConfig], SecurityMonitor]
 
 
-async def test_events_and_alerts_are_stored_and_reported(
-    store: Store, make_monitor: Build
-) -> None:
+async def test_events_and_alerts_are_stored_and_reported(store: Store, make_monitor: Build) -> None:
     """Recorded events and alerts are summarised by kind, client, address and detector."""
     recorder = SecurityRecorder(store, "gw-1", interval_seconds=3600)
     await recorder.start()
@@ -51,15 +49,22 @@ async def test_events_and_alerts_are_stored_and_reported(
     monitor.add_sink(recorder.on_alert)
     for _ in range(3):
         security_events.emit("bad_signature", client_id="portal", remote="127.0.0.8")
-    security_events.emit("forbidden", client_id="one-stop", remote="127.0.0.9",
-                         id_number=CITIZEN_ID, full_name=CITIZEN_NAME, secret="s3cr3t")
+    security_events.emit(
+        "forbidden",
+        client_id="one-stop",
+        remote="127.0.0.9",
+        id_number=CITIZEN_ID,
+        full_name=CITIZEN_NAME,
+        secret="s3cr3t",
+    )
     await recorder.stop()
     report = await security_report(store, WALL - timedelta(hours=24))
     assert report["events"]["by_kind"] == {"bad_signature": 3, "forbidden": 1}
     assert report["events"]["by_client"] == {"portal": 3, "one-stop": 1}
     assert report["events"]["by_address"] == {"127.0.0.8": 3, "127.0.0.9": 1}
     assert report["alerts"]["by_detector"] == {
-        "auth_failures_by_address": 1, "auth_failures_by_client": 1,
+        "auth_failures_by_address": 1,
+        "auth_failures_by_client": 1,
     }
     text = render_security_report(report)
     assert "bad_signature" in text

@@ -36,7 +36,6 @@ async def test_concurrent_openers_apply_each_migration_once(open_stores: OpenSto
     assert await stores[3].fetch_all("SELECT id FROM payments") == []
 
 
-
 async def test_sqlite_open_waits_for_a_write_lock_held_elsewhere(
     tmp_path: Path, clock: FakeClock
 ) -> None:
@@ -61,6 +60,7 @@ async def test_sqlite_open_waits_for_a_write_lock_held_elsewhere(
         assert await store.fetch_all("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
     finally:
         await store.close()
+
 
 async def test_ping_answers_while_open(store: Store) -> None:
     """ping() succeeds on an open store."""

@@ -79,8 +79,9 @@ async def test_final_payment_is_erased_after_the_retention_period(
 ) -> None:
     """Final for 30 days and 1 s: name and id NULL; digest, mask, state untouched; counted."""
     payment = await new_payment(keyed_ledger)
-    await keyed_ledger.transition(payment.id, PaymentStatus.PAID, paid_amount=payment.amount,
-                                  reason="test")
+    await keyed_ledger.transition(
+        payment.id, PaymentStatus.PAID, paid_amount=payment.amount, reason="test"
+    )
     before = await _row(store, payment.id)
     counted = _erased_so_far()
     clock.advance(RETENTION + dt.timedelta(seconds=1))
@@ -220,9 +221,7 @@ async def test_purge_runs_batches_until_nothing_is_due(
     assert (await _row(store, open_one.id))["payer_id_number"] == PAYER_ID
 
 
-async def test_payer_digest_is_the_audit_logs_subject_digest(
-    store: Store, tmp_path: Path
-) -> None:
+async def test_payer_digest_is_the_audit_logs_subject_digest(store: Store, tmp_path: Path) -> None:
     """With a configured key, or the key derived from the signing key, both digests agree."""
     init_dev_pki(tmp_path / "pki", clients=["motcua-demo"])
     signing_key = tmp_path / "pki" / "audit-signing.key"

@@ -70,9 +70,7 @@ def test_a_paid_callback_reads_as_paid(provider: DvcqgProvider) -> None:
 
 
 @pytest.mark.parametrize("reference", ["HS-0001/x", "Hồ sơ 1", "", "a" * 100])
-def test_any_signed_reference_is_passed_on_as_sent(
-    provider: DvcqgProvider, reference: str
-) -> None:
+def test_any_signed_reference_is_passed_on_as_sent(provider: DvcqgProvider, reference: str) -> None:
     """MaThamChieu of any shape is reported (it used to be refused as malformed, answered 99)."""
     assert post(provider, signed(MaThamChieu=reference)).reference == reference
 

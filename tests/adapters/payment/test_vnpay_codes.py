@@ -122,8 +122,14 @@ def test_ipn_answers_follow_the_published_table(outcome: str, rsp_code: str) -> 
 
 @pytest.mark.parametrize(
     ("transaction_code", "status"),
-    [("04", S.REVERSED), ("05", S.REFUNDED), ("06", S.REFUNDED), ("07", S.FLAGGED),
-     ("09", S.REFUNDED), ("03", S.UNKNOWN)],
+    [
+        ("04", S.REVERSED),
+        ("05", S.REFUNDED),
+        ("06", S.REFUNDED),
+        ("07", S.FLAGGED),
+        ("09", S.REFUNDED),
+        ("03", S.UNKNOWN),
+    ],
 )
 async def test_querydr_reports_money_that_moved_but_is_not_paid(
     vnpay_peer: PaymentPeer, transaction_code: str, status: S

@@ -74,9 +74,7 @@ def make_client(session: aiohttp.ClientSession) -> MakeClient:
 
     async def make(endpoint: str, **overrides: Any) -> PopulationClient:
         config = PopulationConfig(endpoint=endpoint, **overrides)
-        return await PopulationClient.load(
-            config, session, Unguarded(), fold_name=fold_for_request
-        )
+        return await PopulationClient.load(config, session, Unguarded(), fold_name=fold_for_request)
 
     return make
 

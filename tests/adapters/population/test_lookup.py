@@ -77,7 +77,9 @@ async def test_found_lookup_is_recorded_once(
     assert len(exchanges) == 1
     exchange = exchanges[0]
     assert (exchange.upstream, exchange.operation, exchange.outcome) == (
-        "population", "TraCuuThongTinCongDan", "ok",
+        "population",
+        "TraCuuThongTinCongDan",
+        "ok",
     )
     assert exchange.bytes_out > 0
     assert exchange.bytes_in > 0
@@ -116,8 +118,14 @@ def test_folded_name_goes_out_as_one_upper_case_word() -> None:
     """A folded HoVaTen has no accents, Đ as D, no spaces or punctuation, upper case."""
     wire = CitizenServiceWire.load(SHIPPED_WSDL, None)
     fields = {
-        "MaYeuCau": "r", "MaDVC": "d", "MaTichHop": "t", "MaCanBo": "c", "MaDonVi": "u",
-        "TaiKhoan": "a", "SoDienThoai": "p", "SoDinhDanh": "092090001234",
+        "MaYeuCau": "r",
+        "MaDVC": "d",
+        "MaTichHop": "t",
+        "MaCanBo": "c",
+        "MaDonVi": "u",
+        "TaiKhoan": "a",
+        "SoDienThoai": "p",
+        "SoDinhDanh": "092090001234",
     }
     folded = wire.build_request({**fields, "HoVaTen": fold_for_request("Nguyễn Văn  Ân-Đức")})
     assert b"<ns0:HoVaTen>NGUYENVANANDUC</ns0:HoVaTen>" in folded

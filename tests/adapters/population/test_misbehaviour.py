@@ -174,6 +174,7 @@ async def test_http_500_without_fault_is_a_server_side_fault(
     start_population_sandbox: StartSandbox, make_client: MakeClient, session: aiohttp.ClientSession
 ) -> None:
     """An HTTP 5xx that carries no SOAP fault is a server-side UpstreamFault."""
+
     async def broken(request: web.Request) -> web.Response:
         return web.Response(status=503, text="maintenance")
 

@@ -72,9 +72,7 @@ async def test_request_with_a_doctype_is_refused(
     assert "DTD" in reply
 
 
-async def test_stats_count_calls(
-    sandbox: RunningSandbox, session: aiohttp.ClientSession
-) -> None:
+async def test_stats_count_calls(sandbox: RunningSandbox, session: aiohttp.ClientSession) -> None:
     """/_admin/stats counts SOAP requests and answers; reset zeroes them."""
     await post_envelope(session, sandbox.endpoint, lookup_envelope())
     async with session.get(sandbox.base_url + "/_admin/stats") as resp:
