@@ -57,6 +57,8 @@ __all__ = [
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$"
 _CODE = re.compile(CODE_PATTERN)
 _CODE_MESSAGE = "must be 1-64 letters, digits or . _ : / - (starting with a letter or digit)"
+#: Control, format (zero-width, bidi), surrogate and private-use characters.
+_NOT_IN_TEXT = frozenset({"Cc", "Cf", "Cs", "Co"})
 MAX_PURPOSE_LENGTH = 500
 MAX_DOSSIER_CODE_LENGTH = 64
 
@@ -78,7 +80,9 @@ def officer_id_error(value: str) -> str | None:
 def _free_text_error(value: str) -> str | None:
     if not value.split():
         return "must not be blank"
-    if any(unicodedata.category(ch).startswith("C") and ch not in " \t\n" for ch in value):
+    # The rule names follow (gateway.identity.verdicts._NOT_IN_NAMES), so the document's
+    # one pattern fits both (tests/contract/patterns.py pins them).
+    if any(unicodedata.category(ch) in _NOT_IN_TEXT and not ch.isspace() for ch in value):
         return "must not contain control or formatting characters"
     return None
 

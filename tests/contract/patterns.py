@@ -149,6 +149,16 @@ def expected_patterns() -> dict[str, str]:
             not_blank_pattern()
         ),
         f"{schemas}/TaxCode/pattern": tax_code_pattern(),
+        # The request context (issue 14): the officer's id as a citizen's, free text as names.
+        **{
+            f"{schemas}/{body}/properties/{field}/pattern": pattern
+            for body in ("IdentityClaim", "LookupRequest")
+            for field, pattern in (
+                ("officer_id", id_number_pattern()),
+                ("purpose", name_pattern()),
+                ("dossier_code", name_pattern()),
+            )
+        },
     }
 
 
