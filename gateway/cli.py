@@ -10,6 +10,7 @@
     lienthong reconcile --provider P --date D   match a day's payments with the provider's list
     lienthong audit verify|export|archive  the tamper-evident audit log
     lienthong security report [--since 24h]     security events and alerts, summarised
+    lienthong report --period 2026-Q4      the quarterly report of online services
 
 Operator commands that change something (outbox retry/replay, reconcile, audit
 archive, payments purge-personal-data) are themselves recorded in the audit log, in the chain
@@ -138,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", default="24h")
     report.add_argument("--json", action="store_true")
     _add_config(report)
+
+    from gateway.reports.command import add_report_parser
+
+    add_report_parser(sub, _add_config)
     return parser
 
 
@@ -385,6 +390,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     if args.command == "audit":
         return _cmd_audit(settings, args)
+    if args.command == "report":
+        from gateway.reports.command import report_command
+
+        return report_command(settings, args)
     if args.command == "security":
         return _cmd_security(settings, args)
     from gateway import server
