@@ -162,12 +162,10 @@ class ReportFigures:
 
     @property
     def empty(self) -> bool:
-        return not (
-            self.verifications
-            or self.lookups
-            or self.payments
-            or any(s.calls for s in self.availability)
-        )
+        """Nothing of the agency's (or, for the whole city, not even an upstream call)."""
+        if self.verifications or self.lookups or self.payments:
+            return False
+        return self.agency is not None or not any(s.calls for s in self.availability)
 
 
 def _json_text(dialect: str, path: str) -> str:
