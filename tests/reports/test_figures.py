@@ -253,7 +253,8 @@ async def test_english_page_and_agency_filter(store: Store, quarter: Expected) -
     report = await generate(store, Period.quarter("2026-Q4"), now=NOW, lang="en", agency=agency)
     parsed = _Tables()
     parsed.feed(report.html)
-    assert "Citizen verifications" in report.html and '<html lang="en">' in report.html
+    assert "Citizen verifications" in report.html
+    assert '<html lang="en">' in report.html
     ver = [r for r in parsed.tables["table-verifications"] if r]
     assert {r[0] for r in ver[:-1]} == {agency}
     want_total = sum(sum(c.values()) for (a, _), c in quarter.verifications.items() if a == agency)
