@@ -56,7 +56,7 @@ def test_writes_html_xlsx_and_csv(
         ]
     )
     page = (out / "report-2026-Q4.html").read_text(encoding="utf-8")
-    assert "<html lang=\"vi\">" in page
+    assert '<html lang="vi">' in page
     assert "Xác thực thông tin công dân" in page
     total = sum(sum(c.values()) for c in quarter.verifications.values())
     book = openpyxl.load_workbook(out / "report-2026-Q4.xlsx")
