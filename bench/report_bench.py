@@ -3,8 +3,9 @@
     python -m bench.report_bench [--count 1000000] [--no-postgres]
 
 Per store (SQLite in a temporary file; PostgreSQL in a fresh schema, dropped after):
-seed ``count`` audit records over 2026-Q4 (60 % inbound verifications and look-ups
-with their ``detail.context``, 40 % upstream calls, a few breaker refusals) and
+seed ``count`` audit records over 2026-Q4, in time order as the writer appends them
+(60 % inbound verifications and look-ups with their ``detail.context``, 40 %
+upstream calls, a few breaker refusals) and
 ``count / 20`` payments, in bulk (:data:`SEED_BATCH` rows per statement: the chain's
 digests are not computed, the report never reads them); then time
 
@@ -75,8 +76,8 @@ class Figures:
 
 def _records(rng: random.Random, count: int, start_us: int, span_us: int) -> list[tuple[Any, ...]]:
     rows = []
-    for seq in range(1, count + 1):
-        t = start_us + rng.randrange(span_us)
+    times = sorted(start_us + rng.randrange(span_us) for _ in range(count))
+    for seq, t in enumerate(times, start=1):
         if rng.random() < 0.6:
             op = rng.choice(["citizens.verify"] * 4 + ["citizens.lookup", "businesses.read"])
             status = rng.choice([200] * 18 + [404, 422, 502])
@@ -176,7 +177,9 @@ async def measure(backend: str, config: StoreConfig, count: int) -> Figures:
         step = max(count // 20, SEED_BATCH)
         for first in range(0, count, step):
             size = min(step, count - first)
-            rows = _records(rng, size, PERIOD.start_us, span_us)
+            # appended in time order, as the audit writer does: chunk by chunk through the quarter
+            chunk_start = PERIOD.start_us + span_us * first // count
+            rows = _records(rng, size, chunk_start, span_us * size // count)
             rows = [(r[0], r[1] + first, *r[2:]) for r in rows]
             await _insert(store, "audit_records", ", ".join(RECORD_COLUMNS), rows)
             bar(f"{backend} seed", first + size, count)
