@@ -39,11 +39,18 @@ class AdapterError(Exception):
         *,
         upstream: str | None = None,
         operation: str | None = None,
+        url: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.upstream = upstream
         self.operation = operation
+        #: The URL the failed call tried (operators' messages name it; the API's
+        #: problem ``detail`` does not, so callers never learn the internal endpoints).
+        self.url = url
+
+    def __str__(self) -> str:
+        return f"{self.detail} (tried {self.url})" if self.url else self.detail
 
 
 class UpstreamUnavailable(AdapterError):

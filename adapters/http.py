@@ -114,13 +114,23 @@ _CERTIFICATE_ERRORS = (aiohttp.ServerFingerprintMismatch, aiohttp.ClientConnecto
 
 
 def connection_failure(
-    exc: BaseException, detail: str, *, upstream: str | None = None, operation: str | None = None
+    exc: BaseException,
+    detail: str,
+    *,
+    upstream: str | None = None,
+    operation: str | None = None,
+    url: str | None = None,
 ) -> UpstreamConnectionError:
-    """The adapter error for a failed connection: a rejected certificate is told apart."""
+    """The adapter error for a failed connection: a rejected certificate is told apart.
+
+    ``url`` (what was tried) is kept on the error for operators' messages: ``str()``
+    names it, the API's problem detail does not.
+    """
     if isinstance(exc, _CERTIFICATE_ERRORS):
         return UpstreamCertificateRejected(
             f"{detail}: the peer's certificate was rejected ({type(exc).__name__})",
             upstream=upstream,
             operation=operation,
+            url=url,
         )
-    return UpstreamConnectionError(detail, upstream=upstream, operation=operation)
+    return UpstreamConnectionError(detail, upstream=upstream, operation=operation, url=url)

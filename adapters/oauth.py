@@ -233,6 +233,7 @@ class TokenProvider:
                 f"token request failed: {type(exc).__name__}",
                 upstream=self._upstream,
                 operation="token",
+                url=self._config.token_url,
             ) from exc
         if status in (400, 401, 403):
             _log.warning("oauth.token_refused", upstream=self._upstream, status=status)

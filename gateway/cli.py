@@ -1,9 +1,10 @@
 """``lienthong``: the operator's command line.
 
-    lienthong run [--config FILE]          the gateway (and, in the embedded default, the sandboxes)
-    lienthong sandbox [--config FILE]      the sandbox national systems alone
+    lienthong --version                    the installed version and build commit
+    lienthong run                          the gateway (and, in the embedded default, the sandboxes)
+    lienthong sandbox                      the sandbox national systems alone
     lienthong certs init [--dir D] [--force]   the dev PKI
-    lienthong check-config [FILE]          validate a config; refuse dev material in production
+    lienthong check-config [FILE]          the preflight: every problem that would stop `run`
     lienthong outbox list|retry|replay     the webhook outbox, for operators
     lienthong payments purge-personal-data   erase payer names and ids past their retention
     lienthong demo [--provider P]          the whole story of a dossier against a running gateway
@@ -11,6 +12,12 @@
     lienthong audit verify|export|archive  the tamper-evident audit log
     lienthong security report [--since 24h]     security events and alerts, summarised
     lienthong report --period 2026-Q4      the quarterly report of online services
+
+Every command takes ``--config FILE``; without it, ``$LIENTHONG_CONFIG`` names the
+file, else the embedded default (packaged with the wheel; ``config/gateway.toml`` is
+its copy). Operator commands reach the national systems at the endpoints ``run``
+uses (with ``[sandbox] enabled``, the sandbox ports). A failure is one line on
+stderr, never a traceback; exit status 2 means the configuration or a peer refused.
 
 Operator commands that change something (outbox retry/replay, reconcile, audit
 archive, payments purge-personal-data) are themselves recorded in the audit log, in the chain
@@ -27,7 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.config import DEFAULT_CONFIG, ConfigError, load_settings, production_problems
+from gateway.config import CONFIG_ENV, ConfigError, Settings, load_settings
+
+EXIT_REFUSED = 2
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -35,15 +44,34 @@ def _add_config(p: argparse.ArgumentParser) -> None:
         "--config",
         type=Path,
         default=None,
-        help=f"TOML config file (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})",
+        metavar="FILE",
+        help=f"TOML config file (default: ${CONFIG_ENV}, else the embedded default)",
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lienthong", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def _version() -> str:
+    from gateway.build_info import commit, version
 
-    run = sub.add_parser("run", help="start the gateway")
+    return f"lienthong {version()} (commit {commit()})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lienthong",
+        description="lienthong: the city's integration gateway to the national systems.",
+        epilog=f"Every command takes --config FILE (or ${CONFIG_ENV}). "
+        "`lienthong COMMAND --help` describes each one.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run",
+        help="start the gateway",
+        description="Start the gateway (and, with [sandbox] enabled, the sandbox national"
+        " systems). The preflight of check-config runs first: on any problem, its report"
+        " is printed and the exit status is 2.",
+    )
     _add_config(run)
 
     sandbox = sub.add_parser("sandbox", help="start the sandbox national systems alone")
@@ -52,26 +80,53 @@ def build_parser() -> argparse.ArgumentParser:
     certs = sub.add_parser("certs", help="the dev PKI")
     certs_sub = certs.add_subparsers(dest="certs_command", required=True)
     init = certs_sub.add_parser("init", help="generate the dev CA, server and client certificates")
-    init.add_argument("--dir", type=Path, default=Path("certs/dev"))
+    init.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("certs/dev"),
+        help="where the files go (default: certs/dev)",
+    )
     init.add_argument("--force", action="store_true", help="replace existing files")
     _add_config(init)
 
-    check = sub.add_parser("check-config", help="validate a config file")
-    check.add_argument("file", nargs="?", type=Path, default=None)
+    check = sub.add_parser(
+        "check-config",
+        help="the preflight: every problem that would stop `run`",
+        description="Check the configuration as `run` would use it (file, LIENTHONG_*"
+        " environment, systemd credentials): every key, every file it names (present,"
+        " readable, secrets not world-readable), every certificate (parses, valid now,"
+        " matches its key, chains to the city CA), every URL; in production, no dev"
+        " material. All problems in one run, one line each. Exit 0 only when `run`"
+        " would start, 2 otherwise.",
+    )
+    check.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the config file (same as --config)",
+    )
+    _add_config(check)
 
     outbox = sub.add_parser("outbox", help="the webhook outbox: list, retry, replay")
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
     listing = outbox_sub.add_parser("list", help="events, oldest first")
-    listing.add_argument("--status", choices=["pending", "delivered", "dead"], default=None)
+    listing.add_argument(
+        "--status",
+        choices=["pending", "delivered", "dead"],
+        default=None,
+        help="only events in this state",
+    )
     listing.add_argument("--payment", default=None, help="only this payment's events")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (100)")
     _add_config(listing)
     for name, text in (
         ("retry", "put a dead event back in line now"),
         ("replay", "send a delivered event again (same webhook-id)"),
     ):
         cmd = outbox_sub.add_parser(name, help=text)
-        cmd.add_argument("event_id")
+        cmd.add_argument("event_id", help="the event's id (see `outbox list`)")
         _add_config(cmd)
 
     payments = sub.add_parser("payments", help="the payments table, for operators")
@@ -92,7 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the whole story of a dossier against a running gateway")
     demo.add_argument("--gateway", default=None, help="gateway URL (default: from the config)")
-    demo.add_argument("--provider", choices=["dvcqg", "vnpay"], default=None)
+    demo.add_argument(
+        "--provider",
+        choices=["dvcqg", "vnpay"],
+        default=None,
+        help="who is paid (default: [payments] default_provider)",
+    )
     demo.add_argument(
         "--receiver-port",
         type=int,
@@ -107,7 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(demo)
 
     reconcile = sub.add_parser("reconcile", help="reconcile one day with a provider's list")
-    reconcile.add_argument("--provider", required=True, choices=["dvcqg", "vnpay"])
+    reconcile.add_argument(
+        "--provider",
+        required=True,
+        choices=["dvcqg", "vnpay"],
+        help="the provider whose day list is matched",
+    )
     reconcile.add_argument(
         "--date",
         required=True,
@@ -126,8 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(verify)
     export = audit_sub.add_parser("export", help="a period's records as JSON lines, with the key")
     export.add_argument("--out", type=Path, default=Path("-"), help="file, or - for stdout")
-    export.add_argument("--since", default=None)
-    export.add_argument("--until", default=None)
+    export.add_argument("--since", default=None, help="24h, 7d or an ISO time")
+    export.add_argument("--until", default=None, help="24h, 7d or an ISO time (default: no end)")
     _add_config(export)
     archive = audit_sub.add_parser("archive", help="archive records past the retention period")
     archive.add_argument("--instance", default=None, help="the chain (default: this instance)")
@@ -136,8 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     security = sub.add_parser("security", help="security events and alerts")
     security_sub = security.add_subparsers(dest="security_command", required=True)
     report = security_sub.add_parser("report", help="events and alerts by kind, client, address")
-    report.add_argument("--since", default="24h")
-    report.add_argument("--json", action="store_true")
+    report.add_argument("--since", default="24h", help="24h, 7d or an ISO time (default: 24h)")
+    report.add_argument("--json", action="store_true", help="one JSON document instead of text")
     _add_config(report)
 
     from gateway.reports.command import add_report_parser
@@ -202,23 +267,68 @@ def _cmd_security(settings: Any, args: argparse.Namespace) -> int:
     )
 
 
+def _print_preflight(report: Any) -> None:
+    for line in report.lines():
+        print(line, file=sys.stderr)
+
+
 def _cmd_check_config(path: Path | None) -> int:
-    shown = path or DEFAULT_CONFIG
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        print(f"invalid configuration in {exc.path}:", file=sys.stderr)
-        for err in exc.errors:
-            print(f"  {err}", file=sys.stderr)
-        return 2
-    problems = production_problems(settings)
-    if problems:
-        print(f"{shown}: not fit for production:", file=sys.stderr)
-        for p in problems:
-            print(f"  {p}", file=sys.stderr)
-        return 2
-    print(f"{shown}: ok (environment {settings.environment})")
+    from gateway.preflight import preflight
+
+    report = preflight(path)
+    if not report.ok:
+        _print_preflight(report)
+        return EXIT_REFUSED
+    environment = report.settings.environment if report.settings else "?"
+    print(f"{report.path}: ok (environment {environment})")
     return 0
+
+
+def _config_argument(args: argparse.Namespace) -> Path | None:
+    """``check-config FILE`` and ``check-config --config FILE`` are the same; both: equal."""
+    given = getattr(args, "file", None)
+    if given is not None and args.config is not None and given != args.config:
+        raise _Refused("give the config file once: as FILE or as --config, not both")
+    config: Path | None = given if given is not None else args.config
+    return config
+
+
+class _Refused(Exception):
+    """A command that cannot run; its message is the one line the operator sees."""
+
+
+def operator_settings(settings: Settings) -> Settings:
+    """``settings`` with the endpoints ``run`` uses: with sandboxes, their configured ports.
+
+    ``lienthong run`` aims every adapter at the sandboxes it starts
+    (:func:`gateway.embedded.point_at_sandboxes`), whatever the endpoint keys say; an
+    operator command next to it must do the same to reach them. A port of 0 (any free
+    port) cannot be known from outside, so those endpoints stay as configured.
+    """
+    if not settings.sandbox.enabled:
+        return settings
+    from adapters.population.sandbox_config import PopulationSandboxConfig
+    from gateway.embedded import Sandboxes, _default_gateway_url, point_at_sandboxes
+
+    sb = settings.sandbox
+
+    def base(port: int) -> str | None:
+        return f"http://{sb.host}:{port}" if port else None
+
+    population = base(sb.population_port)
+    ngsp = base(sb.ngsp_port)
+    sandboxes = Sandboxes(
+        population_endpoint=(
+            population + PopulationSandboxConfig().path
+            if population
+            else settings.population.adapter.endpoint or ""
+        ),
+        ngsp_base_url=ngsp
+        or (settings.business.adapter.base_url if settings.business.adapter else ""),
+        dvcqg_base_url=base(sb.dvcqg_port),
+        vnpay_base_url=base(sb.vnpay_port),
+    )
+    return point_at_sandboxes(settings, sandboxes, gateway_url=_default_gateway_url(settings))
 
 
 def _cmd_certs_init(directory: Path, force: bool, config: Path | None) -> int:
@@ -335,14 +445,53 @@ def _cmd_reconcile(settings: Any, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        return _dispatch(args)
+    except _Refused as exc:
+        print(f"lienthong {args.command}: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line for the operator, never a traceback
+        print(f"lienthong {args.command}: failed: {describe_failure(exc)}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line saying what went wrong, naming the URL or file when the error knows it."""
+    import aiohttp
+
+    from gateway.logging import mask_text
+
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or str(exc.os_error)
+        return f"cannot connect to {exc.host}:{exc.port}: {reason}"
+    if isinstance(exc, ConfigError):
+        return str(exc)
+    text = mask_text(str(exc)) or ""
+    name = type(exc).__name__
+    return f"{name}: {text}" if text and name not in text else (text or name)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    config = _config_argument(args)
+    try:
         if args.command == "check-config":
-            return _cmd_check_config(args.file)
+            return _cmd_check_config(config)
         if args.command == "certs":
-            return _cmd_certs_init(args.dir, args.force, args.config)
-        settings = load_settings(args.config)
+            return _cmd_certs_init(args.dir, args.force, config)
+        if args.command == "run":
+            from gateway.preflight import preflight
+
+            report = preflight(config)
+            if not report.ok:
+                _print_preflight(report)
+                return EXIT_REFUSED
+        settings = load_settings(config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return EXIT_REFUSED
+    if args.command != "run":
+        settings = operator_settings(settings)
     if args.command == "outbox":
         status = asyncio.run(_outbox(settings, args.outbox_command, args))
         if args.outbox_command != "list":

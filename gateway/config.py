@@ -11,6 +11,7 @@ systemd, relative ``*_file`` paths name ``LoadCredential=`` credentials
 from __future__ import annotations
 
 import ipaddress
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -34,7 +35,12 @@ from gateway.security.config import SecurityConfig
 from gateway.webhooks import WebhookDispatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO_ROOT / "config" / "gateway.toml"
+#: The embedded default, shipped inside the package so that a plain ``pip install``
+#: has it; ``config/gateway.toml`` is the same file, kept where operators look for it
+#: (tests/test_cli.py checks that the two are equal).
+DEFAULT_CONFIG = Path(__file__).resolve().with_name("default.toml")
+#: Names the config file when no ``--config`` is given.
+CONFIG_ENV = "LIENTHONG_CONFIG"
 
 #: Secrets that ship in the embedded default; refused in production.
 DEV_SECRETS = frozenset(
@@ -223,13 +229,25 @@ def _format_errors(exc: ValidationError) -> list[str]:
     return out
 
 
+def config_path(path: Path | None = None) -> Path:
+    """The file to read: ``path``, else ``$LIENTHONG_CONFIG``, else the embedded default."""
+    if path is not None:
+        return path
+    named = os.environ.get(CONFIG_ENV, "")
+    return Path(named) if named else DEFAULT_CONFIG
+
+
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
-    """Read ``path`` (the embedded default when None), apply the environment, validate."""
-    path = path or DEFAULT_CONFIG
+    """Read ``path`` (see :func:`config_path`), apply the environment, validate."""
+    path = config_path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(path, ["file not found"]) from exc
+    except OSError as exc:
+        raise ConfigError(path, [f"cannot read: {exc.strerror or exc}"]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, [f"not UTF-8: {exc}"]) from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not valid TOML: {exc}"]) from exc
     data.update(overrides)

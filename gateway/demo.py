@@ -12,7 +12,9 @@ It plays the one-stop system (client ``motcua-demo``) and the citizen:
 
 Each step is printed; the exit status is non-zero if any step fails. The demo
 receiver (:class:`DemoOneStop`) also serves the one-stop system's demo page
-(``/``): a dossier with a "Pay the fee" link, used by the browser test.
+(``/``): a dossier with a "Pay the fee" link, used by the browser test. The page
+shows one dossier per receiver, billed once: reloading it answers the same payment
+(the bill's ``Idempotency-Key`` is the dossier's), never a new one.
 Personal data is sent to the gateway but never printed.
 """
 
@@ -108,6 +110,8 @@ class DemoOneStop:
     session: aiohttp.ClientSession
     events: list[dict[str, Any]] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The dossier the demo page shows (one per receiver: reloads do not bill again).
+    dossier_code: str = field(default_factory=lambda: f"DEMO-{uuid.uuid4().hex[:8].upper()}")
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -136,7 +140,11 @@ class DemoOneStop:
             return answer
 
     async def bill(self, dossier_code: str) -> dict[str, Any]:
-        """Bill a dossier's fees; the payment as the gateway answers it."""
+        """Bill a dossier's fees; the payment as the gateway answers it.
+
+        The ``Idempotency-Key`` is derived from the dossier, so billing the same
+        dossier again answers the same payment (the gateway replays it).
+        """
         body: dict[str, Any] = {
             "dossier_code": dossier_code,
             "procedure_code": "1.001234",
@@ -151,13 +159,16 @@ class DemoOneStop:
         if self.config.provider:
             body["provider"] = self.config.provider
         payment: dict[str, Any] = await self.call(
-            "POST", "/v1/payments", body, **{"Idempotency-Key": str(uuid.uuid4())}
+            "POST",
+            "/v1/payments",
+            body,
+            **{"Idempotency-Key": str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo:{dossier_code}"))},
         )
         return payment
 
     async def dossier_page(self, request: web.Request) -> web.Response:
-        """A dossier with its fee bill and a "Pay the fee" link to the provider."""
-        code = f"DEMO-{uuid.uuid4().hex[:8].upper()}"
+        """The dossier with its fee bill and a "Pay the fee" link (billed once, then replayed)."""
+        code = self.dossier_code
         payment = await self.bill(code)
         page = (
             "<!doctype html><html lang='vi'><head><meta charset='utf-8'>"

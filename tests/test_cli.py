@@ -20,9 +20,19 @@ from gateway.cli import main
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_embedded_default_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
-    """check-config accepts the embedded default (a development config)."""
-    assert main(["check-config"]) == 0
+def test_embedded_default_is_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """check-config accepts the embedded default (a development config).
+
+    The suite moves the dev PKI to a temporary directory (conftest), so the TLS files
+    follow it there, as they must for `run` to start.
+    """
+    pki = tmp_path / "pki"
+    monkeypatch.setenv("LIENTHONG_TLS__DEV_PKI_DIR", str(pki))
+    for name, file in (("CERT", "server.pem"), ("KEY", "server.key"), ("CLIENT_CA", "ca.pem")):
+        monkeypatch.setenv(f"LIENTHONG_TLS__{name}_FILE", str(pki / file))
+    assert main(["check-config"]) == 0, capsys.readouterr().err
     assert "ok" in capsys.readouterr().out
 
 
@@ -54,16 +64,16 @@ def test_production_refuses_dev_material(
     assert "motcua-demo-secret-change-me" not in err  # names the key, never shows the secret
 
 
-def test_production_example_passes_once_its_secret_files_exist(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_production_example_passes_once_its_files_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """config/production.example.toml is a complete production config, bar its secret files."""
-    text = (REPO / "config/production.example.toml").read_text(encoding="utf-8")
-    for name in ("ndxp-api-key", "ndxp-basic-secret", "ngsp-consumer-key", "ngsp-consumer-secret"):
-        (tmp_path / name).write_text("a-real-secret-from-the-store\n")
-        text = text.replace(f"/run/secrets/{name}", str(tmp_path / name))
-    cfg = tmp_path / "prod.toml"
-    cfg.write_text(text)
+    """config/production.example.toml is a complete production config, bar its files."""
+    from tests.test_preflight import make_deployment
+
+    for name in list(os.environ):
+        if name.startswith("LIENTHONG_"):
+            monkeypatch.delenv(name)
+    cfg = make_deployment(tmp_path).config
     assert main(["check-config", str(cfg)]) == 0, capsys.readouterr().err
 
 

@@ -11,8 +11,8 @@ The convention (docs/configuration.md, "How keys are named in these docs"):
 - in fenced ``toml`` blocks, every key of every table.
 
 ``<name>`` stands for any name. ``LIENTHONG_TEST_*`` and ``LIENTHONG_BENCH_*`` are
-the test suite's and the benchmark's variables, and ``LIENTHONG_BUILD_COMMIT`` the
-build's commit label (gateway/build_info.py), not configuration. A literal in
+the test suite's and the benchmark's variables, ``LIENTHONG_BUILD_COMMIT`` the build's
+label and ``LIENTHONG_CONFIG`` the config file's name, not configuration. A literal in
 brackets that is not a table is written in quotes (``"[redacted]"``).
 """
 
@@ -32,7 +32,12 @@ from pydantic import BaseModel
 from gateway.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-NOT_CONFIG_ENV = ("LIENTHONG_TEST_", "LIENTHONG_BENCH_", "LIENTHONG_BUILD_COMMIT")
+NOT_CONFIG_ENV = (
+    "LIENTHONG_TEST_",
+    "LIENTHONG_BENCH_",
+    "LIENTHONG_BUILD_COMMIT",
+    "LIENTHONG_CONFIG",
+)
 
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 _SPAN = re.compile(r"`([^`\n]+)`")

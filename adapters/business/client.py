@@ -162,7 +162,11 @@ class BusinessClient:
             ) from exc
         except aiohttp.ClientError as exc:
             raise connection_failure(
-                exc, f"lookup failed: {type(exc).__name__}", upstream=UPSTREAM, operation=OPERATION
+                exc,
+                f"lookup failed: {type(exc).__name__}",
+                upstream=UPSTREAM,
+                operation=OPERATION,
+                url=self._config.lookup_url,
             ) from exc
         tally.bytes_in += len(body)
         if status == 404:

@@ -129,5 +129,9 @@ class JsonExchange:
             ) from None
         except aiohttp.ClientError as exc:
             raise connection_failure(
-                exc, f"{type(exc).__name__}", upstream=self._upstream, operation=operation
+                exc,
+                f"{type(exc).__name__}",
+                upstream=self._upstream,
+                operation=operation,
+                url=url,
             ) from exc

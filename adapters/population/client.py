@@ -246,7 +246,7 @@ class PopulationClient:
             raise self._tag(timeout) from None
         except (aiohttp.ClientError, OSError) as exc:
             detail = f"connection to the population service failed ({type(exc).__name__})"
-            raise self._tag(connection_failure(exc, detail)) from None
+            raise self._tag(connection_failure(exc, detail, url=self._endpoint)) from None
         tally.bytes_in += len(body)
         return self._interpret(status, body, tally)
 

@@ -233,9 +233,13 @@ class UpstreamGuard:
             self.breaker.record(permit, failed=True)
             if not timer.expired():
                 raise  # the adapter let a TimeoutError escape: a bug, propagate it
-            what = "deadline" if limit < state.policy.per_try_timeout else "per-try timeout"
+            # Name the configured limit that ran out, not the time that happened to be left.
+            if limit < state.policy.per_try_timeout:
+                what = f"deadline of {state.policy.deadline:g}s"
+            else:
+                what = f"per-try timeout of {state.policy.per_try_timeout:g}s"
             raise UpstreamTimeout(
-                f"{what} of {limit:.3f}s exceeded",
+                f"{what} exceeded",
                 upstream=self.upstream,
                 operation=state.operation,
             ) from exc

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 #: ``buffered`` (the default): ``append`` returns at once (the record is queued before
 #: the request is answered) and one writer commits the queue in batches; a crash loses
 #: what was not yet committed: records appended less than ``max_delay_seconds`` (or the
-#: rest of the commit then running, if that is longer) plus one commit ago.
+#: rest of the commit then running, if that is longer) plus one commit ago, while fewer
+#: than ``max_batch`` records wait ahead (each further ``max_batch`` adds a commit).
 #: ``commit``: ``append`` returns once the record is committed (a crash loses nothing
 #: that was acknowledged), at the price of a commit's latency on every request.
 Durability = Literal["commit", "buffered"]

@@ -16,7 +16,9 @@ What a crash can lose depends on ``AuditConfig.durability``:
   somebody waits), as soon as the commit in progress has finished. So a record
   is committed within ``max(max_delay_seconds, the rest of the commit running
   when it was appended) + the duration of its own commit`` of being appended:
-  at most ``max_delay_seconds`` plus two commits. A crash loses only records
+  at most ``max_delay_seconds`` plus two commits, while fewer than ``max_batch``
+  records wait ahead of it (each further ``max_batch`` adds a commit: a batch
+  takes at most that many). A crash loses only records
   appended less than that before it (``lienthong_audit_commit_seconds`` shows
   what a commit takes; on SQLite it includes waiting for the store's one writer
   connection). Issue #5 asks that appending cost a request only a small
@@ -81,9 +83,9 @@ from gateway.audit.record import (
 )
 from gateway.audit.signing import (
     Checkpoint,
-    derive_digest_key,
     load_signing_key,
     sign_checkpoint,
+    subject_digest_key,
 )
 from gateway.store import Clock, Store, Transaction, to_us
 
@@ -150,11 +152,19 @@ class _Entry:
     @classmethod
     def lifecycle(cls, time_us: int, operation: str, detail: dict[str, Any]) -> _Entry:
         """One of the writer's own records (``audit.stop``, ``audit.resume``)."""
+        outcome = "ok" if operation == STOP_OPERATION else "unclean"
+        return cls.own(time_us, "lifecycle", operation, outcome, detail)
+
+    @classmethod
+    def own(
+        cls, time_us: int, kind: str, operation: str, outcome: str, detail: dict[str, Any]
+    ) -> _Entry:
+        """A record the audit log writes about itself: no client, request or subject."""
         return cls(
             time_us=time_us,
-            kind="lifecycle",
+            kind=kind,
             operation=operation,
-            outcome="ok" if operation == STOP_OPERATION else "unclean",
+            outcome=outcome,
             client_id=None,
             status=None,
             request_id=None,
@@ -246,12 +256,7 @@ class AuditLog:
 
     def _subject_key(self) -> bytes:
         if self._digest_key is None:
-            if self.config.digest_key is not None:
-                self._digest_key = self.config.digest_key.get_secret_value().encode()
-            elif self.config.digest_key_file is not None:
-                self._digest_key = self.config.digest_key_file.read_bytes().strip()
-            else:
-                self._digest_key = derive_digest_key(self.signing_key)
+            self._digest_key = subject_digest_key(self.config, lambda: self.signing_key)
         return self._digest_key
 
     def subject_digest(self, id_number: str) -> str:
@@ -612,19 +617,12 @@ class AuditLog:
             assert first_stored is not None
             first, last = int(first_stored["seq"]), int(row["last"])
             path, sha256, count, last_digest = await self._write_archive_file(first, last)
-            entry = _Entry(
-                time_us=to_us(self._clock()),
-                kind="archive",
-                operation="audit.archive",
-                outcome="ok",
-                client_id=None,
-                status=None,
-                request_id=None,
-                request_digest=None,
-                response_digest=None,
-                subject_digests=(),
-                masked_ids=(),
-                detail={
+            entry = _Entry.own(
+                to_us(self._clock()),
+                "archive",
+                "audit.archive",
+                "ok",
+                {
                     "file": path.name,
                     "sha256": sha256,
                     "first_seq": first,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from gateway.audit.config import AuditConfig
 from gateway.audit.record import canonical_json
 
 
@@ -97,6 +99,28 @@ def public_key_pem(key: ed25519.Ed25519PublicKey) -> str:
 def key_id(key: ed25519.Ed25519PublicKey) -> str:
     raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def subject_digest_key(
+    config: AuditConfig, signing_key: Callable[[], ed25519.Ed25519PrivateKey]
+) -> bytes:
+    """The key of every personal-id digest: ``digest_key``, else ``digest_key_file``,
+    else derived from the signing key (``signing_key`` is called only then).
+
+    The one place of that precedence: the audit log and the payments table digest
+    personal ids under the same key, so one person's records match across both.
+    Raises :class:`AuditKeyError` when the key file cannot be read.
+    """
+    if config.digest_key is not None:
+        return config.digest_key.get_secret_value().encode()
+    if config.digest_key_file is not None:
+        try:
+            return config.digest_key_file.read_bytes().strip()
+        except OSError as exc:
+            raise AuditKeyError(
+                f"cannot read the audit digest key from {config.digest_key_file}"
+            ) from exc
+    return derive_digest_key(signing_key())
 
 
 def derive_digest_key(signing_key: ed25519.Ed25519PrivateKey) -> bytes:

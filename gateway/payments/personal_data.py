@@ -38,7 +38,7 @@ from prometheus_client import Counter
 
 from gateway.audit.config import AuditConfig
 from gateway.audit.record import masked, subject_digest
-from gateway.audit.signing import AuditKeyError, derive_digest_key, load_signing_key
+from gateway.audit.signing import AuditKeyError, load_signing_key, subject_digest_key
 from gateway.payments.model import FINAL, PaymentStatus
 from gateway.store import Clock, Store, to_us
 
@@ -85,17 +85,8 @@ class PayerIdDigest:
 
     @classmethod
     def from_audit_config(cls, config: AuditConfig) -> PayerIdDigest:
-        """The key the audit log uses (same precedence as ``AuditLog``); AuditKeyError if none."""
-        if config.digest_key is not None:
-            return cls(config.digest_key.get_secret_value().encode())
-        if config.digest_key_file is not None:
-            try:
-                return cls(config.digest_key_file.read_bytes().strip())
-            except OSError as exc:
-                raise AuditKeyError(
-                    f"cannot read the audit digest key from {config.digest_key_file}"
-                ) from exc
-        return cls(derive_digest_key(load_signing_key(config.signing_key_file)))
+        """The key the audit log uses (:func:`subject_digest_key`); AuditKeyError if none."""
+        return cls(subject_digest_key(config, lambda: load_signing_key(config.signing_key_file)))
 
     def __call__(self, id_number: str) -> str:
         return subject_digest(self._key, id_number)

@@ -52,7 +52,12 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/openapi.json", name="ops.openapi")
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(load_openapi())
+    """The API description, its first server being the URL it is served from."""
+    doc = load_openapi()
+    servers = doc.get("servers")
+    here = {"url": f"{request.scheme}://{request.host}", "description": "this gateway"}
+    rest = [s for s in servers if isinstance(s, dict)][1:] if isinstance(servers, list) else []
+    return web.json_response({**doc, "servers": [here, *rest]})
 
 
 _cache: dict[str, object] = {}

@@ -1,4 +1,5 @@
-"""Monitoring as code: the alert rules and the dashboard are valid, and name only real metrics."""
+"""Monitoring as code: the alert rules and the dashboard are valid, name only real metrics,
+and every alert's runbook link lands on its section of docs/operations.md."""
 
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ PROMETHEUS = REPO / "config" / "prometheus"
 ALERTS = PROMETHEUS / "alerts.yml"
 ALERT_TESTS = PROMETHEUS / "alerts.test.yml"
 DASHBOARD = REPO / "config" / "grafana" / "lienthong.json"
+OPERATIONS = REPO / "docs" / "operations.md"
 
 #: A metric name in PromQL: every lienthong metric is prefixed, so a token is enough.
 _METRIC = re.compile(r"\blienthong_[a-z0-9_]+\b")
+#: An HTML anchor in the docs, ``<a id="alert-…"></a>``, and the line after it.
+_ANCHOR = re.compile(r'^<a id="([^"]+)"></a>\n(.*)$', re.M)
 #: Grafana's variables, replaced by what Prometheus would get from them.
 _GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$instance": ".*"}
 
@@ -98,6 +102,32 @@ def test_each_alert_says_how_bad_what_and_where_to_read() -> None:
         assert notes["summary"], name
         assert notes["description"], name
         assert notes["runbook_url"] == f"docs/operations.md#alert-{name.lower()}"
+
+
+def _missing_runbooks(rules: list[dict[str, Any]], docs: dict[str, str]) -> list[str]:
+    """Each alert whose ``runbook_url`` names no ``<a id>`` in its page (``docs``: path → text),
+    or an anchor not followed by the alert's own ``###`` heading."""
+    missing: list[str] = []
+    for rule in rules:
+        page, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+        sections = dict(_ANCHOR.findall(docs.get(page, "")))
+        heading = sections.get(anchor)
+        if heading is None or not heading.startswith(f"### {rule['alert']} "):
+            missing.append(rule["alert"])
+    return missing
+
+
+def test_every_runbook_url_lands_on_its_alert_section() -> None:
+    """Each runbook_url's anchor exists in docs/operations.md, on the alert's own section."""
+    docs = {"docs/operations.md": OPERATIONS.read_text(encoding="utf-8")}
+    rules = _rules()
+    assert _missing_runbooks(rules, docs) == []
+    # The check reads the page: without one anchor, or with it on another section, it fails.
+    first = rules[0]["annotations"]["runbook_url"].partition("#")[2]
+    removed = docs["docs/operations.md"].replace(f'<a id="{first}"></a>\n', "")
+    assert _missing_runbooks(rules, {"docs/operations.md": removed}) == [rules[0]["alert"]]
+    swapped = docs["docs/operations.md"].replace(f"### {rules[0]['alert']} ", "### Something ")
+    assert _missing_runbooks(rules, {"docs/operations.md": swapped}) == [rules[0]["alert"]]
 
 
 def test_dashboard_is_grafana_json_on_a_prometheus_variable() -> None:

@@ -44,8 +44,10 @@ class DvcqgResultCodes(BaseModel):
         """The status a result code means; a code not configured here is ``unknown``.
 
         Never ``failed`` for a code nobody listed: it might mean money that moved.
-        The gateway changes nothing on ``unknown``; the status query and the day's
-        reconciliation settle it.
+        A status query or reconciliation changes nothing on ``unknown``; a signed
+        callback carrying it is handled as a failure by the gateway (as VNPay's
+        reference handles any code but success), and a later ``paid`` then moves
+        the payment to review.
         """
         table = {
             self.paid: ProviderStatus.PAID,

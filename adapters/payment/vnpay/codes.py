@@ -14,8 +14,11 @@ VNPay publishes it in its pay and querydr documentation) and the
 
 Money that moved but is not simply paid (debited and flagged, reversed, refunded)
 maps to ``flagged``, ``reversed`` or ``refunded``: a case for people, never a silent
-``pending`` or ``failed``. A code VNPay does not publish maps to ``unknown``: the
-gateway changes nothing on it and the status query or reconciliation settles it.
+``pending`` or ``failed``. A code VNPay does not publish maps to ``unknown``: a
+status query or reconciliation changes nothing on it; a signed IPN carrying it is
+handled as a failure, as VNPay's reference handles any code but success
+(:mod:`gateway.payments.service`), so a paid payment stays paid and a later
+``paid`` moves a failed one to review.
 
 How an IPN's two codes combine (:func:`status_of`), first rule that applies:
 
