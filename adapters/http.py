@@ -1,7 +1,8 @@
 """The one outbound HTTP stack: aiohttp sessions, TLS, pools, bounded reads.
 
 Every adapter gets its session from :func:`make_session` so that TLS, pool
-limits and the request-id header are set in one place. Bodies are always read
+limits and the request-id and trace headers (:func:`outbound_headers`: ``X-Request-ID``
+and a W3C ``traceparent`` with a new span id per call) are set in one place. Bodies are always read
 through :func:`read_limited`, so a hostile or broken peer cannot make the
 gateway buffer an unbounded reply.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
+from adapters import tracecontext
 from adapters.errors import (
     UpstreamBadReply,
     UpstreamCertificateRejected,
@@ -90,9 +92,17 @@ def make_session(
 
 
 def outbound_headers() -> dict[str, str]:
-    """Headers every outbound call carries (the request id, when there is one)."""
+    """Headers every outbound call (each attempt) carries.
+
+    The request id, when there is one, and ``traceparent`` (plus ``tracestate`` when the
+    caller sent one): the current trace with a new span id for this call, or a trace of
+    its own outside a request (:func:`adapters.tracecontext.outbound_headers`).
+    """
+    headers = tracecontext.outbound_headers()
     rid = REQUEST_ID.get()
-    return {REQUEST_ID_HEADER: rid} if rid else {}
+    if rid:
+        headers[REQUEST_ID_HEADER] = rid
+    return headers
 
 
 async def read_limited(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:

@@ -254,7 +254,7 @@ class TokenProvider:
         _log.info(
             "oauth.token_obtained",
             upstream=self._upstream,
-            refresh_in_s=round(token.refresh_at - started, 3),
+            refresh_in_ms=round((token.refresh_at - started) * 1000, 3),
         )
         return token
 

@@ -4,7 +4,9 @@ Adapters call :func:`record_exchange` once per logical upstream call (after
 retries). The gateway collects the records of one inbound request through a
 context variable and logs one operational record per exchange with the four
 timestamps (request in, request out, response in, response out), as X-Road
-keeps them. Prometheus metrics for upstream calls live here too, since every
+keeps them. Each record also names the trace and the span ids its attempts sent in
+``traceparent`` (:mod:`adapters.tracecontext`), so the national system's own logs can be
+matched to it. Prometheus metrics for upstream calls live here too, since every
 adapter shares them.
 """
 
@@ -15,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Histogram
+
+from adapters import tracecontext
 
 UPSTREAM_CALLS = Counter(
     "lienthong_upstream_calls_total",
@@ -43,6 +47,10 @@ class UpstreamExchange:
     fault_code: str | None = None
     attempts: int = 1
     extra: dict[str, object] = field(default_factory=dict)
+    #: The trace the attempts were sent in, and each attempt's span id (``traceparent``);
+    #: filled by :func:`record_exchange` from what this task sent since the last exchange.
+    trace_id: str | None = None
+    span_ids: tuple[str, ...] = ()
 
     @property
     def duration_ms(self) -> float:
@@ -62,7 +70,17 @@ def collect_exchanges() -> list[UpstreamExchange]:
 
 
 def record_exchange(exchange: UpstreamExchange) -> None:
-    """Report one exchange: metrics always, and to the collecting request if any."""
+    """Report one exchange: metrics always, and to the collecting request if any.
+
+    Claims the outbound span ids this task sent since the previous exchange (its
+    attempts, and a token fetch they needed) unless the adapter set them already.
+    """
+    sent = tracecontext.take_outbound_spans()
+    if not exchange.span_ids and sent:
+        exchange.span_ids = tuple(s.span_id for s in sent)
+        exchange.trace_id = exchange.trace_id or sent[-1].trace_id
+    if exchange.trace_id is None and (trace := tracecontext.CURRENT.get()) is not None:
+        exchange.trace_id = trace.trace_id
     UPSTREAM_CALLS.labels(exchange.upstream, exchange.operation, exchange.outcome).inc()
     UPSTREAM_LATENCY.labels(exchange.upstream, exchange.operation).observe(
         max(exchange.response_in - exchange.request_out, 0.0)

@@ -24,8 +24,9 @@ from adapters.http import make_session
 from adapters.oauth import TokenProvider
 from adapters.population.client import PopulationClient
 from adapters.resilience import UpstreamGuard
-from gateway import monitoring
+from gateway import monitoring, tracing
 from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
+from gateway.auth.keys import BODY_READ_TIMEOUT, CLIENT_REGISTRY, SERVING, ServingState
 from gateway.auth.middleware import (
     authentication_middleware,
     authorization_middleware,
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     record_build_info()
     app = web.Application(client_max_size=settings.server.max_body_bytes)
     nonces = nonce_store_for(settings, app, clock)
+    serving = ServingState()
     app.middlewares.extend(
         [
             request_context_middleware,
@@ -78,6 +80,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
                 max_body_bytes=settings.server.max_body_bytes,
                 clock=clock,
                 public_paths=PUBLIC_PATHS,
+                serving=serving,
             ),
             authorization_middleware(public_paths=PUBLIC_PATHS),
             rate_limit_middleware(),
@@ -85,6 +88,9 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         ]
     )
     app[SETTINGS] = settings
+    app[SERVING] = serving
+    app[CLIENT_REGISTRY] = registry
+    app[BODY_READ_TIMEOUT] = settings.server.body_read_timeout_seconds
     app[READINESS_CHECKS] = {}
     app.add_routes(ops_routes.routes)
     app.add_routes(citizen_routes.routes)
@@ -92,6 +98,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.add_routes(payment_routes.routes)
     app.add_routes(callback_routes.routes)
     app.add_routes(report_routes.routes)
+    app.cleanup_ctx.append(tracing.export_ctx(settings.tracing))
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(monitoring.audit_ctx)
     app.cleanup_ctx.append(monitoring.security_ctx)

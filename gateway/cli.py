@@ -21,7 +21,7 @@ stderr, never a traceback; exit status 2 means the configuration or a peer refus
 
 Operator commands that change something (outbox retry/replay, reconcile, audit
 archive, payments purge-personal-data) are themselves recorded in the audit log, in the chain
-``<instance_id>/operator``.
+``<instance_id>/operator``. Every command logs to stderr; stdout carries only its own output.
 """
 
 from __future__ import annotations
@@ -279,6 +279,11 @@ def _cmd_check_config(path: Path | None) -> int:
     if not report.ok:
         _print_preflight(report)
         return EXIT_REFUSED
+    if report.settings is not None:
+        from gateway.tracing import tracing_problems
+
+        for warning in tracing_problems(report.settings.tracing):  # run starts, without export
+            print(f"{report.path}: warning: {warning}", file=sys.stderr)
     environment = report.settings.environment if report.settings else "?"
     print(f"{report.path}: ok (environment {environment})")
     return 0
@@ -442,6 +447,25 @@ def _cmd_reconcile(settings: Any, args: argparse.Namespace) -> int:
     return result
 
 
+def _log_to_stderr(settings: Settings | None = None) -> None:
+    """Operator commands log to stderr, never into their own output on stdout.
+
+    structlog's unconfigured default prints to stdout; configured once here (at the
+    config's level and format), unless something (the test suite) configured it already.
+    """
+    import structlog
+
+    from gateway.logging import configure_logging
+
+    if structlog.is_configured():
+        return
+    section = settings.logging if settings is not None else None
+    configure_logging(
+        level=section.level if section else "INFO",
+        json_lines=section.json_lines if section else True,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -475,6 +499,8 @@ def describe_failure(exc: BaseException) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     config = _config_argument(args)
     try:
+        if args.command in ("check-config", "certs"):
+            _log_to_stderr()
         if args.command == "check-config":
             return _cmd_check_config(config)
         if args.command == "certs":
@@ -492,6 +518,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     if args.command != "run":
         settings = operator_settings(settings)
+    if args.command not in ("run", "sandbox"):  # those configure logging as they start
+        _log_to_stderr(settings)
     if args.command == "outbox":
         status = asyncio.run(_outbox(settings, args.outbox_command, args))
         if args.outbox_command != "list":
@@ -549,7 +577,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     try:
         if args.command == "run":
-            asyncio.run(server.serve(settings))
+            asyncio.run(server.serve(settings, config_path=args.config))
         elif args.command == "sandbox":
             asyncio.run(server.serve_sandboxes(settings))
     except KeyboardInterrupt:

@@ -54,11 +54,16 @@ class ClientConfig(BaseModel):
 
 
 class ClientRegistry:
-    """Look up clients by id or by certificate CN."""
+    """Look up clients by id or by certificate CN; :meth:`replace` swaps them all (a reload)."""
 
     def __init__(self, clients: list[ClientConfig]) -> None:
-        self._by_id = {c.id: c for c in clients}
-        self._by_cn = {cn: c for c in clients for cn in (c.certificate_cns or [c.id])}
+        self.replace(clients)
+
+    def replace(self, clients: list[ClientConfig]) -> None:
+        """From now on, these clients (each lookup sees the old set or the new, never a mix)."""
+        by_id = {c.id: c for c in clients}
+        by_cn = {cn: c for c in clients for cn in (c.certificate_cns or [c.id])}
+        self._by_id, self._by_cn = by_id, by_cn
 
     def by_id(self, client_id: str) -> ClientConfig | None:
         return self._by_id.get(client_id)

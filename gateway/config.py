@@ -32,6 +32,7 @@ from adapters.resilience import UpstreamResilience
 from gateway.audit.config import AuditConfig
 from gateway.clients import ClientConfig
 from gateway.security.config import SecurityConfig
+from gateway.tracing import TracingConfig
 from gateway.webhooks import WebhookDispatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,22 @@ class ServerConfig(_Section):
     #: (never a forgotten nonce, which would let a replay through). With the 300 s window,
     #: 100,000 allows about 330 signed requests a second, sustained (about 25 MB).
     max_nonces: int = Field(default=100_000, ge=1)
+    #: SIGTERM: ``/readyz`` answers 503 at once and the listeners keep accepting this
+    #: long (so a load balancer sees it and moves traffic), then they close.
+    drain_seconds: float = Field(default=5.0, ge=0)
+    #: After the listeners close, requests in flight get this long to finish.
+    shutdown_timeout_seconds: float = Field(default=15.0, gt=0)
+    #: A request's line and headers must arrive within this, else 408 and the connection closes.
+    header_read_timeout_seconds: float = Field(default=5.0, gt=0)
+    #: A request's body must arrive within this once its headers are in, else 408.
+    body_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: A kept-alive connection idle between requests is closed after this. Longer than
+    #: the load balancer's own upstream idle time (nginx: 60 s), so that it never reuses
+    #: a connection the gateway is closing. A connection that has sent nothing yet is
+    #: closed after ``header_read_timeout_seconds``.
+    keepalive_timeout_seconds: float = Field(default=75.0, gt=0)
+    #: Connections each listener holds at once; beyond it a new one gets 503 and is closed.
+    max_connections: int = Field(default=1000, ge=1)
 
 
 class TLSServerConfig(_Section):
@@ -181,6 +198,7 @@ class Settings(BaseSettings):
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
     clients: list[ClientConfig] = Field(default_factory=list)
 
     @model_validator(mode="before")

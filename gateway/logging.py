@@ -19,6 +19,12 @@ is rendered. It masks by meaning, however deep the value is nested:
   and ``…092090001234.`` at the end of a sentence are masked);
 * numbers (amounts, counts, sizes): nothing, unless under an id key.
 
+Every line follows one schema (the "Log fields" table of docs/operations.md, checked
+over every line the test suite logs by :func:`schema_problems`): ``timestamp`` ISO 8601
+UTC; ``status`` an HTTP status number wherever it appears (a payment's state is
+``payment_status``); ``outcome`` a word; spans of time in milliseconds, floats, named
+``…_ms`` (``duration_ms``); wall-clock times other than the timestamp as ISO 8601 UTC.
+
 A personal id glued into a longer token (``cccd_092090001234``) is not seen as
 one; a caller's request id of exactly 9 or 12 digits is refused for the same
 reason in :mod:`gateway.observability` and replaced by a fresh one (it would
@@ -106,6 +112,11 @@ PERSONAL_ID_SHAPE = re.compile(r"\d{12}|\d{9}")
 # UUID's last group); "." or "-" before a space or at the end is punctuation.
 _STANDALONE_ID = re.compile(r"(?<!\w)(?<!\w[-.])(\d{12}|\d{9})(?!\w)(?![-.]\w)")
 _REDACTED = "[redacted]"
+#: ``timestamp`` and every other wall-clock field: ISO 8601, UTC, ``Z``.
+ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
+#: Fields that hold a wall-clock time (besides ``timestamp``).
+TIME_FIELDS = frozenset({"request_in", "request_out", "response_in", "response_out"})
+_OUTCOME_WORD = re.compile(r"[a-z][a-z0-9_]*")
 
 
 def mask_id(value: str) -> str:
@@ -165,6 +176,40 @@ class MaskPersonalData:
         return event_dict
 
 
+def schema_problems(event: Mapping[str, Any]) -> list[str]:
+    """How one log event (before rendering) breaks the common schema; empty when it keeps it."""
+    problems: list[str] = []
+    stamp = event.get("timestamp")
+    if not (isinstance(stamp, str) and ISO_UTC.fullmatch(stamp)):
+        problems.append(f"timestamp {stamp!r} is not ISO 8601 UTC")
+    for key, value in event.items():
+        if value is None:
+            continue
+        if key == "status":
+            if not isinstance(value, int) or isinstance(value, bool) or not 100 <= value <= 599:
+                problems.append(f"status {value!r} is not an HTTP status number")
+        elif key == "outcome":
+            if not (isinstance(value, str) and _OUTCOME_WORD.fullmatch(value)):
+                problems.append(f"outcome {value!r} is not a word")
+        elif key.endswith("_ms"):
+            if not isinstance(value, float):
+                problems.append(f"{key} {value!r} is not a float (milliseconds)")
+        elif key in TIME_FIELDS and not (isinstance(value, str) and ISO_UTC.fullmatch(value)):
+            problems.append(f"{key} {value!r} is not ISO 8601 UTC")
+    return problems
+
+
+class _Tap:
+    """structlog processor: hands each finished event to a callback (the suite's checks)."""
+
+    def __init__(self, callback: Callable[[Mapping[str, Any]], None]) -> None:
+        self._callback = callback
+
+    def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+        self._callback(event_dict)
+        return event_dict
+
+
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at the moment (test runners swap it)."""
 
@@ -192,11 +237,14 @@ def configure_logging(
     json_lines: bool = True,
     stream: TextIO | None = None,
     sink: Callable[[str], None] | None = None,
+    event_sink: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> None:
     """Configure structlog and the standard library once, at start-up.
 
     ``sink`` receives every rendered line too (the test suite uses it to scan
-    all log output for personal data).
+    all log output for personal data); ``event_sink`` every event as it is about to
+    be rendered, masked (the suite checks each against :func:`schema_problems`).
+    Lines go to standard error: never mixed into a command's own output.
     """
     renderer: Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
@@ -204,6 +252,7 @@ def configure_logging(
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     out: TextIO = stream or _CurrentStderr()  # type: ignore[assignment]
+    tap: list[Processor] = [] if event_sink is None else [_Tap(event_sink)]
 
     class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
         def emit(self, record: logging.LogRecord) -> None:
@@ -219,7 +268,7 @@ def configure_logging(
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared_processors(),
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tap, renderer],
         )
     )
     root = logging.getLogger()
@@ -237,7 +286,7 @@ def configure_logging(
     # through logging.Handler (measured: 32 vs 90 µs), on the hot path of every
     # request. Filtering by level happens before any processor runs.
     structlog.configure(
-        processors=[*shared_processors(), renderer],
+        processors=[*shared_processors(), *tap, renderer],
         logger_factory=_LineLoggerFactory(out, sink),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=False,
@@ -281,6 +330,7 @@ def clear_request() -> None:
 __all__ = [
     "IDENTIFIER_KEYS",
     "ID_KEYS",
+    "ISO_UTC",
     "NAME_KEYS",
     "PERSONAL_ID_SHAPE",
     "SECRET_KEYS",
@@ -293,4 +343,5 @@ __all__ = [
     "mask_id",
     "mask_name",
     "mask_text",
+    "schema_problems",
 ]

@@ -2,7 +2,9 @@
 
 With ``Type=notify`` systemd starts the gateway with ``$NOTIFY_SOCKET`` naming a
 Unix datagram socket, and considers it started only when it receives
-``READY=1`` there; ``STOPPING=1`` tells it a stop has begun. Each message is one
+``READY=1`` there; ``STOPPING=1`` tells it a stop has begun; ``RELOADING=1``
+(with ``MONOTONIC_USEC``, as ``sd_notify(3)`` asks) that a reload has begun,
+after which ``READY=1`` again says it is done. Each message is one
 datagram of newline-separated ``KEY=value`` assignments (``sd_notify(3)``). A
 name starting with ``@`` is an abstract socket (a leading NUL byte on the wire).
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import structlog
 
@@ -60,3 +63,9 @@ def ready(status: str) -> bool:
 def stopping() -> bool:
     """A stop has begun (``STOPPING=1``): systemd waits for the exit, not for readiness."""
     return notify("STOPPING=1", "STATUS=stopping")
+
+
+def reloading() -> bool:
+    """A reload (SIGHUP) has begun (``RELOADING=1``); :func:`ready` again when it is done."""
+    usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    return notify("RELOADING=1", f"MONOTONIC_USEC={usec}", "STATUS=reloading")

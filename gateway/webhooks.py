@@ -13,7 +13,9 @@ delivered, otherwise schedules the next attempt with exponential backoff and
 full jitter, and dead-letters the event once its retry window (3 days by
 default) is over; a dead event does not hold back its payment's later events.
 Event ids are the ``webhook-id``: a retry or an operator's replay sends the
-same id, so receivers dedupe by it.
+same id, so receivers dedupe by it. Each attempt also carries a W3C
+``traceparent``: the event's trace (derived from its id, the same for every
+attempt) with a new span id (:func:`gateway.tracing.webhook_headers`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.clients import WebhookTarget
 from gateway.payments.outbox import Outbox, OutboxEvent, OutboxStatus
 from gateway.store import Clock, Store
+from gateway.tracing import webhook_headers
 
 _log = structlog.get_logger("webhooks")
 
@@ -236,6 +239,7 @@ class OutboxDispatcher:
             [s.get_secret_value() for s in target.secrets], event.id, timestamp, body
         )
         headers["Content-Type"] = "application/json"
+        headers.update(webhook_headers(event.id))  # W3C traceparent: the event's trace
         timeout = aiohttp.ClientTimeout(total=self.config.attempt_timeout.total_seconds())
         try:
             async with self._session.post(
@@ -277,7 +281,7 @@ class OutboxDispatcher:
             event_id=event.id,
             payment_id=event.payment_id,
             attempts=event.attempts + 1,
-            delay_s=round((next_attempt - now).total_seconds(), 3),
+            delay_ms=round((next_attempt - now).total_seconds() * 1000, 3),
             error=error,
         )
 

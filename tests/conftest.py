@@ -62,6 +62,25 @@ FIXTURE_NAMES = (
 
 _LOG_LINES: list[str] = []
 
+# --- One schema for every log line --------------------------------------------
+#
+# Every event the suite logs is also checked, as it is about to be rendered, against
+# the common schema (gateway.logging.schema_problems: status an HTTP number,
+# duration_ms and other *_ms fields floats, timestamp and other times ISO 8601 UTC,
+# outcome a word). Any breach fails the run, naming the event.
+
+_SCHEMA_BREACHES: list[tuple[str, str]] = []
+_SCHEMA_CHECKED = [0]
+
+
+def _check_schema(event: Any) -> None:
+    from gateway.logging import schema_problems
+
+    _SCHEMA_CHECKED[0] += 1
+    for problem in schema_problems(event):
+        if len(_SCHEMA_BREACHES) < 1000:
+            _SCHEMA_BREACHES.append((problem, str(event.get("event"))))
+
 
 def _leak_patterns() -> list[str]:
     from gateway.identity import fold_name
@@ -77,13 +96,23 @@ def pytest_configure(config: pytest.Config) -> None:
     import os
     import tempfile
 
-    from gateway.logging import configure_logging
-
-    configure_logging(level="DEBUG", json_lines=False, sink=_LOG_LINES.append)
+    configure_suite_logging()
     # The dev PKI (and its audit signing key) of every gateway the suite starts, in
     # or out of process, lives in a temporary folder, never in the repo's certs/dev.
     pki = tempfile.mkdtemp(prefix="lienthong-test-pki-")
     os.environ.setdefault("LIENTHONG_TLS__DEV_PKI_DIR", pki)
+
+
+def configure_suite_logging() -> None:
+    """The suite's logging: every line kept for the scan, every event schema-checked.
+
+    Tests that reconfigure logging for a while restore it with this.
+    """
+    from gateway.logging import configure_logging
+
+    configure_logging(
+        level="DEBUG", json_lines=False, sink=_LOG_LINES.append, event_sink=_check_schema
+    )
 
 
 def find_leaks(lines: list[str]) -> list[tuple[str, str]]:
@@ -104,5 +133,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         reporter.write_line(f"personal-data scan: {len(_LOG_LINES)} log lines, {len(leaks)} leaks")
         for pattern, line in leaks[:20]:
             reporter.write_line(f"  LEAK of {pattern!r}: {line[:300]}")
-    if leaks:
+    if reporter is not None:
+        reporter.write_line(
+            f"log-schema check: {_SCHEMA_CHECKED[0]} log events, {len(_SCHEMA_BREACHES)} breaches"
+        )
+        for problem, event in _SCHEMA_BREACHES[:20]:
+            reporter.write_line(f"  SCHEMA {event!r}: {problem}")
+    if leaks or _SCHEMA_BREACHES:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

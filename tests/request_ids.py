@@ -73,7 +73,13 @@ def production_log_lines() -> Iterator[list[str]]:
         suite._LOG_LINES.append(line)
 
     try:
-        configure_logging(level="INFO", json_lines=True, stream=io.StringIO(), sink=sink)
+        configure_logging(
+            level="INFO",
+            json_lines=True,
+            stream=io.StringIO(),
+            sink=sink,
+            event_sink=suite._check_schema,
+        )
         yield lines
     finally:
-        configure_logging(level="DEBUG", json_lines=False, sink=suite._LOG_LINES.append)
+        suite.configure_suite_logging()

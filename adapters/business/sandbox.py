@@ -8,7 +8,8 @@
   revoked token; unknown tax code → ``200 {"Data": null}`` (or 404 with
   ``not_found_style="404"``).
 - Loopback-only admin: ``POST /_admin/misbehaviour`` (a :class:`Misbehaviour` JSON),
-  ``POST /_admin/revoke-tokens``, ``POST /_admin/reset``, ``GET /_admin/stats``.
+  ``POST /_admin/revoke-tokens``, ``POST /_admin/reset``, ``GET /_admin/stats`` (counters,
+  and the last 100 ``traceparent`` headers of lookups).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import random
 import secrets
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -86,6 +87,7 @@ class SandboxStats:
     lookups: int = 0
     lookups_unauthorized: int = 0
     lookups_by_msdn: Counter[str] = field(default_factory=Counter)
+    traceparents: deque[str] = field(default_factory=lambda: deque(maxlen=100))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +96,7 @@ class SandboxStats:
             "lookups": self.lookups,
             "lookups_unauthorized": self.lookups_unauthorized,
             "lookups_by_msdn": dict(self.lookups_by_msdn),
+            "traceparents": list(self.traceparents),
         }
 
 
@@ -221,6 +224,8 @@ class NgspSandbox:
         self.stats.lookups += 1
         msdn = request.query.get("msdn", "").replace("-", "").replace(" ", "")
         self.stats.lookups_by_msdn[msdn] += 1
+        if traceparent := request.headers.get("traceparent"):
+            self.stats.traceparents.append(traceparent)
         bad = self.misbehaviour
         if bad.latency_seconds:
             with contextlib.suppress(TimeoutError):  # the shutdown cuts the wait short

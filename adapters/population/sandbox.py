@@ -9,8 +9,9 @@ the fictional citizens of :mod:`adapters.population.citizens`.
 Misbehaviour comes from :class:`~adapters.population.sandbox_config.Misbehaviour`
 in the config or ``POST /_admin/misbehaviour`` (loopback callers only);
 ``POST /_admin/reset`` restores the configured behaviour and zeroes the
-counters; ``GET /_admin/stats`` shows them, so tests can prove whether a call
-reached the peer.
+counters; ``GET /_admin/stats`` shows them (and the last 100 ``X-Request-ID`` and
+``traceparent`` headers received), so tests can prove whether a call reached the
+peer and what it carried.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class SandboxPeer:
         self.soap_requests = 0
         self.wsdl_requests = 0
         self.request_ids: deque[str] = deque(maxlen=100)
+        self.traceparents: deque[str] = deque(maxlen=100)
 
     def set_misbehaviour(self, misbehaviour: Misbehaviour) -> None:
         self.misbehaviour = misbehaviour
@@ -130,6 +132,7 @@ class SandboxPeer:
             "operations": dict(self.operations),
             "answers": dict(self.answers),
             "request_ids": list(self.request_ids),
+            "traceparents": list(self.traceparents),
             "misbehaviour": self.misbehaviour.model_dump(),
         }
 
@@ -320,6 +323,8 @@ async def soap_endpoint(request: web.Request) -> web.StreamResponse:
     peer.soap_requests += 1
     if rid := request.headers.get(REQUEST_ID_HEADER):
         peer.request_ids.append(rid)
+    if traceparent := request.headers.get("traceparent"):
+        peer.traceparents.append(traceparent)
     failure = await _misbehave(peer, request)
     if failure is not None:
         peer.answers["misbehaved"] += 1

@@ -268,6 +268,6 @@ class UpstreamGuard:
             upstream=self.upstream,
             operation=operation,
             attempt=retry_state.attempt_number,
-            sleep_s=round(retry_state.upcoming_sleep, 3),
+            sleep_ms=round(retry_state.upcoming_sleep * 1000, 3),
             error=type(error).__name__,
         )

@@ -18,6 +18,15 @@ its answer itself (a prepared ``StreamResponse``) has sent it before this runs.
 Upstream exchanges: ``request_context_middleware`` collects them in a list
 and puts it on the request (``request[UPSTREAM_EXCHANGES]``), so this
 middleware records one ``upstream`` record per exchange.
+
+Traces: every record made while a request is served names its W3C trace in
+``detail``: ``trace_id`` and ``span_id`` (the request's span) on ``inbound`` and
+``callback`` records, ``trace_id`` and ``span_ids`` (the ``traceparent`` span id
+of each attempt) on ``upstream`` records; a ``webhook`` record names the
+event's trace (:func:`gateway.tracing.webhook_trace_id`). ``detail`` is hashed
+with the rest of the record, so the fields are covered by the chain, and
+records written before they existed verify unchanged (see
+:mod:`gateway.audit.record`).
 """
 
 from __future__ import annotations
@@ -30,10 +39,13 @@ import structlog
 from aiohttp import web
 
 from adapters.observability import UpstreamExchange
+from adapters.tracecontext import TraceContext
 from gateway.audit.log import AuditLog
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
-from gateway.observability import REQUEST_ID_KEY, UPSTREAM_EXCHANGES, operation_of
+from gateway.observability import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES, operation_of
+from gateway.tracing import current as current_trace
+from gateway.tracing import webhook_trace_id
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
@@ -123,7 +135,7 @@ async def _audit_request(
             request_body=body,
             response_body=response_body,
             id_numbers=personal_ids_in(body),
-            detail={"method": request.method},
+            detail={"method": request.method, **_trace_detail(request.get(TRACE_KEY))},
         )
         for exchange in request.get(UPSTREAM_EXCHANGES, []):
             await audit_upstream(audit_log, exchange, client_id, request_id, operation)
@@ -155,8 +167,15 @@ async def audit_upstream(
             "bytes_out": exchange.bytes_out,
             "bytes_in": exchange.bytes_in,
             "duration_ms": exchange.duration_ms,
+            **({"trace_id": exchange.trace_id} if exchange.trace_id else {}),
+            **({"span_ids": list(exchange.span_ids)} if exchange.span_ids else {}),
         },
     )
+
+
+def _trace_detail(trace: TraceContext | None) -> dict[str, str]:
+    """``trace_id`` and ``span_id`` of a request's trace, for a record's ``detail``."""
+    return {} if trace is None else {"trace_id": trace.trace_id, "span_id": trace.span_id}
 
 
 def _str_or_none(value: object) -> str | None:
@@ -184,7 +203,7 @@ async def audit_callback(
         request_id=request_id,
         request_body=body,
         response_body=response_body,
-        detail={"remote": remote, "reference": reference},
+        detail={"remote": remote, "reference": reference, **_trace_detail(current_trace())},
     )
 
 
@@ -206,7 +225,7 @@ async def audit_webhook(
         client_id=client_id,
         status=status,
         request_body=body,
-        detail={"event_id": event_id},
+        detail={"event_id": event_id, "trace_id": webhook_trace_id(event_id)},
     )
 
 

@@ -14,6 +14,13 @@ while ``seq`` is the storage index that makes gaps, insertions and swaps
 nameable. Personal ids appear only as ``subject_digests`` (HMAC-SHA256 under
 the audit digest key, hex: matchable by whoever holds the key) and
 ``masked_ids`` (``092*******34``); bodies only as SHA-256 digests.
+
+Trace context (W3C ``trace_id``, ``span_id``, an upstream exchange's ``span_ids``)
+travels in ``detail`` (:mod:`gateway.audit.middleware` says which record kinds carry
+what). Adding it there, rather than as new top-level keys, keeps this canonical
+object, its format version and every stored chain as they were: ``detail`` is
+digested whatever keys it holds, so the new fields are covered by the chain, and a
+record written before them hashes exactly as it did (pinned by a test).
 """
 
 from __future__ import annotations

@@ -1,12 +1,13 @@
-"""Typed request-storage keys the authentication middleware fills in for later layers."""
+"""Typed keys: what the authentication middleware stores per request, and the app state it reads."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from aiohttp import web
 
-from gateway.clients import ClientConfig
+from gateway.clients import ClientConfig, ClientRegistry
 
 AuthMethod = Literal["mtls", "signature"]
 
@@ -16,3 +17,26 @@ CLIENT = web.RequestKey("client", ClientConfig)
 AUTH_METHOD: web.RequestKey[AuthMethod] = web.RequestKey("auth_method")
 #: The request body, read once and bounded by ``max_body_bytes``.
 REQUEST_BODY = web.RequestKey("body", bytes)
+
+
+@dataclass
+class ServingState:
+    """What the running server tells the app's layers about its life (mutable, one per app).
+
+    ``accepting_since`` is when the listeners began accepting (epoch seconds; None
+    until then, e.g. for an app under test without a server): signatures created
+    before it, less the clock-skew allowance, were made for an earlier process and
+    are refused (the in-memory nonce store forgot their nonces with that process).
+    ``draining`` turns ``/readyz`` to 503 and closes each connection after its answer.
+    """
+
+    accepting_since: float | None = None
+    draining: bool = False
+
+
+#: The server's :class:`ServingState` (``app[SERVING]``).
+SERVING = web.AppKey("serving", ServingState)
+#: The clients, swapped in place by a reload (``app[CLIENT_REGISTRY]``).
+CLIENT_REGISTRY = web.AppKey("client_registry", ClientRegistry)
+#: How long a request body may take to arrive (``[server] body_read_timeout_seconds``).
+BODY_READ_TIMEOUT = web.AppKey("body_read_timeout", float)

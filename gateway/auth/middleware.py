@@ -10,6 +10,7 @@ event (client id when known, remote address, path; never the body).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
@@ -26,12 +28,13 @@ from gateway.problems import (
     BadRequest,
     Forbidden,
     PayloadTooLarge,
+    Problem,
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
 )
 
-from .keys import AUTH_METHOD, CLIENT, REQUEST_BODY, AuthMethod
+from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
 from .nonces import NonceStore, NonceStoreFull
 from .settings import DEFAULT_PUBLIC_PATHS
 from .signatures import AuthenticationFailed, SignedRequest, verify_signed_request
@@ -55,21 +58,61 @@ def is_public(path: str, public_paths: tuple[str, ...]) -> bool:
     return any(path == p or (p.endswith("/") and path.startswith(p)) for p in public_paths)
 
 
-async def read_body_limited(request: web.Request, max_body_bytes: int) -> bytes:
+class RequestTimeout(Problem):
+    """408: the body did not arrive in time; the connection is closed after the answer."""
+
+    status = 408
+    type_name = "request-timeout"
+    title = "Request timeout"
+    close_connection = True
+
+
+class ClientDisconnected(Problem):
+    """The client went away before its body was complete: logged as 499, answered to no one."""
+
+    status = 499
+    type_name = "client-disconnected"
+    title = "Client closed request"
+    close_connection = True
+
+
+def _connection_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+async def read_body_limited(
+    request: web.Request, max_body_bytes: int, *, deadline: float | None = None
+) -> bytes:
     """The whole body, or :class:`PayloadTooLarge` as soon as it exceeds ``max_body_bytes``.
 
-    The body is also kept as ``request[REQUEST_BODY]``, for later layers (the audit log).
+    The body must arrive within ``deadline`` seconds (default: the app's
+    ``[server] body_read_timeout_seconds``), else :class:`RequestTimeout` (408); a
+    client that disconnects before it is complete raises :class:`ClientDisconnected`.
+    The body is also kept as ``request[REQUEST_BODY]``, for later layers (the audit
+    log); a second call returns it.
     """
+    if REQUEST_BODY in request:
+        return request[REQUEST_BODY]
     too_large = PayloadTooLarge(
         f"the body exceeds {max_body_bytes} bytes", max_bytes=max_body_bytes
     )
     if request.content_length is not None and request.content_length > max_body_bytes:
         raise too_large
+    timeout = request.config_dict.get(BODY_READ_TIMEOUT, 10.0) if deadline is None else deadline
     body = bytearray()
-    while chunk := await request.content.read(_READ_CHUNK):
-        body += chunk
-        if len(body) > max_body_bytes:
-            raise too_large
+    try:
+        async with asyncio.timeout(timeout):
+            while chunk := await request.content.read(_READ_CHUNK):
+                body += chunk
+                if len(body) > max_body_bytes:
+                    raise too_large
+    except TimeoutError as exc:
+        raise RequestTimeout(f"the request body did not arrive within {timeout:g} s") from exc
+    except (ConnectionError, PayloadEncodingError) as exc:
+        if isinstance(exc, PayloadEncodingError) and not _connection_gone(request):
+            raise BadRequest("the request body is malformed", type_name="malformed-body") from exc
+        raise ClientDisconnected("the client closed the connection mid-body") from exc
     request[REQUEST_BODY] = bytes(body)
     return request[REQUEST_BODY]
 
@@ -100,6 +143,12 @@ def _report_refusal(request: web.Request, failure: Unauthorized, auth_method: st
     )
 
 
+def _not_before(serving: ServingState | None, future_skew: float) -> float | None:
+    if serving is None or serving.accepting_since is None:
+        return None
+    return serving.accepting_since - future_skew
+
+
 def authentication_middleware(
     registry: ClientRegistry,
     nonces: NonceStore,
@@ -109,13 +158,17 @@ def authentication_middleware(
     max_body_bytes: int = 1024 * 1024,
     clock: Callable[[], float] = time.time,
     public_paths: tuple[str, ...] = DEFAULT_PUBLIC_PATHS,
+    serving: ServingState | None = None,
 ) -> Middleware:
     """Who is calling: a verified client certificate, else an RFC 9421 signature.
 
     Sets ``request[CLIENT]`` (ClientConfig), ``request[AUTH_METHOD]``
     (``"mtls"`` | ``"signature"``) and ``request[REQUEST_BODY]`` (the body, read
     once, at most ``max_body_bytes``); keys from :mod:`.keys`. ``clock`` gives
-    epoch seconds.
+    epoch seconds. ``registry`` is read on every request, so a reload that
+    replaces its clients takes effect at once. With ``serving``, a signature
+    created before ``serving.accepting_since`` less ``future_skew`` is refused
+    (``stale-request``): it belongs to an earlier process, whose nonces are gone.
     """
 
     @web.middleware
@@ -141,6 +194,7 @@ def authentication_middleware(
                     now=clock(),
                     window=window,
                     future_skew=future_skew,
+                    not_before=_not_before(serving, future_skew),
                 )
         except Unauthorized as failure:
             _report_refusal(request, failure, auth_method)

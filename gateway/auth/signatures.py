@@ -12,7 +12,8 @@ why:
 ``missing-signature``     no Signature / Signature-Input (or no label in both)
 ``unknown-client``        keyid names no client with signing secrets
 ``insufficient-coverage`` a required component or parameter is missing, or alg is not hmac-sha256
-``stale-request``         created older than the window, in the future beyond the skew, or expired
+``stale-request``         created older than the window, in the future beyond the skew, expired,
+                          or before this process began accepting (less the skew)
 ``bad-signature``         malformed fields, unresolvable components, or no secret verifies
 ``bad-digest``            the body does not match the signed Content-Digest (or it is absent)
 ``replayed-request``      the nonce was already used in the window
@@ -339,11 +340,15 @@ async def verify_signed_request(
     now: float,
     window: float = 300.0,
     future_skew: float = 5.0,
+    not_before: float | None = None,
 ) -> ClientConfig:
     """The client that signed ``request``; :class:`AuthenticationFailed` if it is not proven.
 
     ``now`` is epoch seconds. The nonce is remembered only once everything else
     has verified, so unauthenticated traffic cannot fill the nonce store.
+    ``not_before`` (epoch seconds): a signature ``created`` earlier is ``stale-request``
+    even inside the window; the server passes the moment it began accepting less
+    the skew allowance, because the nonces of an earlier process are forgotten.
     """
     sig = _select_signature(request)
     key_id = sig.params.get("keyid")
@@ -355,6 +360,12 @@ async def verify_signed_request(
         raise AuthenticationFailed("unknown-client", "no signing key for this keyid")
     created, nonce = _check_coverage(sig, body, client.id)
     _check_time(sig, created, now, window, future_skew, client.id)
+    if not_before is not None and created < not_before:
+        raise AuthenticationFailed(
+            "stale-request",
+            "the signature was created before this gateway (re)started: sign the request again",
+            client_id=client.id,
+        )
     try:
         base = signature_base(request, sig.components, sig.params)
     except ValueError as exc:

@@ -350,7 +350,7 @@ class PaymentLedger:
             _log.info(
                 "payment.transition",
                 payment_id=payment_id,
-                status=str(to),
+                payment_status=str(to),
                 version=changed.version,
                 reason=reason,
                 source=source,
@@ -365,7 +365,7 @@ class PaymentLedger:
         _log.info(
             "payment.transition_skipped",
             payment_id=payment_id,
-            status=str(current.status),
+            payment_status=str(current.status),
             wanted=str(to),
             reason=reason,
         )
@@ -483,7 +483,7 @@ class PaymentLedger:
         _log.warning(
             "payment.paid_result_ignored",
             payment_id=current.id,
-            status=str(current.status),
+            payment_status=str(current.status),
             final=current.status in FINAL,
             provider_txn_id=provider_txn_id,
         )

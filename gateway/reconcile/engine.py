@@ -103,7 +103,7 @@ async def reconcile(
         "reconcile.finished",
         provider=provider.name,
         day=day.isoformat(),
-        duration_ms=round(report.duration_s * 1000),
+        duration_ms=round(report.duration_s * 1000, 3),
         **report.counts.as_dict(),
     )
     return report
@@ -276,7 +276,7 @@ class _Run:
             "reconcile.fixed",
             provider=self._provider.name,
             payment_id=now.id,
-            status=str(now.status),
+            payment_status=str(now.status),
             event_id=result.event_id,
         )
         self._add(kind, row, action, status, amount)

@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
 from gateway.appkeys import READINESS_CHECKS
+from gateway.auth.keys import SERVING
 
 routes = web.RouteTableDef()
 
@@ -23,7 +24,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz", name="ops.readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the store answers; breakers are reported (an open one degrades, not fails)."""
+    """Ready when the store answers; breakers are reported (an open one degrades, not fails).
+
+    From the moment a stop (SIGTERM) begins, 503 ``draining``: the listener still
+    accepts for ``[server] drain_seconds`` so that a load balancer sees this first.
+    """
+    serving = request.app.get(SERVING)
+    if serving is not None and serving.draining:
+        return web.json_response({"status": "draining", "checks": {}}, status=503)
     checks: dict[str, object] = {}
     ready = True
     for name, check in request.app[READINESS_CHECKS].items():

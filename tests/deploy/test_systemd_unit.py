@@ -61,7 +61,7 @@ def test_sandbox_exposure_is_low(unit_here: Path) -> None:
 
 
 def test_the_unit_declares_what_the_deployment_relies_on() -> None:
-    """Type=notify, the named sandbox directives, credentials, and no SIGHUP reload yet."""
+    """Type=notify, the named sandbox directives, credentials, and SIGHUP as the reload."""
     settings = _settings()
     assert settings["Type"] == ["notify"]
     assert settings["NotifyAccess"] == ["main"]
@@ -80,6 +80,6 @@ def test_the_unit_declares_what_the_deployment_relies_on() -> None:
     assert "@system-service" in settings["SystemCallFilter"]
     assert settings["LoadCredential"]
     assert all(":/etc/lienthong/credentials/" in c for c in settings["LoadCredential"])
-    # SIGHUP kills the gateway today (issue 11 makes it reload): no ExecReload until then.
-    assert "ExecReload" not in settings
-    assert "SIGHUP terminates the gateway" in UNIT.read_text(encoding="utf-8")
+    # SIGHUP reloads (tests/server/test_signals.py): systemctl reload sends it.
+    assert settings["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert "SIGHUP terminates the gateway" not in UNIT.read_text(encoding="utf-8")

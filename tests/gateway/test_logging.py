@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import structlog
@@ -20,7 +23,7 @@ from gateway.logging import (
     mask_text,
 )
 from gateway.security import sanitise_fields
-from tests.conftest import FIXTURE_IDS, find_leaks
+from tests.conftest import FIXTURE_IDS, configure_suite_logging, find_leaks
 
 
 def test_mask_id_keeps_province_and_last_two() -> None:
@@ -141,7 +144,7 @@ def test_the_rendered_line_keeps_request_id_verdicts_and_amounts() -> None:
         log.info("payment.created", amount=250_000_000, note="payer 092090001234")
     finally:
         structlog.contextvars.clear_contextvars()
-        configure_logging(level="DEBUG", json_lines=False, sink=_suite_sink())
+        configure_suite_logging()
     verified, created = map(json.loads, lines)
     assert verified["request_id"] == created["request_id"] == "req123456789abc"
     assert verified["fields"] == {"id_number": "match", "full_name": "match"}
@@ -191,7 +194,7 @@ def test_every_rendered_line_is_masked_including_the_standard_library() -> None:
         structlog.get_logger("t").info("verify", full_name="Lê Đức Anh", note="092301000555")
         logging.getLogger("aiohttp.access").info("GET /x?id=%s", "093185000999")
     finally:
-        configure_logging(level="DEBUG", json_lines=False, sink=_suite_sink())
+        configure_suite_logging()
     assert len(lines) == 2
     assert find_leaks(lines) == []
 
@@ -204,12 +207,6 @@ def test_the_suite_scan_flags_an_unmasked_line() -> None:
     assert find_leaks(["masked 092*******34 N*** V*** A***"]) == []
 
 
-def _suite_sink():  # type: ignore[no-untyped-def]
-    from tests import conftest
-
-    return conftest._LOG_LINES.append
-
-
 def test_payload_logging_libraries_stay_quiet_even_at_debug() -> None:
     """zeep and aiosqlite log payloads at DEBUG; they are held at INFO whatever the level."""
     lines: list[str] = []
@@ -219,6 +216,65 @@ def test_payload_logging_libraries_stay_quiet_even_at_debug() -> None:
         logging.getLogger("zeep.transports").debug("<HoVaTen>Nguyễn Văn An</HoVaTen>")
         logging.getLogger("gateway.x").debug("our own debug line")
     finally:
-        configure_logging(level="DEBUG", json_lines=False, sink=_suite_sink())
+        configure_suite_logging()
     assert len(lines) == 1
     assert "our own debug line" in lines[0]
+
+
+def test_the_schema_check_names_each_breach() -> None:
+    """A payment state under status, an int duration, a local or epoch time: each is named."""
+    from gateway.logging import schema_problems
+
+    good = {
+        "event": "request",
+        "timestamp": "2026-12-01T10:00:00.123456Z",
+        "status": 200,
+        "outcome": "ok",
+        "duration_ms": 1.5,
+        "request_in": "2026-12-01T10:00:00.000001Z",
+    }
+    assert schema_problems(good) == []
+    bad = {
+        **good,
+        "timestamp": "2026-12-01 10:00:00",
+        "status": "paid",
+        "duration_ms": 2,
+        "request_in": 1764583200.5,
+        "outcome": 404,
+        "delay_ms": "3",
+    }
+    assert len(schema_problems(bad)) == 6
+    assert schema_problems({**good, "status": True}) != []
+
+
+def test_the_pipeline_hands_each_masked_event_to_the_event_sink() -> None:
+    """What the suite-wide schema check sees is the event as rendered: masked, timestamped."""
+    events: list[dict[str, object]] = []
+    try:
+        configure_logging(stream=io.StringIO(), event_sink=lambda e: events.append(dict(e)))
+        structlog.get_logger("t").info("x", id_number="092090001234", status=200)
+        logging.getLogger("gateway.std").warning("std line")
+    finally:
+        configure_suite_logging()
+    assert [e["event"] for e in events] == ["x", "std line"]
+    assert events[0]["id_number"] == "092*******34"
+    assert all(str(e["timestamp"]).endswith("Z") for e in events)
+
+
+def test_operator_commands_log_to_stderr_and_keep_stdout_for_their_output(
+    tmp_path: Path,
+) -> None:
+    """``lienthong outbox list`` on a fresh store: migrations logged on stderr, table on stdout."""
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/gw.db"\n')
+    done = subprocess.run(  # noqa: S603  # our own CLI, fixed arguments
+        [sys.executable, "-m", "gateway", "outbox", "list", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "store.migration_applied" in done.stderr
+    assert "store.migration_applied" not in done.stdout
+    assert done.stdout.splitlines()[0].startswith("event")

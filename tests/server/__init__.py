@@ -1,0 +1,1 @@
+"""Tests of the running server: signals, draining, reloads, slow and broken clients."""
