@@ -1,6 +1,7 @@
 """``python -m bench`` (``make bench``): start the servers, run the scenarios, print the figures.
 
-    python -m bench                    the full run (about four minutes)
+    python -m bench                    the full run (about four minutes, plus two to four for
+                                       the report's 1,000,000 seeded audit records per store)
     python -m bench --reconcile        … plus reconciling 1,000,000 rows per store (minutes)
     python -m bench --report-count 100000   the quarterly report over fewer audit records
     python -m bench --quick            a tiny bounded run of every scenario (the smoke test)
