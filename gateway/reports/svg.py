@@ -38,7 +38,10 @@ COLOURS = {
 _FONT = 'font-family="inherit"'
 
 
-def _legend(keys: Sequence[str], labels: Sequence[str], y: float, width: float) -> list[str]:
+def _legend(
+    keys: Sequence[str], labels: Sequence[str], y: float, width: float
+) -> tuple[list[str], float]:
+    """The legend's items, wrapped to ``width``, and the baseline of its last row."""
     out: list[str] = []
     x = 0.0
     for key, label in zip(keys, labels, strict=True):
@@ -51,7 +54,7 @@ def _legend(keys: Sequence[str], labels: Sequence[str], y: float, width: float) 
             f" {_FONT}>{escape(label)}</text></g>"
         )
         x += box
-    return out
+    return out, y
 
 
 def stacked_bars(
@@ -66,15 +69,15 @@ def stacked_bars(
     """One horizontal bar per row, split by ``keys`` in proportion (100 % wide each)."""
     width, label_w, bar_h, gap = 720.0, 190.0, 20.0, 8.0
     bar_w = width - label_w - 60
-    legend_y = 16.0
-    top = legend_y + 34 + (18 if len(keys) > 4 else 0)
+    legend, legend_end = _legend(keys, labels, 16.0, width)
+    top = legend_end + 16
     height = top + len(rows) * (bar_h + gap) + 4
     parts = [
         f'<svg class="chart stacked" id="{escape(chart_id)}" role="img"'
         f' aria-label="{escape(title)}" viewBox="0 0 {width:.0f} {height:.0f}"'
         f' xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMinYMin meet">',
         f"<title>{escape(title)}</title>",
-        *_legend(keys, labels, legend_y, width),
+        *legend,
     ]
     for i, (label, values) in enumerate(rows):
         y = top + i * (bar_h + gap)
