@@ -4,6 +4,11 @@ Raise a :class:`Problem` (or a subclass) anywhere in a handler or middleware;
 the problem middleware turns it into an ``application/problem+json`` response
 carrying the request id. ``type`` is stable per kind of error: clients may
 switch on it. ``detail`` never contains a personal id or name.
+
+Every JSON answer of the gateway, problem or not, is UTF-8 as it is
+(``ensure_ascii=False``: Vietnamese text arrives as ``Lệ phí``, not ``L\\u1ec7 ph\\u00ed``)
+with ``charset=utf-8`` in its Content-Type: :func:`json_response` for the routes,
+:meth:`Problem.to_response` for errors.
 """
 
 from __future__ import annotations
@@ -15,6 +20,18 @@ from aiohttp import web
 
 PROBLEM_BASE = "https://lienthong.example/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def json_dumps(value: Any) -> str:
+    """JSON text with non-ASCII characters as they are (the body is sent as UTF-8)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """``application/json; charset=utf-8`` with ``data`` serialised by :func:`json_dumps`."""
+    return web.json_response(data, status=status, headers=headers, dumps=json_dumps)
 
 
 class Problem(Exception):
@@ -64,8 +81,9 @@ class Problem(Exception):
             headers["Retry-After"] = str(max(1, int(self.retry_after + 0.999)))
         return web.Response(
             status=self.status,
-            body=json.dumps(self.to_dict(request_id), ensure_ascii=False).encode(),
+            body=json_dumps(self.to_dict(request_id)).encode("utf-8"),
             content_type=PROBLEM_CONTENT_TYPE,
+            charset="utf-8",
             headers=headers,
         )
 

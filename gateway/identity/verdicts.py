@@ -58,6 +58,10 @@ MIN_BIRTH_YEAR = 1900
 MAX_NAME_LENGTH = 200
 _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _YEAR_ONLY = re.compile(r"[0-9]{4}")
+#: Unicode categories a claimed name may not contain (whitespace excepted): controls,
+#: format characters (zero-width and bidi controls), surrogates, private use.
+#: ``gateway/openapi.json`` carries the same rule as a pattern (tests/contract/patterns.py).
+_NOT_IN_NAMES = frozenset({"Cc", "Cf", "Cs", "Co"})
 
 
 def parse_birth_date(value: str) -> BirthDate:
@@ -101,7 +105,7 @@ class IdentityClaim(BaseModel):
     def _a_real_name(cls, value: str) -> str:
         if not value.split():
             raise PydanticCustomError("blank_name", "must not be blank")
-        if any(unicodedata.category(ch).startswith("C") and not ch.isspace() for ch in value):
+        if any(unicodedata.category(ch) in _NOT_IN_NAMES and not ch.isspace() for ch in value):
             raise PydanticCustomError("name_characters", "must not contain control characters")
         return value
 

@@ -1,10 +1,14 @@
 """The body of ``POST /v1/payments``: validated into :class:`PaymentRequest`, with precise 422s.
 
-Amounts are whole dong (JSON integers, never strings or floats); the total is
-the sum of the fee lines. The payer's name and personal id are checked for
-shape only and never appear in an error message. The fingerprint that guards
-the ``Idempotency-Key`` is the SHA-256 of the validated body in canonical JSON
-(sorted keys, no spaces), so key order and whitespace do not count as "another body".
+Amounts are whole dong: JSON integers (as JSON Schema counts them, so ``1000.0`` is
+the integer 1000; never strings, fractions or booleans); the total is the sum of
+the fee lines. Codes are taken as sent (their pattern admits no whitespace); names
+must not be blank and lose surrounding whitespace after validation, so a length
+limit counts what was sent, as ``gateway/openapi.json`` says. The payer's name and
+personal id are checked for shape only and never appear in an error message. The
+fingerprint that guards the ``Idempotency-Key`` is the SHA-256 of the validated body in
+canonical JSON (sorted keys, no spaces), so key order and whitespace do not count as
+"another body".
 """
 
 from __future__ import annotations
@@ -14,7 +18,16 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from gateway.problems import BadRequest, Problem, ValidationFailed
 
@@ -33,7 +46,14 @@ _FRIENDLY: dict[tuple[str, ...], str] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
+
+
+def _not_blank(value: str) -> str:
+    """``value`` without surrounding whitespace; refused when nothing else is left."""
+    if not value.strip():
+        raise PydanticCustomError("blank", "must not be blank")
+    return value.strip()
 
 
 class FeeLineRequest(_Strict):
@@ -44,12 +64,30 @@ class FeeLineRequest(_Strict):
     name: StrictStr = Field(min_length=1, max_length=255)
     amount: StrictInt = Field(gt=0, le=MAX_AMOUNT)
 
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _integral_number(cls, value: object) -> object:
+        """A JSON number with no fraction (``1000.0``) is that integer, as in JSON Schema."""
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        return _not_blank(value)
+
 
 class PayerRequest(_Strict):
     """Who pays (printed on the receipt; never logged, never in URLs or webhooks)."""
 
     full_name: StrictStr = Field(min_length=1, max_length=100, repr=False)
-    id_number: StrictStr = Field(pattern=r"^(\d{12}|\d{9})$", repr=False)
+    id_number: StrictStr = Field(pattern=r"^([0-9]{12}|[0-9]{9})$", repr=False)
+
+    @field_validator("full_name")
+    @classmethod
+    def _name_not_blank(cls, value: str) -> str:
+        return _not_blank(value)
 
 
 class PaymentRequest(_Strict):

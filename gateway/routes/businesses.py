@@ -12,7 +12,7 @@ import math
 from aiohttp import web
 
 from gateway.businesses import BUSINESS_SERVICE, business_to_json, normalize_tax_code
-from gateway.problems import NotFound
+from gateway.problems import NotFound, json_response
 
 routes = web.RouteTableDef()
 
@@ -26,7 +26,7 @@ async def read_business(request: web.Request) -> web.Response:
         raise NotFound(
             "no business is registered under this tax code", type_name="business-not-found"
         )
-    return web.json_response(
+    return json_response(
         business_to_json(found.record),
         headers={
             "Cache-Control": f"private, max-age={math.floor(found.max_age)}",

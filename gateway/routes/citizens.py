@@ -7,7 +7,6 @@ for exactly the fields the caller sent and nothing more (data minimisation).
 from __future__ import annotations
 
 import hashlib
-import json
 
 from aiohttp import web
 
@@ -16,7 +15,7 @@ from gateway.auth.keys import CLIENT
 from gateway.auth.middleware import parse_json_body
 from gateway.identity import parse_claim, parse_lookup_request
 from gateway.observability import REQUEST_ID_KEY
-from gateway.problems import NotFound
+from gateway.problems import NotFound, json_response
 
 routes = web.RouteTableDef()
 
@@ -27,7 +26,7 @@ async def verify_citizen(request: web.Request) -> web.Response:
     rid = request[REQUEST_ID_KEY]
     result = await request.app[CITIZEN_SERVICE].verify(claim, request_id=rid)
     _observe_verification(request, claim.id_number, result.verdict.value)
-    return web.json_response(result.to_json(rid))
+    return json_response(result.to_json(rid))
 
 
 def _observe_verification(request: web.Request, id_number: str, verdict: str) -> None:
@@ -54,8 +53,4 @@ async def lookup_citizen(request: web.Request) -> web.Response:
         raise NotFound(
             "no citizen is registered under this personal id", type_name="citizen-not-found"
         )
-    return web.json_response({"citizen": found, "request_id": rid}, dumps=_dumps)
-
-
-def _dumps(obj: object) -> str:
-    return json.dumps(obj, ensure_ascii=False)
+    return json_response({"citizen": found, "request_id": rid})

@@ -10,6 +10,7 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 
 from gateway.appkeys import READINESS_CHECKS
 from gateway.auth.keys import SERVING
+from gateway.problems import json_response
 
 routes = web.RouteTableDef()
 
@@ -19,7 +20,7 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
 @routes.get("/healthz", name="ops.healthz")
 async def healthz(request: web.Request) -> web.Response:
     """The process is alive and its event loop answers."""
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 @routes.get("/readyz", name="ops.readyz")
@@ -41,7 +42,7 @@ async def readyz(request: web.Request) -> web.Response:
             ok, detail = False, {"error": type(exc).__name__}
         checks[name] = {"ok": ok, **detail}
         ready = ready and ok
-    return web.json_response(
+    return json_response(
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status=200 if ready else 503,
     )
@@ -65,7 +66,7 @@ async def openapi(request: web.Request) -> web.Response:
     servers = doc.get("servers")
     here = {"url": f"{request.scheme}://{request.host}", "description": "this gateway"}
     rest = [s for s in servers if isinstance(s, dict)][1:] if isinstance(servers, list) else []
-    return web.json_response({**doc, "servers": [here, *rest]})
+    return json_response({**doc, "servers": [here, *rest]})
 
 
 _cache: dict[str, object] = {}

@@ -17,7 +17,7 @@ from gateway.payments.ledger import IdempotencyConflict
 from gateway.payments.requests import idempotency_key_of, parse_payment_request
 from gateway.payments.runtime import PAYMENT_SERVICE
 from gateway.payments.service import PaymentService, payment_to_json
-from gateway.problems import NotFound, Problem
+from gateway.problems import NotFound, Problem, ValidationFailed, json_response
 
 routes = web.RouteTableDef()
 
@@ -56,21 +56,34 @@ async def create_payment(request: web.Request) -> web.Response:
     headers = {"Location": f"/v1/payments/{result.payment.id}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return web.json_response(payment_to_json(result.payment), status=201, headers=headers)
+    return json_response(payment_to_json(result.payment), status=201, headers=headers)
+
+
+#: The spellings of a boolean query parameter (``gateway/openapi.json`` lists the same).
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _flag(value: str | None, name: str) -> bool:
+    """A boolean query parameter: absent is false; an unlisted spelling is 422 naming it."""
+    if value is None:
+        return False
+    if value not in _FLAGS:
+        raise ValidationFailed([{"field": name, "message": "must be one of: " + ", ".join(_FLAGS)}])
+    return _FLAGS[value]
 
 
 @routes.get("/v1/payments/{payment_id}", name="payments.read")
 async def read_payment(request: web.Request) -> web.Response:
     """The payment's current state; ``?refresh=true`` asks the provider first."""
-    refresh = request.query.get("refresh", "false").lower() in ("1", "true", "yes")
+    refresh = _flag(request.query.get("refresh"), "refresh")
     payment = await service_of(request).get(
         request[CLIENT], request.match_info["payment_id"], refresh=refresh
     )
-    return web.json_response(payment_to_json(payment))
+    return json_response(payment_to_json(payment))
 
 
 @routes.post("/v1/payments/{payment_id}/cancel", name="payments.cancel")
 async def cancel_payment(request: web.Request) -> web.Response:
     """Cancel a payment that is not final yet (409 ``payment-not-cancellable`` otherwise)."""
     payment = await service_of(request).cancel(request[CLIENT], request.match_info["payment_id"])
-    return web.json_response(payment_to_json(payment))
+    return json_response(payment_to_json(payment))

@@ -12,6 +12,7 @@ import asyncio
 import contextvars
 import io
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -304,8 +305,15 @@ def test_check_config_says_in_one_line_when_export_cannot_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """otlp_endpoint set, SDK missing: one warning line naming the key; the config is still ok."""
+    # The TLS files in the suite's dev PKI folder (generated at start-up when missing),
+    # so the preflight has nothing to report but the warning.
+    pki = Path(os.environ["LIENTHONG_TLS__DEV_PKI_DIR"])
     config = tmp_path / "gateway.toml"
-    config.write_text('[tracing]\notlp_endpoint = "http://127.0.0.1:4318/v1/traces"\n')
+    config.write_text(
+        '[tracing]\notlp_endpoint = "http://127.0.0.1:4318/v1/traces"\n'
+        f'[tls]\ncert_file = "{pki / "server.pem"}"\nkey_file = "{pki / "server.key"}"\n'
+        f'client_ca_file = "{pki / "ca.pem"}"\n'
+    )
     monkeypatch.setattr(tracing, "sdk_available", lambda: False)
     assert main(["check-config", str(config)]) == 0
     err = capsys.readouterr().err.strip().splitlines()

@@ -161,7 +161,7 @@ class VnpayProvider:
     def _answer(self, outcome: CallbackOutcome) -> ProviderAnswer:
         code, message = codes.IPN_ANSWERS[outcome]
         body = json.dumps({"RspCode": code, "Message": message}).encode("ascii")
-        return ProviderAnswer(200, "application/json", body)
+        return ProviderAnswer(200, "application/json; charset=utf-8", body)
 
     def parse_callback(self, method: str, query: Mapping[str, str], body: bytes) -> CallbackResult:
         """Verify an IPN or the payer's return (both signed ``vnp_*`` query parameters).

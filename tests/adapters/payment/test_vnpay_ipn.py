@@ -170,7 +170,7 @@ def test_answer_callback_maps_each_outcome_to_the_published_answer(
     result = parse(provider, signed())
     for given in (result, None):
         reply = provider.answer_callback(given, outcome=outcome)  # type: ignore[arg-type]
-        assert (reply.status, reply.content_type) == (200, "application/json")
+        assert (reply.status, reply.content_type) == (200, "application/json; charset=utf-8")
         assert json.loads(reply.body) == answer
 
 
