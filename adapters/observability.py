@@ -43,7 +43,7 @@ class UpstreamExchange:
     response_in: float
     bytes_out: int = 0
     bytes_in: int = 0
-    outcome: str = "ok"  # ok | not_found | fault | timeout | unavailable | bad_reply | error
+    outcome: str = "ok"  # ok | not_found | fault | timeout | unavailable | circuit_open | …
     fault_code: str | None = None
     attempts: int = 1
     extra: dict[str, object] = field(default_factory=dict)

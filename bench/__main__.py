@@ -1,7 +1,9 @@
 """``python -m bench`` (``make bench``): start the servers, run the scenarios, print the figures.
 
-    python -m bench                    the full run (about four minutes)
+    python -m bench                    the full run (about four minutes, plus two to four for
+                                       the report's 1,000,000 seeded audit records per store)
     python -m bench --reconcile        … plus reconciling 1,000,000 rows per store (minutes)
+    python -m bench --report-count 100000   the quarterly report over fewer audit records
     python -m bench --quick            a tiny bounded run of every scenario (the smoke test)
     python -m bench --scenario business --duration 5
     python -m bench --scenario callbacks --callback-duplicates 0.1
@@ -64,6 +66,12 @@ def parse_settings(argv: Sequence[str] | None) -> BenchSettings:
         help=f"also reconcile ROWS rows per store (default {DEFAULT_COUNT:,})",
     )
     parser.add_argument(
+        "--report-count",
+        type=int,
+        metavar="ROWS",
+        help="report: audit records seeded per store (default 1,000,000)",
+    )
+    parser.add_argument(
         "--callback-duplicates",
         type=float,
         metavar="SHARE",
@@ -103,6 +111,7 @@ def parse_settings(argv: Sequence[str] | None) -> BenchSettings:
         for key, value in {
             "scenarios": scenarios,
             "reconcile_count": args.reconcile,
+            "report_count": args.report_count,
             "callback_duplicate_share": args.callback_duplicates,
             "audit_rounds": args.audit_rounds,
             "stores": ("sqlite",) if args.no_postgres else None,

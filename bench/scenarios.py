@@ -22,6 +22,7 @@ from bench.figures import Comparison, ratio
 from bench.loadgen import PreparedRequest
 from bench.peer import BENCH_CONSUMER_KEY, BENCH_CONSUMER_SECRET
 from bench.reconcile_scenario import reconciliation
+from bench.report_scenario import report
 from bench.scenario_kit import Scenario, ScenarioReport, fixed_rate, saturation, signed
 from bench.stack import GATEWAY, NGSP, POPULATION, PROXY, BenchStack
 from bench.targets import (
@@ -184,6 +185,7 @@ SCENARIOS: dict[str, Scenario] = {
     "audit": audit,
     "callbacks": callbacks,
     "reconcile": reconciliation,
+    "report": report,
     "compare": compare,
 }
 

@@ -29,7 +29,7 @@ class BenchSettings(BaseModel):
     businesses: int = Field(default=40_000, ge=10)
     #: Which scenarios to run, in order (``reconcile`` takes minutes at its full size:
     #: ``--reconcile`` adds it).
-    scenarios: tuple[str, ...] = ("verification", "business", "audit", "callbacks")
+    scenarios: tuple[str, ...] = ("verification", "business", "audit", "callbacks", "report")
     #: Audit on/off: rounds of (on, off), the order alternating (on off, off on, …) so that
     #: a drift of the machine's speed during the run does not favour either side.
     audit_rounds: int = Field(default=2, ge=1)
@@ -43,6 +43,8 @@ class BenchSettings(BaseModel):
     postgres_dsn: str = "postgresql://postgres@127.0.0.1:5432/test"
     #: Reconciliation: provider rows (and payments) per backend.
     reconcile_count: int = Field(default=1_000_000, ge=1)
+    #: The quarterly report: audit records seeded per backend (issue 14's bound is for 1M).
+    report_count: int = Field(default=1_000_000, ge=1)
     #: ``compare`` (run only when asked for): the other gateway's source tree, put first on
     #: its ``PYTHONPATH`` (another checkout of this repository, e.g. a ``git worktree`` of
     #: the commit before a change) …
@@ -68,10 +70,11 @@ class BenchSettings(BaseModel):
             "max_requests": 200,
             "warmup_requests": 20,
             "businesses": 600,
-            "scenarios": ("verification", "business", "audit", "callbacks", "reconcile"),
+            "scenarios": ("verification", "business", "audit", "callbacks", "reconcile", "report"),
             "audit_rounds": 1,
             "callback_duplicate_share": 0.2,
             "reconcile_count": 2_000,
+            "report_count": 2_000,
         }
         values.update(overrides)
         return cls.model_validate(values)

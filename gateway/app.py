@@ -40,6 +40,7 @@ from gateway.config import Settings
 from gateway.identity import CitizenService, fold_for_request
 from gateway.observability import problem_middleware, request_context_middleware
 from gateway.payments.runtime import payment_workers_ctx, payments_ctx
+from gateway.reports import route as report_routes
 from gateway.routes import businesses as business_routes
 from gateway.routes import callbacks as callback_routes
 from gateway.routes import citizens as citizen_routes
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.add_routes(business_routes.routes)
     app.add_routes(payment_routes.routes)
     app.add_routes(callback_routes.routes)
+    app.add_routes(report_routes.routes)
     app.cleanup_ctx.append(tracing.export_ctx(settings.tracing))
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(monitoring.audit_ctx)

@@ -12,6 +12,7 @@
     lienthong audit verify|export|archive  the tamper-evident audit log
     lienthong audit subject --id-number FILE|-   a citizen's record of access (Decree 13)
     lienthong security report [--since 24h]     security events and alerts, summarised
+    lienthong report --period 2026-Q4      the quarterly report of online services
 
 Every command takes ``--config FILE``; without it, ``$LIENTHONG_CONFIG`` names the
 file, else the embedded default (packaged with the wheel; ``config/gateway.toml`` is
@@ -232,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", default="24h", help="24h, 7d or an ISO time (default: 24h)")
     report.add_argument("--json", action="store_true", help="one JSON document instead of text")
     _add_config(report)
+
+    from gateway.reports.command import add_report_parser
+
+    add_report_parser(sub, _add_config)
     return parser
 
 
@@ -612,6 +617,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return status
     if args.command == "audit":
         return _cmd_audit(settings, args)
+    if args.command == "report":
+        from gateway.reports.command import report_command
+
+        return report_command(settings, args)
     if args.command == "security":
         return _cmd_security(settings, args)
     from gateway import server

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+#: Operations a client's ``"*"`` does not cover: each must be granted by name
+#: (``reports.read``: every agency's quarterly figures, for the city office only).
+EXPLICIT_ONLY = frozenset({"reports.read"})
+
 
 class WebhookTarget(BaseModel):
     """Where a client receives its events (Standard Webhooks, HMAC-SHA256)."""
@@ -44,7 +48,9 @@ class ClientConfig(BaseModel):
         return v
 
     def may(self, operation: str) -> bool:
-        return operation in self.operations or "*" in self.operations
+        if operation in self.operations:
+            return True
+        return "*" in self.operations and operation not in EXPLICIT_ONLY
 
 
 class ClientRegistry:

@@ -22,6 +22,7 @@ from adapters.business.models import BusinessRecord
 from adapters.business.reply import ReplyShapeError, is_empty_reply, record_from_reply
 from adapters.errors import (
     AdapterError,
+    CircuitOpen,
     UpstreamAuthError,
     UpstreamBadReply,
     UpstreamFault,
@@ -39,6 +40,7 @@ OPERATION = "chiTietDoanhNghiep"
 _log = structlog.get_logger("adapters.business")
 
 _OUTCOMES: tuple[tuple[type[AdapterError], str], ...] = (
+    (CircuitOpen, "circuit_open"),  # refused by the breaker, never sent
     (UpstreamUnavailable, "unavailable"),
     (UpstreamTimeout, "timeout"),
     (UpstreamBadReply, "bad_reply"),

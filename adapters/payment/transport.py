@@ -15,6 +15,7 @@ import aiohttp
 
 from adapters.errors import (
     AdapterError,
+    CircuitOpen,
     UpstreamBadReply,
     UpstreamFault,
     UpstreamTimeout,
@@ -24,6 +25,7 @@ from adapters.http import connection_failure, outbound_headers, read_limited
 from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 
 _OUTCOMES: tuple[tuple[type[AdapterError], str], ...] = (
+    (CircuitOpen, "circuit_open"),  # refused by the breaker, never sent
     (UpstreamTimeout, "timeout"),
     (UpstreamFault, "fault"),
     (UpstreamBadReply, "bad_reply"),

@@ -26,6 +26,7 @@ import structlog
 
 from adapters.errors import (
     AdapterError,
+    CircuitOpen,
     UpstreamAuthError,
     UpstreamBadReply,
     UpstreamFault,
@@ -61,6 +62,8 @@ _PRINTABLE_CODE = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
 
 
 def _outcome_of(exc: BaseException) -> str:
+    if isinstance(exc, CircuitOpen):  # refused here, not sent: the quarterly report counts it
+        return "circuit_open"
     if isinstance(exc, UpstreamFault):
         return "fault"
     if isinstance(exc, UpstreamTimeout | TimeoutError):

@@ -1,0 +1,17 @@
+"""Report fixtures: the audit and store suites' own (both backends), and a known quarter."""
+
+from __future__ import annotations
+
+from tests.audit.conftest import audit_config, audit_log
+from tests.store.conftest import FakeClock, backend, clock, open_stores, store, store_config
+
+__all__ = [
+    "FakeClock",
+    "audit_config",
+    "audit_log",
+    "backend",
+    "clock",
+    "open_stores",
+    "store",
+    "store_config",
+]

@@ -1,0 +1,142 @@
+"""``GET /v1/reports/{period}`` through the whole gateway and the real population sandbox:
+the right ``reports.read`` (granted by name only), bad periods, HTML and XLSX, and a
+circuit-breaker opening recorded as ``circuit_open`` and counted in the report."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import aiohttp
+import openpyxl
+import pytest
+
+from adapters.business.sandbox import start_sandbox as start_ngsp
+from adapters.population.sandbox import start_sandbox as start_population
+from adapters.population.sandbox_config import PopulationSandboxConfig
+from gateway.auth.signatures import sign_request
+from gateway.clients import ClientConfig
+from gateway.embedded import ngsp_sandbox_config
+from gateway.pki import init_dev_pki
+from gateway.reports.command import XLSX_TYPE
+from gateway.server import start_gateway
+from tests.e2e.conftest import SECRETS, Gateway, Peer, gateway_settings
+from tests.reports.test_figures import _Tables
+
+OFFICE, OFFICE_SECRET = "city-office", "city-office-secret"
+CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    """The e2e gateway plus a client granted ``reports.read`` and one granted ``"*"``."""
+    async with AsyncExitStack() as stack:
+        pop_cfg = PopulationSandboxConfig()
+        pop_runner, pop_base = await start_population(pop_cfg)
+        stack.push_async_callback(pop_runner.cleanup)
+        store_url = f"sqlite:///{tmp_path}/gw.db"
+        first = gateway_settings(pop_base + pop_cfg.path, "http://127.0.0.1:0", store_url)
+        ngsp_runner, ngsp_base = await start_ngsp(ngsp_sandbox_config(first))
+        stack.push_async_callback(ngsp_runner.cleanup)
+        settings = gateway_settings(
+            pop_base + pop_cfg.path,
+            ngsp_base,
+            store_url,
+            tls={
+                "cert_file": str(tmp_path / "pki/server.pem"),
+                "key_file": str(tmp_path / "pki/server.key"),
+                "client_ca_file": str(tmp_path / "pki/ca.pem"),
+                "generate_dev_pki": False,
+                "dev_pki_dir": str(tmp_path / "pki"),
+            },
+            audit={"signing_key_file": str(tmp_path / "pki/audit-signing.key")},
+        )
+        office = ClientConfig(id=OFFICE, secrets=[OFFICE_SECRET], operations=["reports.read"])
+        everything = ClientConfig(id="all-ops", secrets=["all-ops-secret"], operations=["*"])
+        settings = settings.model_copy(update={"clients": [*settings.clients, office, everything]})
+        init_dev_pki(tmp_path / "pki", clients=list(SECRETS))
+        listeners = await start_gateway(settings, stack, https_port=0)
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        yield Gateway(
+            listeners,
+            settings,
+            session,
+            Peer(pop_base, session),
+            Peer(ngsp_base, session),
+            tmp_path / "pki",
+        )
+
+
+async def _get(
+    gw: Gateway, path: str, client: str, secret: str, accept: str = "text/html"
+) -> tuple[int, str, bytes]:
+    url = gw.url + path
+    headers = sign_request("GET", url, {"Accept": accept}, b"", client, secret)
+    async with gw.session.get(url, headers=headers) as r:
+        return r.status, r.content_type, await r.read()
+
+
+def test_a_wildcard_client_is_not_granted_reports() -> None:
+    """``"*"`` covers every operation but ``reports.read``, which is granted by name only."""
+    assert not ClientConfig(id="all-ops", operations=["*"]).may("reports.read")
+    assert ClientConfig(id="all-ops", operations=["*"]).may("citizens.verify")
+    assert ClientConfig(id="office", operations=["reports.read"]).may("reports.read")
+
+
+@pytest.mark.slow
+async def test_report_route_serves_html_and_xlsx_to_the_office_only(gateway: Gateway) -> None:
+    """403 for the one-stop system and a "*" client, 422/404 for bad periods, then the page
+    (verifications and the breaker's minutes counted) and the workbook."""
+    status, _, _ = await gateway.call("POST", "/v1/citizens/verify", CLAIM)
+    assert status == 200
+    await gateway.population.admin("misbehaviour", {"error_rate": 1.0})
+    statuses = []
+    for _ in range(8):
+        statuses.append((await gateway.call("POST", "/v1/citizens/verify", CLAIM))[0])
+        if statuses[-1] == 503:
+            break
+    assert statuses[-1] == 503  # refused by the open breaker, never sent
+
+    quarter = "/v1/reports/2026-Q4"
+    for client, secret in (("motcua-demo", SECRETS["motcua-demo"]), ("all-ops", "all-ops-secret")):
+        status, ctype, body = await _get(gateway, quarter, client, secret)
+        assert status == 403, body
+        assert ctype == "application/problem+json"
+    status, ctype, body = await _get(gateway, "/v1/reports/2026-Q5", OFFICE, OFFICE_SECRET)
+    assert (status, ctype) == (422, "application/problem+json")
+    assert b'"period"' in body
+    status, ctype, body = await _get(gateway, "/v1/reports/2099-Q1", OFFICE, OFFICE_SECRET)
+    assert (status, ctype) == (404, "application/problem+json")
+    assert b"report-not-found" in body
+    status, _, _ = await _get(gateway, quarter + "?format=pdf", OFFICE, OFFICE_SECRET)
+    assert status == 422
+
+    tables: dict[str, list[list[str]]] = {}
+    for _ in range(50):  # the audit writer commits within milliseconds (buffered)
+        status, ctype, body = await _get(gateway, quarter, OFFICE, OFFICE_SECRET)
+        assert (status, ctype) == (200, "text/html"), body[:300]
+        parsed = _Tables()
+        parsed.feed(body.decode("utf-8"))
+        tables = {k: [r for r in v if r] for k, v in parsed.tables.items()}
+        population = [r for r in tables["table-availability"] if r[1] == "Tổng cộng"]
+        if population and population[0][5] != "0":
+            break
+        await asyncio.sleep(0.05)
+    total = tables["table-verifications"][-1]
+    assert int(total[2].replace(".", "")) == len(statuses) + 1
+    assert int(total[-2]) >= len(statuses)  # the failed ones: 502 upstream errors, 503 refusals
+    population_total = next(
+        r
+        for r in tables["table-availability"]
+        if r[0] == "CSDL quốc gia về dân cư" and r[1] == "Tổng cộng"
+    )
+    assert int(population_total[5]) >= 1  # minutes with the breaker open
+
+    for path, accept in ((quarter + "?format=xlsx", "*/*"), (quarter, XLSX_TYPE)):
+        status, ctype, body = await _get(gateway, path, OFFICE, OFFICE_SECRET, accept)
+        assert (status, ctype) == (200, XLSX_TYPE)
+        book = openpyxl.load_workbook(io.BytesIO(body))
+        assert book.sheetnames[0] == "Xác thực"
