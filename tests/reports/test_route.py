@@ -8,6 +8,7 @@ import asyncio
 import io
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
@@ -27,6 +28,7 @@ from tests.e2e.conftest import SECRETS, Gateway, Peer, gateway_settings
 from tests.reports.test_figures import _Tables
 
 OFFICE, OFFICE_SECRET = "city-office", "city-office-secret"
+AGENCY, PROCEDURE = "H29.UBND", "1.004227"
 CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}
 
 
@@ -70,6 +72,12 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         )
 
 
+def _this_quarter() -> str:
+    """The quarter the records written now fall in (Vietnam time), so the test never ages."""
+    now = datetime.now(timezone(timedelta(hours=7)))
+    return f"{now.year}-Q{(now.month - 1) // 3 + 1}"
+
+
 async def _get(
     gw: Gateway, path: str, client: str, secret: str, accept: str = "text/html"
 ) -> tuple[int, str, bytes]:
@@ -90,8 +98,12 @@ def test_a_wildcard_client_is_not_granted_reports() -> None:
 async def test_report_route_serves_html_and_xlsx_to_the_office_only(gateway: Gateway) -> None:
     """403 for the one-stop system and a "*" client, 422/404 for bad periods, then the page
     (verifications and the breaker's minutes counted) and the workbook."""
-    status, _, _ = await gateway.call("POST", "/v1/citizens/verify", CLAIM)
+    # One verification on an agency's behalf: its row must show its verdict (the request
+    # context and the verdict travel through the audit record into the report).
+    on_behalf = {**CLAIM, "agency_code": AGENCY, "procedure_code": PROCEDURE}
+    status, answer, _ = await gateway.call("POST", "/v1/citizens/verify", on_behalf)
     assert status == 200
+    assert answer["verdict"] == "match", answer
     await gateway.population.admin("misbehaviour", {"error_rate": 1.0})
     statuses = []
     for _ in range(8):
@@ -100,7 +112,7 @@ async def test_report_route_serves_html_and_xlsx_to_the_office_only(gateway: Gat
             break
     assert statuses[-1] == 503  # refused by the open breaker, never sent
 
-    quarter = "/v1/reports/2026-Q4"
+    quarter = f"/v1/reports/{_this_quarter()}"
     for client, secret in (("motcua-demo", SECRETS["motcua-demo"]), ("all-ops", "all-ops-secret")):
         status, ctype, body = await _get(gateway, quarter, client, secret)
         assert status == 403, body
@@ -125,6 +137,8 @@ async def test_report_route_serves_html_and_xlsx_to_the_office_only(gateway: Gat
         if population and population[0][5] != "0":
             break
         await asyncio.sleep(0.05)
+    [agency_row] = [r for r in tables["table-verifications"] if r[:2] == [AGENCY, PROCEDURE]]
+    assert (agency_row[2], agency_row[3]) == ("1", "1")  # one verification, one match
     total = tables["table-verifications"][-1]
     assert int(total[2].replace(".", "")) == len(statuses) + 1
     assert int(total[-2]) >= len(statuses)  # the failed ones: 502 upstream errors, 503 refusals
