@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 
 from bench.callbacks import Bill
+from bench.pg_schema import drop_schema as drop_pg_schema
 from bench.processes import quiet_logging
 from gateway.store import Store, StoreConfig, open_store, to_us, utc_now
 
@@ -271,24 +272,12 @@ def check_ledger(
         finally:
             await store.close()
             if drop_schema:
-                await _drop_schema(config)
+                await drop_pg_schema(config)
 
     return asyncio.run(main())
-
-
-async def _drop_schema(config: StoreConfig) -> None:
-    import asyncpg
-
-    if config.schema_name is None:
-        return
-    conn = await asyncpg.connect(config.url, timeout=10)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{config.schema_name}" CASCADE')
-    finally:
-        await conn.close()
 
 
 def drop_schema(config: StoreConfig) -> None:
     """Drop the run's PostgreSQL schema (when the scenario stops before its check)."""
     quiet_logging()
-    asyncio.run(_drop_schema(config))
+    asyncio.run(drop_pg_schema(config))

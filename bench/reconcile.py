@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import os
 import resource
-import secrets
 import sys
 import tempfile
 import time
@@ -45,6 +44,8 @@ from adapters.payment.vnpay import sandbox as vnpay_sandbox
 from adapters.payment.vnpay.client import VnpayProvider
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.resilience import UpstreamGuard, UpstreamResilience
+from bench.pg_schema import drop_schema as drop_pg_schema
+from bench.pg_schema import postgres_config
 from gateway.payments import PaymentLedger, PaymentStatus
 from gateway.reconcile import reconcile
 from gateway.reconcile.store_side import day_bounds_us
@@ -276,27 +277,6 @@ async def measure(
     )
 
 
-async def _postgres_config(dsn: str) -> StoreConfig | None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(dsn, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return None
-    await conn.close()
-    return StoreConfig(url=dsn, schema_name="bench_reconcile_" + secrets.token_hex(4))
-
-
-async def _drop_schema(config: StoreConfig) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(config.url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{config.schema_name}" CASCADE')
-    finally:
-        await conn.close()
-
-
 def _cpus() -> tuple[int | None, int | None]:
     """(sandbox CPU, this process's CPU) when there are two to pin to."""
     available = sorted(os.sched_getaffinity(0))
@@ -359,14 +339,16 @@ async def _run_all(
             figures.append(await measure("sqlite", sqlite, sandbox_url, provider, count))
     if "postgres" not in stores:
         return figures, notes
-    pg = await _postgres_config(dsn or os.environ.get(POSTGRES_DSN_ENV, DEFAULT_POSTGRES_DSN))
+    pg = await postgres_config(
+        dsn or os.environ.get(POSTGRES_DSN_ENV, DEFAULT_POSTGRES_DSN), "bench_reconcile_"
+    )
     if pg is None:
         notes.append("[postgres] not reachable: skipped")
         return figures, notes
     try:
         figures.append(await measure("postgres", pg, sandbox_url, provider, count))
     finally:
-        await _drop_schema(pg)
+        await drop_pg_schema(pg)
     return figures, notes
 
 

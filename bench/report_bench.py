@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import random
-import secrets
 import sys
 import tempfile
 import time
@@ -33,6 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.pg_schema import drop_schema as drop_pg_schema
+from bench.pg_schema import postgres_config
 from gateway.audit.record import RECORD_COLUMNS
 from gateway.reports.command import ProgressBar, generate
 from gateway.reports.period import Period
@@ -211,27 +212,6 @@ async def measure(backend: str, config: StoreConfig, count: int) -> Figures:
     return Figures(backend, count, n_pay, seed_s, scan_s, report_s, len(report.html))
 
 
-async def _postgres_config(dsn: str) -> StoreConfig | None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(dsn, timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        return None
-    await conn.close()
-    return StoreConfig(url=dsn, schema_name="bench_report_" + secrets.token_hex(4))
-
-
-async def _drop_schema(config: StoreConfig) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(config.url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{config.schema_name}" CASCADE')
-    finally:
-        await conn.close()
-
-
 async def _run_all(
     count: int, stores: Sequence[str], dsn: str | None
 ) -> tuple[list[Figures], list[str]]:
@@ -242,14 +222,16 @@ async def _run_all(
             config = StoreConfig(url=f"sqlite:///{tmp}/bench.db")
             figures.append(await measure("sqlite", config, count))
     if "postgres" in stores:
-        pg = await _postgres_config(dsn or os.environ.get(POSTGRES_DSN_ENV, DEFAULT_POSTGRES_DSN))
+        pg = await postgres_config(
+            dsn or os.environ.get(POSTGRES_DSN_ENV, DEFAULT_POSTGRES_DSN), "bench_report_"
+        )
         if pg is None:
             notes.append("[postgres] not reachable: skipped")
         else:
             try:
                 figures.append(await measure("postgres", pg, count))
             finally:
-                await _drop_schema(pg)
+                await drop_pg_schema(pg)
     return figures, notes
 
 
