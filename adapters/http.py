@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextvars
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 
 from adapters import tracecontext
+from adapters.config import TLSFiles
 from adapters.errors import (
     UpstreamBadReply,
     UpstreamCertificateRejected,
@@ -28,24 +28,6 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "lienthong_request_id", default=None
 )
 REQUEST_ID_HEADER = "X-Request-ID"
-
-
-@dataclass(frozen=True)
-class TLSFiles:
-    """TLS material for an upstream: CA bundle to trust, optional client certificate."""
-
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    verify: bool = True
-    #: SHA-256 of the peer's certificate (hex, colons allowed). When set, the peer must
-    #: present exactly that certificate: the pin replaces CA verification.
-    pinned_sha256: str | None = None
-
-    def fingerprint(self) -> bytes | None:
-        if not self.pinned_sha256:
-            return None
-        return bytes.fromhex(self.pinned_sha256.replace(":", ""))
 
 
 @dataclass(frozen=True)

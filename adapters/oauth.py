@@ -7,7 +7,7 @@ Two token styles exist in production (see ``protocols.md``):
 - ``lgsp``: ``POST {token_url}`` with the form ``grant_type, client_id, client_secret``,
   and, in some provinces, a ``lgspaccesstoken`` header (base64 of a small JSON object).
 
-:class:`TokenProvider` caches the token, refreshes it ``refresh_margin`` seconds before it
+:class:`TokenProvider` caches the token, refreshes it ``refresh_margin_seconds`` before it
 expires and lets exactly one refresh run at a time however many calls wait for it. Tokens
 and secrets are never logged.
 """
@@ -20,13 +20,12 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from adapters.config import OAuthConfig
 from adapters.errors import (
     AdapterError,
     UpstreamAuthError,
@@ -35,99 +34,10 @@ from adapters.errors import (
     UpstreamTimeout,
 )
 from adapters.http import connection_failure, outbound_headers, read_limited
-from adapters.secrets import read_secret_file
 
 _log = structlog.get_logger("adapters.oauth")
 
 LGSP_ACCESS_TOKEN_HEADER = "lgspaccesstoken"  # noqa: S105 - a header name, not a secret
-
-
-class LgspAccessToken(BaseModel):
-    """The fields of the ``lgspaccesstoken`` header some provincial LGSPs demand."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    access_key: SecretStr  # AccessKey
-    secret_key: SecretStr  # SecretKey
-    app_name: str  # AppName
-    partner_code: str  # PartnerCode
-    partner_code_cus: str = ""  # PartnerCodeCus
-
-    def header_value(self) -> str:
-        """base64 of the JSON object the LGSP expects, keys spelled as the LGSP spells them."""
-        payload = {
-            "AccessKey": self.access_key.get_secret_value(),
-            "SecretKey": self.secret_key.get_secret_value(),
-            "AppName": self.app_name,
-            "PartnerCode": self.partner_code,
-            "PartnerCodeCus": self.partner_code_cus,
-        }
-        return base64.b64encode(json.dumps(payload, ensure_ascii=False).encode()).decode("ascii")
-
-
-def _secret(value: SecretStr | None, file: Path | None) -> str | None:
-    if value is not None:
-        return value.get_secret_value()
-    if file is not None:
-        return read_secret_file(file)
-    return None
-
-
-class OAuthConfig(BaseModel):
-    """How to obtain a client-credentials token. Each secret may be given inline or as a file."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    style: Literal["ngsp", "lgsp"] = "ngsp"
-    token_url: str
-    # NGSP: Basic consumer key / secret
-    consumer_key: SecretStr | None = None
-    consumer_key_file: Path | None = None
-    consumer_secret: SecretStr | None = None
-    consumer_secret_file: Path | None = None
-    # LGSP: form client id / secret
-    client_id: SecretStr | None = None
-    client_id_file: Path | None = None
-    client_secret: SecretStr | None = None
-    client_secret_file: Path | None = None
-    lgsp_access_token: LgspAccessToken | None = None
-    scope: str | None = None
-    #: Refresh this many seconds before ``expires_in`` runs out (at most half the lifetime).
-    refresh_margin: float = Field(default=60.0, ge=0)
-    #: Used when the token reply carries no ``expires_in``.
-    default_expires_in: float = Field(default=300.0, gt=0)
-    #: Deadline of one token request.
-    timeout_seconds: float = Field(default=10.0, gt=0)
-    max_reply_bytes: int = Field(default=64 * 1024, gt=0)
-
-    @model_validator(mode="after")
-    def _credentials_for_style(self) -> OAuthConfig:
-        if self.style == "ngsp":
-            pairs = {
-                "consumer_key": (self.consumer_key, self.consumer_key_file),
-                "consumer_secret": (self.consumer_secret, self.consumer_secret_file),
-            }
-        else:
-            pairs = {
-                "client_id": (self.client_id, self.client_id_file),
-                "client_secret": (self.client_secret, self.client_secret_file),
-            }
-        for name, (value, file) in pairs.items():
-            if (value is None) == (file is None):
-                raise ValueError(f"{self.style} needs exactly one of {name} or {name}_file")
-        return self
-
-    def credentials(self) -> tuple[str, str]:
-        """The (key/id, secret) pair of the configured style, files read now."""
-        if self.style == "ngsp":
-            key = _secret(self.consumer_key, self.consumer_key_file)
-            secret = _secret(self.consumer_secret, self.consumer_secret_file)
-        else:
-            key = _secret(self.client_id, self.client_id_file)
-            secret = _secret(self.client_secret, self.client_secret_file)
-        if not key or not secret:
-            raise ValueError(f"{self.style} credentials are empty")
-        return key, secret
 
 
 @dataclass(frozen=True)
@@ -276,12 +186,12 @@ class TokenProvider:
         token_type = reply.get("token_type", "bearer")
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise bad("token_type is not bearer")
-        raw_expiry = reply.get("expires_in", self._config.default_expires_in)
+        raw_expiry = reply.get("expires_in", self._config.default_expires_in_seconds)
         try:
             expires_in = float(raw_expiry)
         except (TypeError, ValueError) as exc:
             raise bad("expires_in is not a number") from exc
         if expires_in <= 0:
             raise bad("expires_in is not positive")
-        lifetime = max(expires_in - self._config.refresh_margin, expires_in / 2)
+        lifetime = max(expires_in - self._config.refresh_margin_seconds, expires_in / 2)
         return _Token(value=value, refresh_at=started + lifetime)

@@ -46,7 +46,8 @@ from adapters.payment.vnpay.config import VnpayConfig
 from adapters.resilience import UpstreamGuard, UpstreamResilience
 from bench.pg_schema import drop_schema as drop_pg_schema
 from bench.pg_schema import postgres_config
-from gateway.payments import PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import PaymentStatus
 from gateway.reconcile import reconcile
 from gateway.reconcile.store_side import day_bounds_us
 from gateway.store import Store, StoreConfig, open_store

@@ -70,16 +70,16 @@ class GatewayVariant:
 #: outbox dispatcher asleep for the run (their work is not what is measured).
 PAYMENTS_FOR_CALLBACKS = f"""enabled = true
 default_provider = "dvcqg"
-expiry_minutes = 1440
+expiry_seconds = 86400
 
 [payments.polling]
 pending_age_seconds = 86400
 interval_seconds = 3600
 
 [payments.webhooks]
-poll_interval = "PT1H"
+poll_interval_seconds = 3600
 
-[payments.dvcqg]
+[upstreams.dvcqg.adapter]
 base_url = "http://127.0.0.1:9"
 partner_code = "{PARTNER_CODE}"
 hash_key = "{SANDBOX_HASH_KEY}"

@@ -136,7 +136,7 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _population_ctx(app: web.Application) -> AsyncIterator[None]:
-    section = app[SETTINGS].population
+    section = app[SETTINGS].upstreams.population
     cfg = section.adapter
     session = make_session(tls=cfg.tls)
     guard = UpstreamGuard(cfg.upstream_name, section.resilience)
@@ -150,7 +150,7 @@ async def _population_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _business_ctx(app: web.Application) -> AsyncIterator[None]:
-    section = app[SETTINGS].business
+    section = app[SETTINGS].upstreams.business
     cfg = section.adapter
     if cfg is None:
         yield
@@ -159,7 +159,9 @@ async def _business_ctx(app: web.Application) -> AsyncIterator[None]:
     guard = UpstreamGuard("business", section.resilience)
     tokens = TokenProvider(cfg.oauth, session, upstream="business")
     client = BusinessClient(cfg, session, guard, tokens)
-    app[BUSINESS_SERVICE] = BusinessService(client, ttl_seconds=section.cache_ttl_seconds)
+    app[BUSINESS_SERVICE] = BusinessService(
+        client, ttl_seconds=app[SETTINGS].businesses.cache_ttl_seconds
+    )
     app[READINESS_CHECKS]["business"] = _guard_check(guard)
     try:
         yield

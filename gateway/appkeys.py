@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 STORE: web.AppKey[Store] = web.AppKey("store")
 
 if TYPE_CHECKING:
-    from gateway.audit import AuditLog
-    from gateway.security import SecurityMonitor
+    from gateway.audit.log import AuditLog
+    from gateway.security.detectors import SecurityMonitor
 
 AUDIT_LOG: web.AppKey[AuditLog] = web.AppKey("audit_log")
 SECURITY_MONITOR: web.AppKey[SecurityMonitor] = web.AppKey("security_monitor")

@@ -253,7 +253,8 @@ async def _record_operator_command(
     """Append the command to the operator chain of the audit log (when auditing is on)."""
     if not settings.audit.enabled:
         return
-    from gateway.audit import AuditLog, audit_operator
+    from gateway.audit.log import AuditLog
+    from gateway.audit.middleware import audit_operator
     from gateway.store import open_store
 
     store = await open_store(_store_config(settings))
@@ -269,7 +270,11 @@ async def _record_operator_command(
 
 
 def _cmd_audit(settings: Any, args: argparse.Namespace) -> int:
-    from gateway.audit import audit_archive_command, audit_export_command, audit_verify_command
+    from gateway.audit.commands import (
+        audit_archive_command,
+        audit_export_command,
+        audit_verify_command,
+    )
 
     store_config = _store_config(settings)
     if args.audit_command == "verify":
@@ -310,7 +315,7 @@ def _cmd_audit(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_security(settings: Any, args: argparse.Namespace) -> int:
-    from gateway.security import security_report_command
+    from gateway.security.commands import security_report_command
 
     return asyncio.run(
         security_report_command(_store_config(settings), args.since, as_json=args.json)
@@ -376,10 +381,14 @@ def operator_settings(settings: Settings) -> Settings:
         population_endpoint=(
             population + PopulationSandboxConfig().path
             if population
-            else settings.population.adapter.endpoint or ""
+            else settings.upstreams.population.adapter.endpoint or ""
         ),
         ngsp_base_url=ngsp
-        or (settings.business.adapter.base_url if settings.business.adapter else ""),
+        or (
+            settings.upstreams.business.adapter.base_url
+            if settings.upstreams.business.adapter
+            else ""
+        ),
         dvcqg_base_url=base(sb.dvcqg_port),
         vnpay_base_url=base(sb.vnpay_port),
     )

@@ -1,23 +1,48 @@
 """Configuration: one TOML file, then ``LIENTHONG_*`` environment overrides, validated by pydantic.
 
 ``LIENTHONG_SERVER__PORT=9000`` overrides ``[server] port``; nested keys are
-joined with ``__``. Secrets are :class:`pydantic.SecretStr` and can come from
-files (``*_file`` keys) so that a real deployment keeps them out of the TOML; under
-systemd, relative ``*_file`` paths name ``LoadCredential=`` credentials
-(:mod:`gateway.credentials`).
+joined with ``__`` (``LIENTHONG_UPSTREAMS__POPULATION__ADAPTER__ENDPOINT``). Secrets
+are :class:`pydantic.SecretStr` and can come from files (``*_file`` keys) so that a
+real deployment keeps them out of the TOML.
+
+Every national system has the same shape, ``[upstreams.<system>]`` with its
+``adapter`` table (the adapter's own config class) and its ``resilience`` table
+(:class:`adapters.config.UpstreamResilience`). Durations are ``*_seconds`` (day-scale
+retention periods, set by policy in days, are ``*_days``). A key of an older shape
+is refused with a line naming its new key (:func:`moved_keys`), never ignored.
+
+Systemd credentials: a unit with
+``LoadCredential=vnpay-hash-secret:/etc/lienthong/credentials/vnpay``
+gives the service a private, read-only copy of that file in the directory named by
+``$CREDENTIALS_DIRECTORY``. When that variable is set, every *relative* path given for
+a key ending in ``_file`` (in the TOML file or an environment override) is read from
+that directory instead of the working directory::
+
+    [upstreams.vnpay.adapter]
+    hash_secret_file = "vnpay-hash-secret"      # $CREDENTIALS_DIRECTORY/vnpay-hash-secret
+
+Absolute paths are left alone, and without ``$CREDENTIALS_DIRECTORY`` nothing
+changes. Defaults are never rewritten: only keys the configuration sets.
+
 :func:`production_problems` lists what a production config must not contain.
+
+A config module: it imports nothing but the standard library, pydantic and other
+config modules (tests/test_architecture.py), so that reading a configuration loads
+no implementation.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import tomllib
-from pathlib import Path
+from collections.abc import Mapping
+from pathlib import Path, PurePath
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,15 +50,43 @@ from pydantic_settings import (
 )
 
 from adapters.business.config import BusinessConfig
+from adapters.config import UpstreamResilience
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
-from adapters.resilience import UpstreamResilience
 from gateway.audit.config import AuditConfig
-from gateway.clients import ClientConfig
+from gateway.auth.config import ClientConfig
+from gateway.payments.config import PaymentsSection
 from gateway.security.config import SecurityConfig
-from gateway.tracing import TracingConfig
-from gateway.webhooks import WebhookDispatchConfig
+
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+
+
+def credentials_directory() -> Path | None:
+    """systemd's credentials directory for this service, if it was started with one."""
+    given = os.environ.get(CREDENTIALS_ENV, "")
+    return Path(given) if given and Path(given).is_absolute() else None
+
+
+def _resolved(value: Any, directory: Path) -> Any:
+    if isinstance(value, str | PurePath) and str(value) and not Path(value).is_absolute():
+        return str(directory / value)
+    return value
+
+
+def resolve_credential_files(data: Any, directory: Path) -> Any:
+    """Raw settings (dicts and lists) with each relative ``*_file`` value under ``directory``."""
+    if isinstance(data, dict):
+        return {
+            key: _resolved(value, directory)
+            if isinstance(key, str) and key.endswith("_file")
+            else resolve_credential_files(value, directory)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [resolve_credential_files(item, directory) for item in data]
+    return data
+
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The embedded default, shipped inside the package so that a plain ``pip install``
@@ -55,6 +108,158 @@ DEV_SECRETS = frozenset(
         "ndxp-sandbox-secret",
     }
 )
+
+
+#: How an ISO 8601 duration of the old webhook keys reads in seconds.
+_ISO_NOTE = 'a number of seconds now, not an ISO 8601 duration ("PT5S" is 5)'
+
+#: Keys of an older shape and where each went (``*`` matches any one key; ``{0}`` is
+#: what the first ``*`` matched). A path is translated through the rules of its
+#: parents first, so a renamed key inside a moved table is reported at its new place.
+MOVED: tuple[tuple[str, str, str], ...] = (
+    ("population.adapter", "upstreams.population.adapter", ""),
+    ("population.resilience", "upstreams.population.resilience", ""),
+    ("business.adapter", "upstreams.business.adapter", ""),
+    ("business.resilience", "upstreams.business.resilience", ""),
+    ("business.cache_ttl_seconds", "businesses.cache_ttl_seconds", ""),
+    ("payments.dvcqg", "upstreams.dvcqg.adapter", ""),
+    ("payments.vnpay", "upstreams.vnpay.adapter", ""),
+    ("payments.resilience.*", "upstreams.{0}.resilience", ""),
+    ("payments.expiry_minutes", "payments.expiry_seconds", "in seconds (15 minutes = 900)"),
+    *(
+        (f"payments.webhooks.{old}", f"payments.webhooks.{old}_seconds", _ISO_NOTE)
+        for old in ("max_age", "backoff_initial", "backoff_max", "lease", "attempt_timeout")
+    ),
+    ("payments.webhooks.poll_interval", "payments.webhooks.poll_interval_seconds", _ISO_NOTE),
+    *(
+        (
+            f"upstreams.*.resilience.{old_table}.{old}",
+            f"upstreams.{{0}}.resilience.{new_table}.{old}_seconds",
+            "",
+        )
+        for old_table, new_table in (
+            ("default_operation", "default_operation"),
+            ("operations.*", "operations.{1}"),
+        )
+        for old in ("per_try_timeout", "deadline", "backoff_initial", "backoff_max")
+    ),
+    (
+        "upstreams.*.resilience.bulkhead.max_wait",
+        "upstreams.{0}.resilience.bulkhead.max_wait_seconds",
+        "",
+    ),
+    *(
+        (
+            f"upstreams.{p}.adapter.attempt_timeout",
+            f"upstreams.{p}.adapter.attempt_timeout_seconds",
+            "",
+        )
+        for p in ("dvcqg", "vnpay")
+    ),
+    *(
+        (
+            f"upstreams.business.adapter.oauth.{old}",
+            f"upstreams.business.adapter.oauth.{old}_seconds",
+            "",
+        )
+        for old in ("refresh_margin", "default_expires_in")
+    ),
+)
+
+
+class MovedKeysError(Exception):
+    """Keys of an older configuration shape; each line names the key and its new place."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _match(pattern: tuple[str, ...], path: tuple[str, ...]) -> list[str] | None:
+    if len(pattern) != len(path):
+        return None
+    captured = []
+    for want, got in zip(pattern, path, strict=True):
+        if want == "*":
+            captured.append(got)
+        elif want != got:
+            return None
+    return captured
+
+
+def _translate(path: tuple[str, ...]) -> tuple[tuple[str, ...], str] | None:
+    """The new path of a key that moved (and the rule's note), or None if it did not."""
+    for old, new, note in MOVED:
+        captured = _match(tuple(old.split(".")), path)
+        if captured is not None:
+            return tuple(new.format(*captured).split(".")), note
+    return None
+
+
+def _table(path: tuple[str, ...], is_table: bool) -> str:
+    """``[a.b]`` for a table, ``[a] b`` for a key."""
+    if is_table or len(path) == 1:
+        return f"[{'.'.join(path)}]"
+    return f"[{'.'.join(path[:-1])}] {path[-1]}"
+
+
+def _env_name(path: tuple[str, ...]) -> str:
+    return "LIENTHONG_" + "__".join(path).upper()
+
+
+def _walk_moves(tree: Mapping[str, Any], old: tuple[str, ...], new: tuple[str, ...]) -> list[str]:
+    """One line per moved key or table in ``tree``, outermost first."""
+    found = []
+    for key, value in tree.items():
+        if not isinstance(key, str):
+            continue
+        moved = _translate((*new, key))
+        child_new = moved[0] if moved else (*new, key)
+        if moved:
+            is_table = isinstance(value, Mapping)
+            line = f"{'.'.join((*old, key))}: {_table((*old, key), is_table)} moved to"
+            line += f" {_table(child_new, is_table)}" + (f", {moved[1]}" if moved[1] else "")
+            found.append(line)
+        if isinstance(value, Mapping):
+            found += _walk_moves(value, (*old, key), child_new)
+    return found
+
+
+def _new_path(path: tuple[str, ...]) -> tuple[str, ...]:
+    """``path`` with every move of it and of its parents applied."""
+    new: tuple[str, ...] = ()
+    for key in path:
+        moved = _translate((*new, key))
+        new = moved[0] if moved else (*new, key)
+    return new
+
+
+def moved_keys(data: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """One line per key of an older shape in ``data`` (the file) and ``environ``.
+
+    ``population.adapter: [population.adapter] moved to [upstreams.population.adapter]``;
+    an environment variable is named with the variable to set instead (a JSON value's
+    keys are looked into too).
+    """
+    problems = _walk_moves(data, (), ())
+    for name in sorted(environ):
+        if not name.upper().startswith("LIENTHONG_"):
+            continue
+        path = tuple(name[len("LIENTHONG_") :].lower().split("__"))
+        new = _new_path(path)
+        if new != path:
+            problems.append(
+                f"{'.'.join(path)}: {name} names a key of the old shape;"
+                f" set {_env_name(new)} instead"
+            )
+            continue
+        try:
+            value = json.loads(environ[name])
+        except ValueError:
+            continue
+        if isinstance(value, Mapping):
+            problems += [f"{line} (in {name})" for line in _walk_moves(value, path, path)]
+    return problems
 
 
 class _Section(BaseModel):
@@ -131,54 +336,70 @@ class SandboxConfig(_Section):
     token_lifetime_seconds: float = 3600.0
 
 
-class PopulationSection(_Section):
+class PopulationUpstream(_Section):
+    """``[upstreams.population]``: the national population database (SOAP through NDXP)."""
+
     adapter: PopulationConfig = Field(default_factory=PopulationConfig)
     resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
 
 
-class BusinessSection(_Section):
+class BusinessUpstream(_Section):
+    """``[upstreams.business]``: the national business registry (REST through NGSP)."""
+
+    #: None (no ``adapter`` table) leaves the business registry out.
     adapter: BusinessConfig | None = None
     resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
+
+
+class DvcqgUpstream(_Section):
+    """``[upstreams.dvcqg]``: the national payment platform."""
+
+    #: None leaves the provider out.
+    adapter: DvcqgConfig | None = Field(default_factory=DvcqgConfig)
+    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
+
+
+class VnpayUpstream(_Section):
+    """``[upstreams.vnpay]``: VNPay 2.1.0."""
+
+    #: None leaves the provider out.
+    adapter: VnpayConfig | None = Field(default_factory=VnpayConfig)
+    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
+
+
+class UpstreamsSection(_Section):
+    """``[upstreams]``: every national system, one shape each."""
+
+    population: PopulationUpstream = Field(default_factory=PopulationUpstream)
+    business: BusinessUpstream = Field(default_factory=BusinessUpstream)
+    dvcqg: DvcqgUpstream = Field(default_factory=DvcqgUpstream)
+    vnpay: VnpayUpstream = Field(default_factory=VnpayUpstream)
+
+    def payment_provider(self, name: str) -> DvcqgUpstream | VnpayUpstream | None:
+        """The payment provider's section by name (None for a name that is no provider)."""
+        if name == "dvcqg":
+            return self.dvcqg
+        if name == "vnpay":
+            return self.vnpay
+        return None
+
+
+class BusinessesSection(_Section):
+    """``[businesses]``: the business service's own settings."""
+
+    #: How long a business record read from the registry is served from the cache.
     cache_ttl_seconds: float = Field(default=600.0, ge=0)
 
 
-class PaymentPollingConfig(_Section):
-    """The worker that recovers lost callbacks by asking the provider, and expires payments."""
+class TracingConfig(_Section):
+    """``[tracing]``: optional export of spans over OTLP/HTTP (propagation is always on)."""
 
-    #: A payment left pending this long without news is queried for the first time.
-    pending_age_seconds: float = Field(default=120.0, ge=0)
-    #: Then again after this long, doubling each time up to ``backoff_max_seconds``.
-    backoff_initial_seconds: float = Field(default=60.0, gt=0)
-    backoff_max_seconds: float = Field(default=900.0, gt=0)
-    #: How often the worker wakes up.
-    interval_seconds: float = Field(default=5.0, gt=0)
-    #: Payments handled per wake-up (each query is one upstream call).
-    batch_size: int = Field(default=50, ge=1, le=1000)
-    #: Past expiry, how long the last query may keep failing before the payment expires anyway.
-    expiry_query_grace_seconds: float = Field(default=3600.0, ge=0)
-
-
-class PaymentsSection(_Section):
-    """Online fee payment (issue #4): providers, expiry, polling and webhook delivery."""
-
-    enabled: bool = True
-    default_provider: Literal["dvcqg", "vnpay"] = "dvcqg"
-    #: Minutes a payment stays payable (fractions allowed: tests use seconds).
-    expiry_minutes: float = Field(default=15.0, gt=0, le=7 * 24 * 60)
-    #: Days a payment stays final before the payer's name and clear id are erased
-    #: (the masked id and its keyed digest stay; see gateway.payments.personal_data).
-    personal_data_retention_days: int = Field(default=30, ge=0, le=3650)
-    polling: PaymentPollingConfig = Field(default_factory=PaymentPollingConfig)
-    webhooks: WebhookDispatchConfig = Field(default_factory=WebhookDispatchConfig)
-    #: The national payment platform; None leaves it out.
-    dvcqg: DvcqgConfig | None = Field(default_factory=DvcqgConfig)
-    #: VNPay; None leaves it out.
-    vnpay: VnpayConfig | None = Field(default_factory=VnpayConfig)
-    #: The resilience policy of each provider (keyed by provider name).
-    resilience: dict[str, UpstreamResilience] = Field(default_factory=dict)
-
-    def resilience_for(self, provider: str) -> UpstreamResilience:
-        return self.resilience.get(provider) or UpstreamResilience()
+    #: OTLP/HTTP traces endpoint (``http://127.0.0.1:4318/v1/traces``); unset: no export.
+    otlp_endpoint: str | None = None
+    #: ``service.name`` of the exported spans.
+    service_name: str = "lienthong"
+    #: Per-export request timeout.
+    otlp_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
 class Settings(BaseSettings):
@@ -193,8 +414,8 @@ class Settings(BaseSettings):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     store: StoreSection = Field(default_factory=StoreSection)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    population: PopulationSection = Field(default_factory=PopulationSection)
-    business: BusinessSection = Field(default_factory=BusinessSection)
+    upstreams: UpstreamsSection = Field(default_factory=UpstreamsSection)
+    businesses: BusinessesSection = Field(default_factory=BusinessesSection)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
     audit: AuditConfig = Field(default_factory=AuditConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
@@ -203,10 +424,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _credentials_from_systemd(cls, data: Any) -> Any:
-        """Relative ``*_file`` paths name systemd credentials (:mod:`gateway.credentials`)."""
-        from gateway.credentials import credentials_directory, resolve_credential_files
+    def _no_moved_keys(cls, data: Any) -> Any:
+        """A key of an older shape (file or environment) stops here, naming its new key."""
+        problems = moved_keys(data if isinstance(data, dict) else {}, os.environ)
+        if problems:
+            raise MovedKeysError(problems)
+        return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_from_systemd(cls, data: Any) -> Any:
+        """Relative ``*_file`` paths name systemd credentials (see the module docstring)."""
         directory = credentials_directory()
         return data if directory is None else resolve_credential_files(data, directory)
 
@@ -271,6 +499,8 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
     data.update(overrides)
     try:
         return Settings(**data)
+    except MovedKeysError as exc:
+        raise ConfigError(path, exc.problems) from exc
     except ValidationError as exc:
         raise ConfigError(path, _format_errors(exc)) from exc
 
@@ -288,8 +518,6 @@ def _is_loopback_url(url: str | None) -> bool:
 
 
 def _walk_secrets(value: Any, path: str) -> list[tuple[str, str]]:
-    from pydantic import SecretStr
-
     found: list[tuple[str, str]] = []
     if isinstance(value, SecretStr):
         found.append((path, value.get_secret_value()))
@@ -321,19 +549,19 @@ def production_problems(settings: Settings) -> list[str]:
     for path, secret in _walk_secrets(settings, ""):
         if secret in DEV_SECRETS or "change-me" in secret:
             problems.append(f"{path}: a dev-only secret is not allowed in production")
+    upstreams = settings.upstreams
+    business = upstreams.business.adapter
     endpoints = {
-        "population.adapter.endpoint": settings.population.adapter.endpoint,
-        "business.adapter.base_url": (
-            settings.business.adapter.base_url if settings.business.adapter else None
-        ),
+        "upstreams.population.adapter.endpoint": upstreams.population.adapter.endpoint,
+        "upstreams.business.adapter.base_url": business.base_url if business else None,
     }
-    payments = settings.payments
-    if payments.enabled and payments.dvcqg is not None:
-        endpoints["payments.dvcqg.base_url"] = payments.dvcqg.base_url
-    if payments.enabled and payments.vnpay is not None:
-        endpoints["payments.vnpay.pay_url"] = payments.vnpay.pay_url
-        endpoints["payments.vnpay.api_url"] = payments.vnpay.api_url
-        endpoints["payments.vnpay.return_url"] = payments.vnpay.return_url
+    dvcqg, vnpay = upstreams.dvcqg.adapter, upstreams.vnpay.adapter
+    if settings.payments.enabled and dvcqg is not None:
+        endpoints["upstreams.dvcqg.adapter.base_url"] = dvcqg.base_url
+    if settings.payments.enabled and vnpay is not None:
+        endpoints["upstreams.vnpay.adapter.pay_url"] = vnpay.pay_url
+        endpoints["upstreams.vnpay.adapter.api_url"] = vnpay.api_url
+        endpoints["upstreams.vnpay.adapter.return_url"] = vnpay.return_url
     for client in settings.clients:
         if client.webhook is not None and _is_loopback_url(client.webhook.url):
             problems.append(

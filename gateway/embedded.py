@@ -30,7 +30,7 @@ from gateway.config import Settings
 def ngsp_sandbox_config(settings: Settings) -> NgspSandboxConfig:
     """An NGSP sandbox that accepts exactly the credentials the gateway is configured with."""
     fields: dict[str, object] = {"token_lifetime_seconds": settings.sandbox.token_lifetime_seconds}
-    adapter = settings.business.adapter
+    adapter = settings.upstreams.business.adapter
     if adapter is not None:
         oauth = adapter.oauth
         for name in ("consumer_key", "consumer_secret", "client_id", "client_secret"):
@@ -42,7 +42,7 @@ def ngsp_sandbox_config(settings: Settings) -> NgspSandboxConfig:
 
 def dvcqg_sandbox_config(settings: Settings, gateway_url: str) -> DvcqgSandboxConfig:
     """A payment-platform sandbox with the gateway's partner code and key, calling it back."""
-    protocol = settings.payments.dvcqg
+    protocol = settings.upstreams.dvcqg.adapter
     fields: dict[str, object] = {
         "callback_url": f"{gateway_url}/callbacks/dvcqg",
         "return_url": f"{gateway_url}/pay/return/dvcqg",
@@ -54,7 +54,7 @@ def dvcqg_sandbox_config(settings: Settings, gateway_url: str) -> DvcqgSandboxCo
 
 def vnpay_sandbox_config(settings: Settings, gateway_url: str) -> VnpaySandboxConfig:
     """A VNPay sandbox with the gateway's TmnCode and secret, sending IPNs to the gateway."""
-    protocol = settings.payments.vnpay
+    protocol = settings.upstreams.vnpay.adapter
     fields: dict[str, object] = {
         "callback_url": f"{gateway_url}/callbacks/vnpay",
         "return_url": f"{gateway_url}/pay/return/vnpay",
@@ -107,16 +107,15 @@ async def start_sandboxes(
     runner, ngsp_base = await start_ngsp(ngsp_sandbox_config(settings), sb.host, sb.ngsp_port)
     stack.push_async_callback(runner.cleanup)
     sandboxes = Sandboxes(population_endpoint=pop_base + pop_cfg.path, ngsp_base_url=ngsp_base)
-    payments = settings.payments
-    if not payments.enabled:
+    if not settings.payments.enabled:
         return sandboxes
     target = gateway_url or _default_gateway_url(settings)
-    if payments.dvcqg is not None:
+    if settings.upstreams.dvcqg.adapter is not None:
         runner, sandboxes.dvcqg_base_url = await start_dvcqg(
             dvcqg_sandbox_config(settings, target), sb.host, sb.dvcqg_port
         )
         stack.push_async_callback(runner.cleanup)
-    if payments.vnpay is not None:
+    if settings.upstreams.vnpay.adapter is not None:
         runner, sandboxes.vnpay_base_url = await start_vnpay(
             vnpay_sandbox_config(settings, target), sb.host, sb.vnpay_port
         )
@@ -139,38 +138,30 @@ def point_at_sandboxes(
     endpoint keys say, so changing a sandbox port is all it takes. With
     ``gateway_url``, VNPay's return URL points at that gateway too.
     """
-    population = settings.population.model_copy(
-        update={
-            "adapter": settings.population.adapter.model_copy(
-                update={"endpoint": sandboxes.population_endpoint}
-            )
-        }
+    upstreams = settings.upstreams
+    population = upstreams.population.adapter.model_copy(
+        update={"endpoint": sandboxes.population_endpoint}
     )
-    business = settings.business
-    if business.adapter is not None:
-        oauth = business.adapter.oauth.model_copy(
-            update={"token_url": sandboxes.ngsp_base_url + "/token"}
-        )
-        business = business.model_copy(
-            update={
-                "adapter": business.adapter.model_copy(
-                    update={"base_url": sandboxes.ngsp_base_url, "oauth": oauth}
-                )
-            }
-        )
-    payments = settings.payments
-    updates: dict[str, object] = {}
-    if payments.dvcqg is not None and sandboxes.dvcqg_base_url:
-        updates["dvcqg"] = payments.dvcqg.model_copy(update={"base_url": sandboxes.dvcqg_base_url})
-    if payments.vnpay is not None and sandboxes.vnpay_base_url:
+    updates: dict[str, object] = {
+        "population": upstreams.population.model_copy(update={"adapter": population})
+    }
+    business = upstreams.business.adapter
+    if business is not None:
+        oauth = business.oauth.model_copy(update={"token_url": sandboxes.ngsp_base_url + "/token"})
+        business = business.model_copy(update={"base_url": sandboxes.ngsp_base_url, "oauth": oauth})
+        updates["business"] = upstreams.business.model_copy(update={"adapter": business})
+    dvcqg = upstreams.dvcqg.adapter
+    if dvcqg is not None and sandboxes.dvcqg_base_url:
+        dvcqg = dvcqg.model_copy(update={"base_url": sandboxes.dvcqg_base_url})
+        updates["dvcqg"] = upstreams.dvcqg.model_copy(update={"adapter": dvcqg})
+    vnpay = upstreams.vnpay.adapter
+    if vnpay is not None and sandboxes.vnpay_base_url:
         vnpay_update = {
-            "pay_url": _rebase(payments.vnpay.pay_url, sandboxes.vnpay_base_url),
-            "api_url": _rebase(payments.vnpay.api_url, sandboxes.vnpay_base_url),
+            "pay_url": _rebase(vnpay.pay_url, sandboxes.vnpay_base_url),
+            "api_url": _rebase(vnpay.api_url, sandboxes.vnpay_base_url),
         }
         if gateway_url:
             vnpay_update["return_url"] = f"{gateway_url}/pay/return/vnpay"
-        updates["vnpay"] = payments.vnpay.model_copy(update=vnpay_update)
-    payments = payments.model_copy(update=updates)
-    return settings.model_copy(
-        update={"population": population, "business": business, "payments": payments}
-    )
+        vnpay = vnpay.model_copy(update=vnpay_update)
+        updates["vnpay"] = upstreams.vnpay.model_copy(update={"adapter": vnpay})
+    return settings.model_copy(update={"upstreams": upstreams.model_copy(update=updates)})

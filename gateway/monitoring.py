@@ -17,15 +17,14 @@ import aiohttp
 from aiohttp import web
 
 from gateway.appkeys import AUDIT_LOG, SECURITY_MONITOR, SETTINGS, STORE
-from gateway.audit import AuditLog, audit_middleware
+from gateway.audit.log import AuditLog
+from gateway.audit.middleware import audit_middleware
 from gateway.pki import ensure_dev_pki
-from gateway.security import (
-    AlertWebhookSender,
-    CertificateWatch,
-    SecurityMonitor,
-    SecurityRecorder,
-    watch_certificates,
-)
+from gateway.security.alerts import AlertWebhookSender
+from gateway.security.certificates import watch_certificates
+from gateway.security.config import CertificateWatch
+from gateway.security.detectors import SecurityMonitor
+from gateway.security.recorder import SecurityRecorder
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]

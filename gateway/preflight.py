@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pydantic import BaseModel, SecretStr
 
-from adapters.secrets import secret_files_unread
+from adapters.config import secret_files_unread
 from gateway.config import (
     CONFIG_ENV,
     ConfigError,

@@ -44,7 +44,6 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.observability import UpstreamExchange
 from adapters.tracecontext import (
@@ -61,23 +60,11 @@ from adapters.tracecontext import (
     parse_tracestate,
     reset_outbound_spans,
 )
+from gateway.config import TracingConfig
 
 TRACERESPONSE = "traceresponse"
 
 _log = structlog.get_logger("gateway.tracing")
-
-
-class TracingConfig(BaseModel):
-    """``[tracing]``: optional export of spans over OTLP/HTTP (propagation is always on)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    #: OTLP/HTTP traces endpoint (``http://127.0.0.1:4318/v1/traces``); unset: no export.
-    otlp_endpoint: str | None = None
-    #: ``service.name`` of the exported spans.
-    service_name: str = "lienthong"
-    #: Per-export request timeout.
-    otlp_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
 _export: OtlpExport | None = None
@@ -329,7 +316,6 @@ def export_request(
 __all__ = [
     "TRACERESPONSE",
     "OtlpExport",
-    "TracingConfig",
     "configure_export",
     "context_from_headers",
     "current",

@@ -33,9 +33,9 @@ from datetime import datetime, timedelta
 import aiohttp
 import structlog
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.clients import WebhookTarget
+from gateway.auth.config import WebhookTarget
+from gateway.payments.config import WebhookDispatchConfig
 from gateway.payments.outbox import Outbox, OutboxEvent, OutboxStatus
 from gateway.store import Clock, Store
 from gateway.tracing import webhook_headers
@@ -128,23 +128,6 @@ def verify(
     raise WebhookVerificationError("no webhook signature matches")
 
 
-class WebhookDispatchConfig(BaseModel):
-    """How hard and how long the dispatcher tries."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    #: After this long without a 2xx (counted from the event, or an operator's retry): dead letter.
-    max_age: timedelta = timedelta(days=3)
-    backoff_initial: timedelta = timedelta(seconds=5)
-    backoff_max: timedelta = timedelta(hours=1)
-    batch_size: int = Field(default=50, ge=1, le=1000)
-    #: How long a claimed event stays ours; must exceed ``attempt_timeout``.
-    lease: timedelta = timedelta(seconds=60)
-    attempt_timeout: timedelta = timedelta(seconds=10)
-    #: Idle wait between polls when nothing was due.
-    poll_interval: timedelta = timedelta(seconds=1)
-
-
 class OutboxDispatcher:
     """Delivers outbox events to the clients' webhook URLs, in order per payment."""
 
@@ -174,7 +157,7 @@ class OutboxDispatcher:
     async def run_once(self) -> int:
         """Claim one batch of due events and attempt each; how many were attempted."""
         events = await self.outbox.claim_due(
-            self.instance_id, self.config.lease, self.config.batch_size
+            self.instance_id, timedelta(seconds=self.config.lease_seconds), self.config.batch_size
         )
         if events:
             await asyncio.gather(*(self._attempt(e) for e in events))
@@ -193,7 +176,7 @@ class OutboxDispatcher:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         waits = {
-            asyncio.ensure_future(self._sleep(self.config.poll_interval.total_seconds())),
+            asyncio.ensure_future(self._sleep(self.config.poll_interval_seconds)),
             asyncio.ensure_future(stop.wait()),
         }
         _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -240,7 +223,7 @@ class OutboxDispatcher:
         )
         headers["Content-Type"] = "application/json"
         headers.update(webhook_headers(event.id))  # W3C traceparent: the event's trace
-        timeout = aiohttp.ClientTimeout(total=self.config.attempt_timeout.total_seconds())
+        timeout = aiohttp.ClientTimeout(total=self.config.attempt_timeout_seconds)
         try:
             async with self._session.post(
                 target.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
@@ -254,14 +237,14 @@ class OutboxDispatcher:
     def backoff(self, attempts_before: int) -> timedelta:
         """Full-jitter exponential backoff: uniform in [0, min(max, initial × 2^attempts))."""
         ceiling = min(
-            self.config.backoff_max.total_seconds(),
-            self.config.backoff_initial.total_seconds() * 2 ** min(attempts_before, 40),
+            self.config.backoff_max_seconds,
+            self.config.backoff_initial_seconds * 2 ** min(attempts_before, 40),
         )
         return timedelta(seconds=self._rng() * ceiling)
 
     async def _after_failure(self, event: OutboxEvent, error: str) -> None:
         now = self._clock()
-        deadline = event.retry_window_start + self.config.max_age
+        deadline = event.retry_window_start + timedelta(seconds=self.config.max_age_seconds)
         if now >= deadline:
             await self.outbox.dead_letter(event.id, self.instance_id, error)
             WEBHOOK_DELIVERIES.labels("dead").inc()

@@ -329,8 +329,8 @@ def test_payments_gateway_config_is_valid_for_the_gateway(tmp_path: Path) -> Non
     assert settings.store.schema_name == variant.schema_name
     assert settings.payments.enabled
     assert settings.audit.enabled
-    assert settings.payments.dvcqg is not None
-    assert settings.payments.dvcqg.hash_key_value() == SANDBOX_HASH_KEY
+    assert settings.upstreams.dvcqg.adapter is not None
+    assert settings.upstreams.dvcqg.adapter.hash_key_value() == SANDBOX_HASH_KEY
     off = load_settings(
         render_gateway_config(
             tmp_path / "off",

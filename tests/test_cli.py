@@ -39,12 +39,12 @@ def test_embedded_default_is_valid(
 def test_bad_key_is_named_with_its_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A wrong value or an unknown key is reported by its dotted path and the file's name."""
     cfg = tmp_path / "bad.toml"
-    cfg.write_text('[server]\nport = "eighty"\n[population.adapter]\nendpont = "x"\n')
+    cfg.write_text('[server]\nport = "eighty"\n[upstreams.population.adapter]\nendpont = "x"\n')
     assert main(["check-config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert str(cfg) in err
     assert "server.port" in err
-    assert "population.adapter.endpont" in err
+    assert "upstreams.population.adapter.endpont" in err
 
 
 def test_production_refuses_dev_material(
@@ -59,8 +59,8 @@ def test_production_refuses_dev_material(
     assert "sandbox.enabled" in err
     assert "tls.generate_dev_pki" in err
     assert "clients[0].secrets[0]: a dev-only secret" in err
-    assert "business.adapter.oauth.consumer_secret: a dev-only secret" in err
-    assert "population.adapter.endpoint: a loopback" in err
+    assert "upstreams.business.adapter.oauth.consumer_secret: a dev-only secret" in err
+    assert "upstreams.population.adapter.endpoint: a loopback" in err
     assert "motcua-demo-secret-change-me" not in err  # names the key, never shows the secret
 
 

@@ -130,19 +130,19 @@ def test_operator_commands_use_the_sandbox_ports(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("LIENTHONG_SANDBOX__POPULATION_PORT", "9711")
     monkeypatch.setenv("LIENTHONG_SANDBOX__NGSP_PORT", "0")  # any free port: unknowable
     settings = operator_settings(load_settings())
-    assert settings.payments.dvcqg is not None
-    assert settings.payments.vnpay is not None
-    assert settings.payments.dvcqg.base_url == "http://127.0.0.1:9713"
-    assert settings.payments.vnpay.api_url == (
+    assert settings.upstreams.dvcqg.adapter is not None
+    assert settings.upstreams.vnpay.adapter is not None
+    assert settings.upstreams.dvcqg.adapter.base_url == "http://127.0.0.1:9713"
+    assert settings.upstreams.vnpay.adapter.api_url == (
         "http://127.0.0.1:9714/merchant_webapi/api/transaction"
     )
-    assert settings.population.adapter.endpoint == "http://127.0.0.1:9711/dancu/ws"
-    assert settings.business.adapter is not None
-    assert settings.business.adapter.base_url == "http://127.0.0.1:8702"  # as configured
+    assert settings.upstreams.population.adapter.endpoint == "http://127.0.0.1:9711/dancu/ws"
+    assert settings.upstreams.business.adapter is not None
+    assert settings.upstreams.business.adapter.base_url == "http://127.0.0.1:8702"  # as configured
     monkeypatch.setenv("LIENTHONG_SANDBOX__ENABLED", "false")
     plain = operator_settings(load_settings())
-    assert plain.payments.dvcqg is not None
-    assert plain.payments.dvcqg.base_url == "http://127.0.0.1:8703"
+    assert plain.upstreams.dvcqg.adapter is not None
+    assert plain.upstreams.dvcqg.adapter.base_url == "http://127.0.0.1:8703"
 
 
 def _reconcile(tmp_path: Path, port: int) -> subprocess.CompletedProcess[str]:

@@ -43,11 +43,11 @@ CERT_KEYS = {
     "tls.cert_file": "tls/server.pem",
     "tls.key_file": "tls/server.key",
     "tls.client_ca_file": "tls/city-ca.pem",
-    "population.adapter.ws_security.signing.cert_file": "tls/ndxp-signing.pem",
-    "population.adapter.ws_security.signing.key_file": "tls/ndxp-signing.key",
-    "population.adapter.tls.ca_file": "tls/ndxp-ca.pem",
-    "population.adapter.tls.cert_file": "tls/ndxp-client.pem",
-    "population.adapter.tls.key_file": "tls/ndxp-client.key",
+    "upstreams.population.adapter.ws_security.signing.cert_file": "tls/ndxp-signing.pem",
+    "upstreams.population.adapter.ws_security.signing.key_file": "tls/ndxp-signing.key",
+    "upstreams.population.adapter.tls.ca_file": "tls/ndxp-ca.pem",
+    "upstreams.population.adapter.tls.cert_file": "tls/ndxp-client.pem",
+    "upstreams.population.adapter.tls.key_file": "tls/ndxp-client.key",
     "audit.signing_key_file": "audit/signing.key",
 }
 
@@ -152,8 +152,8 @@ def test_a_world_readable_secret_is_refused(deployment: Deployment) -> None:
     secret.chmod(0o644)
     key.chmod(0o644)
     lines = _report(deployment.config)
-    assert _lines_for("payments.vnpay.hash_secret_file", lines) == [
-        f"payments.vnpay.hash_secret_file: {secret}: a secret readable by every user"
+    assert _lines_for("upstreams.vnpay.adapter.hash_secret_file", lines) == [
+        f"upstreams.vnpay.adapter.hash_secret_file: {secret}: a secret readable by every user"
         " (mode 0644); chmod o-r, e.g. 0600"
     ]
     assert "mode 0644" in _lines_for("tls.key_file", lines)[0]
@@ -196,18 +196,21 @@ def test_a_certificate_not_yet_valid_is_refused(deployment: Deployment) -> None:
         not_before=later,
         not_after=later + dt.timedelta(days=30),
     )
-    lines = _lines_for("population.adapter.tls.cert_file", _report(deployment.config))
+    lines = _lines_for("upstreams.population.adapter.tls.cert_file", _report(deployment.config))
     assert len(lines) == 1
     assert "is not valid before" in lines[0]
 
 
 def test_a_key_that_does_not_match_its_certificate_is_refused(deployment: Deployment) -> None:
     """The NDXP client key swapped for the server's: the pair no longer matches."""
-    shutil.copy(deployment.file("tls.key_file"), deployment.file("population.adapter.tls.key_file"))
+    shutil.copy(
+        deployment.file("tls.key_file"),
+        deployment.file("upstreams.population.adapter.tls.key_file"),
+    )
     lines = _report(deployment.config)
     assert lines == [
-        f"population.adapter.tls.key_file: {deployment.file('population.adapter.tls.key_file')}:"
-        " does not match the certificate in population.adapter.tls.cert_file"
+        f"upstreams.population.adapter.tls.key_file: {deployment.file('upstreams.population.adapter.tls.key_file')}:"
+        " does not match the certificate in upstreams.population.adapter.tls.cert_file"
     ]
 
 
@@ -254,7 +257,7 @@ def test_an_empty_secret_file_is_refused(deployment: Deployment) -> None:
     (deployment.root / "secrets/ngsp-consumer-secret").write_text("\n")
     lines = _report(deployment.config)
     assert lines == [
-        f"business.adapter.oauth.consumer_secret_file: {deployment.root}/secrets/"
+        f"upstreams.business.adapter.oauth.consumer_secret_file: {deployment.root}/secrets/"
         "ngsp-consumer-secret: empty"
     ]
 
@@ -264,16 +267,18 @@ def test_an_environment_override_is_named(
 ) -> None:
     """A key file and a URL set from the environment name the LIENTHONG_* variable."""
     monkeypatch.setenv("LIENTHONG_TLS__KEY_FILE", str(deployment.root / "nowhere.key"))
-    monkeypatch.setenv("LIENTHONG_PAYMENTS__DVCQG__BASE_URL", "https://thanhtoan.example:99999")
+    monkeypatch.setenv(
+        "LIENTHONG_UPSTREAMS__DVCQG__ADAPTER__BASE_URL", "https://thanhtoan.example:99999"
+    )
     lines = _report(deployment.config)
     assert (
         f"tls.key_file: {deployment.root}/nowhere.key: file not found"
         " (set by LIENTHONG_TLS__KEY_FILE)"
     ) in lines
-    dvcqg = _lines_for("payments.dvcqg.base_url", lines)
+    dvcqg = _lines_for("upstreams.dvcqg.adapter.base_url", lines)
     assert len(dvcqg) == 1
     assert "not a well-formed URL" in dvcqg[0]
-    assert dvcqg[0].endswith("(set by LIENTHONG_PAYMENTS__DVCQG__BASE_URL)")
+    assert dvcqg[0].endswith("(set by LIENTHONG_UPSTREAMS__DVCQG__ADAPTER__BASE_URL)")
 
 
 def test_malformed_urls_are_refused(deployment: Deployment) -> None:
@@ -289,11 +294,14 @@ def test_malformed_urls_are_refused(deployment: Deployment) -> None:
     )
     deployment.config.write_text(text, encoding="utf-8")
     lines = _report(deployment.config)
-    assert _lines_for("business.adapter.base_url", lines)[0].startswith(
-        "business.adapter.base_url: not a URL"
+    assert _lines_for("upstreams.business.adapter.base_url", lines)[0].startswith(
+        "upstreams.business.adapter.base_url: not a URL"
     )
-    assert "no host" in _lines_for("business.adapter.oauth.token_url", lines)[0]
-    assert "the scheme must be http or https" in _lines_for("payments.vnpay.return_url", lines)[0]
+    assert "no host" in _lines_for("upstreams.business.adapter.oauth.token_url", lines)[0]
+    assert (
+        "the scheme must be http or https"
+        in _lines_for("upstreams.vnpay.adapter.return_url", lines)[0]
+    )
 
 
 @pytest.mark.parametrize(
@@ -429,7 +437,7 @@ def test_run_refuses_a_bad_config_with_the_same_report(deployment: Deployment) -
     assert proc.stderr.splitlines() == [
         f"{deployment.config}: 3 problems:",
         f"  tls.client_ca_file: {deployment.file('tls.client_ca_file')}: file not found",
-        f"  payments.dvcqg.hash_key_file: {deployment.root}/secrets/dvcqg-hash-key: file not found",
+        f"  upstreams.dvcqg.adapter.hash_key_file: {deployment.root}/secrets/dvcqg-hash-key: file not found",
         f"  security.certificates[1].path: {deployment.file('tls.client_ca_file')}: file not found",
     ]
     check = subprocess.run(  # noqa: S603

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.http import TLSFiles
-from adapters.oauth import OAuthConfig
+from adapters.config import OAuthConfig, TLSFiles
 
 
 class BusinessTLS(BaseModel):

@@ -4,35 +4,3 @@ The gateway talks to any provider through :class:`PaymentProvider`; each provide
 package holds its config, checksums, client and a sandbox peer that speaks the same
 wire protocol on loopback and misbehaves on demand.
 """
-
-from adapters.payment.base import (
-    VIETNAM_TZ,
-    CallbackOutcome,
-    CallbackRejected,
-    CallbackResult,
-    CreatedPayment,
-    FeeLine,
-    PaymentOrder,
-    PaymentProvider,
-    PaymentProviders,
-    ProviderAnswer,
-    ProviderStatus,
-    StatusResult,
-    Transaction,
-)
-
-__all__ = [
-    "VIETNAM_TZ",
-    "CallbackOutcome",
-    "CallbackRejected",
-    "CallbackResult",
-    "CreatedPayment",
-    "FeeLine",
-    "PaymentOrder",
-    "PaymentProvider",
-    "PaymentProviders",
-    "ProviderAnswer",
-    "ProviderStatus",
-    "StatusResult",
-    "Transaction",
-]

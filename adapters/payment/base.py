@@ -15,7 +15,6 @@ Amounts are whole dong everywhere in these types (VNPay's ×100 stays in its ada
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from adapters.errors import AdapterError
+from adapters.payment.config import ProviderStatus
 
 #: Vietnam's time zone (GMT+7, no daylight saving); every provider timestamp is in it.
 VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -38,30 +38,6 @@ CallbackOutcome = Literal[
 def vietnam_now() -> dt.datetime:
     """The current time in Vietnam (the default clock of providers and sandboxes)."""
     return dt.datetime.now(VIETNAM_TZ)
-
-
-class ProviderStatus(enum.StrEnum):
-    """A payment's state as the provider reports it.
-
-    Three states mean the payer's money moved but the payment is not simply paid;
-    the gateway treats each as a case for people (``needs_review`` with the state
-    as its reason), never as a silent ``pending`` or ``failed``:
-
-    - ``flagged``: debited, but the provider flags the transaction as suspicious
-      (VNPay ``vnp_ResponseCode`` 07, ``vnp_TransactionStatus`` 07);
-    - ``reversed``: the money went back to the payer after a payment (VNPay status 04);
-    - ``refunded``: a refund is in progress, sent to the bank, or was refused
-      (VNPay statuses 05, 06, 09).
-    """
-
-    PAID = "paid"
-    PENDING = "pending"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    FLAGGED = "flagged"
-    REVERSED = "reversed"
-    REFUNDED = "refunded"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.http import make_session
-from adapters.payment.base import ProviderStatus, vietnam_now
+from adapters.payment.base import vietnam_now
+from adapters.payment.config import ProviderStatus
 from adapters.payment.sandbox_ledger import SandboxLedger, SandboxPayment
 
 Sleep = Callable[[float], Awaitable[None]]

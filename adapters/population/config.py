@@ -12,8 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from adapters.http import TLSFiles
-from adapters.secrets import read_secret_file
+from adapters.config import TLSFiles, read_secret_file
 
 #: The WSDL shipped with this package (parsed once at start-up, never fetched).
 SHIPPED_WSDL = Path(__file__).with_name("dancu.wsdl")

@@ -7,14 +7,7 @@ upstream call to ``guard.call(operation, attempt)``. The building blocks
 tests and for the readiness report.
 """
 
-from adapters.resilience.breaker import (
-    BreakerPermit,
-    BreakerState,
-    CircuitBreaker,
-)
-from adapters.resilience.budget import RetryBudget
-from adapters.resilience.bulkhead import Bulkhead
-from adapters.resilience.config import (
+from adapters.config import (
     BreakerConfig,
     BulkheadConfig,
     OperationPolicy,
@@ -22,6 +15,13 @@ from adapters.resilience.config import (
     RetryBudgetConfig,
     UpstreamResilience,
 )
+from adapters.resilience.breaker import (
+    BreakerPermit,
+    BreakerState,
+    CircuitBreaker,
+)
+from adapters.resilience.budget import RetryBudget
+from adapters.resilience.bulkhead import Bulkhead
 from adapters.resilience.guard import UpstreamGuard, last_attempts
 from adapters.resilience.quota import TokenBucket
 from adapters.resilience.retry import (

@@ -31,8 +31,8 @@ from enum import StrEnum
 import structlog
 from prometheus_client import Counter, Gauge
 
+from adapters.config import BreakerConfig
 from adapters.errors import CircuitOpen
-from adapters.resilience.config import BreakerConfig
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from adapters.resilience.config import RetryBudgetConfig
+from adapters.config import RetryBudgetConfig
 
 
 class RetryBudget:

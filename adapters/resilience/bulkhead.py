@@ -2,7 +2,7 @@
 
 One slow national system must not hold every connection and task of the
 gateway. A caller over the cap waits in line (first come, first served) at most
-``max_wait`` seconds, then gets :class:`BulkheadFull` (503 with Retry-After).
+``max_wait_seconds``, then gets :class:`BulkheadFull` (503 with Retry-After).
 A freed slot is handed straight to the next waiter, so a newcomer never jumps
 the line.
 """
@@ -14,8 +14,8 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 
+from adapters.config import BulkheadConfig
 from adapters.errors import BulkheadFull
-from adapters.resilience.config import BulkheadConfig
 
 #: ``retry_after`` suggested to a caller refused by a full bulkhead.
 BULKHEAD_RETRY_AFTER = 1.0
@@ -47,7 +47,11 @@ class Bulkhead:
         if self._in_flight < self.config.max_concurrent:
             self._in_flight += 1
             return
-        wait = self.config.max_wait if max_wait is None else min(max_wait, self.config.max_wait)
+        wait = (
+            self.config.max_wait_seconds
+            if max_wait is None
+            else min(max_wait, self.config.max_wait_seconds)
+        )
         if wait <= 0:
             raise self._full(operation)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -7,9 +7,9 @@ logical call it applies, in order:
    (``retry_after`` = time to the next token);
 2. **circuit breaker** — else :class:`CircuitOpen` (``retry_after`` = time to
    half-open);
-3. **bulkhead** — a slot, waiting at most ``max_wait`` (and never past the
+3. **bulkhead** — a slot, waiting at most ``max_wait_seconds`` (and never past the
    deadline), else :class:`BulkheadFull`;
-4. **attempts** — each under ``asyncio.timeout(min(per_try_timeout, time left
+4. **attempts** — each under ``asyncio.timeout(min(per_try_timeout_seconds, time left
    before the deadline))``; a timeout becomes :class:`UpstreamTimeout`. Retries
    (tenacity, full jitter) only for a ``safe_to_retry`` operation and a
    ``retryable`` error, while attempts, retry budget and deadline allow; each
@@ -43,6 +43,7 @@ import structlog
 from prometheus_client import Counter
 from tenacity import RetryCallState
 
+from adapters.config import OperationPolicy, UpstreamResilience
 from adapters.errors import (
     AdapterError,
     QuotaExhausted,
@@ -52,7 +53,6 @@ from adapters.errors import (
 from adapters.resilience.breaker import BreakerPermit, BreakerState, CircuitBreaker
 from adapters.resilience.budget import RetryBudget
 from adapters.resilience.bulkhead import Bulkhead
-from adapters.resilience.config import OperationPolicy, UpstreamResilience
 from adapters.resilience.quota import TokenBucket
 from adapters.resilience.retry import Sleep, build_retrying
 
@@ -134,7 +134,7 @@ class UpstreamGuard:
         """Run ``attempt`` (one try; called again for each retry) under the policy."""
         policy = self.config.policy_for(operation)
         _last_attempts.set(0)
-        state = _CallState(operation, policy, self._clock() + policy.deadline, None)
+        state = _CallState(operation, policy, self._clock() + policy.deadline_seconds, None)
         try:
             state.first_permit = self._admit(operation)
             try:
@@ -219,11 +219,11 @@ class UpstreamGuard:
         if remaining <= 0:
             self._give_back(permit)
             raise UpstreamTimeout(
-                f"deadline of {state.policy.deadline}s spent before the attempt",
+                f"deadline of {state.policy.deadline_seconds}s spent before the attempt",
                 upstream=self.upstream,
                 operation=state.operation,
             )
-        limit = min(state.policy.per_try_timeout, remaining)
+        limit = min(state.policy.per_try_timeout_seconds, remaining)
         timer = asyncio.timeout(limit)
         state.attempts += 1
         try:
@@ -234,10 +234,10 @@ class UpstreamGuard:
             if not timer.expired():
                 raise  # the adapter let a TimeoutError escape: a bug, propagate it
             # Name the configured limit that ran out, not the time that happened to be left.
-            if limit < state.policy.per_try_timeout:
-                what = f"deadline of {state.policy.deadline:g}s"
+            if limit < state.policy.per_try_timeout_seconds:
+                what = f"deadline of {state.policy.deadline_seconds:g}s"
             else:
-                what = f"per-try timeout of {state.policy.per_try_timeout:g}s"
+                what = f"per-try timeout of {state.policy.per_try_timeout_seconds:g}s"
             raise UpstreamTimeout(
                 f"{what} exceeded",
                 upstream=self.upstream,

@@ -25,9 +25,9 @@ from tenacity.retry import retry_base
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from adapters.config import OperationPolicy
 from adapters.errors import AdapterError
 from adapters.resilience.budget import RetryBudget
-from adapters.resilience.config import OperationPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -125,7 +125,7 @@ def build_retrying(
             upstream=upstream,
             operation=operation,
         ),
-        wait=FullJitterBackoff(policy.backoff_initial, policy.backoff_max, rng),
+        wait=FullJitterBackoff(policy.backoff_initial_seconds, policy.backoff_max_seconds, rng),
         retry=RetryWhenSafe(policy.safe_to_retry),
         before_sleep=before_sleep,
         reraise=True,

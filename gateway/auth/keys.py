@@ -7,7 +7,8 @@ from typing import Literal
 
 from aiohttp import web
 
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.auth.config import ClientConfig
+from gateway.clients import ClientRegistry
 
 AuthMethod = Literal["mtls", "signature"]
 

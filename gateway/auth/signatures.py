@@ -37,7 +37,8 @@ import http_sf
 from http_sf.item import ser_item
 from http_sf.parameters import ser_params
 
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.auth.config import ClientConfig
+from gateway.clients import ClientRegistry
 from gateway.problems import Unauthorized
 
 from .digest import ContentDigestError, make_content_digest, verify_content_digest

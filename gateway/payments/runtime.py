@@ -20,12 +20,13 @@ from aiohttp import web
 
 from adapters.http import make_session
 from adapters.payment.base import PaymentProvider, PaymentProviders
-from adapters.payment.dvcqg import DvcqgProvider
-from adapters.payment.vnpay import VnpayProvider
+from adapters.payment.dvcqg.client import DvcqgProvider
+from adapters.payment.vnpay.client import VnpayProvider
 from adapters.resilience import UpstreamGuard
 from gateway.appkeys import AUDIT_LOG, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
-from gateway.audit import audit_webhook
-from gateway.clients import ClientRegistry, WebhookTarget
+from gateway.audit.middleware import audit_webhook
+from gateway.auth.config import WebhookTarget
+from gateway.clients import ClientRegistry
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.metrics import PaymentGauges
 from gateway.payments.outbox import OutboxEvent
@@ -56,19 +57,20 @@ def _guard_check(guard: UpstreamGuard) -> ReadinessCheck:
 async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
     """Providers and the payment service (nothing when ``[payments] enabled = false``)."""
     section = app[SETTINGS].payments
+    upstreams = app[SETTINGS].upstreams
     if not section.enabled:
         yield
         return
     session = make_session()
     try:
         providers: dict[str, PaymentProvider] = {}
-        if section.dvcqg is not None:
-            guard = UpstreamGuard("dvcqg", section.resilience_for("dvcqg"))
-            providers["dvcqg"] = DvcqgProvider(section.dvcqg, session, guard)
+        if upstreams.dvcqg.adapter is not None:
+            guard = UpstreamGuard("dvcqg", upstreams.dvcqg.resilience)
+            providers["dvcqg"] = DvcqgProvider(upstreams.dvcqg.adapter, session, guard)
             app[READINESS_CHECKS]["dvcqg"] = _guard_check(guard)
-        if section.vnpay is not None:
-            guard = UpstreamGuard("vnpay", section.resilience_for("vnpay"))
-            providers["vnpay"] = VnpayProvider(section.vnpay, session, guard)
+        if upstreams.vnpay.adapter is not None:
+            guard = UpstreamGuard("vnpay", upstreams.vnpay.resilience)
+            providers["vnpay"] = VnpayProvider(upstreams.vnpay.adapter, session, guard)
             app[READINESS_CHECKS]["vnpay"] = _guard_check(guard)
         store = app[STORE]
         app[PAYMENT_SERVICE] = PaymentService(
@@ -78,7 +80,7 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
                 instance_id=app[SETTINGS].instance_id,
             ),
             PaymentProviders(providers, section.default_provider),
-            expiry=dt.timedelta(minutes=section.expiry_minutes),
+            expiry=dt.timedelta(seconds=section.expiry_seconds),
             clock=store.clock,
         )
         yield

@@ -41,10 +41,10 @@ from adapters.payment.base import (
     PaymentProvider,
     PaymentProviders,
     ProviderAnswer,
-    ProviderStatus,
 )
+from adapters.payment.config import ProviderStatus
 from gateway import security_events
-from gateway.clients import ClientConfig
+from gateway.auth.config import ClientConfig
 from gateway.payments.ledger import PaymentLedger, PaymentNotFound, Reported, TransitionResult
 from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus
 from gateway.payments.requests import PaymentRequest

@@ -20,7 +20,7 @@ import structlog
 
 from adapters.errors import AdapterError
 from adapters.payment.base import PaymentProvider
-from gateway.payments import PaymentLedger
+from gateway.payments.ledger import PaymentLedger
 from gateway.reconcile.engine import reconcile
 from gateway.reconcile.model import ReconcileReport
 from gateway.reconcile.providers import provider_from_settings, store_config_from_settings

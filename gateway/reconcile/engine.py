@@ -24,9 +24,10 @@ from pathlib import Path
 
 import structlog
 
-from adapters.payment.base import PaymentProvider, ProviderStatus, Transaction
-from gateway.payments import PaymentLedger, PaymentStatus
-from gateway.payments.model import DisputedMoney
+from adapters.payment.base import PaymentProvider, Transaction
+from adapters.payment.config import ProviderStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import DisputedMoney, PaymentStatus
 from gateway.reconcile.model import Action, Discrepancy, DiscrepancyKind, ReconcileReport
 from gateway.reconcile.report_files import DEFAULT_SAMPLE_CAP, ReportFiles
 from gateway.reconcile.store_side import (

@@ -1,7 +1,7 @@
 """The provider a reconciliation talks to, built from the gateway's settings.
 
-Reads ``settings.payments.<name>`` (a :class:`DvcqgConfig` / :class:`VnpayConfig`,
-or None when the provider is left out) and ``settings.payments.resilience_for(name)``,
+Reads ``settings.upstreams.<name>``: its ``adapter`` (a :class:`DvcqgConfig` /
+:class:`VnpayConfig`, or None when the provider is left out) and its ``resilience``,
 as the payment runtime does; it tolerates settings without those (older configs)
 by failing with a clear message rather than guessing an address.
 """
@@ -39,12 +39,12 @@ def store_config_from_settings(settings: Any) -> StoreConfig:
 
 def provider_settings(settings: Any, name: str) -> tuple[Any, UpstreamResilience]:
     """The adapter config and resilience policy of provider ``name``."""
-    payments = getattr(settings, "payments", None)
-    config = getattr(payments, name, None) if name in ("dvcqg", "vnpay") else None
+    upstreams = getattr(settings, "upstreams", None)
+    section = getattr(upstreams, name, None) if name in ("dvcqg", "vnpay") else None
+    config = getattr(section, "adapter", None)
     if config is None:
         raise ProviderNotConfigured(f"payment provider {name!r} is not configured")
-    resilience_for = getattr(payments, "resilience_for", None)
-    resilience = resilience_for(name) if callable(resilience_for) else None
+    resilience = getattr(section, "resilience", None)
     if not isinstance(resilience, UpstreamResilience):
         resilience = UpstreamResilience()
     return config, resilience

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
-from gateway.payments import VIETNAM_TIME, PaymentLedger, PaymentStatus
+from gateway.payments.ledger import VIETNAM_TIME, PaymentLedger
+from gateway.payments.model import PaymentStatus
 from gateway.store import Row, Store, to_us
 
 #: Status ↔ the small code packed into a row (order is part of the packed form).

@@ -12,7 +12,7 @@ from adapters.resilience import Bulkhead, BulkheadConfig
 
 async def test_limits_calls_in_flight() -> None:
     """Twenty tasks through a bulkhead of three never have more than three inside."""
-    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=3, max_wait=5))
+    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=3, max_wait_seconds=5))
     inside = peak = 0
 
     async def work() -> None:
@@ -33,7 +33,7 @@ async def test_limits_calls_in_flight() -> None:
 
 async def test_refuses_after_max_wait() -> None:
     """A caller that waits max_wait without a slot gets BulkheadFull with a Retry-After."""
-    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait=0.02))
+    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait_seconds=0.02))
     await bulkhead.acquire()
     with pytest.raises(BulkheadFull) as refused:
         await bulkhead.acquire(operation="chiTietDoanhNghiep")
@@ -46,7 +46,7 @@ async def test_refuses_after_max_wait() -> None:
 
 async def test_no_wait_refuses_at_once() -> None:
     """With max_wait 0 a full bulkhead refuses without waiting."""
-    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait=0))
+    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait_seconds=0))
     await bulkhead.acquire()
     with pytest.raises(BulkheadFull):
         await bulkhead.acquire()
@@ -54,7 +54,7 @@ async def test_no_wait_refuses_at_once() -> None:
 
 async def test_freed_slot_goes_to_the_first_waiter() -> None:
     """Waiters get slots in arrival order; a newcomer does not jump the line."""
-    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait=5))
+    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait_seconds=5))
     order: list[str] = []
     await bulkhead.acquire()
 
@@ -77,7 +77,7 @@ async def test_freed_slot_goes_to_the_first_waiter() -> None:
 
 async def test_cancelled_waiter_leaks_no_slot() -> None:
     """A waiter cancelled in line leaves the line; the slot count stays right."""
-    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait=5))
+    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait_seconds=5))
     await bulkhead.acquire()
     waiting = asyncio.create_task(bulkhead.acquire())
     await asyncio.sleep(0)
@@ -93,7 +93,7 @@ async def test_cancelled_waiter_leaks_no_slot() -> None:
 
 async def test_slot_handed_over_as_the_waiter_gives_up_is_passed_on() -> None:
     """A slot that reaches a waiter in the same instant it is cancelled is not lost."""
-    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait=5))
+    bulkhead = Bulkhead("business", BulkheadConfig(max_concurrent=1, max_wait_seconds=5))
     await bulkhead.acquire()
     waiting = asyncio.create_task(bulkhead.acquire())
     await asyncio.sleep(0)

@@ -30,19 +30,19 @@ PAY = "CreatePayment"  # not safe to retry
 def _config(**sections: Any) -> UpstreamResilience:
     base: dict[str, Any] = {
         "breaker": {"min_calls": 1000, "window_seconds": 60, "open_seconds": 30},
-        "bulkhead": {"max_concurrent": 10, "max_wait": 1},
+        "bulkhead": {"max_concurrent": 10, "max_wait_seconds": 1},
         "quota": {"rate_per_second": 1000, "burst": 1000},
         "retry_budget": {"ratio": 1, "min_retries_per_second": 10},
         "operations": {
             LOOKUP: {
                 "safe_to_retry": True,
                 "max_attempts": 4,
-                "per_try_timeout": 1,
-                "deadline": 30,
-                "backoff_initial": 0.1,
-                "backoff_max": 1,
+                "per_try_timeout_seconds": 1,
+                "deadline_seconds": 30,
+                "backoff_initial_seconds": 0.1,
+                "backoff_max_seconds": 1,
             },
-            PAY: {"safe_to_retry": False, "max_attempts": 4, "deadline": 30},
+            PAY: {"safe_to_retry": False, "max_attempts": 4, "deadline_seconds": 30},
         },
     }
     for name, value in sections.items():
@@ -243,7 +243,7 @@ async def test_each_retry_takes_a_quota_token() -> None:
 async def test_refused_call_gives_its_quota_token_back() -> None:
     """A call the breaker or bulkhead refuses does not use up the upstream's quota."""
     fake = FakeTime()
-    guard = _guard(fake, bulkhead={"max_concurrent": 1, "max_wait": 0})
+    guard = _guard(fake, bulkhead={"max_concurrent": 1, "max_wait_seconds": 0})
     started = asyncio.Event()
     release = asyncio.Event()
 
@@ -286,7 +286,12 @@ async def test_backoff_that_would_pass_the_deadline_is_not_taken() -> None:
         fake,
         rng=_Highest(),
         operations={
-            LOOKUP: {"safe_to_retry": True, "deadline": 1, "backoff_initial": 5, "backoff_max": 5}
+            LOOKUP: {
+                "safe_to_retry": True,
+                "deadline_seconds": 1,
+                "backoff_initial_seconds": 5,
+                "backoff_max_seconds": 5,
+            }
         },
     )
     attempt = Script(UpstreamConnectionError("refused"))
@@ -305,7 +310,7 @@ async def test_per_try_timeout_becomes_upstream_timeout() -> None:
     """An attempt that outlives per_try_timeout is cut and reported as UpstreamTimeout (504)."""
     guard = _guard(
         FakeTime(),
-        operations={PAY: {"per_try_timeout": 0.02, "deadline": 5}},
+        operations={PAY: {"per_try_timeout_seconds": 0.02, "deadline_seconds": 5}},
         breaker={"min_calls": 1, "failure_rate": 1},
     )
     async with asyncio.timeout(5):  # did not hang
@@ -318,7 +323,9 @@ async def test_per_try_timeout_becomes_upstream_timeout() -> None:
 
 async def test_deadline_shortens_the_per_try_timeout() -> None:
     """An attempt gets only the time left before the deadline, even if per_try_timeout is longer."""
-    guard = _guard(FakeTime(), operations={PAY: {"per_try_timeout": 60, "deadline": 0.05}})
+    guard = _guard(
+        FakeTime(), operations={PAY: {"per_try_timeout_seconds": 60, "deadline_seconds": 0.05}}
+    )
     async with asyncio.timeout(5):  # did not hang (a 60 s per-try timeout would)
         with pytest.raises(UpstreamTimeout) as timed_out:
             await guard.call(PAY, _hang)
@@ -334,10 +341,10 @@ async def test_deadline_bounds_all_attempts() -> None:
                 LOOKUP: {
                     "safe_to_retry": True,
                     "max_attempts": 100,
-                    "per_try_timeout": 0.03,
-                    "deadline": 0.08,
-                    "backoff_initial": 0.001,
-                    "backoff_max": 0.001,
+                    "per_try_timeout_seconds": 0.03,
+                    "deadline_seconds": 0.08,
+                    "backoff_initial_seconds": 0.001,
+                    "backoff_max_seconds": 0.001,
                 }
             }
         ),
@@ -352,7 +359,7 @@ async def test_deadline_bounds_all_attempts() -> None:
 
 async def test_many_tasks_through_one_guard() -> None:
     """Two hundred concurrent calls respect the bulkhead and leave the guard's books balanced."""
-    guard = _guard(FakeTime(), bulkhead={"max_concurrent": 5, "max_wait": 30})
+    guard = _guard(FakeTime(), bulkhead={"max_concurrent": 5, "max_wait_seconds": 30})
     inside = peak = 0
 
     async def attempt() -> str:
@@ -460,7 +467,7 @@ async def test_refusal_from_a_nested_guard_says_nothing_about_this_upstream() ->
 async def test_deadline_spent_waiting_for_the_bulkhead_skips_the_attempt() -> None:
     """A call whose deadline passed while it queued gets UpstreamTimeout without calling out."""
     fake = FakeTime()
-    guard = _guard(fake, bulkhead={"max_concurrent": 1, "max_wait": 5})
+    guard = _guard(fake, bulkhead={"max_concurrent": 1, "max_wait_seconds": 5})
     release = asyncio.Event()
 
     async def slow() -> str:

@@ -61,8 +61,8 @@ def _guard(**operation: object) -> UpstreamGuard:
                 OPERATION: {
                     "safe_to_retry": True,
                     "max_attempts": 5,
-                    "per_try_timeout": 5,
-                    "deadline": 20,
+                    "per_try_timeout_seconds": 5,
+                    "deadline_seconds": 20,
                     **operation,
                 }
             },
@@ -88,7 +88,7 @@ async def test_guard_retries_a_real_peer_until_it_answers() -> None:
 async def test_guard_cuts_a_hanging_real_peer() -> None:
     """A loopback peer that never answers is cut by the per-try timeout on every attempt."""
     peer = FlakyPeer(failures=0, hang=True)
-    guard = _guard(per_try_timeout=0.05, max_attempts=2)
+    guard = _guard(per_try_timeout_seconds=0.05, max_attempts=2)
     async with TestServer(peer.app(), host="127.0.0.1") as server, make_session() as session:
         url = str(server.make_url("/apiCSDLDKDN/1.0/chiTietDoanhNghiep"))
         async with asyncio.timeout(20):  # did not hang

@@ -53,7 +53,11 @@ async def test_controller_sleeps_the_injected_jitter_between_attempts() -> None:
     """The controller retries a retryable error and sleeps what the injected RNG draws."""
     fake = FakeTime()
     policy = OperationPolicy(
-        safe_to_retry=True, max_attempts=4, backoff_initial=0.5, backoff_max=1.5, deadline=60
+        safe_to_retry=True,
+        max_attempts=4,
+        backoff_initial_seconds=0.5,
+        backoff_max_seconds=1.5,
+        deadline_seconds=60,
     )
     budget = RetryBudget(RetryBudgetConfig(), clock=fake.clock)
     calls = 0
@@ -67,7 +71,7 @@ async def test_controller_sleeps_the_injected_jitter_between_attempts() -> None:
 
     retrying = build_retrying(
         policy,
-        deadline_at=fake.now + policy.deadline,
+        deadline_at=fake.now + policy.deadline_seconds,
         clock=fake.clock,
         sleep=fake.sleep,
         budget=budget,

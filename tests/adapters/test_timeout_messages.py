@@ -23,10 +23,10 @@ def _guard(fake: FakeTime, per_try: float, deadline: float) -> UpstreamGuard:
                 OPERATION: {
                     "safe_to_retry": True,
                     "max_attempts": 3,
-                    "per_try_timeout": per_try,
-                    "deadline": deadline,
-                    "backoff_initial": 0.1,
-                    "backoff_max": 0.1,
+                    "per_try_timeout_seconds": per_try,
+                    "deadline_seconds": deadline,
+                    "backoff_initial_seconds": 0.1,
+                    "backoff_max_seconds": 0.1,
                 }
             },
         }

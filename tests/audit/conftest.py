@@ -9,7 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from gateway.audit import AuditConfig, AuditLog
+from gateway.audit.config import AuditConfig
+from gateway.audit.log import AuditLog
 from gateway.store import Store
 
 # The store fixtures (both backends, an isolated schema on PostgreSQL, the fake clock)

@@ -40,7 +40,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from gateway.audit import AuditConfig, audit_verify_command
+from gateway.audit.commands import audit_verify_command
+from gateway.audit.config import AuditConfig
 from gateway.auth.signatures import sign_request
 from gateway.store import StoreConfig, open_store
 from gateway.webhooks import new_secret

@@ -16,15 +16,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from structlog.testing import capture_logs
 
-from gateway.audit import (
-    AuditConfig,
-    AuditLog,
-    AuditLogClosed,
-    audit_operator,
-    audit_verify_command,
-    parse_since,
-    verify_export,
-)
+from gateway.audit.commands import audit_verify_command, parse_since
+from gateway.audit.config import AuditConfig
+from gateway.audit.export import verify_export
+from gateway.audit.log import AuditLog, AuditLogClosed
+from gateway.audit.middleware import audit_operator
 from gateway.store import Store, StoreConfig
 
 from .conftest import CITIZEN_ID, CITIZEN_NAME, FakeClock, append_some

@@ -13,9 +13,10 @@ from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
 from adapters.observability import UpstreamExchange, collect_exchanges, record_exchange
-from gateway.audit import AuditLog, audit_middleware
+from gateway.audit.log import AuditLog
+from gateway.audit.middleware import audit_middleware
+from gateway.auth.config import ClientConfig
 from gateway.auth.keys import CLIENT, REQUEST_BODY
-from gateway.clients import ClientConfig
 from gateway.observability import UPSTREAM_EXCHANGES, problem_middleware, request_context_middleware
 from gateway.problems import BadRequest
 

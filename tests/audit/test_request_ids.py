@@ -25,9 +25,11 @@ from aiohttp.test_utils import TestServer
 from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 from adapters.population.models import CitizenQuery, CitizenRecord
 from gateway.appkeys import CITIZEN_SERVICE
-from gateway.audit import AuditConfig, AuditLog, audit_middleware
+from gateway.audit.config import AuditConfig
+from gateway.audit.log import AuditLog
+from gateway.audit.middleware import audit_middleware
+from gateway.auth.config import ClientConfig
 from gateway.auth.keys import CLIENT, REQUEST_BODY
-from gateway.clients import ClientConfig
 from gateway.identity import CitizenService
 from gateway.observability import problem_middleware, request_context_middleware
 from gateway.routes.citizens import routes as citizen_routes

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from gateway.audit import AuditConfig, AuditLog
+from gateway.audit.config import AuditConfig
+from gateway.audit.log import AuditLog
 from gateway.audit.subject import SubjectInputError, audit_subject_command, read_id_number
 from gateway.store import Store, StoreConfig
 from tests.audit.conftest import CITIZEN_ID, FakeClock

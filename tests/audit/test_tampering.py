@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gzip
 
-from gateway.audit import AuditConfig, AuditLog
+from gateway.audit.config import AuditConfig
+from gateway.audit.log import AuditLog
 from gateway.store import Store
 
 from .conftest import FakeClock, append_some

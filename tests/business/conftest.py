@@ -13,9 +13,10 @@ from pydantic import SecretStr
 from adapters.business.client import BusinessClient
 from adapters.business.config import BusinessConfig
 from adapters.business.sandbox import SANDBOX, NgspSandbox, NgspSandboxConfig, start_sandbox
+from adapters.config import OAuthConfig
 from adapters.guard import CallGuard, Unguarded
 from adapters.http import make_session
-from adapters.oauth import OAuthConfig, TokenProvider
+from adapters.oauth import TokenProvider
 
 
 class FakeClock:
@@ -96,7 +97,7 @@ def ngsp_oauth(base_url: str, **overrides: Any) -> OAuthConfig:
         "token_url": f"{base_url}/token",
         "consumer_key": SecretStr("sandbox-consumer-key"),
         "consumer_secret": SecretStr("sandbox-consumer-secret"),
-        "refresh_margin": 60,
+        "refresh_margin_seconds": 60,
     }
     settings.update(overrides)
     return OAuthConfig(**settings)

@@ -12,12 +12,13 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from structlog.testing import capture_logs
 
+from adapters.config import OAuthConfig
 from adapters.errors import (
     UpstreamAuthError,
     UpstreamConnectionError,
     UpstreamFault,
 )
-from adapters.oauth import OAuthConfig, TokenProvider
+from adapters.oauth import TokenProvider
 from tests.business.conftest import Sandbox, SandboxFactory, make_client, ngsp_oauth
 
 FOUND = "1801234562"

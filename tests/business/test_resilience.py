@@ -28,8 +28,8 @@ def guard(**overrides: float | bool) -> UpstreamGuard:
     policy: dict[str, float | bool] = {
         "safe_to_retry": True,
         "max_attempts": 3,
-        "per_try_timeout": 5.0,
-        "deadline": 10.0,
+        "per_try_timeout_seconds": 5.0,
+        "deadline_seconds": 10.0,
     }
     policy.update(overrides)
     config = UpstreamResilience(
@@ -70,7 +70,9 @@ async def test_slow_peer_hits_the_per_try_timeout(
     """The guard's per-try timeout cuts a slow lookup: UpstreamTimeout, not a hang."""
     await ngsp.misbehave(session, latency_seconds=30)
     client, _ = make_client(
-        ngsp, session, guard=guard(per_try_timeout=0.1, deadline=0.5, max_attempts=2)
+        ngsp,
+        session,
+        guard=guard(per_try_timeout_seconds=0.1, deadline_seconds=0.5, max_attempts=2),
     )
     with pytest.raises(UpstreamTimeout):
         await client.get(CODE)

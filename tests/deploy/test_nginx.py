@@ -63,7 +63,7 @@ def test_nginx_accepts_the_config(tmp_path: Path) -> None:
 
 def test_limits_match_the_gateway() -> None:
     """Body size and timeouts follow the gateway's defaults; POST is never retried."""
-    from adapters.resilience.config import OperationPolicy
+    from adapters.config import OperationPolicy
     from gateway.config import load_settings
 
     settings = load_settings(None)
@@ -71,10 +71,13 @@ def test_limits_match_the_gateway() -> None:
     assert settings.server.max_body_bytes == 1024 * 1024
     assert set(re.findall(r"client_max_body_size (\S+);", text)) == {"1m"}
     deadline = max(
-        OperationPolicy().deadline,  # what every operation gets unless configured
+        OperationPolicy().deadline_seconds,  # what every operation gets unless configured
         *(
-            op.deadline
-            for section in (settings.population.resilience, settings.business.resilience)
+            op.deadline_seconds
+            for section in (
+                settings.upstreams.population.resilience,
+                settings.upstreams.business.resilience,
+            )
             for op in (section.default_operation, *section.operations.values())
         ),
     )

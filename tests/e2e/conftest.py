@@ -20,8 +20,8 @@ import pytest
 from adapters.business.sandbox import start_sandbox as start_ngsp
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
+from gateway.auth.config import ClientConfig
 from gateway.auth.signatures import sign_request
-from gateway.clients import ClientConfig
 from gateway.config import Settings, load_settings
 from gateway.embedded import ngsp_sandbox_config
 from gateway.pki import init_dev_pki
@@ -43,12 +43,12 @@ TEST_RESILIENCE: dict[str, Any] = {
         "half_open_max_calls": 1,
     },
     "default_operation": {
-        "per_try_timeout": 0.3,
-        "deadline": 0.8,
+        "per_try_timeout_seconds": 0.3,
+        "deadline_seconds": 0.8,
         "safe_to_retry": True,
         "max_attempts": 2,
-        "backoff_initial": 0.01,
-        "backoff_max": 0.02,
+        "backoff_initial_seconds": 0.01,
+        "backoff_max_seconds": 0.02,
     },
 }
 
@@ -110,18 +110,23 @@ def gateway_settings(population_url: str, ngsp_url: str, store_url: str, **extra
         "server": {"host": "127.0.0.1", "port": 0, "tls_port": 0},
         "sandbox": {"enabled": False},
         "store": {"url": store_url},
-        "population": {"adapter": {"endpoint": population_url}, "resilience": TEST_RESILIENCE},
-        "business": {
-            "adapter": {
-                "base_url": ngsp_url,
-                "oauth": {
-                    "style": "ngsp",
-                    "token_url": f"{ngsp_url}/token",
-                    "consumer_key": "lienthong-sandbox",
-                    "consumer_secret": "ngsp-sandbox-consumer-secret",
-                },
+        "upstreams": {
+            "population": {
+                "adapter": {"endpoint": population_url},
+                "resilience": TEST_RESILIENCE,
             },
-            "resilience": TEST_RESILIENCE,
+            "business": {
+                "adapter": {
+                    "base_url": ngsp_url,
+                    "oauth": {
+                        "style": "ngsp",
+                        "token_url": f"{ngsp_url}/token",
+                        "consumer_key": "lienthong-sandbox",
+                        "consumer_secret": "ngsp-sandbox-consumer-secret",
+                    },
+                },
+                "resilience": TEST_RESILIENCE,
+            },
         },
     }
     overrides.update(extra)

@@ -7,8 +7,8 @@ import io
 import json
 from typing import Any
 
-from gateway.audit import audit_verify_command
-from gateway.security import security_report
+from gateway.audit.commands import audit_verify_command
+from gateway.security.report import security_report
 from gateway.store import StoreConfig, open_store
 from tests.conftest import find_leaks
 from tests.e2e.conftest import Gateway

@@ -55,7 +55,9 @@ async def _verify_through(tmp_path: Path, endpoint: str, pin: str) -> tuple[int,
         "http://127.0.0.1:9",
         f"sqlite:///{tmp_path}/gw.db",
         tls={"generate_dev_pki": True, "dev_pki_dir": str(tmp_path / "pki")},
-        population={"adapter": {"endpoint": endpoint, "tls": {"pinned_sha256": pin}}},
+        upstreams={
+            "population": {"adapter": {"endpoint": endpoint, "tls": {"pinned_sha256": pin}}}
+        },
     )
     async with AsyncExitStack() as stack:
         listeners = await start_gateway(settings, stack)

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from adapters.population.config import RequestDefaults
-from gateway.audit import AuditLog
+from gateway.audit.log import AuditLog
 from gateway.store import StoreConfig, open_store
 from tests.conftest import find_leaks
 from tests.e2e.conftest import Gateway

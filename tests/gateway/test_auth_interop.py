@@ -23,7 +23,7 @@ from http_message_signatures import (
 )
 from http_message_signatures.aiohttp import SignatureMiddleware, SignatureMiddlewareMode
 
-from gateway.auth import sign_request
+from gateway.auth.signatures import sign_request
 from tests.gateway.test_auth_middleware import FakeClock, build_app, demo_registry, serving
 
 SECRET = b"motcua-demo-secret-change-me"

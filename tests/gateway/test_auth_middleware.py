@@ -14,17 +14,17 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from structlog.testing import capture_logs
 
-from gateway.auth import (
-    AUTH_METHOD,
-    CLIENT,
-    InMemoryNonceStore,
+from gateway.auth.config import ClientConfig
+from gateway.auth.keys import AUTH_METHOD, CLIENT
+from gateway.auth.middleware import (
     authentication_middleware,
     authorization_middleware,
     parse_json_body,
     rate_limit_middleware,
-    sign_request,
 )
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.auth.nonces import InMemoryNonceStore
+from gateway.auth.signatures import sign_request
+from gateway.clients import ClientRegistry
 from gateway.problems import PROBLEM_BASE, Problem
 
 NOW = 1_800_000_000.0

@@ -12,20 +12,18 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from gateway.app import nonce_store_for
-from gateway.auth import (
+from gateway.auth.config import ClientConfig
+from gateway.auth.digest import ContentDigestError, make_content_digest, verify_content_digest
+from gateway.auth.nonces import InMemoryNonceStore, NonceStoreFull
+from gateway.auth.signatures import (
     AuthenticationFailed,
-    ContentDigestError,
-    InMemoryNonceStore,
-    NonceStoreFull,
     SignedRequest,
-    make_content_digest,
+    serialize_signature_params,
     sign_request,
     signature_base,
-    verify_content_digest,
     verify_signed_request,
 )
-from gateway.auth.signatures import serialize_signature_params
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.clients import ClientRegistry
 from gateway.config import load_settings
 from tests.gateway.test_auth_middleware import FakeClock
 

@@ -11,10 +11,10 @@ from gateway.config import load_settings
 CONFIG = """
 environment = "test"
 
-[payments.vnpay]
+[upstreams.vnpay.adapter]
 hash_secret_file = "vnpay-hash-secret"
 
-[population.adapter.ndxp]
+[upstreams.population.adapter.ndxp]
 basic_user = "lienthong"
 api_key_file = "ndxp-api-key"
 basic_secret_file = "/absolute/elsewhere/ndxp-basic-secret"
@@ -47,13 +47,13 @@ def test_relative_secret_files_come_from_the_credentials_directory(
     """Secrets read at load time and later both come from $CREDENTIALS_DIRECTORY."""
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     settings = load_settings(_config(tmp_path))
-    ndxp = settings.population.adapter.ndxp
+    ndxp = settings.upstreams.population.adapter.ndxp
     assert ndxp.api_key is not None
     assert ndxp.api_key.get_secret_value() == "ndxp-key-from-systemd"
     assert ndxp.basic_secret is not None
     assert ndxp.basic_secret.get_secret_value() == "absolute-secret"  # absolute: untouched
-    assert settings.payments.vnpay is not None
-    assert settings.payments.vnpay.hash_secret_value() == "vnpay-secret-from-systemd"
+    assert settings.upstreams.vnpay.adapter is not None
+    assert settings.upstreams.vnpay.adapter.hash_secret_value() == "vnpay-secret-from-systemd"
 
 
 def test_environment_overrides_are_resolved_too(
@@ -75,6 +75,6 @@ def test_without_systemd_relative_paths_stay_relative(
     text = CONFIG.replace('api_key_file = "ndxp-api-key"\n', "")
     settings = load_settings(_config(tmp_path, text))
     assert settings.tls.key_file == Path("server.key")
-    assert settings.payments.vnpay is not None
+    assert settings.upstreams.vnpay.adapter is not None
     with pytest.raises(ValueError, match="cannot read secret file vnpay-hash-secret"):
-        settings.payments.vnpay.hash_secret_value()
+        settings.upstreams.vnpay.adapter.hash_secret_value()

@@ -22,7 +22,7 @@ from gateway.logging import (
     mask_name,
     mask_text,
 )
-from gateway.security import sanitise_fields
+from gateway.security.recorder import sanitise_fields
 from tests.conftest import FIXTURE_IDS, configure_suite_logging, find_leaks
 
 

@@ -28,6 +28,7 @@ from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 from adapters.tracecontext import parse_traceparent, parse_tracestate
 from gateway import tracing
 from gateway.cli import main
+from gateway.config import TracingConfig
 from gateway.logging import configure_logging
 from gateway.observability import problem_middleware, request_context_middleware
 from tests.conftest import configure_suite_logging
@@ -276,7 +277,7 @@ async def test_spans_are_exported_over_otlp_with_the_ids_that_were_sent(
     receiver.router.add_post("/v1/traces", traces)
     async with TestServer(receiver, host="127.0.0.1") as server:
         endpoint = str(server.make_url("/v1/traces"))
-        tracing.configure_export(tracing.TracingConfig(otlp_endpoint=endpoint))
+        tracing.configure_export(TracingConfig(otlp_endpoint=endpoint))
         try:
             resp, body, _ = await _json_lines(client, "/work", {"traceparent": VALID})
         finally:
@@ -327,7 +328,7 @@ def test_without_the_sdk_export_stays_off_and_says_why(
 ) -> None:
     """Start-up with the endpoint set and no SDK: no export, propagation unaffected."""
     monkeypatch.setattr(tracing, "sdk_available", lambda: False)
-    config = tracing.TracingConfig(otlp_endpoint="http://127.0.0.1:4318/v1/traces")
+    config = TracingConfig(otlp_endpoint="http://127.0.0.1:4318/v1/traces")
     with structlog.testing.capture_logs() as logs:
         assert tracing.configure_export(config) is None
     assert not tracing.exporting()

@@ -51,11 +51,11 @@ FAST_PAYMENTS: dict[str, Any] = {
         "expiry_query_grace_seconds": 1.0,
     },
     "webhooks": {
-        "backoff_initial": "PT0.05S",
-        "backoff_max": "PT0.3S",
-        "poll_interval": "PT0.05S",
-        "lease": "PT5S",
-        "attempt_timeout": "PT2S",
+        "backoff_initial_seconds": 0.05,
+        "backoff_max_seconds": 0.3,
+        "poll_interval_seconds": 0.05,
+        "lease_seconds": 5,
+        "attempt_timeout_seconds": 2,
     },
 }
 

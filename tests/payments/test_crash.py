@@ -123,7 +123,7 @@ async def test_sigkill_during_a_callback_burst(tmp_path: Path) -> None:
     env = gateway_env(port, f"sqlite:///{db}", receiver_port, secret)
     # 50 creates and 10 cancel checks in a row: more than the default quota's burst.
     quota = {"rate_per_second": 1000.0, "burst": 1000.0}
-    env["LIENTHONG_PAYMENTS__RESILIENCE"] = json.dumps({"dvcqg": {"quota": quota}})
+    env["LIENTHONG_UPSTREAMS__DVCQG__RESILIENCE"] = json.dumps({"quota": quota})
     log = tmp_path / "gateway.log"
     gateway = await asyncio.to_thread(GatewayProcess.start, port, env, log)
     # Interleaved, so that the kill falls among committed results of every kind.

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from gateway.payments import Outbox
+from gateway.payments.outbox import Outbox
 from tests.payments.conftest import FAST_PAYMENTS, PaymentHarness, eventually, wait_status
 
 PROVIDERS = ["dvcqg", "vnpay"]
@@ -15,7 +15,7 @@ PROVIDERS = ["dvcqg", "vnpay"]
 @pytest.fixture
 def payments_overrides() -> dict[str, Any]:
     """Webhooks give up after half a second (so the receiver's outage kills the first event)."""
-    return {"webhooks": {**FAST_PAYMENTS["webhooks"], "max_age": "PT0.5S"}}
+    return {"webhooks": {**FAST_PAYMENTS["webhooks"], "max_age_seconds": 0.5}}
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

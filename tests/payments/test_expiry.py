@@ -15,7 +15,7 @@ PROVIDERS = ["dvcqg", "vnpay"]
 def payments_overrides() -> dict[str, Any]:
     """Payments expire after 1.2 s (and are not polled before expiry)."""
     return {
-        "expiry_minutes": 0.02,
+        "expiry_seconds": 1.2,
         "polling": {"pending_age_seconds": 3600, "interval_seconds": 0.1},
     }
 

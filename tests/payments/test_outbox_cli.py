@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.payments import Payment, PaymentIdentity, PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import Payment, PaymentIdentity, PaymentStatus
 from gateway.store import StoreConfig, open_store
 
 

@@ -15,8 +15,9 @@ from adapters.payment.base import PaymentProviders
 from adapters.payment.dvcqg.client import DvcqgProvider
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.dvcqg.sandbox import DvcqgSandboxConfig, start_sandbox
-from gateway.clients import ClientConfig
-from gateway.payments import PaymentLedger, PaymentStatus
+from gateway.auth.config import ClientConfig
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import PaymentStatus
 from gateway.payments.requests import parse_payment_request
 from gateway.payments.service import PaymentService
 from gateway.store import Store, StoreConfig, open_store

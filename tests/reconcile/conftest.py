@@ -22,7 +22,8 @@ from adapters.payment.sandbox_kit import CallbackDelivery, Misbehaviour, serve
 from adapters.payment.vnpay import sandbox as vnpay_sandbox
 from adapters.payment.vnpay.client import VnpayProvider
 from adapters.payment.vnpay.config import VnpayConfig
-from gateway.payments import Payment, PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import Payment, PaymentStatus
 from gateway.store import Store, StoreConfig, open_store
 from tests.store import conftest as store_fixtures
 from tests.store.conftest import FakeClock, bill

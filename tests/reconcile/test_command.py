@@ -18,7 +18,8 @@ from adapters.payment.dvcqg.client import DvcqgProvider
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.resilience import UpstreamResilience
-from gateway.payments import PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import PaymentStatus
 from gateway.reconcile import (
     EXIT_COMPLETED,
     EXIT_FAILED,
@@ -43,14 +44,15 @@ class SteppingClock:
 
 
 def settings_for(store_config: StoreConfig, **providers: Any) -> Any:
-    """Settings shaped like the gateway's: ``store`` and ``payments.<name>``."""
-    payments = SimpleNamespace(
-        dvcqg=providers.get("dvcqg"),
-        vnpay=providers.get("vnpay"),
-        resilience_for=lambda name: UpstreamResilience(),
+    """Settings shaped like the gateway's: ``store`` and ``upstreams.<name>``."""
+    upstreams = SimpleNamespace(
+        **{
+            name: SimpleNamespace(adapter=providers.get(name), resilience=UpstreamResilience())
+            for name in ("dvcqg", "vnpay")
+        }
     )
     store = SimpleNamespace(url=store_config.url, pool_size=2, schema_name=store_config.schema_name)
-    return SimpleNamespace(store=store, payments=payments)
+    return SimpleNamespace(store=store, upstreams=upstreams)
 
 
 def peer_config(peer: ProviderPeer) -> Any:

@@ -9,7 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.payments import Payment, PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import Payment, PaymentStatus
 from gateway.reconcile import (
     CSV_COLUMNS,
     Action,

@@ -6,9 +6,11 @@ import datetime as dt
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
-from adapters.payment.base import ProviderStatus, Transaction
+from adapters.payment.base import Transaction
+from adapters.payment.config import ProviderStatus
 from bench.reconcile import seed_payments
-from gateway.payments import PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import PaymentStatus
 from gateway.reconcile import DiscrepancyKind, reconcile
 from gateway.store import Store
 from tests.reconcile.conftest import DAY, ProviderPeer

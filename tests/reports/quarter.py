@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from gateway.audit import AuditLog
-from gateway.payments import Payment, PaymentIdentity, PaymentLedger, PaymentStatus
+from gateway.audit.log import AuditLog
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import Payment, PaymentIdentity, PaymentStatus
 from tests.store.conftest import FakeClock
 
 ICT = timezone(timedelta(hours=7))

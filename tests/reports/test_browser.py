@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit import AuditLog
-from gateway.payments import PaymentLedger
+from gateway.audit.log import AuditLog
+from gateway.payments.ledger import PaymentLedger
 from gateway.reports.command import generate
 from gateway.reports.period import Period
 from gateway.store import Store

@@ -11,8 +11,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from gateway.audit import AuditLog
-from gateway.payments import PaymentLedger
+from gateway.audit.log import AuditLog
+from gateway.payments.ledger import PaymentLedger
 from gateway.store import Store, StoreConfig
 from tests.reports.quarter import Expected, write_quarter
 from tests.store.conftest import FakeClock

@@ -13,8 +13,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from gateway.audit import AuditLog
-from gateway.payments import PaymentLedger
+from gateway.audit.log import AuditLog
+from gateway.payments.ledger import PaymentLedger
 from gateway.reports.command import ReportRefused, generate
 from gateway.reports.period import Period
 from gateway.store import Store

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.security import SecurityAlert, SecurityConfig, SecurityMonitor
+from gateway.security.config import SecurityConfig
+from gateway.security.detectors import SecurityAlert, SecurityMonitor
 from gateway.store import Store, StoreConfig, open_store
 
 

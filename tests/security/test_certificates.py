@@ -14,12 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway import security_events
-from gateway.security import (
+from gateway.security.certificates import (
     CERTIFICATE_EXPIRY,
-    CertificateWatch,
     check_certificates,
     check_peer_certificate,
 )
+from gateway.security.config import CertificateWatch
 
 from .conftest import WALL
 

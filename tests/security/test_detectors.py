@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway import security_events
-from gateway.security import (
+from gateway.security.config import (
     BurstDetectorConfig,
     EnumerationDetectorConfig,
-    SecurityAlert,
     SecurityConfig,
-    SecurityMonitor,
     VolumeDetectorConfig,
 )
+from gateway.security.detectors import SecurityAlert, SecurityMonitor
 
 from .conftest import ManualMonotonic
 

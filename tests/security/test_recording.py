@@ -15,19 +15,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from gateway import security_events
-from gateway.security import (
-    AlertWebhookConfig,
-    AlertWebhookSender,
-    BurstDetectorConfig,
-    SecurityAlert,
-    SecurityConfig,
-    SecurityMonitor,
-    SecurityRecorder,
-    check_callback_source,
-    render_security_report,
-    security_report,
-    security_report_command,
-)
+from gateway.security.alerts import AlertWebhookSender
+from gateway.security.callbacks import check_callback_source
+from gateway.security.commands import security_report_command
+from gateway.security.config import AlertWebhookConfig, BurstDetectorConfig, SecurityConfig
+from gateway.security.detectors import SecurityAlert, SecurityMonitor
+from gateway.security.recorder import SecurityRecorder
+from gateway.security.report import render_security_report, security_report
 from gateway.store import Store, StoreConfig
 from gateway.webhooks import new_secret, verify
 

@@ -12,7 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.payments import Payment, PaymentIdentity, PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import Payment, PaymentIdentity, PaymentStatus
 from gateway.store import Store, StoreConfig, open_store
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"

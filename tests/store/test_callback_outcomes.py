@@ -24,12 +24,13 @@ from adapters.payment.base import (
     PaymentOrder,
     PaymentProviders,
     ProviderAnswer,
-    ProviderStatus,
     StatusResult,
     Transaction,
 )
+from adapters.payment.config import ProviderStatus
 from gateway import security_events
-from gateway.payments import Payment, PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import PaymentService
 from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
 from gateway.store import Store

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from gateway.payments import IdempotencyConflict, PaymentLedger, PaymentStatus
+from gateway.payments.ledger import IdempotencyConflict, PaymentLedger
+from gateway.payments.model import PaymentStatus
 from gateway.store import StoreConfig, open_store
 from tests.store.conftest import FakeClock, OpenStore, bill
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from gateway.payments import Outbox, OutboxStatus, PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import PaymentStatus
+from gateway.payments.outbox import Outbox, OutboxStatus
 from gateway.store import Store
 from tests.store.conftest import FakeClock, OpenStore, new_payment
 

@@ -11,9 +11,11 @@ import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
-from gateway.audit import AuditConfig, AuditLog
+from gateway.audit.config import AuditConfig
+from gateway.audit.log import AuditLog
 from gateway.audit.record import subject_digest
-from gateway.payments import PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import PaymentStatus
 from gateway.payments.personal_data import (
     SELECT_DUE,
     PayerIdDigest,

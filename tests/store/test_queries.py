@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from gateway.payments import PaymentLedger, PaymentStatus
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import PaymentStatus
 from tests.store.conftest import FakeClock, new_payment
 
 S = PaymentStatus

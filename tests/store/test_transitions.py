@@ -6,13 +6,12 @@ import json
 
 import pytest
 
-from gateway.payments import (
+from gateway.payments.ledger import PaymentLedger, PaymentNotFound
+from gateway.payments.model import (
     ALLOWED_TRANSITIONS,
     EVENT_TYPES,
     FINAL,
     Payment,
-    PaymentLedger,
-    PaymentNotFound,
     PaymentStatus,
     may_move,
 )

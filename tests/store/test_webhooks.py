@@ -13,8 +13,10 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway.clients import WebhookTarget
-from gateway.payments import OutboxStatus, PaymentLedger, PaymentStatus
+from gateway.auth.config import WebhookTarget
+from gateway.payments.ledger import PaymentLedger
+from gateway.payments.model import PaymentStatus
+from gateway.payments.outbox import OutboxStatus
 from gateway.store import Store
 from gateway.webhooks import (
     OutboxDispatcher,

@@ -52,7 +52,6 @@ from adapters.payment.base import (
     CreatedPayment,
     PaymentOrder,
     ProviderAnswer,
-    ProviderStatus,
     StatusResult,
     Transaction,
     parse_provider_timestamp,
@@ -61,6 +60,7 @@ from adapters.payment.base import (
     vietnam_now,
     whole_dong,
 )
+from adapters.payment.config import ProviderStatus
 from adapters.payment.dvcqg import checksum
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.transport import JsonExchange
@@ -128,7 +128,7 @@ class DvcqgProvider:
         self._hash_key = config.hash_key_value()
         self._clock = clock
         self._exchange = JsonExchange(
-            session, guard, upstream=UPSTREAM, attempt_timeout=config.attempt_timeout
+            session, guard, upstream=UPSTREAM, attempt_timeout=config.attempt_timeout_seconds
         )
 
     def _url(self, path: str) -> str:

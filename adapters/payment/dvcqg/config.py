@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from adapters.payment.base import ProviderStatus
-from adapters.secrets import read_secret_file
+from adapters.config import read_secret_file
+from adapters.payment.config import ProviderStatus
 
 #: The embedded default's published sandbox key (not a secret: it only opens the sandbox).
 SANDBOX_HASH_KEY = "dvcqg-sandbox-hash-key"
@@ -100,7 +100,7 @@ class DvcqgConfig(BaseModel):
     #: Field of the create reply that carries the pay URL *(inferred)*.
     pay_url_field: str = "UrlThanhToan"
     #: Backstop timeout of one attempt; the call guard's per-try timeout is the real one.
-    attempt_timeout: float = Field(default=15.0, gt=0)
+    attempt_timeout_seconds: float = Field(default=15.0, gt=0)
     max_reply_bytes: int = Field(default=256 * 1024, gt=0)
     max_page_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
 

@@ -24,13 +24,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.payment.base import (
-    REFERENCE_PATTERN,
-    ProviderStatus,
-    provider_timestamp,
-    vietnam_now,
-    whole_dong,
-)
+from adapters.payment.base import REFERENCE_PATTERN, provider_timestamp, vietnam_now, whole_dong
+from adapters.payment.config import ProviderStatus
 from adapters.payment.dvcqg import checksum
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.sandbox_kit import (

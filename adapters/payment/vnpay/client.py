@@ -53,7 +53,6 @@ from adapters.payment.base import (
     CreatedPayment,
     PaymentOrder,
     ProviderAnswer,
-    ProviderStatus,
     StatusResult,
     Transaction,
     parse_provider_timestamp,
@@ -62,6 +61,7 @@ from adapters.payment.base import (
     vietnam_now,
     whole_dong,
 )
+from adapters.payment.config import ProviderStatus
 from adapters.payment.transport import JsonExchange
 from adapters.payment.vnpay import checksum, codes
 from adapters.payment.vnpay.config import VnpayConfig
@@ -122,7 +122,7 @@ class VnpayProvider:
         self._clock = clock
         self._request_ids = request_ids
         self._exchange = JsonExchange(
-            session, guard, upstream=UPSTREAM, attempt_timeout=config.attempt_timeout
+            session, guard, upstream=UPSTREAM, attempt_timeout=config.attempt_timeout_seconds
         )
 
     def pay_params(self, order: PaymentOrder) -> dict[str, str]:

@@ -43,7 +43,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from adapters.payment.base import CallbackOutcome, ProviderStatus
+from adapters.payment.base import CallbackOutcome
+from adapters.payment.config import ProviderStatus
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from adapters.secrets import read_secret_file
+from adapters.config import read_secret_file
 
 #: The embedded default's published sandbox secret (not a secret: it only opens the sandbox).
 SANDBOX_HASH_SECRET = "VNPAYSANDBOXSECRETKEY0123456789"  # noqa: S105
@@ -36,7 +36,7 @@ class VnpayConfig(BaseModel):
     server_ip: str = "127.0.0.1"
     #: ``vnp_Command`` of the day list *(inferred: VNPay publishes no day-list API)*.
     list_command: str = "translist"
-    attempt_timeout: float = Field(default=15.0, gt=0)
+    attempt_timeout_seconds: float = Field(default=15.0, gt=0)
     max_reply_bytes: int = Field(default=256 * 1024, gt=0)
     max_page_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
 

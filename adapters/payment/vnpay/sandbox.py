@@ -26,13 +26,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adapters.payment.base import (
-    REFERENCE_PATTERN,
-    ProviderStatus,
-    provider_timestamp,
-    vietnam_now,
-    whole_dong,
-)
+from adapters.payment.base import REFERENCE_PATTERN, provider_timestamp, vietnam_now, whole_dong
+from adapters.payment.config import ProviderStatus
 from adapters.payment.sandbox_kit import (
     SANDBOX_CORE,
     TRUTH,

@@ -24,8 +24,8 @@ from adapters.payment.base import (
     PaymentOrder,
     PaymentProvider,
     ProviderAnswer,
-    ProviderStatus,
 )
+from adapters.payment.config import ProviderStatus
 from adapters.payment.dvcqg import sandbox as dvcqg_sandbox
 from adapters.payment.dvcqg.client import DvcqgProvider
 from adapters.payment.dvcqg.config import DvcqgConfig
@@ -221,7 +221,9 @@ async def _start_peer(name: str) -> tuple[PaymentPeer, list[Callable[[], Awaitab
         )
         runner, url = await serve(app, "127.0.0.1", 0)
         provider = DvcqgProvider(DvcqgConfig(base_url=url), session, Unguarded())
-        slow = DvcqgProvider(DvcqgConfig(base_url=url, attempt_timeout=0.2), session, Unguarded())
+        slow = DvcqgProvider(
+            DvcqgConfig(base_url=url, attempt_timeout_seconds=0.2), session, Unguarded()
+        )
     else:
         app = vnpay_sandbox.create_sandbox_app(
             vnpay_sandbox.VnpaySandboxConfig(**common), sleep=sleep
@@ -233,7 +235,9 @@ async def _start_peer(name: str) -> tuple[PaymentPeer, list[Callable[[], Awaitab
             return_url=f"{recv_url}/pay/return/vnpay",
         )
         provider = VnpayProvider(cfg, session, Unguarded())
-        slow = VnpayProvider(cfg.model_copy(update={"attempt_timeout": 0.2}), session, Unguarded())
+        slow = VnpayProvider(
+            cfg.model_copy(update={"attempt_timeout_seconds": 0.2}), session, Unguarded()
+        )
     receiver.provider = provider
 
     async def stop() -> None:

@@ -18,7 +18,8 @@ import pytest
 
 from adapters.guard import Unguarded
 from adapters.http import make_session
-from adapters.payment.base import CallbackRejected, CallbackResult, ProviderStatus
+from adapters.payment.base import CallbackRejected, CallbackResult
+from adapters.payment.config import ProviderStatus
 from adapters.payment.dvcqg import checksum
 from adapters.payment.dvcqg.client import DvcqgProvider
 from adapters.payment.dvcqg.config import SANDBOX_HASH_KEY, DvcqgConfig

@@ -11,7 +11,8 @@ import pytest
 
 from adapters.errors import UpstreamFault, UpstreamTimeout
 from adapters.guard import Unguarded
-from adapters.payment.base import CallbackRejected, ProviderStatus
+from adapters.payment.base import CallbackRejected
+from adapters.payment.config import ProviderStatus
 from tests.adapters.payment.conftest import PaymentPeer, make_order
 
 

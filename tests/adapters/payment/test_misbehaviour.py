@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import parse_qsl, urlsplit
 
-from adapters.payment.base import ProviderStatus
+from adapters.payment.config import ProviderStatus
 from tests.adapters.payment.conftest import PaymentPeer, make_order
 
 

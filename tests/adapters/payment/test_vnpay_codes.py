@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from adapters.payment.base import ProviderStatus as S
+from adapters.payment.config import ProviderStatus as S
 from adapters.payment.vnpay import codes
 from tests.adapters.payment.conftest import PaymentPeer, make_order
 

@@ -16,7 +16,8 @@ import pytest
 
 from adapters.guard import Unguarded
 from adapters.http import make_session
-from adapters.payment.base import CallbackRejected, CallbackResult, ProviderStatus
+from adapters.payment.base import CallbackRejected, CallbackResult
+from adapters.payment.config import ProviderStatus
 from adapters.payment.vnpay import checksum
 from adapters.payment.vnpay.client import VnpayProvider
 from adapters.payment.vnpay.config import VnpayConfig
