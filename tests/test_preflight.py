@@ -209,7 +209,8 @@ def test_a_key_that_does_not_match_its_certificate_is_refused(deployment: Deploy
     )
     lines = _report(deployment.config)
     assert lines == [
-        f"upstreams.population.adapter.tls.key_file: {deployment.file('upstreams.population.adapter.tls.key_file')}:"
+        "upstreams.population.adapter.tls.key_file:"
+        f" {deployment.file('upstreams.population.adapter.tls.key_file')}:"
         " does not match the certificate in upstreams.population.adapter.tls.cert_file"
     ]
 
@@ -437,7 +438,8 @@ def test_run_refuses_a_bad_config_with_the_same_report(deployment: Deployment) -
     assert proc.stderr.splitlines() == [
         f"{deployment.config}: 3 problems:",
         f"  tls.client_ca_file: {deployment.file('tls.client_ca_file')}: file not found",
-        f"  upstreams.dvcqg.adapter.hash_key_file: {deployment.root}/secrets/dvcqg-hash-key: file not found",
+        "  upstreams.dvcqg.adapter.hash_key_file:"
+        f" {deployment.root}/secrets/dvcqg-hash-key: file not found",
         f"  security.certificates[1].path: {deployment.file('tls.client_ca_file')}: file not found",
     ]
     check = subprocess.run(  # noqa: S603
