@@ -34,7 +34,6 @@ no implementation.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -238,8 +237,9 @@ def moved_keys(data: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]
     """One line per key of an older shape in ``data`` (the file) and ``environ``.
 
     ``population.adapter: [population.adapter] moved to [upstreams.population.adapter]``;
-    an environment variable is named with the variable to set instead (a JSON value's
-    keys are looked into too).
+    a variable naming an old key is named with the variable to set instead. (A variable
+    of a section that still exists, such as a JSON ``LIENTHONG_PAYMENTS__WEBHOOKS``, is
+    already merged into ``data`` by pydantic-settings.)
     """
     problems = _walk_moves(data, (), ())
     for name in sorted(environ):
@@ -247,18 +247,11 @@ def moved_keys(data: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]
             continue
         path = tuple(name[len("LIENTHONG_") :].lower().split("__"))
         new = _new_path(path)
-        if new != path:
+        if new != path:  # a variable of the old shape: pydantic-settings would not read it
             problems.append(
                 f"{'.'.join(path)}: {name} names a key of the old shape;"
                 f" set {_env_name(new)} instead"
             )
-            continue
-        try:
-            value = json.loads(environ[name])
-        except ValueError:
-            continue
-        if isinstance(value, Mapping):
-            problems += [f"{line} (in {name})" for line in _walk_moves(value, path, path)]
     return problems
 
 

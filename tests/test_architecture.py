@@ -13,6 +13,9 @@ The rules:
 - no import cycles among project modules;
 - the store (``gateway/store/``) imports no project module outside it: it never
   calls out, and knows nothing of payments, audit or adapters;
+- a config module (``gateway/config.py``, ``gateway/**/config.py``,
+  ``adapters/**/config.py``) imports only other config modules, the standard
+  library and pydantic, and ``import gateway.config`` loads no implementation;
 - a route module (``gateway/routes/*``, or any ``routes`` module of a slice)
   never imports an adapter client (``adapters.**.client``, ``adapters.http``,
   ``adapters.payment.transport``, or a ``*Client`` name from any adapter
@@ -22,6 +25,8 @@ The rules:
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -255,3 +260,65 @@ def test_forbidden_imports_are_found(tmp_path: Path) -> None:
         ("gateway.routes.payments", "adapters.payment.vnpay.client"),
     ]
     assert [e.importer for e in found if e.imported.startswith("gateway")] == ["adapters.errors"]
+
+
+def _is_config_module(module: str) -> bool:
+    """``gateway.config`` and every ``config`` module of a package under gateway/ or adapters/."""
+    return module.split(".")[-1] == "config"
+
+
+def test_config_modules_import_only_config_modules(edges: list[Edge]) -> None:
+    """A config module (``gateway/config.py``, ``gateway/**/config.py``, ``adapters/**/config.py``)
+    imports no implementation: among project modules only other config modules (the rest is
+    the standard library and pydantic, checked below)."""
+    configs = {e.importer for e in edges if _is_config_module(e.importer)}
+    assert {"gateway.config", "adapters.population.config", "adapters.business.config"} <= configs
+    wrong = [
+        e for e in edges if _is_config_module(e.importer) and not _is_config_module(e.imported)
+    ]
+    assert not wrong, _show(wrong)
+
+
+def test_config_modules_import_only_stdlib_and_pydantic() -> None:
+    """Outside the project, a config module imports the standard library and pydantic only."""
+    allowed = {"pydantic", "pydantic_settings", "__future__"}
+    wrong = []
+    for module, path in project_modules(REPO).items():
+        if not _is_config_module(module):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
+            for name in names:
+                top = name.split(".")[0]
+                if top in PACKAGES or top in allowed or top in sys.stdlib_module_names:
+                    continue
+                wrong.append(f"{module}:{node.lineno} imports {name}")
+    assert not wrong, "; ".join(wrong)
+
+
+#: How many project modules ``import gateway.config`` may load: the config modules and the
+#: packages above them (22 today; 79 when config modules imported implementation).
+CONFIG_IMPORT_BUDGET = 25
+
+
+def test_reading_the_configuration_loads_no_implementation() -> None:
+    """``python -c "import gateway.config"`` loads fewer than CONFIG_IMPORT_BUDGET project
+    modules, none of them implementation (a package ``__init__`` on the way loads nothing)."""
+    code = (
+        "import sys, gateway.config\n"
+        "print('\\n'.join(m for m in sys.modules if m.split('.')[0] in ('gateway', 'adapters')))"
+    )
+    out = subprocess.run(  # noqa: S603 (our own interpreter, a fixed program)
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    modules = project_modules(REPO)
+    packages = {m for m, p in modules.items() if p.name == "__init__.py"}
+    implementation = [m for m in out if not _is_config_module(m) and m not in packages]
+    assert implementation == []
+    assert len(out) < CONFIG_IMPORT_BUDGET, out
