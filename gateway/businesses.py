@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, Field
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.vn import mst
 
@@ -71,15 +70,6 @@ def normalize_tax_code(raw: str) -> str:
     return str(mst.format(compact))
 
 
-class BusinessCacheConfig(BaseModel):
-    """The business record cache: ``ttl_seconds`` 0 disables it (coalescing stays)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    ttl_seconds: float = Field(default=600.0, ge=0)
-    max_entries: int = Field(default=10_000, ge=1)
-
-
 class BusinessLookup(Protocol):
     """What the service needs from the adapter (``adapters.business.BusinessClient``)."""
 
@@ -117,18 +107,6 @@ class BusinessService:
         self._clock = clock
         self._cache: OrderedDict[str, tuple[BusinessRecord, float]] = OrderedDict()
         self._in_flight: dict[str, asyncio.Task[tuple[BusinessRecord, float] | None]] = {}
-
-    @classmethod
-    def from_config(
-        cls,
-        client: BusinessLookup,
-        config: BusinessCacheConfig,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> BusinessService:
-        return cls(
-            client, ttl_seconds=config.ttl_seconds, max_entries=config.max_entries, clock=clock
-        )
 
     @property
     def ttl_seconds(self) -> float:

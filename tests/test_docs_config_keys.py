@@ -18,6 +18,7 @@ brackets that is not a table is written in quotes (``"[redacted]"``).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import re
 import tomllib
@@ -212,3 +213,47 @@ def test_each_form_of_a_wrong_key_is_caught() -> None:
             "clients.webhok (toml block)",
         ]
     )
+
+
+def _docstrings() -> Iterator[tuple[str, str]]:
+    """(where, text) of every module, class and function docstring in gateway/ and adapters/."""
+    for package in ("gateway", "adapters"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+                if isinstance(
+                    node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
+                ):
+                    text = ast.get_docstring(node, clean=False)
+                    if text:
+                        name = getattr(node, "name", "(module)")
+                        yield f"{path.relative_to(REPO)}:{name}", text.replace("``", "`")
+
+
+def docstring_unknown_keys(text: str) -> list[str]:
+    """Keys a docstring names in a section the settings have, that do not exist there.
+
+    Only spans whose first segment is a top-level section count (docstrings also hold
+    regular expressions such as `[A-Z0-9]`); a key of the older shape is wrong here:
+    a docstring describes the code as it is.
+    """
+    sections = set(Settings.model_fields) | {"population", "business"}
+    return [
+        written
+        for written, path in named_keys(text)
+        if path and path[0] in sections and not resolves(Settings, path)
+    ]
+
+
+def test_every_key_a_docstring_names_exists() -> None:
+    """Docstrings in gateway/ and adapters/ name only configuration keys that Settings has."""
+    wrong = {where: bad for where, text in _docstrings() if (bad := docstring_unknown_keys(text))}
+    assert wrong == {}
+
+
+def test_the_docstrings_are_read() -> None:
+    """The docstring reader finds keys (so the check above cannot pass on nothing)."""
+    found = {tuple(path) for _, text in _docstrings() for _, path in named_keys(text)}
+    assert ("payments", "personal_data_retention_days") in found
+    assert docstring_unknown_keys("`[population.adapter] endpoint`, `[A-Z0-9]`") == [
+        "[population.adapter] endpoint"
+    ]

@@ -53,7 +53,6 @@ from gateway.audit.log import AuditLog
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
 from gateway.observability import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES, operation_of
-from gateway.tracing import current as current_trace
 from gateway.tracing import webhook_trace_id
 
 #: Request keys set by route handlers, read here.
@@ -209,31 +208,6 @@ def _trace_detail(trace: TraceContext | None) -> dict[str, str]:
 
 def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-async def audit_callback(
-    audit_log: AuditLog,
-    *,
-    provider: str,
-    outcome: str,
-    status: int,
-    body: bytes | None,
-    response_body: bytes | None,
-    request_id: str | None = None,
-    remote: str | None = None,
-    reference: str | None = None,
-) -> None:
-    """A provider's callback (IPN): who sent it, what it was about, what we answered."""
-    await audit_log.append(
-        kind="callback",
-        operation=f"callbacks.{provider}",
-        outcome=outcome,
-        status=status,
-        request_id=request_id,
-        request_body=body,
-        response_body=response_body,
-        detail={"remote": remote, "reference": reference, **_trace_detail(current_trace())},
-    )
 
 
 async def audit_webhook(

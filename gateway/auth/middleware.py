@@ -36,9 +36,19 @@ from gateway.problems import (
 
 from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
 from .nonces import NonceStore, NonceStoreFull
-from .settings import DEFAULT_PUBLIC_PATHS
 from .signatures import AuthenticationFailed, SignedRequest, verify_signed_request
 from .tls import peer_certificate_cn
+
+#: Path prefixes that skip authentication and authorization.
+DEFAULT_PUBLIC_PATHS = (
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/callbacks/",
+    "/pay/return/",
+)
+
 
 _log = structlog.get_logger("gateway.auth")
 

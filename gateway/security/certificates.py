@@ -3,16 +3,14 @@
 :func:`check_certificates` reads each watched PEM, sets
 ``lienthong_certificate_expiry_seconds{subject,role}`` and emits
 ``certificate_expiring`` for those within ``warn_days`` (expired ones too,
-with a negative ``days_left``). :func:`check_peer_certificate` is for the
-adapters: a peer's DER certificate against pinned SHA-256 fingerprints
-(``unexpected_peer_certificate``), and its expiry.
+with a negative ``days_left``).(A peer's pinned certificate is checked in the TLS handshake by
+:mod:`adapters.http`; a refusal raises ``unexpected_peer_certificate``.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -91,30 +89,6 @@ def check_certificates(
             )
         )
     return statuses
-
-
-def check_peer_certificate(
-    der: bytes,
-    upstream: str,
-    *,
-    pinned_sha256: Collection[str] = (),
-    now: datetime,
-    warn_days: int,
-) -> bool:
-    """False (and ``unexpected_peer_certificate``) when pins are set and none matches."""
-    fingerprint = hashlib.sha256(der).hexdigest()
-    cert = x509.load_der_x509_certificate(der)
-    certificate_status(cert, "peer", now=now, warn_days=warn_days, source=upstream)
-    pins = {p.lower().replace(":", "") for p in pinned_sha256}
-    if pins and fingerprint not in pins:
-        security_events.emit(
-            "unexpected_peer_certificate",
-            upstream=upstream,
-            subject=subject_of(cert),
-            fingerprint_sha256=fingerprint,
-        )
-        return False
-    return True
 
 
 async def watch_certificates(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,6 @@ from gateway import security_events
 from gateway.security.certificates import (
     CERTIFICATE_EXPIRY,
     check_certificates,
-    check_peer_certificate,
 )
 from gateway.security.config import CertificateWatch
 
@@ -66,16 +64,3 @@ def test_expiring_certificates_are_reported(
     assert [(k, f["subject"]) for k, f in events] == [("certificate_expiring", "gw-soon")]
     gauge = CERTIFICATE_EXPIRY.labels("gw-later", "client")._value.get()
     assert gauge == pytest.approx(31 * 86_400)
-
-
-def test_unexpected_peer_certificate(events: list[tuple[str, dict[str, object]]]) -> None:
-    """A peer whose certificate matches no pinned fingerprint is refused and reported."""
-    der = _certificate("peer.local", WALL + timedelta(days=200)).public_bytes(
-        serialization.Encoding.DER
-    )
-    good = hashlib.sha256(der).hexdigest()
-    assert check_peer_certificate(der, "population", pinned_sha256=[good], now=WALL, warn_days=30)
-    assert not check_peer_certificate(
-        der, "population", pinned_sha256=["00" * 32], now=WALL, warn_days=30
-    )
-    assert [k for k, _ in events] == ["unexpected_peer_certificate"]
