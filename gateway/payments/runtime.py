@@ -32,7 +32,7 @@ from gateway.payments.metrics import PaymentGauges
 from gateway.payments.outbox import OutboxEvent
 from gateway.payments.personal_data import PersonalDataEraser, load_payer_digest
 from gateway.payments.service import PaymentService
-from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
+from gateway.payments.worker import PendingPaymentPoller
 from gateway.webhooks import OutboxDispatcher
 
 _log = structlog.get_logger("payments.runtime")
@@ -138,18 +138,10 @@ async def payment_workers_ctx(app: web.Application) -> AsyncIterator[None]:
         await gauges.refresh()
         await eraser.sweep()
 
-    polling = section.polling
     poller = PendingPaymentPoller(
         service,
         service.ledger,
-        PollingPolicy(
-            pending_age=polling.pending_age_seconds,
-            backoff_initial=polling.backoff_initial_seconds,
-            backoff_max=polling.backoff_max_seconds,
-            interval=polling.interval_seconds,
-            batch_size=polling.batch_size,
-            expiry_query_grace=polling.expiry_query_grace_seconds,
-        ),
+        section.polling,
         clock=store.clock,
         after_round=after_round,
     )

@@ -33,6 +33,7 @@ import structlog
 
 from adapters.errors import AdapterError
 from gateway import security_events
+from gateway.payments.config import PaymentPollingConfig
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import OPEN, PaymentService
@@ -40,18 +41,6 @@ from gateway.payments.service import OPEN, PaymentService
 _log = structlog.get_logger("payments.poller")
 
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class PollingPolicy:
-    """The poller's timings (seconds), from ``[payments.polling]``."""
-
-    pending_age: float = 120.0
-    backoff_initial: float = 60.0
-    backoff_max: float = 900.0
-    interval: float = 5.0
-    batch_size: int = 50
-    expiry_query_grace: float = 3600.0
 
 
 @dataclass
@@ -77,7 +66,7 @@ class PendingPaymentPoller:
         self,
         service: PaymentService,
         ledger: PaymentLedger,
-        policy: PollingPolicy,
+        policy: PaymentPollingConfig,
         *,
         clock: Callable[[], dt.datetime],
         sleep: Sleep = asyncio.sleep,
@@ -98,7 +87,10 @@ class PendingPaymentPoller:
     def _back_off(self, payment: Payment, now: dt.datetime) -> None:
         state = self._backoff.get(payment.id)
         attempts = state.attempts + 1 if state else 1
-        delay = min(self.policy.backoff_max, self.policy.backoff_initial * 2 ** (attempts - 1))
+        delay = min(
+            self.policy.backoff_max_seconds,
+            self.policy.backoff_initial_seconds * 2 ** (attempts - 1),
+        )
         self._backoff[payment.id] = _Backoff(attempts, now + dt.timedelta(seconds=delay))
 
     async def run_once(self) -> RoundReport:
@@ -114,7 +106,7 @@ class PendingPaymentPoller:
             expired += outcome == "expired"
             changed += outcome in ("expired", "settled")
             failed += outcome == "query_failed"
-        stale_since = now - dt.timedelta(seconds=self.policy.pending_age)
+        stale_since = now - dt.timedelta(seconds=self.policy.pending_age_seconds)
         stale = await self._ledger.list_pending(stale_since, limit=self.policy.batch_size * 4)
         budget = self.policy.batch_size
         for payment in stale:
@@ -146,7 +138,9 @@ class PendingPaymentPoller:
             after = await self._service.refresh(payment, reason="expiry_check")
         except AdapterError as exc:
             security_events.report_adapter_error(exc)
-            grace = payment.expires_at + dt.timedelta(seconds=self.policy.expiry_query_grace)
+            grace = payment.expires_at + dt.timedelta(
+                seconds=self.policy.expiry_query_grace_seconds
+            )
             if now < grace:
                 self._back_off(payment, now)
                 _log.info("payment.expiry_query_failed", payment_id=payment.id, error=exc.detail)
@@ -186,7 +180,7 @@ class PendingPaymentPoller:
                     await self._after_round()
             except Exception:  # the worker outlives a failed round; it is logged
                 _log.exception("payment.poll_round_failed")
-            await _wait(self._sleep(self.policy.interval), stop)
+            await _wait(self._sleep(self.policy.interval_seconds), stop)
 
 
 async def _wait(sleeping: Awaitable[None], stop: asyncio.Event) -> None:

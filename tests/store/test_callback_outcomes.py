@@ -29,10 +29,11 @@ from adapters.payment.base import (
 )
 from adapters.payment.config import ProviderStatus
 from gateway import security_events
+from gateway.payments.config import PaymentPollingConfig
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import PaymentService
-from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
+from gateway.payments.worker import PendingPaymentPoller
 from gateway.store import Store
 from tests.store.conftest import FakeClock, events_of, new_payment
 
@@ -272,7 +273,7 @@ async def test_the_poller_moves_disputed_money_to_review(
     payment = await _payment_in(ledger, S.PENDING)
     provider.status = StatusResult(payment.reference, reported, BILL, "TXN-1", "x")
     clock.advance(300)
-    poller = PendingPaymentPoller(service, ledger, PollingPolicy(), clock=clock)
+    poller = PendingPaymentPoller(service, ledger, PaymentPollingConfig(), clock=clock)
     report = await poller.run_once()
     after = await ledger.get(payment.id)
     assert after is not None
@@ -296,7 +297,7 @@ async def test_the_poller_finds_money_paid_after_a_cancel_it_raced(
 
     provider.before_status = client_cancels
     clock.advance(300)
-    poller = PendingPaymentPoller(service, ledger, PollingPolicy(), clock=clock)
+    poller = PendingPaymentPoller(service, ledger, PaymentPollingConfig(), clock=clock)
     await poller.run_once()
     after = await ledger.get(payment.id)
     assert after is not None
