@@ -158,9 +158,9 @@ def make_dispatcher(
     **config: object,
 ) -> OutboxDispatcher:
     settings = {
-        "backoff_initial": timedelta(seconds=1),
-        "backoff_max": timedelta(seconds=8),
-        "attempt_timeout": timedelta(seconds=5),
+        "backoff_initial_seconds": 1,
+        "backoff_max_seconds": 8,
+        "attempt_timeout_seconds": 5,
         **config,
     }
     return OutboxDispatcher(
@@ -278,7 +278,7 @@ async def test_dead_letter_after_max_age_then_retry_and_replay(
     payment = await new_payment(ledger)
     result = await ledger.transition(payment.id, S.PENDING, reason="sent")
     assert result.event_id
-    dispatcher = make_dispatcher(store, receiver, session, clock, max_age=timedelta(minutes=1))
+    dispatcher = make_dispatcher(store, receiver, session, clock, max_age_seconds=60)
     started = clock()
     for _ in range(30):
         await dispatcher.run_once()
