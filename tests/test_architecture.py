@@ -240,7 +240,7 @@ def test_forbidden_imports_are_found(tmp_path: Path) -> None:
                 "def h():\n    from adapters.population import PopulationClient\n"
             ),
             "gateway/routes/payments.py": "import adapters.payment.vnpay.client\n",
-            "gateway/routes/ops.py": "from adapters.errors import UpstreamError\n",
+            "gateway/http/ops.py": "from adapters.errors import UpstreamError\n",
             "adapters/__init__.py": "",
             "adapters/errors.py": "from gateway.routes import ops\n",
             "adapters/population/__init__.py": "PopulationClient = object\n",

@@ -21,7 +21,7 @@ from gateway.audit.middleware import AUDIT_VERDICT
 from gateway.auth.keys import CLIENT
 from gateway.auth.middleware import parse_json_body
 from gateway.identity import parse_claim, parse_lookup_request
-from gateway.observability import REQUEST_ID_KEY
+from gateway.http.observability import REQUEST_ID_KEY
 from gateway.problems import NotFound, json_response
 from gateway.routes._context import note_context
 

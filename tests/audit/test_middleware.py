@@ -16,7 +16,7 @@ from adapters.observability import UpstreamExchange, collect_exchanges, record_e
 from gateway.audit import AuditLog, audit_middleware
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.clients import ClientConfig
-from gateway.observability import UPSTREAM_EXCHANGES, problem_middleware, request_context_middleware
+from gateway.http.observability import UPSTREAM_EXCHANGES, problem_middleware, request_context_middleware
 from gateway.problems import BadRequest
 
 from .conftest import CITIZEN_ID, CITIZEN_NAME

@@ -29,7 +29,7 @@ from gateway.audit import AuditConfig, AuditLog, audit_middleware
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.clients import ClientConfig
 from gateway.identity import CitizenService
-from gateway.observability import problem_middleware, request_context_middleware
+from gateway.http.observability import problem_middleware, request_context_middleware
 from gateway.routes.citizens import routes as citizen_routes
 from gateway.store import Store
 from tests.conftest import find_leaks

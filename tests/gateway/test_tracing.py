@@ -29,7 +29,7 @@ from adapters.tracecontext import parse_traceparent, parse_tracestate
 from gateway import tracing
 from gateway.cli import main
 from gateway.logging import configure_logging
-from gateway.observability import problem_middleware, request_context_middleware
+from gateway.http.observability import problem_middleware, request_context_middleware
 from tests.conftest import configure_suite_logging
 
 # The spec's own example (W3C Trace Context, 3.2.2.x).
