@@ -35,7 +35,7 @@ from gateway.auth.middleware import (
 from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.build_info import record_build_info
 from gateway.businesses import BUSINESS_SERVICE, BusinessService
-from gateway.clients import ClientRegistry
+from gateway.auth.clients import ClientRegistry
 from gateway.config import Settings
 from gateway.identity import CitizenService, fold_for_request
 from gateway.http.observability import problem_middleware, request_context_middleware

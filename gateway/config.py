@@ -30,7 +30,7 @@ from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
 from adapters.resilience import UpstreamResilience
 from gateway.audit.config import AuditConfig
-from gateway.clients import ClientConfig
+from gateway.auth.clients import ClientConfig
 from gateway.security.config import SecurityConfig
 from gateway.tracing import TracingConfig
 from gateway.webhooks import WebhookDispatchConfig

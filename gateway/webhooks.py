@@ -35,7 +35,7 @@ import structlog
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.clients import WebhookTarget
+from gateway.auth.clients import WebhookTarget
 from gateway.payments.outbox import Outbox, OutboxEvent, OutboxStatus
 from gateway.store import Clock, Store
 from gateway.tracing import webhook_headers

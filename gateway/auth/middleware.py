@@ -23,7 +23,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
 from gateway import security_events
-from gateway.clients import ClientRegistry
+from gateway.auth.clients import ClientRegistry
 from gateway.problems import (
     BadRequest,
     Forbidden,

@@ -25,7 +25,7 @@ from adapters.payment.vnpay import VnpayProvider
 from adapters.resilience import UpstreamGuard
 from gateway.appkeys import AUDIT_LOG, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
 from gateway.audit import audit_webhook
-from gateway.clients import ClientRegistry, WebhookTarget
+from gateway.auth.clients import ClientRegistry, WebhookTarget
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.metrics import PaymentGauges
 from gateway.payments.outbox import OutboxEvent

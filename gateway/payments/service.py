@@ -44,7 +44,7 @@ from adapters.payment.base import (
     ProviderStatus,
 )
 from gateway import security_events
-from gateway.clients import ClientConfig
+from gateway.auth.clients import ClientConfig
 from gateway.payments.ledger import PaymentLedger, PaymentNotFound, Reported, TransitionResult
 from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus
 from gateway.payments.requests import PaymentRequest

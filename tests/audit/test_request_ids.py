@@ -27,7 +27,7 @@ from adapters.population.models import CitizenQuery, CitizenRecord
 from gateway.appkeys import CITIZEN_SERVICE
 from gateway.audit import AuditConfig, AuditLog, audit_middleware
 from gateway.auth.keys import CLIENT, REQUEST_BODY
-from gateway.clients import ClientConfig
+from gateway.auth.clients import ClientConfig
 from gateway.identity import CitizenService
 from gateway.http.observability import problem_middleware, request_context_middleware
 from gateway.routes.citizens import routes as citizen_routes

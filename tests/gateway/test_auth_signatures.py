@@ -25,7 +25,7 @@ from gateway.auth import (
     verify_signed_request,
 )
 from gateway.auth.signatures import serialize_signature_params
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.auth.clients import ClientConfig, ClientRegistry
 from gateway.config import load_settings
 from tests.gateway.test_auth_middleware import FakeClock
 

@@ -19,7 +19,7 @@ from adapters.business.sandbox import start_sandbox as start_ngsp
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
 from gateway.auth.signatures import sign_request
-from gateway.clients import ClientConfig
+from gateway.auth.clients import ClientConfig
 from gateway.embedded import ngsp_sandbox_config
 from gateway.pki import init_dev_pki
 from gateway.reports.command import XLSX_TYPE

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway.clients import WebhookTarget
+from gateway.auth.clients import WebhookTarget
 from gateway.payments import OutboxStatus, PaymentLedger, PaymentStatus
 from gateway.store import Store
 from gateway.webhooks import (
