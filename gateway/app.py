@@ -37,13 +37,13 @@ from gateway.build_info import record_build_info
 from gateway.businesses import BUSINESS_SERVICE, BusinessService
 from gateway.auth.clients import ClientRegistry
 from gateway.config import Settings
-from gateway.identity import CitizenService, fold_for_request
+from gateway.citizens import CitizenService, fold_for_request
 from gateway.http.observability import problem_middleware, request_context_middleware
 from gateway.payments.runtime import payment_workers_ctx, payments_ctx
 from gateway.reports import route as report_routes
 from gateway.routes import businesses as business_routes
 from gateway.routes import callbacks as callback_routes
-from gateway.routes import citizens as citizen_routes
+from gateway.citizens import routes as citizen_routes
 from gateway.http import ops as ops_routes
 from gateway.routes import payments as payment_routes
 from gateway.store import StoreConfig, open_store

@@ -9,7 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from gateway.config import Settings
-    from gateway.identity.service import CitizenService
+    from gateway.citizens.service import CitizenService
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict[str, object]]]]
 

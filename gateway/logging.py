@@ -72,7 +72,7 @@ ID_KEYS = frozenset(
         "macanbo",
     }
 )
-#: The words of the verdict scale (:class:`gateway.identity.Verdict`): what the gateway
+#: The words of the verdict scale (:class:`gateway.citizens.Verdict`): what the gateway
 #: concluded about a field, logged under that field's name, never personal.
 VERDICT_WORDS = frozenset({"match", "match_without_diacritics", "mismatch", "not_found"})
 #: Keys whose values identify the gateway's own things or its peers', never people:

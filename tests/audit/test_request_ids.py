@@ -28,9 +28,9 @@ from gateway.appkeys import CITIZEN_SERVICE
 from gateway.audit import AuditConfig, AuditLog, audit_middleware
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.auth.clients import ClientConfig
-from gateway.identity import CitizenService
+from gateway.citizens import CitizenService
 from gateway.http.observability import problem_middleware, request_context_middleware
-from gateway.routes.citizens import routes as citizen_routes
+from gateway.citizens.routes import routes as citizen_routes
 from gateway.store import Store
 from tests.conftest import find_leaks
 from tests.gateway.test_identity_service import SANDBOX

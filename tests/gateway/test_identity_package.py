@@ -1,8 +1,8 @@
-"""The public surface of gateway.identity."""
+"""The public surface of gateway.citizens."""
 
 from __future__ import annotations
 
-import gateway.identity as identity
+import gateway.citizens as identity
 
 
 def test_all_is_complete() -> None:
