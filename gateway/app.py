@@ -34,14 +34,14 @@ from gateway.auth.middleware import (
 )
 from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.build_info import record_build_info
-from gateway.businesses import BUSINESS_SERVICE, BusinessService
+from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
 from gateway.auth.clients import ClientRegistry
 from gateway.config import Settings
 from gateway.citizens import CitizenService, fold_for_request
 from gateway.http.observability import problem_middleware, request_context_middleware
 from gateway.payments.runtime import payment_workers_ctx, payments_ctx
 from gateway.reports import route as report_routes
-from gateway.routes import businesses as business_routes
+from gateway.businesses import routes as business_routes
 from gateway.routes import callbacks as callback_routes
 from gateway.citizens import routes as citizen_routes
 from gateway.http import ops as ops_routes

@@ -15,7 +15,7 @@ import math
 
 from aiohttp import web
 
-from gateway.businesses import BUSINESS_SERVICE, business_to_json, normalize_tax_code
+from gateway.businesses.service import BUSINESS_SERVICE, business_to_json, normalize_tax_code
 from gateway.citizens.context import parse_business_context
 from gateway.problems import NotFound, json_response
 from gateway.routes._context import note_context
