@@ -42,10 +42,10 @@ from gateway.http.observability import problem_middleware, request_context_middl
 from gateway.payments.runtime import payment_workers_ctx, payments_ctx
 from gateway.reports import route as report_routes
 from gateway.businesses import routes as business_routes
-from gateway.routes import callbacks as callback_routes
+from gateway.payments import callbacks as callback_routes
 from gateway.citizens import routes as citizen_routes
 from gateway.http import ops as ops_routes
-from gateway.routes import payments as payment_routes
+from gateway.payments import routes as payment_routes
 from gateway.store import StoreConfig, open_store
 
 #: Paths that carry no client authentication: operations endpoints, and the

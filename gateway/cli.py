@@ -485,11 +485,11 @@ def _cmd_demo(settings: Any, args: argparse.Namespace) -> int:
 
 def _cmd_reconcile(settings: Any, args: argparse.Namespace) -> int:
     try:
-        from gateway.reconcile import reconcile_command  # type: ignore[attr-defined, unused-ignore]
+        from gateway.payments.reconcile import reconcile_command  # type: ignore[attr-defined, unused-ignore]
     except ImportError:
         print(
             "lienthong reconcile: reconciliation is not part of this build yet"
-            " (gateway.reconcile.reconcile_command is missing)",
+            " (gateway.payments.reconcile.reconcile_command is missing)",
             file=sys.stderr,
         )
         return 2

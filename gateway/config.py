@@ -33,7 +33,7 @@ from gateway.audit.config import AuditConfig
 from gateway.auth.clients import ClientConfig
 from gateway.security.config import SecurityConfig
 from gateway.tracing import TracingConfig
-from gateway.webhooks import WebhookDispatchConfig
+from gateway.payments.webhooks import WebhookDispatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The embedded default, shipped inside the package so that a plain ``pip install``

@@ -239,7 +239,7 @@ def test_forbidden_imports_are_found(tmp_path: Path) -> None:
             "gateway/citizens/routes.py": (
                 "def h():\n    from adapters.population import PopulationClient\n"
             ),
-            "gateway/routes/payments.py": "import adapters.payment.vnpay.client\n",
+            "gateway/payments/routes.py": "import adapters.payment.vnpay.client\n",
             "gateway/http/ops.py": "from adapters.errors import UpstreamError\n",
             "adapters/__init__.py": "",
             "adapters/errors.py": "from gateway.routes import ops\n",
@@ -252,6 +252,6 @@ def test_forbidden_imports_are_found(tmp_path: Path) -> None:
     found = import_edges(tmp_path)
     assert [(e.importer, e.imported) for e in found if _is_adapter_client(e)] == [
         ("gateway.citizens.routes", "adapters.population"),
-        ("gateway.routes.payments", "adapters.payment.vnpay.client"),
+        ("gateway.payments.routes", "adapters.payment.vnpay.client"),
     ]
     assert [e.importer for e in found if e.imported.startswith("gateway")] == ["adapters.errors"]

@@ -32,7 +32,7 @@ from gateway.payments.outbox import OutboxEvent
 from gateway.payments.personal_data import PersonalDataEraser, load_payer_digest
 from gateway.payments.service import PaymentService
 from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
-from gateway.webhooks import OutboxDispatcher
+from gateway.payments.webhooks import OutboxDispatcher
 
 _log = structlog.get_logger("payments.runtime")
 

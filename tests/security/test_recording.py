@@ -29,7 +29,7 @@ from gateway.security import (
     security_report_command,
 )
 from gateway.store import Store, StoreConfig
-from gateway.webhooks import new_secret, verify
+from gateway.payments.webhooks import new_secret, verify
 
 from .conftest import WALL
 

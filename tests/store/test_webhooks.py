@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from gateway.auth.clients import WebhookTarget
 from gateway.payments import OutboxStatus, PaymentLedger, PaymentStatus
 from gateway.store import Store
-from gateway.webhooks import (
+from gateway.payments.webhooks import (
     OutboxDispatcher,
     WebhookDispatchConfig,
     WebhookVerificationError,

@@ -19,7 +19,7 @@ from gateway.appkeys import SETTINGS
 from gateway.auth.middleware import read_body_limited
 from gateway.payments.service import PaymentService
 from gateway.problems import NotFound
-from gateway.routes.payments import service_of
+from gateway.payments.routes import service_of
 
 routes = web.RouteTableDef()
 _log = structlog.get_logger("payments.callbacks")
