@@ -24,7 +24,7 @@ from adapters.http import make_session
 from adapters.oauth import TokenProvider
 from adapters.population.client import PopulationClient
 from adapters.resilience import UpstreamGuard
-from gateway import monitoring, tracing
+from gateway import tracing
 from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
 from gateway.auth.keys import BODY_READ_TIMEOUT, CLIENT_REGISTRY, SERVING, ServingState
 from gateway.auth.middleware import (
@@ -32,6 +32,7 @@ from gateway.auth.middleware import (
     authorization_middleware,
     rate_limit_middleware,
 )
+from gateway.audit import runtime as audit_runtime
 from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.build_info import record_build_info
 from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
@@ -71,7 +72,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.middlewares.extend(
         [
             request_context_middleware,
-            monitoring.audit,
+            audit_runtime.audit,
             problem_middleware,
             authentication_middleware(
                 registry,
@@ -84,7 +85,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             ),
             authorization_middleware(public_paths=PUBLIC_PATHS),
             rate_limit_middleware(),
-            monitoring.request_volume,
+            audit_runtime.request_volume,
         ]
     )
     app[SETTINGS] = settings
@@ -100,8 +101,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.add_routes(report_routes.routes)
     app.cleanup_ctx.append(tracing.export_ctx(settings.tracing))
     app.cleanup_ctx.append(_store_ctx)
-    app.cleanup_ctx.append(monitoring.audit_ctx)
-    app.cleanup_ctx.append(monitoring.security_ctx)
+    app.cleanup_ctx.append(audit_runtime.audit_ctx)
+    app.cleanup_ctx.append(audit_runtime.security_ctx)
     app.cleanup_ctx.append(_population_ctx)
     app.cleanup_ctx.append(_business_ctx)
     app.cleanup_ctx.append(payments_ctx)

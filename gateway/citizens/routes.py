@@ -23,7 +23,7 @@ from gateway.auth.middleware import parse_json_body
 from gateway.citizens import parse_claim, parse_lookup_request
 from gateway.http.observability import REQUEST_ID_KEY
 from gateway.problems import NotFound, json_response
-from gateway.routes._context import note_context
+from gateway.audit.context import note_context
 
 routes = web.RouteTableDef()
 
