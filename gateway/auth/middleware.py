@@ -22,7 +22,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.auth.clients import ClientRegistry
 from gateway.problems import (
     BadRequest,

@@ -26,7 +26,7 @@ from typing import Any
 
 import structlog
 
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.audit.record import masked
 from gateway.payments.model import (
     DISPUTE_REASONS,

@@ -43,7 +43,7 @@ from adapters.payment.base import (
     ProviderAnswer,
     ProviderStatus,
 )
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.auth.clients import ClientConfig
 from gateway.payments.ledger import PaymentLedger, PaymentNotFound, Reported, TransitionResult
 from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import structlog
 
 from adapters.errors import AdapterError
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import OPEN, PaymentService

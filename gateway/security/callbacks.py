@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from gateway import security_events
+from gateway.security import events as security_events
 
 #: The event kinds the callback routes emit (the bad-callback detector counts the first).
 BAD_CALLBACK_CHECKSUM = "bad_callback_checksum"

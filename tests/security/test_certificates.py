@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.security import (
     CERTIFICATE_EXPIRY,
     CertificateWatch,

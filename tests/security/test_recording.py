@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.security import (
     AlertWebhookConfig,
     AlertWebhookSender,

@@ -28,7 +28,7 @@ from adapters.payment.base import (
     StatusResult,
     Transaction,
 )
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.payments import Payment, PaymentLedger, PaymentStatus
 from gateway.payments.service import PaymentService
 from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
