@@ -33,6 +33,7 @@ from gateway.auth.middleware import (
     rate_limit_middleware,
 )
 from gateway.audit import runtime as audit_runtime
+from gateway.security import runtime as security_runtime
 from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.build_info import record_build_info
 from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
@@ -85,7 +86,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             ),
             authorization_middleware(public_paths=PUBLIC_PATHS),
             rate_limit_middleware(),
-            audit_runtime.request_volume,
+            security_runtime.request_volume,
         ]
     )
     app[SETTINGS] = settings
@@ -102,7 +103,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.cleanup_ctx.append(tracing.export_ctx(settings.tracing))
     app.cleanup_ctx.append(_store_ctx)
     app.cleanup_ctx.append(audit_runtime.audit_ctx)
-    app.cleanup_ctx.append(audit_runtime.security_ctx)
+    app.cleanup_ctx.append(security_runtime.security_ctx)
     app.cleanup_ctx.append(_population_ctx)
     app.cleanup_ctx.append(_business_ctx)
     app.cleanup_ctx.append(payments_ctx)

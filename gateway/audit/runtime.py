@@ -1,8 +1,8 @@
-"""Wiring the audit log and the security monitor into the application.
+"""Wiring the audit log into the application.
 
-Each piece is one ``cleanup_ctx`` entry (started after the store, stopped
-before it) plus a middleware that finds its resource in the app at request
-time, since the resources only exist once the store is open:
+One ``cleanup_ctx`` entry (started after the store, stopped before it) plus a
+middleware that finds its resource in the app at request time, since the
+resources only exist once the store is open:
 
     request context → audit → problems → identity → ACL → rate limit → volume → handler
 """
@@ -10,22 +10,13 @@ time, since the resources only exist once the store is open:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import aiohttp
 from aiohttp import web
 
-from gateway.appkeys import AUDIT_LOG, SECURITY_MONITOR, SETTINGS, STORE
+from gateway.appkeys import AUDIT_LOG, SETTINGS, STORE
 from gateway.audit import AuditLog, audit_middleware
 from gateway.pki import ensure_dev_pki
-from gateway.security import (
-    AlertWebhookSender,
-    CertificateWatch,
-    SecurityMonitor,
-    SecurityRecorder,
-    watch_certificates,
-)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
@@ -39,20 +30,6 @@ async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
     if mw is None:
         return await handler(request)
     return await mw(request, handler)
-
-
-@web.middleware
-async def request_volume(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Feeds the volume detector with each authenticated request."""
-    from gateway.auth.keys import CLIENT
-
-    try:
-        return await handler(request)
-    finally:
-        client = request.get(CLIENT)
-        monitor = request.app.get(SECURITY_MONITOR)
-        if client is not None and monitor is not None:
-            monitor.observe_request(client.id)
 
 
 async def audit_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -70,56 +47,3 @@ async def audit_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await log.stop()
-
-
-def _default_watches(app: web.Application) -> list[CertificateWatch]:
-    settings = app[SETTINGS]
-    watches = list(settings.security.certificates)
-    if not watches and settings.server.tls_port:
-        own = ((settings.tls.cert_file, "gateway"), (settings.tls.client_ca_file, "ca"))
-        for path, role in own:
-            if path.exists():
-                watches.append(CertificateWatch(path=path, role=role))  # type: ignore[arg-type]
-    return watches
-
-
-async def security_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    cfg = settings.security
-    monitor = SecurityMonitor(cfg)
-    recorder = SecurityRecorder(
-        app[STORE], settings.instance_id, interval_seconds=cfg.persist_interval_seconds
-    )
-    monitor.add_sink(recorder.on_alert)
-    await recorder.start()
-    monitor.attach()
-    session: aiohttp.ClientSession | None = None
-    sender: AlertWebhookSender | None = None
-    if cfg.alert_webhook is not None:
-        session = aiohttp.ClientSession()
-        sender = AlertWebhookSender(cfg.alert_webhook, session)
-        monitor.add_sink(sender.enqueue)
-        await sender.start()
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(
-        watch_certificates(
-            _default_watches(app),
-            warn_days=cfg.cert_expiry_days,
-            interval_seconds=cfg.cert_check_interval_seconds,
-            stop=stop,
-        )
-    )
-    app[SECURITY_MONITOR] = monitor
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        monitor.detach()
-        if sender is not None:
-            await sender.stop()
-        if session is not None:
-            await session.close()
-        await recorder.stop()
