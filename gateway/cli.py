@@ -356,14 +356,14 @@ def operator_settings(settings: Settings) -> Settings:
     """``settings`` with the endpoints ``run`` uses: with sandboxes, their configured ports.
 
     ``lienthong run`` aims every adapter at the sandboxes it starts
-    (:func:`gateway.embedded.point_at_sandboxes`), whatever the endpoint keys say; an
+    (:func:`gateway.dev.embedded.point_at_sandboxes`), whatever the endpoint keys say; an
     operator command next to it must do the same to reach them. A port of 0 (any free
     port) cannot be known from outside, so those endpoints stay as configured.
     """
     if not settings.sandbox.enabled:
         return settings
     from adapters.population.sandbox_config import PopulationSandboxConfig
-    from gateway.embedded import Sandboxes, _default_gateway_url, point_at_sandboxes
+    from gateway.dev.embedded import Sandboxes, _default_gateway_url, point_at_sandboxes
 
     sb = settings.sandbox
 
@@ -387,7 +387,7 @@ def operator_settings(settings: Settings) -> Settings:
 
 
 def _cmd_certs_init(directory: Path, force: bool, config: Path | None) -> int:
-    from gateway.pki import init_dev_pki
+    from gateway.dev.pki import init_dev_pki
 
     settings = load_settings(config)
     clients = [c.id for c in settings.clients] or ["motcua-demo", "portal-demo"]
@@ -455,7 +455,7 @@ async def _purge_personal_data(settings: Any) -> int:
 
 
 def _cmd_demo(settings: Any, args: argparse.Namespace) -> int:
-    from gateway.demo import DemoConfig, DemoFailed, run_demo, serve_demo_page
+    from gateway.dev.demo import DemoConfig, DemoFailed, run_demo, serve_demo_page
 
     try:
         config = DemoConfig.from_settings(

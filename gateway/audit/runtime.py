@@ -16,7 +16,7 @@ from aiohttp import web
 
 from gateway.appkeys import AUDIT_LOG, SETTINGS, STORE
 from gateway.audit import AuditLog, audit_middleware
-from gateway.pki import ensure_dev_pki
+from gateway.dev.pki import ensure_dev_pki
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]

@@ -20,7 +20,7 @@ from gateway.payments.personal_data import (
     PersonalDataEraser,
     purge_personal_data,
 )
-from gateway.pki import init_dev_pki
+from gateway.dev.pki import init_dev_pki
 from gateway.store import Store, StoreConfig, open_store
 from tests.store.conftest import PAYER_ID, PAYER_NAME, FakeClock, OpenStore, new_payment
 

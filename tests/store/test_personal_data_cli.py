@@ -10,7 +10,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.payments import PaymentLedger, PaymentStatus
-from gateway.pki import init_dev_pki
+from gateway.dev.pki import init_dev_pki
 from gateway.store import StoreConfig, open_store
 from tests.store.conftest import PAYER_NAME, FakeClock, new_payment
 
