@@ -26,28 +26,28 @@ from adapters.population.client import PopulationClient
 from adapters.resilience import UpstreamGuard
 from gateway import tracing
 from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
+from gateway.audit import runtime as audit_runtime
+from gateway.auth.clients import ClientRegistry
 from gateway.auth.keys import BODY_READ_TIMEOUT, CLIENT_REGISTRY, SERVING, ServingState
 from gateway.auth.middleware import (
     authentication_middleware,
     authorization_middleware,
     rate_limit_middleware,
 )
-from gateway.audit import runtime as audit_runtime
-from gateway.security import runtime as security_runtime
 from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.build_info import record_build_info
+from gateway.businesses import routes as business_routes
 from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
-from gateway.auth.clients import ClientRegistry
-from gateway.config import Settings
 from gateway.citizens import CitizenService, fold_for_request
+from gateway.citizens import routes as citizen_routes
+from gateway.config import Settings
+from gateway.http import ops as ops_routes
 from gateway.http.observability import problem_middleware, request_context_middleware
+from gateway.payments import callbacks as callback_routes
+from gateway.payments import routes as payment_routes
 from gateway.payments.runtime import payment_workers_ctx, payments_ctx
 from gateway.reports import route as report_routes
-from gateway.businesses import routes as business_routes
-from gateway.payments import callbacks as callback_routes
-from gateway.citizens import routes as citizen_routes
-from gateway.http import ops as ops_routes
-from gateway.payments import routes as payment_routes
+from gateway.security import runtime as security_runtime
 from gateway.store import StoreConfig, open_store
 
 #: Paths that carry no client authentication: operations endpoints, and the

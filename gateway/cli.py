@@ -310,7 +310,7 @@ def _cmd_audit(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_security(settings: Any, args: argparse.Namespace) -> int:
-    from gateway.security import security_report_command
+    from gateway.security.commands import security_report_command
 
     return asyncio.run(
         security_report_command(_store_config(settings), args.since, as_json=args.json)

@@ -31,9 +31,9 @@ from adapters.population.config import PopulationConfig
 from adapters.resilience import UpstreamResilience
 from gateway.audit.config import AuditConfig
 from gateway.auth.clients import ClientConfig
+from gateway.payments.webhooks import WebhookDispatchConfig
 from gateway.security.config import SecurityConfig
 from gateway.tracing import TracingConfig
-from gateway.payments.webhooks import WebhookDispatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The embedded default, shipped inside the package so that a plain ``pip install``

@@ -40,8 +40,8 @@ from pydantic import BaseModel, SecretStr
 from gateway import sdnotify
 from gateway.auth.keys import CLIENT_REGISTRY, SERVING
 from gateway.config import ConfigError, Settings, load_settings, production_problems
-from gateway.logging import configure_logging
 from gateway.dev.pki import ensure_dev_pki
+from gateway.logging import configure_logging
 from gateway.signals import wait_for_stop
 
 _log = structlog.get_logger("gateway.server")

@@ -22,7 +22,6 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
-from gateway.security import events as security_events
 from gateway.auth.clients import ClientRegistry
 from gateway.problems import (
     BadRequest,
@@ -33,6 +32,7 @@ from gateway.problems import (
     TooManyRequests,
     Unauthorized,
 )
+from gateway.security import events as security_events
 
 from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
 from .nonces import NonceStore, NonceStoreFull

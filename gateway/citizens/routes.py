@@ -17,13 +17,13 @@ import hashlib
 from aiohttp import web
 
 from gateway.appkeys import AUDIT_LOG, CITIZEN_SERVICE, SECURITY_MONITOR
+from gateway.audit.context import note_context
 from gateway.audit.middleware import AUDIT_VERDICT
 from gateway.auth.keys import CLIENT
 from gateway.auth.middleware import parse_json_body
 from gateway.citizens import parse_claim, parse_lookup_request
 from gateway.http.observability import REQUEST_ID_KEY
 from gateway.problems import NotFound, json_response
-from gateway.audit.context import note_context
 
 routes = web.RouteTableDef()
 

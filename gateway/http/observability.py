@@ -38,7 +38,7 @@ from adapters.errors import AdapterError, UpstreamUnavailable
 from adapters.http import REQUEST_ID
 from adapters.observability import UpstreamExchange, collect_exchanges
 from adapters.tracecontext import TraceContext
-from gateway import security_events, tracing
+from gateway import tracing
 from gateway.auth.keys import CLIENT, SERVING
 from gateway.logging import PERSONAL_ID_SHAPE
 from gateway.problems import (
@@ -49,6 +49,7 @@ from gateway.problems import (
     Problem,
     UnsupportedMediaType,
 )
+from gateway.security import events as security_events
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -31,8 +31,8 @@ from gateway.payments.metrics import PaymentGauges
 from gateway.payments.outbox import OutboxEvent
 from gateway.payments.personal_data import PersonalDataEraser, load_payer_digest
 from gateway.payments.service import PaymentService
-from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
 from gateway.payments.webhooks import OutboxDispatcher
+from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
 
 _log = structlog.get_logger("payments.runtime")
 

@@ -43,12 +43,12 @@ from adapters.payment.base import (
     ProviderAnswer,
     ProviderStatus,
 )
-from gateway.security import events as security_events
 from gateway.auth.clients import ClientConfig
 from gateway.payments.ledger import PaymentLedger, PaymentNotFound, Reported, TransitionResult
 from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus
 from gateway.payments.requests import PaymentRequest
 from gateway.problems import Conflict, NotFound
+from gateway.security import events as security_events
 from gateway.store import utc_now
 
 _log = structlog.get_logger("payments.service")

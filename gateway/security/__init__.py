@@ -16,7 +16,6 @@ from gateway.security.certificates import (
     check_peer_certificate,
     watch_certificates,
 )
-from gateway.security.commands import security_report_command
 from gateway.security.config import (
     AlertWebhookConfig,
     BurstDetectorConfig,
@@ -54,6 +53,5 @@ __all__ = [
     "render_security_report",
     "sanitise_fields",
     "security_report",
-    "security_report_command",
     "watch_certificates",
 ]

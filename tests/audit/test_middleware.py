@@ -14,9 +14,13 @@ from structlog.testing import capture_logs
 
 from adapters.observability import UpstreamExchange, collect_exchanges, record_exchange
 from gateway.audit import AuditLog, audit_middleware
-from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.auth.clients import ClientConfig
-from gateway.http.observability import UPSTREAM_EXCHANGES, problem_middleware, request_context_middleware
+from gateway.auth.keys import CLIENT, REQUEST_BODY
+from gateway.http.observability import (
+    UPSTREAM_EXCHANGES,
+    problem_middleware,
+    request_context_middleware,
+)
 from gateway.problems import BadRequest
 
 from .conftest import CITIZEN_ID, CITIZEN_NAME

@@ -21,7 +21,7 @@ from aiohttp import web
 from gateway.config import load_settings
 from gateway.dev.embedded import point_at_sandboxes, start_sandboxes
 from gateway.server import bind_listeners, start_gateway
-from gateway.payments.webhooks import new_secret
+from gateway.webhook_signatures import new_secret
 from tests.e2e.conftest import SECRETS, Gateway, Peer
 from tests.payments.conftest import FAST_PAYMENTS, WebhookReceiver
 

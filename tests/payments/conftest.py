@@ -34,7 +34,7 @@ from gateway.config import Settings, load_settings
 from gateway.dev.embedded import Sandboxes, point_at_sandboxes, start_sandboxes
 from gateway.server import bind_listeners, start_gateway
 from gateway.store import Store, StoreConfig, open_store
-from gateway.payments.webhooks import WebhookVerificationError, new_secret, verify
+from gateway.webhook_signatures import WebhookVerificationError, new_secret, verify
 from tests.e2e.conftest import SECRETS, Gateway, Peer
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"

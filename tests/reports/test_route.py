@@ -18,8 +18,8 @@ import pytest
 from adapters.business.sandbox import start_sandbox as start_ngsp
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
-from gateway.auth.signatures import sign_request
 from gateway.auth.clients import ClientConfig
+from gateway.auth.signatures import sign_request
 from gateway.dev.embedded import ngsp_sandbox_config
 from gateway.dev.pki import init_dev_pki
 from gateway.reports.command import XLSX_TYPE

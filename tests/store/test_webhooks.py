@@ -15,10 +15,9 @@ from pydantic import SecretStr
 
 from gateway.auth.clients import WebhookTarget
 from gateway.payments import OutboxStatus, PaymentLedger, PaymentStatus
+from gateway.payments.webhooks import OutboxDispatcher, WebhookDispatchConfig
 from gateway.store import Store
-from gateway.payments.webhooks import (
-    OutboxDispatcher,
-    WebhookDispatchConfig,
+from gateway.webhook_signatures import (
     WebhookVerificationError,
     new_secret,
     sign,
