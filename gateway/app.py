@@ -42,7 +42,8 @@ from gateway.citizens import CitizenService, fold_for_request
 from gateway.citizens import routes as citizen_routes
 from gateway.config import Settings
 from gateway.http import ops as ops_routes
-from gateway.http.observability import problem_middleware, request_context_middleware
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import request_context_middleware
 from gateway.payments import callbacks as callback_routes
 from gateway.payments import routes as payment_routes
 from gateway.payments.runtime import payment_workers_ctx, payments_ctx

@@ -27,7 +27,7 @@ UTC; ``status`` an HTTP status number wherever it appears (a payment's state is
 
 A personal id glued into a longer token (``cccd_092090001234``) is not seen as
 one; a caller's request id of exactly 9 or 12 digits is refused for the same
-reason in :mod:`gateway.http.observability` and replaced by a fresh one (it would
+reason in :mod:`gateway.http.context` and replaced by a fresh one (it would
 be logged verbatim on every line).
 """
 

@@ -51,7 +51,8 @@ from adapters.observability import UpstreamExchange
 from adapters.tracecontext import TraceContext
 from gateway.audit.log import AuditLog
 from gateway.auth.keys import CLIENT, REQUEST_BODY
-from gateway.http.observability import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES, operation_of
+from gateway.http.access_log import operation_of
+from gateway.http.context import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
 from gateway.tracing import current as current_trace
 from gateway.tracing import webhook_trace_id

@@ -22,7 +22,7 @@ from gateway.audit.middleware import AUDIT_VERDICT
 from gateway.auth.keys import CLIENT
 from gateway.auth.middleware import parse_json_body
 from gateway.citizens import parse_claim, parse_lookup_request
-from gateway.http.observability import REQUEST_ID_KEY
+from gateway.http.context import REQUEST_ID_KEY
 from gateway.problems import NotFound, json_response
 
 routes = web.RouteTableDef()

@@ -30,7 +30,8 @@ from gateway.auth.clients import ClientConfig
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.citizens import CitizenService
 from gateway.citizens.routes import routes as citizen_routes
-from gateway.http.observability import problem_middleware, request_context_middleware
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import request_context_middleware
 from gateway.store import Store
 from tests.conftest import find_leaks
 from tests.gateway.test_identity_service import SANDBOX

@@ -28,7 +28,8 @@ from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 from adapters.tracecontext import parse_traceparent, parse_tracestate
 from gateway import tracing
 from gateway.cli import main
-from gateway.http.observability import problem_middleware, request_context_middleware
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import request_context_middleware
 from gateway.logging import configure_logging
 from tests.conftest import configure_suite_logging
 
