@@ -297,6 +297,7 @@ def harness_settings(
     receiver_url: str,
     webhook_secret: str,
     return_url_prefixes: list[str],
+    server: dict[str, Any] | None = None,
     **payments: Any,
 ) -> Settings:
     """The embedded default, on free ports, with fast payment workers."""
@@ -321,7 +322,7 @@ def harness_settings(
     return load_settings(
         None,
         environment="test",
-        server={"host": "127.0.0.1", "port": 0, "tls_port": 0},
+        server={"host": "127.0.0.1", "port": 0, "tls_port": 0, **(server or {})},
         sandbox={
             "enabled": False,
             "population_port": 0,
@@ -346,6 +347,12 @@ def payments_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def server_overrides() -> dict[str, Any]:
+    """Extra ``[server]`` settings for one test (override the fixture to change them)."""
+    return {}
+
+
+@pytest.fixture
 def return_url_prefixes() -> list[str]:
     """The demo client's allowed return URLs (override the fixture to change them)."""
     return [RETURN_PREFIX]
@@ -357,6 +364,7 @@ async def harness(
     tmp_path: Path,
     payments_overrides: dict[str, Any],
     return_url_prefixes: list[str],
+    server_overrides: dict[str, Any],
 ) -> AsyncIterator[PaymentHarness]:
     async with AsyncExitStack() as stack:
         receiver = WebhookReceiver(secret=new_secret())
@@ -373,6 +381,7 @@ async def harness(
             receiver.url,
             receiver.secret,
             return_url_prefixes,
+            server_overrides,
             **payments_overrides,
         )
         bound = bind_listeners(settings)
