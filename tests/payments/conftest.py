@@ -143,6 +143,28 @@ class PayerVisit:
     return_location: str
 
 
+async def pay_at_sandbox(
+    session: aiohttp.ClientSession, payment: dict[str, Any], outcome: str = "paid"
+) -> PayerVisit:
+    """Be the payer at a payment sandbox: open the pay URL, press the button, stop there."""
+    async with session.get(payment["pay_url"]) as r:
+        page = await r.text()
+        assert r.status == 200, page
+        page_url = r.url
+    reference = re.search(r"id='reference'>([A-Za-z0-9]+)<", page)
+    action = re.search(r"<form method='post' action='([^']+)'", page)
+    assert reference is not None, page
+    assert action is not None, page
+    async with session.post(
+        page_url.join(URL(action.group(1))),
+        data={"outcome": outcome},
+        allow_redirects=False,
+    ) as r:
+        assert r.status == 302, await r.text()
+        location = r.headers["Location"]
+    return PayerVisit(reference.group(1), location)
+
+
 @dataclass
 class PaymentHarness:
     """The gateway, the sandboxes and the receiver of one test."""
@@ -195,22 +217,7 @@ class PaymentHarness:
 
     async def pay(self, payment: dict[str, Any], outcome: str = "paid") -> PayerVisit:
         """Be the payer: open the pay URL, press the button, stop at the redirect."""
-        async with self.session.get(payment["pay_url"]) as r:
-            page = await r.text()
-            assert r.status == 200, page
-            page_url = r.url
-        reference = re.search(r"id='reference'>([A-Za-z0-9]+)<", page)
-        action = re.search(r"<form method='post' action='([^']+)'", page)
-        assert reference is not None, page
-        assert action is not None, page
-        async with self.session.post(
-            page_url.join(URL(action.group(1))),
-            data={"outcome": outcome},
-            allow_redirects=False,
-        ) as r:
-            assert r.status == 302, await r.text()
-            location = r.headers["Location"]
-        return PayerVisit(reference.group(1), location)
+        return await pay_at_sandbox(self.session, payment, outcome)
 
     async def misbehave(self, provider: str, **changes: Any) -> None:
         await self.peer(provider).admin("misbehaviour", changes)
