@@ -20,6 +20,21 @@ from gateway.cli import main
 REPO = Path(__file__).resolve().parent.parent
 
 
+def use_temporary_dev_pki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded default's TLS files, moved into ``tmp_path/pki`` with the dev PKI."""
+    pki = tmp_path / "pki"
+    monkeypatch.setenv("LIENTHONG_TLS__DEV_PKI_DIR", str(pki))
+    for name, file in (("CERT", "server.pem"), ("KEY", "server.key"), ("CLIENT_CA", "ca.pem")):
+        monkeypatch.setenv(f"LIENTHONG_TLS__{name}_FILE", str(pki / file))
+
+
+def without_lienthong_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``LIENTHONG_*`` override from the suite's environment for this test."""
+    for name in list(os.environ):
+        if name.startswith("LIENTHONG_"):
+            monkeypatch.delenv(name)
+
+
 def test_embedded_default_is_valid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -28,10 +43,7 @@ def test_embedded_default_is_valid(
     The suite moves the dev PKI to a temporary directory (conftest), so the TLS files
     follow it there, as they must for `run` to start.
     """
-    pki = tmp_path / "pki"
-    monkeypatch.setenv("LIENTHONG_TLS__DEV_PKI_DIR", str(pki))
-    for name, file in (("CERT", "server.pem"), ("KEY", "server.key"), ("CLIENT_CA", "ca.pem")):
-        monkeypatch.setenv(f"LIENTHONG_TLS__{name}_FILE", str(pki / file))
+    use_temporary_dev_pki(tmp_path, monkeypatch)
     assert main(["check-config"]) == 0, capsys.readouterr().err
     assert "ok" in capsys.readouterr().out
 
@@ -70,9 +82,7 @@ def test_production_example_passes_once_its_files_exist(
     """config/production.example.toml is a complete production config, bar its files."""
     from tests.test_preflight import make_deployment
 
-    for name in list(os.environ):
-        if name.startswith("LIENTHONG_"):
-            monkeypatch.delenv(name)
+    without_lienthong_environment(monkeypatch)
     cfg = make_deployment(tmp_path).config
     assert main(["check-config", str(cfg)]) == 0, capsys.readouterr().err
 
@@ -164,9 +174,7 @@ def test_check_config_warns_of_open_callback_sources(
     """In production, a provider whose callbacks are accepted from anywhere is a warning."""
     from tests.test_preflight import make_deployment
 
-    for name in list(os.environ):
-        if name.startswith("LIENTHONG_"):
-            monkeypatch.delenv(name)
+    without_lienthong_environment(monkeypatch)
     cfg = make_deployment(tmp_path).config
     assert main(["check-config", str(cfg)]) == 0
     warned = capsys.readouterr().err
@@ -183,10 +191,7 @@ def test_check_config_is_quiet_about_sandbox_callback_sources(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The embedded default's providers are sandboxes on loopback: no warning."""
-    pki = tmp_path / "pki"
-    monkeypatch.setenv("LIENTHONG_TLS__DEV_PKI_DIR", str(pki))
-    for name, file in (("CERT", "server.pem"), ("KEY", "server.key"), ("CLIENT_CA", "ca.pem")):
-        monkeypatch.setenv(f"LIENTHONG_TLS__{name}_FILE", str(pki / file))
+    use_temporary_dev_pki(tmp_path, monkeypatch)
     assert main(["check-config"]) == 0
     assert "callback_sources" not in capsys.readouterr().err
 

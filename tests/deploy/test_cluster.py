@@ -18,8 +18,6 @@ import asyncio
 import json
 import os
 import secrets
-import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -41,11 +39,12 @@ from gateway.audit.config import AuditConfig
 from gateway.auth.signatures import sign_request
 from gateway.store import StoreConfig, open_store
 from gateway.webhooks import WebhookVerificationError, new_secret, verify
+from tests.deploy.gateway_process import spawn
 from tests.deploy.test_nginx import _running_nginx
 from tests.deploy.tools import require_tool
 from tests.e2e.conftest import SECRETS
 from tests.payments.conftest import POSTGRES_DSN_ENV, eventually, pay_at_sandbox, payment_body
-from tests.payments.processes import REPO, GatewayProcess, free_port, gateway_env
+from tests.payments.processes import GatewayProcess, free_port, gateway_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 
@@ -173,17 +172,6 @@ async def postgres_schema() -> AsyncIterator[tuple[str, str]]:
             await conn.close()
 
 
-def _sandbox_process(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "gateway", "sandbox"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 async def _until_answering(session: aiohttp.ClientSession, url: str, proc: Any) -> None:
     async def up() -> bool:
         if proc.poll() is not None:
@@ -256,7 +244,7 @@ async def test_three_instances_behind_nginx_survive_a_kill_and_a_rolling_restart
         common["LIENTHONG_STORE__SCHEMA_NAME"] = schema
         sandbox_env = {**common, "LIENTHONG_SERVER__PORT": str(nginx_port)}  # calls back there
         sandbox_log = tmp_path / "sandboxes.log"
-        sandboxes = _sandbox_process(sandbox_env, sandbox_log)
+        sandboxes = spawn(sandbox_env, sandbox_log, "sandbox")
         stack.callback(lambda: (sandboxes.terminate(), sandboxes.wait(timeout=30)))
 
         sb = {n: f"http://127.0.0.1:{p}" for n, p in sandbox_ports.items()}

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,11 @@ import pytest
 from gateway.cli import main
 from gateway.config import load_settings
 from gateway.supervisor import Supervisor, refusal
-from tests.deploy.gateway_process import deploy_env, stop
+from tests.deploy import test_sdnotify
+from tests.deploy.gateway_process import deploy_env, spawn, stop
+from tests.deploy.test_sdnotify import _next_notification
 from tests.payments.processes import REPO
+from tests.test_cli import use_temporary_dev_pki
 
 
 def _worker_env(tmp_path: Path, notify: str) -> dict[str, str]:
@@ -37,29 +39,8 @@ def _worker_env(tmp_path: Path, notify: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
-    """A datagram socket standing in for systemd's notification socket."""
-    path = str(tmp_path / "notify.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(0.5)
-    try:
-        yield sock, path
-    finally:
-        sock.close()
-
-
-def _notification(sock: socket.socket, proc: subprocess.Popen[bytes], log: Path) -> dict[str, str]:
-    for _ in range(200):  # a bound on waiting, not a claim about speed
-        try:
-            text = sock.recv(4096).decode()
-        except TimeoutError:
-            if proc.poll() is not None:
-                break
-            continue
-        return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-    pytest.fail("no notification from the supervisor:\n" + log.read_text(errors="replace")[-4000:])
+#: A datagram socket standing in for systemd's (the sd_notify tests' fixture).
+notify_socket = test_sdnotify.notify_socket
 
 
 def _children(pid: int) -> list[int]:
@@ -102,16 +83,9 @@ def test_two_workers_serve_restart_and_stop(
     sock, path = notify_socket
     env = _worker_env(tmp_path, path)
     log = tmp_path / "supervisor.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "run", "--workers", "2"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = spawn(env, log, "run", "--workers", "2")
     try:
-        ready = _notification(sock, proc, log)
+        ready = _next_notification(sock, proc, log)
         assert ready.get("READY") == "1", ready
         url = ready["STATUS"].split()[1]
         assert ready["STATUS"].endswith("with 2 workers")
@@ -120,9 +94,9 @@ def test_two_workers_serve_restart_and_stop(
         _served_by_each(url, workers)
 
         os.kill(workers[0], signal.SIGKILL)
-        exited = _notification(sock, proc, log)
+        exited = _next_notification(sock, proc, log)
         assert exited["STATUS"].startswith("worker 1 exited (status -9), restarting"), exited
-        again = _notification(sock, proc, log)  # every worker ready again
+        again = _next_notification(sock, proc, log)  # every worker ready again
         assert again == {"STATUS": ready["STATUS"]}, again
         restarted = _children(proc.pid)
         assert len(restarted) == 2
@@ -132,7 +106,7 @@ def test_two_workers_serve_restart_and_stop(
         _served_by_each(url, workers)
 
         proc.send_signal(signal.SIGTERM)
-        stopping = _notification(sock, proc, log)
+        stopping = _next_notification(sock, proc, log)
         assert stopping.get("STOPPING") == "1", stopping
         status = proc.wait(timeout=120)
     finally:
@@ -190,10 +164,7 @@ def test_run_refuses_workers_with_in_memory_nonces(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`lienthong run --workers 2` on the embedded default: exit 2, one line naming the key."""
-    pki = tmp_path / "pki"
-    monkeypatch.setenv("LIENTHONG_TLS__DEV_PKI_DIR", str(pki))
-    for name, file in (("CERT", "server.pem"), ("KEY", "server.key"), ("CLIENT_CA", "ca.pem")):
-        monkeypatch.setenv(f"LIENTHONG_TLS__{name}_FILE", str(pki / file))
+    use_temporary_dev_pki(tmp_path, monkeypatch)
     assert main(["run", "--workers", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
