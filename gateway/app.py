@@ -21,6 +21,7 @@ from aiohttp import web
 
 from adapters.business.client import BusinessClient
 from adapters.http import make_session
+from adapters.networks import networks
 from adapters.oauth import TokenProvider
 from adapters.population.client import PopulationClient
 from adapters.resilience import UpstreamGuard
@@ -28,6 +29,7 @@ from gateway import tracing
 from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
 from gateway.audit import runtime as audit_runtime
 from gateway.auth.clients import ClientRegistry
+from gateway.auth.forwarded import TRUSTED_PROXIES
 from gateway.auth.keys import BODY_READ_TIMEOUT, CLIENT_REGISTRY, SERVING, ServingState
 from gateway.auth.middleware import (
     authentication_middleware,
@@ -92,6 +94,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     )
     app[SETTINGS] = settings
     app[SERVING] = serving
+    app[TRUSTED_PROXIES] = networks(settings.server.trusted_proxies)
     app[CLIENT_REGISTRY] = registry
     app[BODY_READ_TIMEOUT] = settings.server.body_read_timeout_seconds
     app[READINESS_CHECKS] = {}

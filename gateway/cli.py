@@ -74,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
         " is printed and the exit status is 2.",
     )
     _add_config(run)
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve with N worker processes sharing the listeners, under one supervisor that"
+        " restarts a worker that dies and forwards SIGTERM/SIGHUP (default 1: one process)."
+        ' N > 1 needs [server] nonce_store = "store" and [sandbox] enabled = false; each'
+        " worker's audit chain is <instance_id>-w<I>",
+    )
+    run.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
 
     sandbox = sub.add_parser("sandbox", help="start the sandbox national systems alone")
     _add_config(sandbox)
@@ -334,8 +345,56 @@ def _cmd_check_config(path: Path | None) -> int:
 
         for warning in tracing_problems(report.settings.tracing):  # run starts, without export
             print(f"{report.path}: warning: {warning}", file=sys.stderr)
+        for warning in _callback_source_warnings(report.settings):
+            print(f"{report.path}: warning: {warning}", file=sys.stderr)
     environment = report.settings.environment if report.settings else "?"
     print(f"{report.path}: ok (environment {environment})")
+    return 0
+
+
+def _callback_source_warnings(settings: Settings) -> list[str]:
+    from gateway.security.callbacks import callback_source_warnings
+
+    payments = settings.payments
+    if not payments.enabled:
+        return []
+    dvcqg, vnpay = payments.dvcqg, payments.vnpay
+    return callback_source_warnings(
+        [
+            ("dvcqg", dvcqg, dvcqg.base_url if dvcqg else ""),
+            ("vnpay", vnpay, vnpay.api_url if vnpay else ""),
+        ],
+        production=settings.environment == "production",
+    )
+
+
+def _supervise(settings: Settings, config: Path | None, workers: int) -> int:
+    from gateway import supervisor
+    from gateway.dev.pki import ensure_dev_pki
+    from gateway.logging import configure_logging
+
+    refused = supervisor.refusal(settings, workers)
+    if refused is not None:
+        print(f"lienthong run: {refused}", file=sys.stderr)
+        return EXIT_REFUSED
+    configure_logging(level=settings.logging.level, json_lines=settings.logging.json_lines)
+    ensure_dev_pki(settings)  # once, before the workers would race to make it
+    argv = [sys.executable, "-m", "gateway", "run"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    return asyncio.run(supervisor.Supervisor(settings, workers, argv).run())
+
+
+def _serve_worker(settings: Settings, config: Path | None, index: int) -> int:
+    from gateway import server, supervisor
+
+    def adjust(s: Settings) -> Settings:
+        return s.model_copy(
+            update={"instance_id": supervisor.worker_instance_id(s.instance_id, index)}
+        )
+
+    bound = supervisor.inherited_listeners(settings)
+    asyncio.run(server.serve(adjust(settings), config_path=config, bound=bound, adjust=adjust))
     return 0
 
 
@@ -626,6 +685,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from gateway import server
 
     try:
+        if args.command == "run" and args.worker_index is not None:
+            return _serve_worker(settings, args.config, args.worker_index)
+        if args.command == "run" and args.workers != 1:
+            return _supervise(settings, args.config, args.workers)
         if args.command == "run":
             asyncio.run(server.serve(settings, config_path=args.config))
         elif args.command == "sandbox":

@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from adapters.business.config import BusinessConfig
+from adapters.networks import NetworkList
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
@@ -93,6 +94,9 @@ class ServerConfig(_Section):
     keepalive_timeout_seconds: float = Field(default=75.0, gt=0)
     #: Connections each listener holds at once; beyond it a new one gets 503 and is closed.
     max_connections: int = Field(default=1000, ge=1)
+    #: Load balancers (CIDRs) whose ``X-Forwarded-For`` names the client; empty: none.
+    #: Only a peer in this list is believed (gateway.auth.forwarded).
+    trusted_proxies: NetworkList = ()
 
 
 class TLSServerConfig(_Section):

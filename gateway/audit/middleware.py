@@ -50,6 +50,7 @@ from aiohttp import web
 from adapters.observability import UpstreamExchange
 from adapters.tracecontext import TraceContext
 from gateway.audit.log import AuditLog
+from gateway.auth.forwarded import client_address
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.http.access_log import operation_of
 from gateway.http.context import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES
@@ -162,8 +163,13 @@ async def _audit_request(
 
 
 def _inbound_detail(request: web.Request) -> dict[str, Any]:
-    """``method``, the trace, and the context and verdict the handler left on the request."""
-    detail: dict[str, Any] = {"method": request.method, **_trace_detail(request.get(TRACE_KEY))}
+    """``method``, the client address (``remote``: gateway.auth.forwarded), the trace, and
+    the context and verdict the handler left on the request."""
+    detail: dict[str, Any] = {
+        "method": request.method,
+        "remote": client_address(request),
+        **_trace_detail(request.get(TRACE_KEY)),
+    }
     context = request.get(AUDIT_CONTEXT)
     if isinstance(context, Mapping) and context:
         detail["context"] = {str(k): v for k, v in context.items() if isinstance(v, str)}

@@ -28,6 +28,7 @@ from adapters.http import REQUEST_ID
 from adapters.observability import UpstreamExchange, collect_exchanges
 from adapters.tracecontext import TraceContext
 from gateway import tracing
+from gateway.auth.forwarded import client_address
 from gateway.auth.keys import SERVING
 from gateway.http.access_log import operation_of, write_records
 from gateway.logging import PERSONAL_ID_SHAPE
@@ -59,6 +60,7 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     token = REQUEST_ID.set(rid)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=rid)
+    client_address(request)  # once, here: every later layer reads the kept value
     trace, trace_token = tracing.start_request(request.headers)
     request[TRACE_KEY] = trace
     exchanges = collect_exchanges()

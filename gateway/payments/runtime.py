@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from adapters.http import make_session
+from adapters.networks import networks
 from adapters.payment.base import PaymentProvider, PaymentProviders
 from adapters.payment.dvcqg import DvcqgProvider
 from adapters.payment.vnpay import VnpayProvider
@@ -80,6 +81,11 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
             PaymentProviders(providers, section.default_provider),
             expiry=dt.timedelta(minutes=section.expiry_minutes),
             clock=store.clock,
+            callback_sources={
+                name: networks(cfg.callback_sources)
+                for name, cfg in (("dvcqg", section.dvcqg), ("vnpay", section.vnpay))
+                if cfg is not None
+            },
         )
         yield
     finally:
