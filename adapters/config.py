@@ -22,6 +22,13 @@ by all its operations (circuit breaker, bulkhead, quota, retry budget) plus one
     deadline_seconds = 8.0
     safe_to_retry = true
 
+Address lists (``[server] trusted_proxies``, each payment provider's
+``callback_sources``) are :data:`NetworkList` values: a list of networks
+(``"10.0.0.0/8"``) or single addresses (``"127.0.0.1"``), each checked by
+:func:`ipaddress.ip_network` when the config loads (host bits allowed, so
+``"10.1.2.3/8"`` means ``10.0.0.0/8``); :mod:`adapters.networks` parses and
+checks addresses against them at run time.
+
 Every model refuses unknown keys, so a typo in the TOML fails at start-up.
 """
 
@@ -29,14 +36,28 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import ipaddress
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+def _valid_networks(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address or CIDR network") from None
+    return values
+
+
+#: A configured list of CIDR networks or addresses (empty: none).
+NetworkList = Annotated[tuple[str, ...], AfterValidator(_valid_networks)]
 
 _UNREAD: contextvars.ContextVar[bool] = contextvars.ContextVar("secret_files_unread", default=False)
 

@@ -49,7 +49,7 @@ from pydantic_settings import (
 )
 
 from adapters.business.config import BusinessConfig
-from adapters.config import UpstreamResilience
+from adapters.config import NetworkList, UpstreamResilience
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
@@ -291,6 +291,9 @@ class ServerConfig(_Section):
     keepalive_timeout_seconds: float = Field(default=75.0, gt=0)
     #: Connections each listener holds at once; beyond it a new one gets 503 and is closed.
     max_connections: int = Field(default=1000, ge=1)
+    #: Load balancers (CIDRs) whose ``X-Forwarded-For`` names the client; empty: none.
+    #: Only a peer in this list is believed (gateway.auth.forwarded).
+    trusted_proxies: NetworkList = ()
 
 
 class TLSServerConfig(_Section):

@@ -7,8 +7,8 @@ from typing import Literal
 
 from aiohttp import web
 
+from gateway.auth.clients import ClientRegistry
 from gateway.auth.config import ClientConfig
-from gateway.clients import ClientRegistry
 
 AuthMethod = Literal["mtls", "signature"]
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.auth.clients import ClientRegistry
 from gateway.auth.config import ClientConfig
-from gateway.clients import ClientRegistry
 
 
 def server_ssl_context(

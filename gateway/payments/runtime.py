@@ -19,21 +19,22 @@ import structlog
 from aiohttp import web
 
 from adapters.http import make_session
+from adapters.networks import networks
 from adapters.payment.base import PaymentProvider, PaymentProviders
 from adapters.payment.dvcqg.client import DvcqgProvider
 from adapters.payment.vnpay.client import VnpayProvider
 from adapters.resilience import UpstreamGuard
 from gateway.appkeys import AUDIT_LOG, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
 from gateway.audit.middleware import audit_webhook
+from gateway.auth.clients import ClientRegistry
 from gateway.auth.config import WebhookTarget
-from gateway.clients import ClientRegistry
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.metrics import PaymentGauges
 from gateway.payments.outbox import OutboxEvent
 from gateway.payments.personal_data import PersonalDataEraser, load_payer_digest
 from gateway.payments.service import PaymentService
+from gateway.payments.webhooks import OutboxDispatcher
 from gateway.payments.worker import PendingPaymentPoller
-from gateway.webhooks import OutboxDispatcher
 
 _log = structlog.get_logger("payments.runtime")
 
@@ -82,6 +83,14 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
             PaymentProviders(providers, section.default_provider),
             expiry=dt.timedelta(seconds=section.expiry_seconds),
             clock=store.clock,
+            callback_sources={
+                name: networks(cfg.callback_sources)
+                for name, cfg in (
+                    ("dvcqg", upstreams.dvcqg.adapter),
+                    ("vnpay", upstreams.vnpay.adapter),
+                )
+                if cfg is not None
+            },
         )
         yield
     finally:

@@ -17,7 +17,8 @@ from gateway.audit.log import AuditLog
 from gateway.audit.middleware import audit_middleware
 from gateway.auth.config import ClientConfig
 from gateway.auth.keys import CLIENT, REQUEST_BODY
-from gateway.observability import UPSTREAM_EXCHANGES, problem_middleware, request_context_middleware
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import UPSTREAM_EXCHANGES, request_context_middleware
 from gateway.problems import BadRequest
 
 from .conftest import CITIZEN_ID, CITIZEN_NAME

@@ -30,9 +30,10 @@ from gateway.audit.log import AuditLog
 from gateway.audit.middleware import audit_middleware
 from gateway.auth.config import ClientConfig
 from gateway.auth.keys import CLIENT, REQUEST_BODY
-from gateway.identity import CitizenService
-from gateway.observability import problem_middleware, request_context_middleware
-from gateway.routes.citizens import routes as citizen_routes
+from gateway.citizens import CitizenService
+from gateway.citizens.routes import routes as citizen_routes
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import request_context_middleware
 from gateway.store import Store
 from tests.conftest import find_leaks
 from tests.gateway.test_identity_service import SANDBOX

@@ -23,8 +23,8 @@ from adapters.population.sandbox_config import PopulationSandboxConfig
 from gateway.auth.config import ClientConfig
 from gateway.auth.signatures import sign_request
 from gateway.config import Settings, load_settings
-from gateway.embedded import ngsp_sandbox_config
-from gateway.pki import init_dev_pki
+from gateway.dev.embedded import ngsp_sandbox_config
+from gateway.dev.pki import init_dev_pki
 from gateway.server import Listeners, start_gateway
 
 SECRETS = {

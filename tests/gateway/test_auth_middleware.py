@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from structlog.testing import capture_logs
 
+from gateway.auth.clients import ClientRegistry
 from gateway.auth.config import ClientConfig
 from gateway.auth.keys import AUTH_METHOD, CLIENT
 from gateway.auth.middleware import (
@@ -24,7 +25,6 @@ from gateway.auth.middleware import (
 )
 from gateway.auth.nonces import InMemoryNonceStore
 from gateway.auth.signatures import sign_request
-from gateway.clients import ClientRegistry
 from gateway.problems import PROBLEM_BASE, Problem
 
 NOW = 1_800_000_000.0

@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from gateway.app import nonce_store_for
+from gateway.auth.clients import ClientRegistry
 from gateway.auth.config import ClientConfig
 from gateway.auth.digest import ContentDigestError, make_content_digest, verify_content_digest
 from gateway.auth.nonces import InMemoryNonceStore, NonceStoreFull
@@ -23,7 +24,6 @@ from gateway.auth.signatures import (
     signature_base,
     verify_signed_request,
 )
-from gateway.clients import ClientRegistry
 from gateway.config import load_settings
 from tests.gateway.test_auth_middleware import FakeClock
 

@@ -29,8 +29,9 @@ from adapters.tracecontext import parse_traceparent, parse_tracestate
 from gateway import tracing
 from gateway.cli import main
 from gateway.config import TracingConfig
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import request_context_middleware
 from gateway.logging import configure_logging
-from gateway.observability import problem_middleware, request_context_middleware
 from tests.conftest import configure_suite_logging
 
 # The spec's own example (W3C Trace Context, 3.2.2.x).

@@ -20,7 +20,7 @@ from adapters.payment.vnpay.config import VnpayConfig
 from adapters.resilience import UpstreamResilience
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import PaymentStatus
-from gateway.reconcile import (
+from gateway.payments.reconcile import (
     EXIT_COMPLETED,
     EXIT_FAILED,
     TerminalProgress,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentStatus
-from gateway.reconcile import (
+from gateway.payments.reconcile import (
     CSV_COLUMNS,
     Action,
     DiscrepancyKind,

@@ -11,7 +11,7 @@ from adapters.payment.config import ProviderStatus
 from bench.reconcile import seed_payments
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import PaymentStatus
-from gateway.reconcile import DiscrepancyKind, reconcile
+from gateway.payments.reconcile import DiscrepancyKind, reconcile
 from gateway.store import Store
 from tests.reconcile.conftest import DAY, ProviderPeer
 

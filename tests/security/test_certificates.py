@@ -12,11 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway import security_events
-from gateway.security.certificates import (
-    CERTIFICATE_EXPIRY,
-    check_certificates,
-)
+from gateway.security import events as security_events
+from gateway.security.certificates import CERTIFICATE_EXPIRY, check_certificates
 from gateway.security.config import CertificateWatch
 
 from .conftest import WALL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.security.config import (
     BurstDetectorConfig,
     EnumerationDetectorConfig,

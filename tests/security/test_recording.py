@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.security.alerts import AlertWebhookSender
 from gateway.security.callbacks import check_callback_source
 from gateway.security.commands import security_report_command
@@ -23,7 +23,7 @@ from gateway.security.detectors import SecurityAlert, SecurityMonitor
 from gateway.security.recorder import SecurityRecorder
 from gateway.security.report import render_security_report, security_report
 from gateway.store import Store, StoreConfig
-from gateway.webhooks import new_secret, verify
+from gateway.webhook_signatures import new_secret, verify
 
 from .conftest import WALL
 

@@ -28,12 +28,12 @@ from adapters.payment.base import (
     Transaction,
 )
 from adapters.payment.config import ProviderStatus
-from gateway import security_events
 from gateway.payments.config import PaymentPollingConfig
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import PaymentService
 from gateway.payments.worker import PendingPaymentPoller
+from gateway.security import events as security_events
 from gateway.store import Store
 from tests.store.conftest import FakeClock, events_of, new_payment
 

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.audit.record import subject_digest
+from gateway.dev.pki import init_dev_pki
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import PaymentStatus
 from gateway.payments.personal_data import (
@@ -22,7 +23,6 @@ from gateway.payments.personal_data import (
     PersonalDataEraser,
     purge_personal_data,
 )
-from gateway.pki import init_dev_pki
 from gateway.store import Store, StoreConfig, open_store
 from tests.store.conftest import PAYER_ID, PAYER_NAME, FakeClock, OpenStore, new_payment
 

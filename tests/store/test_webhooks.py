@@ -14,13 +14,13 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from gateway.auth.config import WebhookTarget
+from gateway.payments.config import WebhookDispatchConfig
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import PaymentStatus
 from gateway.payments.outbox import OutboxStatus
+from gateway.payments.webhooks import OutboxDispatcher
 from gateway.store import Store
-from gateway.webhooks import (
-    OutboxDispatcher,
-    WebhookDispatchConfig,
+from gateway.webhook_signatures import (
     WebhookVerificationError,
     new_secret,
     sign,
