@@ -30,7 +30,7 @@ class AuthSettings(BaseModel):
     #: Path prefixes that skip authentication and authorization.
     public_paths: tuple[str, ...] = DEFAULT_PUBLIC_PATHS
     #: Bound on unexpired nonces held in memory (single instance).
-    nonce_store_max_entries: int = Field(default=100_000, gt=0)
+    nonce_store_max_entries: int = Field(default=1_000_000, gt=0)
 
 
 class TlsListenerSettings(BaseModel):
