@@ -13,10 +13,13 @@ entry, so start-up and shutdown are symmetrical.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
+import structlog
 from aiohttp import web
 
 from adapters.business.client import BusinessClient
@@ -32,7 +35,7 @@ from gateway.auth.middleware import (
     authorization_middleware,
     rate_limit_middleware,
 )
-from gateway.auth.nonces import InMemoryNonceStore, NonceStore
+from gateway.auth.nonces import InMemoryNonceStore, NonceStore, NonceStoreUnavailable
 from gateway.build_info import record_build_info
 from gateway.businesses import BUSINESS_SERVICE, BusinessService
 from gateway.clients import ClientRegistry
@@ -46,7 +49,9 @@ from gateway.routes import callbacks as callback_routes
 from gateway.routes import citizens as citizen_routes
 from gateway.routes import ops as ops_routes
 from gateway.routes import payments as payment_routes
-from gateway.store import StoreConfig, open_store
+from gateway.store import StoreConfig, StoreError, open_store
+
+_log = structlog.get_logger("gateway.app")
 
 #: Paths that carry no client authentication: operations endpoints, and the
 #: provider callbacks and payer returns (authenticated by the provider's checksum).
@@ -100,6 +105,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.add_routes(report_routes.routes)
     app.cleanup_ctx.append(tracing.export_ctx(settings.tracing))
     app.cleanup_ctx.append(_store_ctx)
+    if settings.server.nonce_store == "store":
+        app.cleanup_ctx.append(nonce_purge_ctx)
     app.cleanup_ctx.append(monitoring.audit_ctx)
     app.cleanup_ctx.append(monitoring.security_ctx)
     app.cleanup_ctx.append(_population_ctx)
@@ -170,8 +177,9 @@ async def _business_ctx(app: web.Application) -> AsyncIterator[None]:
 class SharedNonceStore:
     """Signature nonces as unique rows in the store, so every instance sees every nonce.
 
-    Costs one write transaction per signed request; the in-memory store (the
-    default) costs nothing but only protects one instance.
+    Concurrent checks share a round trip (:mod:`gateway.store.nonces`); the
+    in-memory store (the default) costs less but only protects one instance. When
+    the database fails the request gets 503, never an unchecked nonce.
     """
 
     def __init__(self, app: web.Application) -> None:
@@ -179,4 +187,33 @@ class SharedNonceStore:
 
     async def remember(self, client_id: str, nonce: str, expires_at: float) -> bool:
         when = datetime.fromtimestamp(expires_at, UTC)
-        return await self._app[STORE].remember(client_id, nonce, when)
+        try:
+            return await self._app[STORE].remember(client_id, nonce, when)
+        except StoreError as exc:
+            raise NonceStoreUnavailable(str(exc)) from exc
+
+
+async def nonce_purge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """``nonce_store = "store"``: delete expired nonce rows every
+    ``[server] nonce_purge_interval_seconds``, whether or not requests arrive."""
+    store = app[STORE]
+    interval = app[SETTINGS].server.nonce_purge_interval_seconds
+
+    async def purge_forever() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                purged = await store.purge_expired_nonces()
+            except StoreError as exc:  # the next round tries again
+                _log.warning("nonces.purge_failed", error=str(exc))
+                continue
+            if purged:
+                _log.debug("nonces.purged", rows=purged)
+
+    task = asyncio.create_task(purge_forever(), name="nonce-purge")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -35,7 +35,7 @@ from gateway.problems import (
 )
 
 from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
-from .nonces import NonceStore, NonceStoreFull
+from .nonces import NonceStore, NonceStoreFull, NonceStoreUnavailable
 from .settings import DEFAULT_PUBLIC_PATHS
 from .signatures import AuthenticationFailed, SignedRequest, verify_signed_request
 from .tls import peer_certificate_cn
@@ -202,6 +202,9 @@ def authentication_middleware(
         except NonceStoreFull as exc:
             security_events.emit("nonce_store_full", remote=request.remote, path=request.path)
             raise ServiceUnavailable("too many signed requests in flight", retry_after=1) from exc
+        except NonceStoreUnavailable as exc:
+            _log.warning("auth.nonce_store_unavailable", error=str(exc))
+            raise ServiceUnavailable("the nonce store does not answer", retry_after=1) from exc
         request[CLIENT] = client
         request[AUTH_METHOD] = auth_method
         request[REQUEST_BODY] = body

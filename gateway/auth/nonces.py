@@ -53,6 +53,10 @@ class NonceStoreFull(RuntimeError):
     """The store holds its maximum of unexpired nonces; refusing is safer than forgetting."""
 
 
+class NonceStoreUnavailable(RuntimeError):
+    """A shared store could not check the nonce (its database failed): refuse, never accept."""
+
+
 class NonceStore(Protocol):
     """Remembers ``(client_id, nonce)`` pairs until they expire."""
 

@@ -24,7 +24,7 @@ import functools
 import re
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ import aiosqlite
 
 from gateway.store.base import Clock, Dialect, Row, StoreError, to_us
 from gateway.store.config import StoreConfig
-from gateway.store.nonces import NonceBook
+from gateway.store.nonces import NonceBatcher, NonceItem, NonceKey, purge, remember_in
 from gateway.store.schema import apply_migrations
 
 _PARAM = re.compile(r"\$(\d+)")
@@ -113,7 +113,7 @@ class SQLiteStore:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
-        self._nonces = NonceBook(clock)
+        self._nonces = NonceBatcher(clock, self._remember_batch)
 
     @classmethod
     async def open(cls, config: StoreConfig, clock: Clock) -> SQLiteStore:
@@ -171,14 +171,18 @@ class SQLiteStore:
             raise StoreError(f"SQLite does not answer: {exc}") from exc
 
     async def remember(self, client_id: str, nonce: str, expires_at: datetime) -> bool:
+        return await self._nonces.remember(client_id, nonce, to_us(expires_at))
+
+    async def _remember_batch(self, items: Sequence[NonceItem], now_us: int) -> set[NonceKey]:
         async with self.transaction() as tx:
-            return await self._nonces.remember(tx, client_id, nonce, expires_at)
+            return await remember_in(tx, items, now_us)
 
     async def purge_expired_nonces(self) -> int:
         async with self.transaction() as tx:
-            return await self._nonces.purge(tx)
+            return await purge(tx, self.clock)
 
     async def close(self) -> None:
+        await self._nonces.close()
         await self._reader.close()
         await self._writer.close()
 

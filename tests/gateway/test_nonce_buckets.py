@@ -10,7 +10,12 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from gateway.auth import authentication_middleware, authorization_middleware
-from gateway.auth.nonces import InMemoryNonceStore, NonceStoreFull
+from gateway.auth.nonces import (
+    InMemoryNonceStore,
+    NonceStore,
+    NonceStoreFull,
+    NonceStoreUnavailable,
+)
 from gateway.config import load_settings
 from tests.gateway.test_auth_middleware import (
     BODY,
@@ -79,22 +84,42 @@ async def test_expired_buckets_leave_whole() -> None:
     assert await store.remember("portal-demo", "a0", 410.0)  # and a0 may be used again
 
 
-async def test_a_full_store_answers_503_with_a_security_event() -> None:
-    """Beyond ``max_entries`` a signed request gets 503 and a nonce_store_full event."""
-    clock = FakeClock(NOW)
+def _echo_app(nonces: NonceStore, clock: FakeClock) -> web.Application:
     app = web.Application(
         middlewares=[
             problems_to_responses,
-            authentication_middleware(
-                demo_registry(),
-                InMemoryNonceStore(max_entries=2, clock=clock),
-                window=300.0,
-                clock=clock,
-            ),
+            authentication_middleware(demo_registry(), nonces, window=300.0, clock=clock),
             authorization_middleware(),
         ]
     )
     app.router.add_post("/v1/echo", echo, name="test.echo")
+    return app
+
+
+class _BrokenSharedStore:
+    async def remember(self, client_id: str, nonce: str, expires_at: float) -> bool:
+        raise NonceStoreUnavailable("nonce check failed: ConnectionDoesNotExistError")
+
+
+async def test_a_shared_store_that_fails_answers_503() -> None:
+    """When the database behind shared nonces fails, a signed request gets 503, not 500."""
+    clock = FakeClock(NOW)
+    async with (
+        serving(_echo_app(_BrokenSharedStore(), clock)) as base_url,
+        aiohttp.ClientSession() as session,
+    ):
+        url = base_url + "/v1/echo"
+        status, headers, body = await call(
+            session, "POST", url, data=BODY, headers=signed("POST", url, BODY)
+        )
+    assert (status, problem_type(body)) == (503, "unavailable")
+    assert int(headers["Retry-After"]) >= 1
+
+
+async def test_a_full_store_answers_503_with_a_security_event() -> None:
+    """Beyond ``max_entries`` a signed request gets 503 and a nonce_store_full event."""
+    clock = FakeClock(NOW)
+    app = _echo_app(InMemoryNonceStore(max_entries=2, clock=clock), clock)
     async with serving(app) as base_url, aiohttp.ClientSession() as session:
         url = base_url + "/v1/echo"
         statuses = []
