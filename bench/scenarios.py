@@ -20,6 +20,7 @@ from bench.callback_scenario import callbacks
 from bench.compare_scenario import compare
 from bench.figures import Comparison, ratio
 from bench.loadgen import PreparedRequest
+from bench.nonce_scenario import nonces
 from bench.peer import BENCH_CONSUMER_KEY, BENCH_CONSUMER_SECRET
 from bench.reconcile_scenario import reconciliation
 from bench.report_scenario import report
@@ -186,6 +187,7 @@ SCENARIOS: dict[str, Scenario] = {
     "callbacks": callbacks,
     "reconcile": reconciliation,
     "report": report,
+    "nonces": nonces,
     "compare": compare,
 }
 

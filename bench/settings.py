@@ -29,7 +29,14 @@ class BenchSettings(BaseModel):
     businesses: int = Field(default=40_000, ge=10)
     #: Which scenarios to run, in order (``reconcile`` takes minutes at its full size:
     #: ``--reconcile`` adds it).
-    scenarios: tuple[str, ...] = ("verification", "business", "audit", "callbacks", "report")
+    scenarios: tuple[str, ...] = (
+        "verification",
+        "business",
+        "audit",
+        "callbacks",
+        "report",
+        "nonces",
+    )
     #: Audit on/off: rounds of (on, off), the order alternating (on off, off on, …) so that
     #: a drift of the machine's speed during the run does not favour either side.
     audit_rounds: int = Field(default=2, ge=1)
@@ -55,6 +62,8 @@ class BenchSettings(BaseModel):
     compare_rate: float | None = Field(default=None, gt=0)
     #: … and runs per side, alternating (A B, B A, …).
     compare_rounds: int = Field(default=4, ge=1)
+    #: The nonce scenario: signed requests verified per store (and per baseline).
+    nonce_requests: int = Field(default=20_000, ge=1)
     #: Where ``bench-<timestamp>.json`` is written.
     output_dir: Path = Path("var")
     #: Seconds any server has to become ready.
@@ -70,11 +79,20 @@ class BenchSettings(BaseModel):
             "max_requests": 200,
             "warmup_requests": 20,
             "businesses": 600,
-            "scenarios": ("verification", "business", "audit", "callbacks", "reconcile", "report"),
+            "scenarios": (
+                "verification",
+                "business",
+                "audit",
+                "callbacks",
+                "reconcile",
+                "report",
+                "nonces",
+            ),
             "audit_rounds": 1,
             "callback_duplicate_share": 0.2,
             "reconcile_count": 2_000,
             "report_count": 2_000,
+            "nonce_requests": 300,
         }
         values.update(overrides)
         return cls.model_validate(values)

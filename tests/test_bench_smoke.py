@@ -206,6 +206,20 @@ def test_quick_run_pays_every_called_back_payment_once(quick_run: dict[str, Any]
 
 @pytest.mark.slow
 @pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
+@pytest.mark.slow
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
+def test_quick_run_prices_the_nonce_check_per_store(quick_run: dict[str, Any]) -> None:
+    """The quick run verifies its signed requests with each nonce store and without a nonce
+    check, and prints each store's CPU per request beside that baseline."""
+    scenario = _scenario(quick_run, "nonces")
+    modes = [f["mode"] for f in scenario["figures"]]
+    assert {"no nonce check", "memory", "sqlite"} <= set(modes)
+    assert all(f["requests"] == 300 for f in scenario["figures"])
+    assert all(f["cpu_ms_per_request"]["gateway"] > 0 for f in scenario["figures"])
+    assert "memory: nonce check CPU per signed request (store − baseline)" in quick_run["_stdout"]
+    assert any("bytes a nonce" in note for note in scenario["notes"])
+
+
 def test_quick_run_reconciles_beside_a_bulk_insert(quick_run: dict[str, Any]) -> None:
     """The quick run reconciles its small day list on SQLite and reports it against the insert."""
     scenario = _scenario(quick_run, "reconcile")

@@ -4,7 +4,6 @@ PostgreSQL, and expired nonce rows purged in the background with no request arri
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -15,12 +14,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from gateway.auth.signatures import sign_request
 from gateway.config import Settings
 from gateway.server import start_gateway
 from gateway.store import StoreConfig, open_store, utc_now
-from tests.e2e.conftest import SECRETS, Gateway
-from tests.e2e.test_inbound_security import CLAIM
+from tests.e2e.conftest import Gateway
+from tests.e2e.test_inbound_security import one_nonce_across_instances
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"
 #: How long the purge may take to come round on a loaded machine (a bound, not a timing).
@@ -60,27 +58,7 @@ async def test_a_replay_is_refused_by_another_instance_on_postgres(
     """Two gateways on one PostgreSQL store: a signed request accepted by the first is
     refused as a replay by the second (same nonce, same created, each signed for its port)."""
     settings = shared(gateway, postgres_store)
-    body = json.dumps(CLAIM).encode()
-    path = "/v1/citizens/verify"
-    answers = []
-    async with AsyncExitStack() as stack:
-        first = await start_gateway(settings, stack)
-        second = await start_gateway(settings, stack)
-        for listener in (first, second, first):
-            headers = sign_request(
-                "POST",
-                listener.http_url + path,
-                {"Content-Type": "application/json"},
-                body,
-                "motcua-demo",
-                SECRETS["motcua-demo"],
-                nonce="one-nonce-for-both",
-                created=int(utc_now().timestamp()),
-            )
-            async with gateway.session.post(
-                listener.http_url + path, data=body, headers=headers
-            ) as r:
-                answers.append((r.status, (await r.json(content_type=None)).get("type", "")))
+    answers = await one_nonce_across_instances(gateway, settings, [0, 1, 0])
     assert answers[0][0] == 200
     assert [status for status, _ in answers[1:]] == [401, 401]
     assert all(kind.endswith("/replayed-request") for _, kind in answers[1:])
