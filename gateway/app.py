@@ -204,8 +204,8 @@ async def nonce_purge_ctx(app: web.Application) -> AsyncIterator[None]:
             await asyncio.sleep(interval)
             try:
                 purged = await store.purge_expired_nonces()
-            except StoreError as exc:  # the next round tries again
-                _log.warning("nonces.purge_failed", error=str(exc))
+            except Exception as exc:  # any database failure: the next round tries again
+                _log.warning("nonces.purge_failed", error=f"{type(exc).__name__}: {exc}")
                 continue
             if purged:
                 _log.debug("nonces.purged", rows=purged)
