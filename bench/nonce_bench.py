@@ -26,7 +26,7 @@ from gateway.app import SharedNonceStore
 from gateway.appkeys import STORE
 from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.auth.signatures import SignedRequest, sign_request, verify_signed_request
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.auth.clients import ClientConfig, ClientRegistry
 from gateway.store import Store, StoreConfig, open_store
 
 CLIENT_ID = "bench-nonces"
