@@ -24,9 +24,9 @@ from pydantic import SecretStr
 from bench.pg_schema import drop_schema, postgres_config
 from gateway.app import SharedNonceStore
 from gateway.appkeys import STORE
+from gateway.auth.clients import ClientConfig, ClientRegistry
 from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.auth.signatures import SignedRequest, sign_request, verify_signed_request
-from gateway.auth.clients import ClientConfig, ClientRegistry
 from gateway.store import Store, StoreConfig, open_store
 
 CLIENT_ID = "bench-nonces"
