@@ -68,7 +68,7 @@ def _outcome(call: Any, *args: Any) -> tuple[str, Any]:
 @example({"x": 1e16})
 @example([[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]])
 def test_canonical_json_is_byte_identical_to_the_old_serialisation(value: Any) -> None:
-    """The audit digest input: the same bytes as json.dumps(sort_keys, compact), or the same error."""
+    """The audit digest input: json.dumps(sort_keys, compact)'s bytes, or the same error."""
     assert _outcome(canonical_json, value) == _outcome(_json_canonical, value)
 
 
