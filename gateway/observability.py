@@ -36,7 +36,7 @@ from prometheus_client import Counter, Histogram
 
 from adapters.errors import AdapterError, UpstreamUnavailable
 from adapters.http import REQUEST_ID
-from adapters.observability import UpstreamExchange, collect_exchanges
+from adapters.observability import UpstreamExchange, collect_exchanges, label_child
 from adapters.tracecontext import TraceContext
 from gateway import security_events, tracing
 from gateway.auth.keys import CLIENT, SERVING
@@ -144,8 +144,8 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
         operation = operation_of(request)
         client = request.get(CLIENT)
         client_id = getattr(client, "id", None)
-        REQUESTS.labels(operation, str(status)).inc()
-        REQUEST_LATENCY.labels(operation).observe(duration)
+        label_child(REQUESTS, operation, str(status)).inc()
+        label_child(REQUEST_LATENCY, operation).observe(duration)
         for ex in exchanges:
             _oplog.info(
                 "upstream_exchange",
