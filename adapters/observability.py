@@ -15,10 +15,29 @@ from __future__ import annotations
 import contextvars
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 
 from adapters import tracecontext
+
+#: Label children already made, by metric and label values; bounded, so a label that turns
+#: out not to be a small fixed set costs the uncached lookup, never memory.
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
+MAX_CACHED_CHILDREN = 4096
+
+
+def label_child(metric: Any, *values: str) -> Any:
+    """``metric.labels(*values)``, remembered: the hot path's metrics have few label values,
+    and prometheus_client's ``labels`` validates and locks on every call."""
+    key = (id(metric), values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = metric.labels(*values)
+        if len(_CHILDREN) < MAX_CACHED_CHILDREN:
+            _CHILDREN[key] = child
+    return child
+
 
 UPSTREAM_CALLS = Counter(
     "lienthong_upstream_calls_total",
@@ -81,8 +100,8 @@ def record_exchange(exchange: UpstreamExchange) -> None:
         exchange.trace_id = exchange.trace_id or sent[-1].trace_id
     if exchange.trace_id is None and (trace := tracecontext.CURRENT.get()) is not None:
         exchange.trace_id = trace.trace_id
-    UPSTREAM_CALLS.labels(exchange.upstream, exchange.operation, exchange.outcome).inc()
-    UPSTREAM_LATENCY.labels(exchange.upstream, exchange.operation).observe(
+    label_child(UPSTREAM_CALLS, exchange.upstream, exchange.operation, exchange.outcome).inc()
+    label_child(UPSTREAM_LATENCY, exchange.upstream, exchange.operation).observe(
         max(exchange.response_in - exchange.request_out, 0.0)
     )
     bucket = _exchanges.get()

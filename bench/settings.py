@@ -23,6 +23,8 @@ class BenchSettings(BaseModel):
     warmup_requests: int = Field(default=200, ge=0)
     #: Open-loop rate as a fraction of the gateway's saturation throughput.
     half_saturation: float = Field(default=0.5, gt=0, le=1)
+    #: Fixed-rate runs at that rate (each: the gateway, then the population sandbox directly).
+    half_saturation_runs: int = Field(default=5, ge=1)
     #: The gateway's logging level; INFO is the production default and part of the real cost.
     gateway_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: Businesses the NGSP peer holds (a cold-cache run asks each one once).
@@ -90,6 +92,7 @@ class BenchSettings(BaseModel):
                 "nonces",
             ),
             "audit_rounds": 1,
+            "half_saturation_runs": 1,
             "callback_duplicate_share": 0.2,
             "reconcile_count": 2_000,
             "report_count": 2_000,

@@ -42,6 +42,8 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from gateway.jsoncodec import dumps_log_line
+
 #: Keys whose values are personal names: replaced by masked initials.
 NAME_KEYS = frozenset(
     {
@@ -256,7 +258,7 @@ def configure_logging(
     Lines go to standard error: never mixed into a command's own output.
     """
     renderer: Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
+        structlog.processors.JSONRenderer(serializer=dumps_log_line)
         if json_lines
         else structlog.dev.ConsoleRenderer(colors=False)
     )

@@ -1,6 +1,7 @@
 """The population adapter: ``TraCuuThongTinCongDan`` over SOAP, carried by aiohttp.
 
-zeep builds and reads envelopes (:mod:`adapters.population.wire`); this module
+zeep (:mod:`adapters.population.wire`) or the codec compiled from its schema
+(:mod:`adapters.population.codec`, ``codec = "compiled"``) builds and reads envelopes; this module
 carries them: NDXP headers, the request id, a bounded read, a hardened parse,
 and the conversion of every failure into the adapter error tree. The call is
 handed to the :class:`~adapters.guard.CallGuard` one attempt at a time, and
@@ -36,6 +37,7 @@ from adapters.errors import (
 from adapters.guard import CallGuard
 from adapters.http import REQUEST_ID, connection_failure, outbound_headers, read_limited
 from adapters.observability import UpstreamExchange, record_exchange, wall_clock
+from adapters.population.codec import load_wire
 from adapters.population.config import PopulationConfig
 from adapters.population.models import CitizenQuery, CitizenRecord
 from adapters.population.ndxp import ndxp_headers
@@ -133,12 +135,11 @@ class PopulationClient:
         """
         config.require_endpoint()
 
-        def load_wire() -> CitizenServiceWire:
-            return CitizenServiceWire.load(
-                config.wsdl_path, build_ws_security(config.ws_security, clock)
-            )
+        def load() -> CitizenServiceWire:
+            wsse = build_ws_security(config.ws_security, clock)
+            return load_wire(config.codec, config.wsdl_path, wsse)
 
-        wire = await asyncio.get_running_loop().run_in_executor(None, load_wire)
+        wire = await asyncio.get_running_loop().run_in_executor(None, load)
         return cls(config, session, guard, wire, clock=clock, fold_name=fold_name)
 
     async def lookup(self, query: CitizenQuery) -> CitizenRecord | None:

@@ -31,9 +31,10 @@ from gateway.audit.middleware import (
     audit_webhook,
     personal_ids_in,
 )
-from gateway.audit.record import GENESIS_DIGEST, AuditRecord, canonical_json
+from gateway.audit.record import GENESIS_DIGEST, AuditRecord
 from gateway.audit.signing import AuditKeyError, Checkpoint
 from gateway.audit.subject import audit_subject_command
+from gateway.jsoncodec import canonical_json
 
 __all__ = [
     "GENESIS_DIGEST",

@@ -68,6 +68,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from prometheus_client import Counter, Histogram
 
+from adapters.observability import label_child
 from gateway.audit.chain import VerifyReport
 from gateway.audit.config import AuditConfig
 from gateway.audit.export import export_audit_log, verify_audit_log
@@ -543,7 +544,7 @@ class AuditLog:
         AUDIT_COMMIT_SECONDS.observe(time.perf_counter() - started)
         head.seq, head.digest = seq, digest
         for record in records:
-            AUDIT_RECORDS.labels(record.kind).inc()
+            label_child(AUDIT_RECORDS, record.kind).inc()
         if cp is not None:
             head.checkpointed_seq = seq
             _log.info(

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.audit.config import AuditConfig
-from gateway.audit.record import canonical_json
+from gateway.jsoncodec import canonical_json
 
 
 class AuditKeyError(Exception):

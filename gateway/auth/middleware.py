@@ -11,7 +11,6 @@ event (client id when known, remote address, path; never the body).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
 from gateway.auth.clients import ClientRegistry
+from gateway.jsoncodec import loads_body
 from gateway.problems import (
     BadRequest,
     Forbidden,
@@ -277,10 +277,6 @@ def rate_limit_middleware(clock: Callable[[], float] = time.monotonic) -> Middle
     return limit
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 async def parse_json_body(request: web.Request) -> Any:
     """The request's JSON body; :class:`BadRequest` (``malformed-json``) if it is not UTF-8 JSON.
 
@@ -289,6 +285,6 @@ async def parse_json_body(request: web.Request) -> Any:
     """
     body = request[REQUEST_BODY] if REQUEST_BODY in request else await request.read()
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        return loads_body(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest("the body is not valid UTF-8 JSON", type_name="malformed-json") from exc

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import structlog
 from prometheus_client import Counter
 
+from adapters.observability import label_child
 from adapters.population.models import CitizenQuery, CitizenRecord
 from gateway.citizens.cccd import check_id_number
 from gateway.citizens.lookup import LookupRequest, citizen_to_lookup_json
@@ -71,7 +72,7 @@ class CitizenService:
         )
         record = await self._population.lookup(query)
         result = verify_claim(claim, record)
-        CITIZEN_VERDICTS.labels(result.verdict.value).inc()
+        label_child(CITIZEN_VERDICTS, result.verdict.value).inc()
         _log.info(
             "citizen.verified",
             request_id=request_id,
