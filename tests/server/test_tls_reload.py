@@ -1,4 +1,4 @@
-"""SIGHUP on a real ``lienthong run`` with a TLS listener: a new connection gets the new certificate.
+"""SIGHUP on a real ``lienthong run`` with TLS: a new connection gets the renewed certificate.
 
 The certificate and key are trustme's, written to a temporary directory; the test
 replaces both files in place (a renewal: same paths, new contents), sends SIGHUP,
@@ -42,9 +42,11 @@ def _write_server_pair(ca: trustme.CA, directory: Path) -> bytes:
 
 def _presented_certificate(port: int, client: ssl.SSLContext) -> bytes:
     """The DER certificate a new TLS connection to the listener is shown."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with client.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            der = tls.getpeercert(binary_form=True)
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        client.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
     assert der is not None
     return der
 
