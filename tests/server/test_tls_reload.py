@@ -52,7 +52,11 @@ def _presented_certificate(port: int, client: ssl.SSLContext) -> bytes:
 
 
 def test_sighup_gives_new_tls_connections_the_renewed_certificate(tmp_path: Path) -> None:
-    """Renewed cert/key files + SIGHUP: the next connection sees the new certificate, logged."""
+    """Renewed cert/key files + SIGHUP: the next connection sees the new certificate, logged.
+
+    The same reload raises the log level from WARNING to INFO: the ``reload.applied``
+    line itself (info) is there only because the new level was applied.
+    """
     ca = trustme.CA()
     pki = tmp_path / "pki"
     pki.mkdir()
@@ -62,7 +66,10 @@ def test_sighup_gives_new_tls_connections_the_renewed_certificate(tmp_path: Path
     ca.issue_cert("motcua-demo").configure_cert(client)  # a city-CA client certificate
 
     config = tmp_path / "gateway.toml"
-    config.write_text(DEFAULT_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    default = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    assert '[logging]\nlevel = "INFO"\n' in default
+    # WARNING until the reload: its own info line shows that the new level was applied.
+    config.write_text(default.replace('level = "INFO"', 'level = "WARNING"', 1), encoding="utf-8")
     port, tls_port = free_port(), free_port()
     env = gateway_env(port, f"sqlite:///{tmp_path}/gw.db", free_port(), "whsec_" + "x" * 32)
     env |= {
@@ -72,8 +79,8 @@ def test_sighup_gives_new_tls_connections_the_renewed_certificate(tmp_path: Path
         "LIENTHONG_TLS__CERT_FILE": str(pki / "server.pem"),
         "LIENTHONG_TLS__KEY_FILE": str(pki / "server.key"),
         "LIENTHONG_TLS__CLIENT_CA_FILE": str(pki / "ca.pem"),
-        "LIENTHONG_LOGGING__LEVEL": "INFO",
     }
+    del env["LIENTHONG_LOGGING__LEVEL"]  # the level comes from the file, so that a reload sees it
     log = tmp_path / "gateway.log"
     out = log.open("ab")
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and a path we wrote
@@ -91,6 +98,7 @@ def test_sighup_gives_new_tls_connections_the_renewed_certificate(tmp_path: Path
 
         second = _write_server_pair(ca, pki)
         assert second != first
+        config.write_text(default, encoding="utf-8")  # and the level back to INFO
         gw.proc.send_signal(signal.SIGHUP)
         presented = first
         for _ in range(300):  # a bound on waiting (about 30 s), not a timing assertion
@@ -107,6 +115,7 @@ def test_sighup_gives_new_tls_connections_the_renewed_certificate(tmp_path: Path
     applied = [json.loads(line) for line in output.splitlines() if '"reload.applied"' in line]
     assert len(applied) == 1, output[-3000:]
     assert "tls.certificate" in applied[0]["changed"], applied
+    assert "logging.level" in applied[0]["changed"], applied
     renewed = x509.load_der_x509_certificate(second)
     assert applied[0]["tls_certificate"] == {
         "subject": renewed.subject.rfc4514_string(),
