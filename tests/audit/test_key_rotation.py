@@ -39,8 +39,11 @@ def _public_pem(private_key_file: Path, out: Path) -> Path:
 
 async def _rotated_chain(
     store: Store, audit_config: AuditConfig, clock: FakeClock, tmp_path: Path
-) -> tuple[AuditConfig, str]:
-    """A chain signed with key 1, then (restarted with key 2) more records; config 2, key 1's id."""
+) -> tuple[AuditConfig, AuditConfig, str]:
+    """A chain signed with key 1, then (restarted with key 2) more records.
+
+    Returns key 2's config alone, the same listing key 1's public key, and key 1's id.
+    """
     async with AuditLog(store, audit_config, "gw-1", clock=clock) as log:
         await append_some(log, clock, 3)
     old_id = key_id(load_signing_key(audit_config.signing_key_file).public_key())
@@ -49,7 +52,9 @@ async def _rotated_chain(
     )
     async with AuditLog(store, rotated, "gw-1", clock=clock) as log:
         await append_some(log, clock, 3)
-    return rotated, old_id
+    previous = _public_pem(audit_config.signing_key_file, tmp_path / "audit-signing-1.pub")
+    with_previous = rotated.model_copy(update={"previous_public_key_files": [previous]})
+    return rotated, with_previous, old_id
 
 
 async def test_a_rotated_key_verifies_with_the_previous_public_key(
@@ -60,9 +65,7 @@ async def test_a_rotated_key_verifies_with_the_previous_public_key(
     tmp_path: Path,
 ) -> None:
     """Key 1, then key 2 in place: verify passes given key 1's public key, and so does an export."""
-    rotated, old_id = await _rotated_chain(store, audit_config, clock, tmp_path)
-    previous = _public_pem(audit_config.signing_key_file, tmp_path / "audit-signing-1.pub")
-    config = rotated.model_copy(update={"previous_public_key_files": [previous]})
+    rotated, config, old_id = await _rotated_chain(store, audit_config, clock, tmp_path)
     rows = await store.fetch_all("SELECT DISTINCT key_id FROM audit_checkpoints")
     assert {r["key_id"] for r in rows} == {
         old_id,
@@ -89,7 +92,7 @@ async def test_a_checkpoint_of_an_unknown_key_is_unverifiable_not_tampered(
     tmp_path: Path,
 ) -> None:
     """Without key 1's public key: one clear UNVERIFIABLE line per old checkpoint, exit 1."""
-    rotated, old_id = await _rotated_chain(store, audit_config, clock, tmp_path)
+    rotated, _, old_id = await _rotated_chain(store, audit_config, clock, tmp_path)
     out = io.StringIO()
     assert await audit_verify_command(store_config, rotated, None, out=out, clock=clock) == 1
     lines = out.getvalue().splitlines()
@@ -110,9 +113,7 @@ async def test_a_changed_checkpoint_of_a_previous_key_is_still_tampering(
     tmp_path: Path,
 ) -> None:
     """A previous key is trusted for what it signed, not for anything claiming its key id."""
-    rotated, old_id = await _rotated_chain(store, audit_config, clock, tmp_path)
-    previous = _public_pem(audit_config.signing_key_file, tmp_path / "audit-signing-1.pub")
-    config = rotated.model_copy(update={"previous_public_key_files": [previous]})
+    _, config, old_id = await _rotated_chain(store, audit_config, clock, tmp_path)
     async with store.transaction() as tx:
         await tx.execute(
             "UPDATE audit_checkpoints SET time_us = time_us + 1 WHERE key_id = $1", old_id

@@ -12,8 +12,6 @@ import json
 import signal
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from gateway.config import DEFAULT_CONFIG
-from tests.payments.processes import REPO, GatewayProcess, free_port, gateway_env
+from tests.payments.processes import GatewayProcess, free_port, gateway_env
 
 pytestmark = pytest.mark.slow
 
@@ -82,18 +80,8 @@ def test_sighup_gives_new_tls_connections_the_renewed_certificate(tmp_path: Path
     }
     del env["LIENTHONG_LOGGING__LEVEL"]  # the level comes from the file, so that a reload sees it
     log = tmp_path / "gateway.log"
-    out = log.open("ab")
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and a path we wrote
-        [sys.executable, "-m", "gateway", "run", "--config", str(config)],
-        cwd=REPO,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    out.close()
-    gw = GatewayProcess(proc, f"http://127.0.0.1:{port}")
+    gw = GatewayProcess.start(port, env, log, config)
     try:
-        gw.wait_healthy(log)
         assert _presented_certificate(tls_port, client) == first
 
         second = _write_server_pair(ca, pki)
