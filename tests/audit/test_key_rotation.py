@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -37,9 +38,13 @@ def _public_pem(private_key_file: Path, out: Path) -> Path:
     return out
 
 
-async def _rotated_chain(
+Rotation = tuple[AuditConfig, AuditConfig, str]
+
+
+@pytest.fixture
+async def rotation(
     store: Store, audit_config: AuditConfig, clock: FakeClock, tmp_path: Path
-) -> tuple[AuditConfig, AuditConfig, str]:
+) -> Rotation:
     """A chain signed with key 1, then (restarted with key 2) more records.
 
     Returns key 2's config alone, the same listing key 1's public key, and key 1's id.
@@ -58,14 +63,10 @@ async def _rotated_chain(
 
 
 async def test_a_rotated_key_verifies_with_the_previous_public_key(
-    store_config: StoreConfig,
-    store: Store,
-    audit_config: AuditConfig,
-    clock: FakeClock,
-    tmp_path: Path,
+    store_config: StoreConfig, store: Store, clock: FakeClock, rotation: Rotation
 ) -> None:
     """Key 1, then key 2 in place: verify passes given key 1's public key, and so does an export."""
-    rotated, config, old_id = await _rotated_chain(store, audit_config, clock, tmp_path)
+    rotated, config, old_id = rotation
     rows = await store.fetch_all("SELECT DISTINCT key_id FROM audit_checkpoints")
     assert {r["key_id"] for r in rows} == {
         old_id,
@@ -85,14 +86,10 @@ async def test_a_rotated_key_verifies_with_the_previous_public_key(
 
 
 async def test_a_checkpoint_of_an_unknown_key_is_unverifiable_not_tampered(
-    store_config: StoreConfig,
-    store: Store,
-    audit_config: AuditConfig,
-    clock: FakeClock,
-    tmp_path: Path,
+    store_config: StoreConfig, store: Store, clock: FakeClock, rotation: Rotation
 ) -> None:
     """Without key 1's public key: one clear UNVERIFIABLE line per old checkpoint, exit 1."""
-    rotated, _, old_id = await _rotated_chain(store, audit_config, clock, tmp_path)
+    rotated, _, old_id = rotation
     out = io.StringIO()
     assert await audit_verify_command(store_config, rotated, None, out=out, clock=clock) == 1
     lines = out.getvalue().splitlines()
@@ -106,14 +103,10 @@ async def test_a_checkpoint_of_an_unknown_key_is_unverifiable_not_tampered(
 
 
 async def test_a_changed_checkpoint_of_a_previous_key_is_still_tampering(
-    store_config: StoreConfig,
-    store: Store,
-    audit_config: AuditConfig,
-    clock: FakeClock,
-    tmp_path: Path,
+    store_config: StoreConfig, store: Store, clock: FakeClock, rotation: Rotation
 ) -> None:
     """A previous key is trusted for what it signed, not for anything claiming its key id."""
-    _, config, old_id = await _rotated_chain(store, audit_config, clock, tmp_path)
+    _, config, old_id = rotation
     async with store.transaction() as tx:
         await tx.execute(
             "UPDATE audit_checkpoints SET time_us = time_us + 1 WHERE key_id = $1", old_id
