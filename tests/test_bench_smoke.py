@@ -39,9 +39,13 @@ QUICK_RUN_TIMEOUT = 150
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run ``python -m bench --quick`` once in its own process and load the JSON it wrote."""
-    out = tmp_path_factory.mktemp("bench")
+    return _quick_bench(tmp_path_factory.mktemp("bench"))
+
+
+def _quick_bench(out: Path, *args: str) -> dict[str, Any]:
+    """``python -m bench --quick ARGS`` in its own process: the JSON it wrote (and stdout)."""
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench", "--quick", "--output-dir", str(out)],
+        [sys.executable, "-m", "bench", "--quick", *args, "--output-dir", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -442,3 +446,19 @@ def test_compare_sends_the_same_load_to_both_and_overrides_reach_b_only(
     a_log = a["log_bytes_per_request"]["gateway-a"]
     assert a_log > 500  # one INFO request line and one exchange line per verification
     assert b["log_bytes_per_request"]["gateway-b"] < a_log / 10
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
+def test_quick_cluster_run_measures_one_and_three_instances(tmp_path: Path) -> None:
+    """The cluster scenario answers every verification through nginx to 1 and 3 instances
+    (or says why it was skipped: no nginx, no PostgreSQL)."""
+    scenario = _scenario(_quick_bench(tmp_path, "--scenario", "cluster"), "cluster")
+    if not scenario["figures"]:
+        assert any("skipped" in note for note in scenario["notes"]), scenario
+        return
+    assert [f["target"] for f in scenario["figures"]] == ["1 instance", "3 instances"]
+    for f in scenario["figures"]:
+        assert f["requests"] > 0
+        assert f["errors"] == {}
+        assert f["cpu_ms_per_request"]["gateways"] > 0
