@@ -169,7 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--receiver-port",
         type=int,
         default=None,
-        help="port of the demo receiver (default: the client's webhook port)",
+        help=(
+            "port of the demo receiver (default: the port of the client's webhook.url;"
+            " another port is refused unless the config sends webhooks and returns there)"
+        ),
     )
     demo.add_argument(
         "--serve",

@@ -83,7 +83,10 @@ from gateway.audit.record import (
     subject_digest,
 )
 from gateway.audit.signing import (
+    AuditKeyring,
     Checkpoint,
+    keyring,
+    load_public_key_file,
     load_signing_key,
     sign_checkpoint,
     subject_digest_key,
@@ -254,6 +257,12 @@ class AuditLog:
     @property
     def public_key(self) -> ed25519.Ed25519PublicKey:
         return self.signing_key.public_key()
+
+    @property
+    def verification_keys(self) -> AuditKeyring:
+        """The signing key's public key and ``previous_public_key_files``, by key id."""
+        previous = [load_public_key_file(p) for p in self.config.previous_public_key_files]
+        return keyring([self.public_key, *previous])
 
     def _subject_key(self) -> bytes:
         if self._digest_key is None:
@@ -585,12 +594,14 @@ class AuditLog:
     async def verify(self, since: datetime | None = None) -> VerifyReport:
         """Check every instance's chain and checkpoints in the store (see :mod:`.chain`)."""
         return await verify_audit_log(
-            self.store, self.public_key, since=since, archive_dir=self.config.archive_dir
+            self.store, self.verification_keys, since=since, archive_dir=self.config.archive_dir
         )
 
     async def export(self, since: datetime | None, until: datetime | None, out: IO[str]) -> int:
         """Write the period's records (all instances) as JSON lines; returns how many."""
-        return await export_audit_log(self.store, self.public_key, out, since=since, until=until)
+        return await export_audit_log(
+            self.store, self.public_key, out, since=since, until=until, keys=self.verification_keys
+        )
 
     # -- retention --------------------------------------------------------------------------
 
