@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
+from adapters.aliases import Handler, Middleware
 from gateway.appkeys import AUDIT_LOG, SECURITY_MONITOR, SETTINGS, STORE
 from gateway.audit import AuditLog, audit_middleware
 from gateway.pki import ensure_dev_pki
@@ -27,8 +28,6 @@ from gateway.security import (
     watch_certificates,
 )
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 _AUDIT_MW: web.AppKey[Middleware] = web.AppKey("audit_middleware")
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +33,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
+from adapters.aliases import Handler
 from adapters.errors import AdapterError, UpstreamUnavailable
 from adapters.http import REQUEST_ID
 from adapters.observability import UpstreamExchange, collect_exchanges
@@ -49,8 +49,6 @@ from gateway.problems import (
     Problem,
     UnsupportedMediaType,
 )
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: The request id of the current request (``request[REQUEST_ID_KEY]``).
 REQUEST_ID_KEY = web.RequestKey("request_id", str)

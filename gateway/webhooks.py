@@ -35,6 +35,7 @@ import structlog
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.aliases import Sleep
 from gateway.clients import WebhookTarget
 from gateway.payments.outbox import Outbox, OutboxEvent, OutboxStatus
 from gateway.store import Clock, Store
@@ -52,7 +53,6 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 #: Where a client's events go, looked up per event (None: the client has no webhook).
 TargetLookup = Callable[[str], WebhookTarget | None]
-Sleep = Callable[[float], Awaitable[None]]
 #: Told of each delivery attempt: the event, "delivered" or "failed", the HTTP status if any.
 AttemptObserver = Callable[[OutboxEvent, str, int | None], Awaitable[None]]
 

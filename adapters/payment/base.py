@@ -20,12 +20,9 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-from zoneinfo import ZoneInfo
 
+from adapters.aliases import VIETNAM_TZ
 from adapters.errors import AdapterError
-
-#: Vietnam's time zone (GMT+7, no daylight saving); every provider timestamp is in it.
-VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9]{1,20}$")
 

@@ -17,7 +17,7 @@ tests never wait.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState
@@ -25,14 +25,13 @@ from tenacity.retry import retry_base
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from adapters.aliases import Monotonic as Clock
+from adapters.aliases import Sleep
 from adapters.errors import AdapterError
 from adapters.resilience.budget import RetryBudget
 from adapters.resilience.config import OperationPolicy
 
 log = structlog.get_logger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
 
 
 class FullJitterBackoff(wait_base):

@@ -41,12 +41,13 @@ records written before they existed verify unchanged (see
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from adapters.aliases import Handler, Middleware
 from adapters.observability import UpstreamExchange
 from adapters.tracecontext import TraceContext
 from gateway.audit.log import AuditLog
@@ -61,9 +62,6 @@ AUDIT_CONTEXT: web.RequestKey[dict[str, str]] = web.RequestKey("lienthong.audit_
 AUDIT_VERDICT = web.RequestKey("lienthong.audit_verdict", str)
 #: Body keys that name the officer who asked (personal data, but not the record's subject).
 OFFICER_KEYS = frozenset({"officer_id", "macanbo"})
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 _log = structlog.get_logger("audit")

@@ -48,10 +48,11 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from adapters.aliases import VIETNAM_TZ
 from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.audit.middleware import audit_operator
@@ -68,7 +69,6 @@ __all__ = [
     "render_table",
 ]
 
-VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 ARCHIVE_GLOB = "audit-*.jsonl.gz"
 OPERATOR_COMMAND = "audit subject"
 

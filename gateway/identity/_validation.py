@@ -7,12 +7,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from adapters.aliases import VIETNAM_TZ
 from gateway.problems import ValidationFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-#: Vietnam has one time zone, UTC+7 and no daylight saving.
-VIETNAM_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 _BODY_FIELD = "body"
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from adapters.aliases import VIETNAM_TZ
 from gateway import security_events
 from gateway.audit.record import masked
 from gateway.payments.model import (
@@ -46,9 +47,6 @@ from gateway.payments.outbox import Outbox
 from gateway.store import Clock, Row, Store, Transaction, from_us, to_us
 
 _log = structlog.get_logger("payments.ledger")
-
-#: Vietnam keeps one time zone, UTC+7, without daylight saving.
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 _MAX_CREATE_ATTEMPTS = 3
 #: Re-reads of a payment that another writer moved between our read and our update.
@@ -521,7 +519,7 @@ class PaymentLedger:
         return [payment_from_row(r) for r in rows]
 
     async def list_by_day(
-        self, day: date, *, tz: timezone = VIETNAM_TIME, page_size: int = 500
+        self, day: date, *, tz: timezone = VIETNAM_TZ, page_size: int = 500
     ) -> AsyncIterator[Payment]:
         """Every payment created on ``day`` (local to ``tz``), oldest first, read page by page."""
         start = to_us(datetime.combine(day, time.min, tzinfo=tz))
@@ -582,7 +580,6 @@ def _move_for(
 
 __all__ = [
     "REVIEW_SECURITY_EVENTS",
-    "VIETNAM_TIME",
     "IdempotencyConflict",
     "PaymentLedger",
     "PaymentNotFound",

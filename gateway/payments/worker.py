@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from adapters.aliases import Sleep
 from adapters.errors import AdapterError
 from gateway import security_events
 from gateway.payments.ledger import PaymentLedger
@@ -38,8 +39,6 @@ from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import OPEN, PaymentService
 
 _log = structlog.get_logger("payments.poller")
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)

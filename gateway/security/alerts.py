@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 import structlog
 from prometheus_client import Counter
 
+from adapters.aliases import Sleep
 from gateway.security.config import AlertWebhookConfig
 from gateway.security.detectors import SecurityAlert
 from gateway.store import Clock, utc_now
@@ -26,8 +26,6 @@ _log = structlog.get_logger("security.alerts")
 ALERT_DELIVERIES = Counter(
     "lienthong_security_alert_deliveries_total", "Alert webhook deliveries by outcome", ["outcome"]
 )
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def alert_body(alert: SecurityAlert) -> bytes:

@@ -23,6 +23,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from adapters.aliases import Monotonic, WallClock
 from gateway import security_events
 from gateway.security.config import SecurityConfig
 from gateway.security.windows import RateBaseline, SlidingCount, VerificationWindow
@@ -32,9 +33,7 @@ SECURITY_ALERTS = Counter(
 )
 
 #: Monotonic seconds (for windows and cool-downs).
-Monotonic = Callable[[], float]
 #: Wall clock for the alert's timestamp.
-WallClock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,13 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 from prometheus_client import Counter
 
+from adapters.aliases import Sleep
 from gateway import security_events
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
 from gateway.security.detectors import SecurityAlert
@@ -36,8 +37,6 @@ _log = structlog.get_logger("security.recorder")
 SECURITY_RECORDS_DROPPED = Counter(
     "lienthong_security_records_dropped_total", "Security events not stored (buffer full)"
 )
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def sanitise_fields(fields: Mapping[str, Any]) -> dict[str, Any]:

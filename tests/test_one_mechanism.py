@@ -1,0 +1,51 @@
+"""One implementation per mechanism (issue 10): a mechanism written twice is found here.
+
+Each rule reads the source of ``gateway/`` and ``adapters/`` with ``ast`` and
+names the one module allowed to implement the mechanism; a second copy
+anywhere else fails with its file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("gateway", "adapters")
+
+
+def _sources() -> Iterator[tuple[str, ast.Module]]:
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            rel = path.relative_to(REPO).as_posix()
+            yield rel, ast.parse(path.read_text(encoding="utf-8"), filename=rel)
+
+
+def _offenders(found: Callable[[ast.AST], bool], allowed: set[str]) -> list[str]:
+    return [
+        f"{rel}:{getattr(node, 'lineno', 0)}"
+        for rel, tree in _sources()
+        if rel not in allowed
+        for node in ast.walk(tree)
+        if found(node)
+    ]
+
+
+def _is_utc_plus_seven(node: ast.AST) -> bool:
+    """``timedelta(hours=7)`` or ``ZoneInfo("Asia/Ho_Chi_Minh")``: a Vietnam time zone."""
+    if not isinstance(node, ast.Call):
+        return False
+    if any(
+        kw.arg == "hours" and isinstance(kw.value, ast.Constant) and kw.value.value == 7
+        for kw in node.keywords
+    ):
+        return True
+    return any(
+        isinstance(arg, ast.Constant) and arg.value == "Asia/Ho_Chi_Minh" for arg in node.args
+    )
+
+
+def test_the_vietnam_time_zone_is_built_once() -> None:
+    """Only adapters/aliases.py builds UTC+7; everything else imports ``VIETNAM_TZ``."""
+    assert _offenders(_is_utc_plus_seven, {"adapters/aliases.py"}) == []
