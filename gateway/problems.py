@@ -14,9 +14,11 @@ with ``charset=utf-8`` in its Content-Type: :func:`json_response` for the routes
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 PROBLEM_BASE = "https://lienthong.example/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -138,6 +140,10 @@ class UnsupportedMediaType(Problem):
     title = "Unsupported media type"
 
 
+#: The ``field`` of an error about the body as a whole (not an object, say).
+BODY_FIELD = "body"
+
+
 class ValidationFailed(Problem):
     """422 with ``errors: [{"field": ..., "message": ...}]``."""
 
@@ -149,6 +155,22 @@ class ValidationFailed(Problem):
         fields = ", ".join(e["field"] for e in errors)
         super().__init__(detail or f"invalid field(s): {fields}", errors=errors)
         self.errors = errors
+
+    @classmethod
+    def from_pydantic(
+        cls, exc: ValidationError, *, messages: Mapping[tuple[str, ...], str] | None = None
+    ) -> ValidationFailed:
+        """The 422 for a pydantic error: each bad field by its dotted path, never its input.
+
+        The whole body is :data:`BODY_FIELD`; ``messages`` replaces pydantic's message
+        for the fields it names (by path, e.g. ``("fee_lines",)``).
+        """
+        errors: list[dict[str, str]] = []
+        for error in exc.errors(include_url=False, include_input=False, include_context=False):
+            path = tuple(str(part) for part in error["loc"])
+            message = (messages or {}).get(path, error["msg"])
+            errors.append({"field": ".".join(path) or BODY_FIELD, "message": message})
+        return cls(errors)
 
 
 class TooManyRequests(Problem):
