@@ -49,3 +49,19 @@ def _is_utc_plus_seven(node: ast.AST) -> bool:
 def test_the_vietnam_time_zone_is_built_once() -> None:
     """Only adapters/aliases.py builds UTC+7; everything else imports ``VIETNAM_TZ``."""
     assert _offenders(_is_utc_plus_seven, {"adapters/aliases.py"}) == []
+
+
+def _emits_a_literal(node: ast.AST) -> bool:
+    """``security_events.emit("kind", ...)``: a kind spelt as a string, not a member."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "emit"
+        and bool(node.args)
+        and isinstance(node.args[0], ast.Constant | ast.JoinedStr)
+    )
+
+
+def test_security_events_are_emitted_by_kind_never_by_string() -> None:
+    """Every ``emit`` names a ``SecurityEventKind`` member (a typo cannot make a new kind)."""
+    assert _offenders(_emits_a_literal, set()) == []

@@ -33,6 +33,7 @@ from gateway.problems import (
     TooManyRequests,
     Unauthorized,
 )
+from gateway.security_events import SecurityEventKind
 
 from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
 from .nonces import NonceStore, NonceStoreFull
@@ -44,10 +45,10 @@ _log = structlog.get_logger("gateway.auth")
 
 #: Security event kind per 401 type; other causes are ``auth_failed`` with the reason.
 _EVENT_KINDS = {
-    "unknown-client": "unknown_client",
-    "bad-signature": "bad_signature",
-    "replayed-request": "replayed_request",
-    "stale-request": "stale_request",
+    "unknown-client": SecurityEventKind.UNKNOWN_CLIENT,
+    "bad-signature": SecurityEventKind.BAD_SIGNATURE,
+    "replayed-request": SecurityEventKind.REPLAYED_REQUEST,
+    "stale-request": SecurityEventKind.STALE_REQUEST,
 }
 
 _READ_CHUNK = 64 * 1024
@@ -130,7 +131,7 @@ def _signed_request_of(request: web.Request) -> SignedRequest:
 
 def _report_refusal(request: web.Request, failure: Unauthorized, auth_method: str) -> None:
     client_id = failure.client_id if isinstance(failure, AuthenticationFailed) else None
-    kind = _EVENT_KINDS.get(failure.type_name, "auth_failed")
+    kind = _EVENT_KINDS.get(failure.type_name, SecurityEventKind.AUTH_FAILED)
     security_events.emit(
         kind,
         reason=failure.type_name,
@@ -200,7 +201,9 @@ def authentication_middleware(
             _report_refusal(request, failure, auth_method)
             raise
         except NonceStoreFull as exc:
-            security_events.emit("nonce_store_full", remote=request.remote, path=request.path)
+            security_events.emit(
+                SecurityEventKind.NONCE_STORE_FULL, remote=request.remote, path=request.path
+            )
             raise ServiceUnavailable("too many signed requests in flight", retry_after=1) from exc
         request[CLIENT] = client
         request[AUTH_METHOD] = auth_method
@@ -229,7 +232,7 @@ def authorization_middleware(*, public_paths: tuple[str, ...] = DEFAULT_PUBLIC_P
             raise Unauthorized("no authenticated client", type_name="unauthenticated")
         if not client.may(operation):
             security_events.emit(
-                "forbidden",
+                SecurityEventKind.FORBIDDEN,
                 client_id=client.id,
                 operation=operation,
                 remote=request.remote,
@@ -258,7 +261,7 @@ def rate_limit_middleware(clock: Callable[[], float] = time.monotonic) -> Middle
         wait = bucket.try_take()
         if wait > 0:
             security_events.emit(
-                "rate_limited",
+                SecurityEventKind.RATE_LIMITED,
                 client_id=client.id,
                 remote=request.remote,
                 method=request.method,

@@ -1,4 +1,4 @@
-"""Validating a decoded JSON body as a request model: a 422 naming each bad field, never its input."""
+"""Validating a decoded JSON body as a request model: a 422 naming each bad field, not its input."""
 
 from __future__ import annotations
 

@@ -44,6 +44,7 @@ from gateway.payments.model import (
     sources_of,
 )
 from gateway.payments.outbox import Outbox
+from gateway.security_events import SecurityEventKind
 from gateway.store import Clock, Row, Store, Transaction, from_us, to_us
 
 _log = structlog.get_logger("payments.ledger")
@@ -56,14 +57,14 @@ _OPEN = frozenset({PaymentStatus.CREATED, PaymentStatus.PENDING})
 _UNPAID_FINAL = frozenset(PAID_AFTER)
 
 #: The security event a move to needs_review raises, by its reason.
-REVIEW_SECURITY_EVENTS: dict[ReviewReason, str] = {
-    ReviewReason.AMOUNT_MISMATCH: "amount_mismatch",
-    ReviewReason.PAID_AFTER_FAILED: "late_payment",
-    ReviewReason.PAID_AFTER_CANCELLED: "late_payment",
-    ReviewReason.PAID_AFTER_EXPIRED: "late_payment",
-    ReviewReason.FLAGGED_BY_PROVIDER: "flagged_by_provider",
-    ReviewReason.REVERSED_BY_PROVIDER: "reversed_by_provider",
-    ReviewReason.REFUNDED_BY_PROVIDER: "refunded_by_provider",
+REVIEW_SECURITY_EVENTS: dict[ReviewReason, SecurityEventKind] = {
+    ReviewReason.AMOUNT_MISMATCH: SecurityEventKind.AMOUNT_MISMATCH,
+    ReviewReason.PAID_AFTER_FAILED: SecurityEventKind.LATE_PAYMENT,
+    ReviewReason.PAID_AFTER_CANCELLED: SecurityEventKind.LATE_PAYMENT,
+    ReviewReason.PAID_AFTER_EXPIRED: SecurityEventKind.LATE_PAYMENT,
+    ReviewReason.FLAGGED_BY_PROVIDER: SecurityEventKind.FLAGGED_BY_PROVIDER,
+    ReviewReason.REVERSED_BY_PROVIDER: SecurityEventKind.REVERSED_BY_PROVIDER,
+    ReviewReason.REFUNDED_BY_PROVIDER: SecurityEventKind.REFUNDED_BY_PROVIDER,
 }
 
 #: What a provider may report to :meth:`PaymentLedger.apply_provider_result`.
@@ -95,7 +96,7 @@ class TransitionResult:
 class SecurityRecord:
     """A security event that belongs to a transition: stored and emitted with it."""
 
-    kind: str
+    kind: SecurityEventKind
     fields: Mapping[str, Any]
 
 
@@ -106,7 +107,7 @@ class _Move:
     target: PaymentStatus
     reason: str
     paid_amount: int | None = None
-    security: str | None = None
+    security: SecurityEventKind | None = None
 
 
 def payment_from_row(row: Row) -> Payment:
@@ -463,7 +464,7 @@ class PaymentLedger:
         """A result that changed nothing: harmless if a duplicate, else said so."""
         if current.status is PaymentStatus.PAID and status in _UNPAID_RESULTS:
             security_events.emit(
-                "result_after_paid",
+                SecurityEventKind.RESULT_AFTER_PAID,
                 payment_id=current.id,
                 reference=current.reference,
                 reported=str(status),

@@ -49,6 +49,7 @@ from gateway.payments.ledger import PaymentLedger, PaymentNotFound, Reported, Tr
 from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus
 from gateway.payments.requests import PaymentRequest
 from gateway.problems import Conflict, NotFound
+from gateway.security_events import SecurityEventKind
 from gateway.store import utc_now
 
 _log = structlog.get_logger("payments.service")
@@ -69,9 +70,9 @@ _MONEY_MOVED: frozenset[Reported] = frozenset({PaymentStatus.PAID, *DisputedMone
 
 #: Security event kind per kind of rejected callback.
 _REJECTION_EVENTS = {
-    "bad_checksum": "bad_callback_checksum",
-    "wrong_partner": "bad_callback_partner",
-    "malformed": "malformed_callback",
+    "bad_checksum": SecurityEventKind.BAD_CALLBACK_CHECKSUM,
+    "wrong_partner": SecurityEventKind.BAD_CALLBACK_PARTNER,
+    "malformed": SecurityEventKind.MALFORMED_CALLBACK,
 }
 
 
@@ -304,7 +305,7 @@ class PaymentService:
             result = provider.parse_callback(method, query, body)
         except CallbackRejected as exc:
             security_events.emit(
-                _REJECTION_EVENTS.get(exc.kind, "bad_callback"),
+                _REJECTION_EVENTS.get(exc.kind, SecurityEventKind.BAD_CALLBACK),
                 provider=provider_name,
                 reason=exc.reason,
                 remote=remote,
@@ -342,7 +343,7 @@ class PaymentService:
         if not billed and target not in _MONEY_MOVED:
             # No money moved, and the message disagrees with the bill: change nothing.
             security_events.emit(
-                "amount_mismatch",
+                SecurityEventKind.AMOUNT_MISMATCH,
                 payment_id=payment.id,
                 reference=payment.reference,
                 reported=str(target),
@@ -380,7 +381,11 @@ class PaymentService:
             result = provider.parse_callback("GET", query, b"")
         except CallbackRejected as exc:
             security_events.emit(
-                "bad_return_checksum" if exc.kind == "bad_checksum" else "malformed_return",
+                (
+                    SecurityEventKind.BAD_RETURN_CHECKSUM
+                    if exc.kind == "bad_checksum"
+                    else SecurityEventKind.MALFORMED_RETURN
+                ),
                 provider=provider_name,
                 reason=exc.reason,
                 remote=remote,

@@ -6,10 +6,7 @@ import ipaddress
 from collections.abc import Sequence
 
 from gateway import security_events
-
-#: The event kinds the callback routes emit (the bad-callback detector counts the first).
-BAD_CALLBACK_CHECKSUM = "bad_callback_checksum"
-CALLBACK_ADDRESS_REFUSED = "callback_address_refused"
+from gateway.security_events import SecurityEventKind
 
 
 def check_callback_source(provider: str, remote: str | None, allowed: Sequence[str]) -> bool:
@@ -25,5 +22,7 @@ def check_callback_source(provider: str, remote: str | None, allowed: Sequence[s
         address in ipaddress.ip_network(net, strict=False) for net in allowed
     ):
         return True
-    security_events.emit(CALLBACK_ADDRESS_REFUSED, provider=provider, remote=remote)
+    security_events.emit(
+        SecurityEventKind.CALLBACK_ADDRESS_REFUSED, provider=provider, remote=remote
+    )
     return False

@@ -27,6 +27,7 @@ from adapters.aliases import Monotonic, WallClock
 from gateway import security_events
 from gateway.security.config import SecurityConfig
 from gateway.security.windows import RateBaseline, SlidingCount, VerificationWindow
+from gateway.security_events import SecurityEventKind
 
 SECURITY_ALERTS = Counter(
     "lienthong_security_alerts_total", "Security alerts raised, by detector", ["detector"]
@@ -164,7 +165,7 @@ class SecurityMonitor:
         alert = SecurityAlert(uuid.uuid4().hex, detector, subject, self._wall(), detail)
         SECURITY_ALERTS.labels(detector).inc()
         security_events.emit(
-            "alert", alert_id=alert.id, detector=detector, subject=subject, **detail
+            SecurityEventKind.ALERT, alert_id=alert.id, detector=detector, subject=subject, **detail
         )
         for sink in self._sinks:
             sink(alert)

@@ -30,6 +30,7 @@ from adapters.aliases import Sleep
 from gateway import security_events
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
 from gateway.security.detectors import SecurityAlert
+from gateway.security_events import SecurityEventKind
 from gateway.store import Clock, Store, Transaction, to_us
 
 _log = structlog.get_logger("security.recorder")
@@ -69,7 +70,7 @@ def event_row(
     return (
         time_us,
         instance_id,
-        kind,
+        str(kind),
         None if client_id is None else str(client_id),
         None if remote is None else str(remote),
         json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
@@ -114,7 +115,7 @@ class SecurityRecorder:
 
     def on_event(self, kind: str, fields: Mapping[str, Any]) -> None:
         """Listener for the security event stream (alerts are recorded by :meth:`on_alert`)."""
-        if kind == "alert":
+        if kind == SecurityEventKind.ALERT:
             return
         if len(self._events) == self._events.maxlen:
             SECURITY_RECORDS_DROPPED.inc()
