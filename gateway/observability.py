@@ -13,9 +13,11 @@ Two middlewares, outermost first:
   request; one operational record per upstream exchange with the four
   timestamps (ISO 8601 UTC) and the span ids it sent; request metrics.
 * :func:`problem_middleware` — converts whatever a handler raised into an
-  ``application/problem+json`` answer: a :class:`~gateway.problems.Problem`,
-  an :class:`~adapters.errors.AdapterError`, an aiohttp HTTP exception, or (as
-  a 500, logged) anything else. Nothing escapes as an HTML error page. A
+  ``application/problem+json`` answer: a :class:`~gateway.problems.Problem`
+  as it is, a :class:`~gateway.errors.DomainError` by the one table
+  (:data:`gateway.problems.DOMAIN_PROBLEMS`), an
+  :class:`~adapters.errors.AdapterError`, an aiohttp HTTP exception, or (as a
+  500, logged) anything else. Nothing escapes as an HTML error page. A
   client that disconnected mid-request is answered (to no one) and logged with
   status 499 and outcome ``client_disconnected``, never as a 500 with a traceback.
   While the server drains (SIGTERM), every answer closes its connection.
@@ -40,6 +42,7 @@ from adapters.observability import UpstreamExchange, collect_exchanges
 from adapters.tracecontext import TraceContext
 from gateway import security_events, tracing
 from gateway.auth.keys import CLIENT, SERVING
+from gateway.errors import DomainError
 from gateway.logging import PERSONAL_ID_SHAPE
 from gateway.problems import (
     BadRequest,
@@ -48,6 +51,7 @@ from gateway.problems import (
     PayloadTooLarge,
     Problem,
     UnsupportedMediaType,
+    problem_for,
 )
 
 #: The request id of the current request (``request[REQUEST_ID_KEY]``).
@@ -233,6 +237,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if getattr(problem, "close_connection", False):
             response.force_close()
         return response
+    except DomainError as exc:
+        return problem_for(exc).to_response(rid)
     except AdapterError as exc:
         security_events.report_adapter_error(exc)
         _errlog.warning(

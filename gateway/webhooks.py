@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.aliases import Sleep
 from gateway.clients import WebhookTarget
+from gateway.errors import InvalidValue
 from gateway.payments.outbox import Outbox, OutboxEvent, OutboxStatus
 from gateway.store import Clock, Store
 from gateway.tracing import webhook_headers
@@ -57,7 +58,7 @@ TargetLookup = Callable[[str], WebhookTarget | None]
 AttemptObserver = Callable[[OutboxEvent, str, int | None], Awaitable[None]]
 
 
-class WebhookVerificationError(Exception):
+class WebhookVerificationError(InvalidValue):
     """A webhook's headers or signature do not verify."""
 
 

@@ -88,6 +88,7 @@ from gateway.audit.signing import (
     sign_checkpoint,
     subject_digest_key,
 )
+from gateway.errors import InternalFault
 from gateway.store import Clock, Store, Transaction, to_us
 
 _log = structlog.get_logger("audit")
@@ -106,7 +107,7 @@ _ROWS_PER_INSERT = 50
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-class AuditLogClosed(RuntimeError):
+class AuditLogClosed(InternalFault, RuntimeError):
     """``append`` was called on an audit log that is not running."""
 
 

@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.audit.config import AuditConfig
 from gateway.audit.record import canonical_json
+from gateway.errors import InternalFault
 
 
-class AuditKeyError(Exception):
+class AuditKeyError(InternalFault):
     """The audit signing key is missing or is not an Ed25519 key."""
 
 

@@ -57,6 +57,7 @@ from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.audit.middleware import audit_operator
 from gateway.audit.record import AuditRecord, masked
+from gateway.errors import InvalidValue
 from gateway.store import Clock, Store, StoreConfig, open_store, utc_now
 
 __all__ = [
@@ -73,7 +74,7 @@ ARCHIVE_GLOB = "audit-*.jsonl.gz"
 OPERATOR_COMMAND = "audit subject"
 
 
-class SubjectInputError(ValueError):
+class SubjectInputError(InvalidValue):
     """The id could not be read; the message never contains what was given."""
 
 

@@ -15,13 +15,15 @@ from collections.abc import Callable
 
 import http_sf
 
+from gateway.errors import InvalidValue
+
 DIGEST_ALGORITHMS: dict[str, Callable[[bytes], bytes]] = {
     "sha-256": lambda body: hashlib.sha256(body).digest(),
     "sha-512": lambda body: hashlib.sha512(body).digest(),
 }
 
 
-class ContentDigestError(ValueError):
+class ContentDigestError(InvalidValue):
     """The Content-Digest field is malformed, names no known algorithm, or does not match."""
 
 

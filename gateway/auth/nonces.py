@@ -19,6 +19,8 @@ from typing import Protocol
 
 from prometheus_client import Gauge
 
+from gateway.errors import InternalFault
+
 NONCES_HELD = Gauge(
     "lienthong_nonce_store_entries", "Unexpired signature nonces held by the in-memory nonce store"
 )
@@ -28,7 +30,7 @@ NONCES_CAPACITY = Gauge(
 )
 
 
-class NonceStoreFull(RuntimeError):
+class NonceStoreFull(InternalFault, RuntimeError):
     """The store holds its maximum of unexpired nonces; refusing is safer than forgetting."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from adapters.population.models import BirthDate, Gender
+from gateway.errors import InvalidValue
 
 __all__ = [
     "ID_NUMBER_LENGTH",
@@ -106,7 +107,7 @@ PROVINCE_CODES: MappingProxyType[str, str] = MappingProxyType(
 )
 
 
-class InvalidIdNumber(ValueError):
+class InvalidIdNumber(InvalidValue):
     """A personal id that cannot be parsed; the message never contains the number."""
 
 
@@ -175,7 +176,7 @@ def check_id_number(
     """Every way ``id_number`` disagrees with itself or with the claimed birth date and gender.
 
     Returns ``[{"field": "id_number", "message": ...}]`` entries (empty when consistent),
-    ready for :class:`gateway.problems.ValidationFailed`. ``birth_date`` and ``gender``
+    ready for :class:`gateway.errors.InvalidRequest`. ``birth_date`` and ``gender``
     are optional (a look-up claims neither); only what is given is checked.
     """
     try:

@@ -29,6 +29,7 @@ import structlog
 from adapters.aliases import VIETNAM_TZ
 from gateway import security_events
 from gateway.audit.record import masked
+from gateway.errors import IdempotencyConflict, PaymentNotFound
 from gateway.payments.model import (
     DISPUTE_REASONS,
     EVENT_TYPES,
@@ -69,14 +70,6 @@ REVIEW_SECURITY_EVENTS: dict[ReviewReason, SecurityEventKind] = {
 
 #: What a provider may report to :meth:`PaymentLedger.apply_provider_result`.
 Reported = PaymentStatus | DisputedMoney
-
-
-class PaymentNotFound(LookupError):
-    """No payment has that id or reference."""
-
-
-class IdempotencyConflict(Exception):
-    """The idempotency key was used before with another request body (the route answers 422)."""
 
 
 class _LostIdempotencyRace(Exception):

@@ -45,10 +45,10 @@ from adapters.payment.base import (
 )
 from gateway import security_events
 from gateway.clients import ClientConfig
-from gateway.payments.ledger import PaymentLedger, PaymentNotFound, Reported, TransitionResult
+from gateway.errors import PaymentNotCancellable, PaymentNotFound
+from gateway.payments.ledger import PaymentLedger, Reported, TransitionResult
 from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus
 from gateway.payments.requests import PaymentRequest
-from gateway.problems import Conflict, NotFound
 from gateway.security_events import SecurityEventKind
 from gateway.store import utc_now
 
@@ -235,7 +235,7 @@ class PaymentService:
     async def _owned(self, client: ClientConfig, payment_id: str) -> Payment:
         payment = await self.ledger.get(payment_id)
         if payment is None or payment.client_id != client.id:
-            raise NotFound("no such payment", type_name="payment-not-found")
+            raise PaymentNotFound(payment_id)
         return payment
 
     async def refresh(self, payment: Payment, *, reason: str = "status_query") -> Payment:
@@ -276,10 +276,9 @@ class PaymentService:
             if result.applied:
                 return result.payment
             payment = result.payment
-        raise Conflict(
+        raise PaymentNotCancellable(
             f"the payment is {payment.status} and can no longer be cancelled",
-            type_name="payment-not-cancellable",
-            payment_status=str(payment.status),
+            status=payment.status,
         )
 
     # -- provider callbacks -----------------------------------------------------------------

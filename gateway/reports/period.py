@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from adapters.aliases import VIETNAM_TZ
+from gateway.errors import InvalidValue
 from gateway.store import to_us
 
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -20,7 +21,7 @@ _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 WEEK_US = 7 * 24 * 3600 * 1_000_000
 
 
-class PeriodError(ValueError):
+class PeriodError(InvalidValue):
     """A period that does not parse (``2026-Q5``, ``--to`` before ``--from`` …)."""
 
 
