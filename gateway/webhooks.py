@@ -36,6 +36,7 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.aliases import Sleep
+from adapters.backoff import full_jitter
 from gateway.clients import WebhookTarget
 from gateway.errors import InvalidValue
 from gateway.payments.outbox import Outbox, OutboxEvent, OutboxStatus
@@ -254,11 +255,13 @@ class OutboxDispatcher:
 
     def backoff(self, attempts_before: int) -> timedelta:
         """Full-jitter exponential backoff: uniform in [0, min(max, initial × 2^attempts))."""
-        ceiling = min(
+        wait = full_jitter(
+            self.config.backoff_initial.total_seconds(),
             self.config.backoff_max.total_seconds(),
-            self.config.backoff_initial.total_seconds() * 2 ** min(attempts_before, 40),
+            attempts_before + 1,
+            self._rng,
         )
-        return timedelta(seconds=self._rng() * ceiling)
+        return timedelta(seconds=wait)
 
     async def _after_failure(self, event: OutboxEvent, error: str) -> None:
         now = self._clock()

@@ -65,3 +65,19 @@ def _emits_a_literal(node: ast.AST) -> bool:
 def test_security_events_are_emitted_by_kind_never_by_string() -> None:
     """Every ``emit`` names a ``SecurityEventKind`` member (a typo cannot make a new kind)."""
     assert _offenders(_emits_a_literal, set()) == []
+
+
+def _doubles(node: ast.AST) -> bool:
+    """``2 ** n`` with a variable ``n``: an exponential backoff written again."""
+    return (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Pow)
+        and isinstance(node.left, ast.Constant)
+        and node.left.value == 2
+        and not isinstance(node.right, ast.Constant)
+    )
+
+
+def test_exponential_backoff_is_computed_in_one_module() -> None:
+    """Only adapters/backoff.py raises 2 to a variable power (retries, outbox, poller, alerts)."""
+    assert _offenders(_doubles, {"adapters/backoff.py"}) == []

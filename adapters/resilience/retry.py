@@ -27,6 +27,7 @@ from tenacity.wait import wait_base
 
 from adapters.aliases import Monotonic as Clock
 from adapters.aliases import Sleep
+from adapters.backoff import backoff_ceiling, full_jitter
 from adapters.errors import AdapterError
 from adapters.resilience.budget import RetryBudget
 from adapters.resilience.config import OperationPolicy
@@ -44,11 +45,10 @@ class FullJitterBackoff(wait_base):
 
     def cap(self, attempt_number: int) -> float:
         """The largest wait after attempt ``attempt_number`` (1-based)."""
-        exponent = min(max(attempt_number - 1, 0), 62)  # no float overflow on long runs
-        return float(min(self.maximum, self.initial * 2.0**exponent))
+        return backoff_ceiling(self.initial, self.maximum, attempt_number)
 
     def __call__(self, retry_state: RetryCallState) -> float:
-        return self._rng.uniform(0.0, self.cap(retry_state.attempt_number))
+        return full_jitter(self.initial, self.maximum, retry_state.attempt_number, self._rng.random)
 
 
 class RetryWhenSafe(retry_base):
