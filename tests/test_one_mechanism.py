@@ -81,3 +81,19 @@ def _doubles(node: ast.AST) -> bool:
 def test_exponential_backoff_is_computed_in_one_module() -> None:
     """Only adapters/backoff.py raises 2 to a variable power (retries, outbox, poller, alerts)."""
     assert _offenders(_doubles, {"adapters/backoff.py"}) == []
+
+
+def _stars(node: ast.AST) -> bool:
+    """``"*" * n``: a personal id being masked by hand."""
+    return (
+        isinstance(node, ast.BinOp)
+        and isinstance(node.op, ast.Mult)
+        and any(
+            isinstance(side, ast.Constant) and side.value == "*" for side in (node.left, node.right)
+        )
+    )
+
+
+def test_personal_ids_are_masked_in_one_module() -> None:
+    """Only adapters/masking.py writes the stars; logs, records and sandboxes call it."""
+    assert _offenders(_stars, {"adapters/masking.py"}) == []

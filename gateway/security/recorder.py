@@ -28,7 +28,7 @@ from prometheus_client import Counter
 
 from adapters.aliases import Sleep
 from gateway import security_events
-from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
+from gateway.logging import SECRET_KEYS, mask_field
 from gateway.security.detectors import SecurityAlert
 from gateway.security_events import SecurityEventKind
 from gateway.store import Clock, Store, Transaction, to_us
@@ -41,23 +41,12 @@ SECURITY_RECORDS_DROPPED = Counter(
 
 
 def sanitise_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Event fields fit for storage: secrets dropped, ids and names masked, text scanned."""
-    clean: dict[str, Any] = {}
-    for key, value in fields.items():
-        k = key.lower()
-        if k in SECRET_KEYS:
-            continue
-        if k in ID_KEYS and value is not None:
-            clean[key] = mask_id(str(value))
-        elif k in NAME_KEYS and isinstance(value, str):
-            clean[key] = mask_name(value)
-        elif isinstance(value, str):
-            clean[key] = mask_text(value)
-        elif isinstance(value, int | float) or value is None:  # amounts and counts, not ids
-            clean[key] = value
-        else:
-            clean[key] = mask_text(str(value))
-    return clean
+    """Event fields fit for storage: secrets dropped, the rest masked as log lines are."""
+    return {
+        key: mask_field(key, value)
+        for key, value in fields.items()
+        if key.lower() not in SECRET_KEYS
+    }
 
 
 def event_row(
