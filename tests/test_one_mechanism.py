@@ -97,3 +97,16 @@ def _stars(node: ast.AST) -> bool:
 def test_personal_ids_are_masked_in_one_module() -> None:
     """Only adapters/masking.py writes the stars; logs, records and sandboxes call it."""
     assert _offenders(_stars, {"adapters/masking.py"}) == []
+
+
+def _records_an_exchange(node: ast.AST) -> bool:
+    """A call of ``record_exchange`` or ``UpstreamExchange(...)``: exchange bookkeeping by hand."""
+    if not isinstance(node, ast.Call):
+        return False
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    return name in ("record_exchange", "UpstreamExchange")
+
+
+def test_upstream_exchanges_are_recorded_by_the_one_helper() -> None:
+    """Only adapters/observability.py builds and records exchanges; clients use its helper."""
+    assert _offenders(_records_an_exchange, {"adapters/observability.py"}) == []
