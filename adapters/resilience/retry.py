@@ -16,6 +16,7 @@ tests never wait.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 
@@ -48,7 +49,8 @@ class FullJitterBackoff(wait_base):
         return backoff_ceiling(self.initial, self.maximum, attempt_number)
 
     def __call__(self, retry_state: RetryCallState) -> float:
-        return full_jitter(self.initial, self.maximum, retry_state.attempt_number, self._rng.random)
+        draw = functools.partial(self._rng.uniform, 0.0, 1.0)  # the injected source's own draw
+        return full_jitter(self.initial, self.maximum, retry_state.attempt_number, draw)
 
 
 class RetryWhenSafe(retry_base):

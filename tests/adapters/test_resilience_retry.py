@@ -18,10 +18,10 @@ from tests.adapters.test_resilience_support import FakeTime
 
 
 class _Highest(random.Random):
-    """A random source that always draws the top of the range (1.0, so the full ceiling)."""
+    """A random source that always picks the top of the range."""
 
-    def random(self) -> float:
-        return 1.0
+    def uniform(self, a: float, b: float) -> float:
+        return b
 
 
 def test_cap_doubles_from_initial_and_stops_at_maximum() -> None:
