@@ -56,6 +56,9 @@ from adapters.payment.base import (
     ProviderStatus,
     StatusResult,
     Transaction,
+    malformed_row,
+    page_count,
+    page_rows,
     parse_provider_timestamp,
     provider_timestamp,
     stream_pages,
@@ -311,10 +314,7 @@ class VnpayProvider:
             yield transaction
 
     def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
-        if not isinstance(reply, dict) or not isinstance(reply.get("vnp_Transactions"), list):
-            raise UpstreamBadReply(
-                "day list page is malformed", upstream=UPSTREAM, operation="list_transactions"
-            )
+        rows = page_rows(reply, "vnp_Transactions", upstream=UPSTREAM)
         code = str(reply.get("vnp_ResponseCode", ""))
         if code != "00":
             raise UpstreamFault(
@@ -324,15 +324,10 @@ class VnpayProvider:
                 upstream=UPSTREAM,
                 operation="list_transactions",
             )
-        pages = reply.get("vnp_TotalPages")
-        if not isinstance(pages, int) or pages < 0:
-            raise UpstreamBadReply(
-                "day list page count is invalid", upstream=UPSTREAM, operation="list_transactions"
-            )
-        return reply["vnp_Transactions"], pages
+        return rows, page_count(reply, "vnp_TotalPages", upstream=UPSTREAM)
 
     def _transaction(self, row: Any) -> Transaction:
-        try:
+        with malformed_row(UPSTREAM):
             if not isinstance(row, dict):
                 raise ValueError("row is not an object")
             pay_date = row.get("vnp_PayDate")
@@ -349,7 +344,3 @@ class VnpayProvider:
                 if isinstance(pay_date, str) and pay_date
                 else None,
             )
-        except (KeyError, ValueError):
-            raise UpstreamBadReply(
-                "day list row is malformed", upstream=UPSTREAM, operation="list_transactions"
-            ) from None
