@@ -19,6 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from adapters.population.models import BirthDate, Gender
 from gateway.errors import InvalidValue
@@ -26,6 +30,7 @@ from gateway.errors import InvalidValue
 __all__ = [
     "ID_NUMBER_LENGTH",
     "PROVINCE_CODES",
+    "IdNumberField",
     "IdNumberInfo",
     "InvalidIdNumber",
     "check_id_number",
@@ -146,6 +151,18 @@ def id_number_format_error(id_number: str) -> str | None:
     if len(id_number) != ID_NUMBER_LENGTH:
         return f"must be exactly {ID_NUMBER_LENGTH} digits"
     return None
+
+
+def _checked_id_number(value: str) -> str:
+    problem = id_number_format_error(value)
+    if problem is not None:
+        raise PydanticCustomError("id_number", problem)
+    return value
+
+
+#: A request field holding a personal id: 12 ASCII digits (the 422 says what is wrong,
+#: never the value), and never shown in a ``repr``.
+IdNumberField = Annotated[str, AfterValidator(_checked_id_number), Field(repr=False)]
 
 
 def parse_id_number(id_number: str) -> IdNumberInfo:
