@@ -136,6 +136,34 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def check(
+        self,
+        instance: str,
+        records: Sequence[AuditRecord],
+        checkpoints: Sequence[Checkpoint],
+        public_key: ed25519.Ed25519PublicKey,
+        *,
+        trust_first_link: bool = False,
+        archive_dir: Path | None = None,
+        last_seq_when_empty: int = 0,
+    ) -> None:
+        """Verify one instance's chain into this report (the options of :func:`verify_chain`)."""
+        self.instances.append(instance)
+        self.records_checked += len(records)
+        self.checkpoints_checked += len(checkpoints)
+        self.problems.extend(
+            verify_chain(
+                instance,
+                records,
+                checkpoints,
+                public_key,
+                trust_first_link=trust_first_link,
+                archive_dir=archive_dir,
+                last_seq_when_empty=last_seq_when_empty,
+            )
+        )
+        self.interruptions.extend(interruptions(instance, records, checkpoints))
+
 
 def _anchor(records: Sequence[AuditRecord], instance: str) -> ChainProblem | None:
     """Records before the first stored one must be accounted for by an archive record."""
