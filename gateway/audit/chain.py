@@ -50,7 +50,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -118,6 +118,14 @@ class Interruption:
         )
 
 
+class ChainOptions(TypedDict, total=False):
+    """The keyword options of :func:`verify_chain`."""
+
+    trust_first_link: bool
+    archive_dir: Path | None
+    last_seq_when_empty: int
+
+
 @dataclass
 class VerifyReport:
     """The outcome of verifying one or more chains.
@@ -142,26 +150,13 @@ class VerifyReport:
         records: Sequence[AuditRecord],
         checkpoints: Sequence[Checkpoint],
         public_key: ed25519.Ed25519PublicKey,
-        *,
-        trust_first_link: bool = False,
-        archive_dir: Path | None = None,
-        last_seq_when_empty: int = 0,
+        **options: Unpack[ChainOptions],
     ) -> None:
-        """Verify one instance's chain into this report (the options of :func:`verify_chain`)."""
+        """Verify one instance's chain into this report (``options`` of :func:`verify_chain`)."""
         self.instances.append(instance)
         self.records_checked += len(records)
         self.checkpoints_checked += len(checkpoints)
-        self.problems.extend(
-            verify_chain(
-                instance,
-                records,
-                checkpoints,
-                public_key,
-                trust_first_link=trust_first_link,
-                archive_dir=archive_dir,
-                last_seq_when_empty=last_seq_when_empty,
-            )
-        )
+        self.problems.extend(verify_chain(instance, records, checkpoints, public_key, **options))
         self.interruptions.extend(interruptions(instance, records, checkpoints))
 
 
