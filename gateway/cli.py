@@ -311,7 +311,7 @@ def _cmd_audit(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_security(settings: Any, args: argparse.Namespace) -> int:
-    from gateway.security import security_report_command
+    from gateway.security.commands import security_report_command
 
     return asyncio.run(
         security_report_command(_store_config(settings), args.since, as_json=args.json)
@@ -353,14 +353,14 @@ def operator_settings(settings: Settings) -> Settings:
     """``settings`` with the endpoints ``run`` uses: with sandboxes, their configured ports.
 
     ``lienthong run`` aims every adapter at the sandboxes it starts
-    (:func:`gateway.embedded.point_at_sandboxes`), whatever the endpoint keys say; an
+    (:func:`gateway.dev.embedded.point_at_sandboxes`), whatever the endpoint keys say; an
     operator command next to it must do the same to reach them. A port of 0 (any free
     port) cannot be known from outside, so those endpoints stay as configured.
     """
     if not settings.sandbox.enabled:
         return settings
     from adapters.population.sandbox_config import PopulationSandboxConfig
-    from gateway.embedded import Sandboxes, _default_gateway_url, point_at_sandboxes
+    from gateway.dev.embedded import Sandboxes, _default_gateway_url, point_at_sandboxes
 
     sb = settings.sandbox
 
@@ -384,7 +384,7 @@ def operator_settings(settings: Settings) -> Settings:
 
 
 def _cmd_certs_init(directory: Path, force: bool, config: Path | None) -> int:
-    from gateway.pki import init_dev_pki
+    from gateway.dev.pki import init_dev_pki
 
     settings = load_settings(config)
     clients = [c.id for c in settings.clients] or ["motcua-demo", "portal-demo"]
@@ -452,7 +452,7 @@ async def _purge_personal_data(settings: Any) -> int:
 
 
 def _cmd_demo(settings: Any, args: argparse.Namespace) -> int:
-    from gateway.demo import DemoConfig, DemoFailed, run_demo, serve_demo_page
+    from gateway.dev.demo import DemoConfig, DemoFailed, run_demo, serve_demo_page
 
     try:
         config = DemoConfig.from_settings(
@@ -482,11 +482,11 @@ def _cmd_demo(settings: Any, args: argparse.Namespace) -> int:
 
 def _cmd_reconcile(settings: Any, args: argparse.Namespace) -> int:
     try:
-        from gateway.reconcile import reconcile_command  # type: ignore[attr-defined, unused-ignore]
+        from gateway.payments.reconcile import reconcile_command  # type: ignore[attr-defined, unused-ignore]
     except ImportError:
         print(
             "lienthong reconcile: reconciliation is not part of this build yet"
-            " (gateway.reconcile.reconcile_command is missing)",
+            " (gateway.payments.reconcile.reconcile_command is missing)",
             file=sys.stderr,
         )
         return 2

@@ -30,11 +30,11 @@ from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
 from adapters.resilience import UpstreamResilience
 from gateway.audit.config import AuditConfig
-from gateway.clients import ClientConfig
+from gateway.auth.clients import ClientConfig
 from gateway.errors import CommandRefused
+from gateway.payments.webhooks import WebhookDispatchConfig
 from gateway.security.config import SecurityConfig
 from gateway.tracing import TracingConfig
-from gateway.webhooks import WebhookDispatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The embedded default, shipped inside the package so that a plain ``pip install``

@@ -22,7 +22,7 @@ raises is a :class:`GatewayError`::
     ├── InvalidValue               a parser refused one value; its caller decides the answer
     │   ├── InvalidIdNumber            (citizens/cccd.py)         (all are ValueErrors too)
     │   ├── ContentDigestError         (auth/digest.py; the signature check answers 401)
-    │   ├── WebhookVerificationError   (webhooks.py, for receivers of our webhooks)
+    │   ├── WebhookVerificationError   (webhook_signatures.py, for receivers)
     │   ├── PeriodError                (reports/period.py)
     │   └── SubjectInputError          (audit/subject.py)
     ├── InternalFault              the gateway's own machinery failed: a logged 500 (or 503)
@@ -32,8 +32,8 @@ raises is a :class:`GatewayError`::
     └── CommandRefused             an operator command cannot run: one line, exit 1
         ├── ConfigError                (config.py)
         ├── ReportRefused, NoData      (reports/)
-        ├── ProviderNotConfigured      (reconcile/providers.py)
-        └── DemoFailed                 (demo.py)
+        ├── ProviderNotConfigured      (payments/reconcile/providers.py)
+        └── DemoFailed                 (dev/demo.py)
 
 Services (citizens, businesses, payments) raise :class:`DomainError`, never a
 ``Problem``: a service does not know it is behind HTTP. Routes and middlewares

@@ -40,8 +40,8 @@ from pydantic import BaseModel, SecretStr
 from gateway import sdnotify
 from gateway.auth.keys import CLIENT_REGISTRY, SERVING
 from gateway.config import ConfigError, Settings, load_settings, production_problems
+from gateway.dev.pki import ensure_dev_pki
 from gateway.logging import configure_logging
-from gateway.pki import ensure_dev_pki
 from gateway.signals import wait_for_stop
 
 _log = structlog.get_logger("gateway.server")
@@ -650,7 +650,7 @@ async def serve(settings: Settings, config_path: Path | None = None) -> None:
         stack.callback(bound.close)
         adjust: Callable[[Settings], Settings] = lambda s: s  # noqa: E731
         if settings.sandbox.enabled:
-            from gateway.embedded import point_at_sandboxes, start_sandboxes
+            from gateway.dev.embedded import point_at_sandboxes, start_sandboxes
 
             gateway_url = local_url(bound.listeners.http_url)
             sandboxes = await start_sandboxes(settings, stack, gateway_url=gateway_url)
@@ -698,7 +698,7 @@ async def drain(running: RunningGateway) -> None:
 
 async def serve_sandboxes(settings: Settings) -> None:
     configure_logging(level=settings.logging.level, json_lines=settings.logging.json_lines)
-    from gateway.embedded import start_sandboxes
+    from gateway.dev.embedded import start_sandboxes
 
     async with AsyncExitStack() as stack:
         sandboxes = await start_sandboxes(settings, stack)

@@ -22,8 +22,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
-from gateway import security_events
-from gateway.clients import ClientRegistry
+from gateway.auth.clients import ClientRegistry
 from gateway.problems import (
     BadRequest,
     Forbidden,
@@ -33,7 +32,8 @@ from gateway.problems import (
     TooManyRequests,
     Unauthorized,
 )
-from gateway.security_events import SecurityEventKind
+from gateway.security import events as security_events
+from gateway.security.events import SecurityEventKind
 
 from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
 from .nonces import NonceStore, NonceStoreFull

@@ -27,7 +27,6 @@ from typing import Any
 import structlog
 
 from adapters.aliases import VIETNAM_TZ
-from gateway import security_events
 from gateway.audit.record import masked
 from gateway.errors import IdempotencyConflict, PaymentNotFound
 from gateway.payments.model import (
@@ -45,7 +44,8 @@ from gateway.payments.model import (
     sources_of,
 )
 from gateway.payments.outbox import Outbox
-from gateway.security_events import SecurityEventKind
+from gateway.security import events as security_events
+from gateway.security.events import SecurityEventKind
 from gateway.store import Clock, Row, Store, Transaction, from_us, to_us
 
 _log = structlog.get_logger("payments.ledger")

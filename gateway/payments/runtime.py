@@ -25,14 +25,14 @@ from adapters.payment.vnpay import VnpayProvider
 from adapters.resilience import UpstreamGuard
 from gateway.appkeys import AUDIT_LOG, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
 from gateway.audit import audit_webhook
-from gateway.clients import ClientRegistry, WebhookTarget
+from gateway.auth.clients import ClientRegistry, WebhookTarget
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.metrics import PaymentGauges
 from gateway.payments.outbox import OutboxEvent
 from gateway.payments.personal_data import PersonalDataEraser, load_payer_digest
 from gateway.payments.service import PaymentService
+from gateway.payments.webhooks import OutboxDispatcher
 from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
-from gateway.webhooks import OutboxDispatcher
 
 _log = structlog.get_logger("payments.runtime")
 

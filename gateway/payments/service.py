@@ -43,13 +43,13 @@ from adapters.payment.base import (
     ProviderAnswer,
     ProviderStatus,
 )
-from gateway import security_events
-from gateway.clients import ClientConfig
+from gateway.auth.clients import ClientConfig
 from gateway.errors import PaymentNotCancellable, PaymentNotFound
 from gateway.payments.ledger import PaymentLedger, Reported, TransitionResult
 from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus
 from gateway.payments.requests import PaymentRequest
-from gateway.security_events import SecurityEventKind
+from gateway.security import events as security_events
+from gateway.security.events import SecurityEventKind
 from gateway.store import utc_now
 
 _log = structlog.get_logger("payments.service")

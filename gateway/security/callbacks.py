@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from gateway import security_events
-from gateway.security_events import SecurityEventKind
+from gateway.security import events as security_events
+from gateway.security.events import SecurityEventKind
 
 
 def check_callback_source(provider: str, remote: str | None, allowed: Sequence[str]) -> bool:

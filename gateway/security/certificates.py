@@ -21,9 +21,9 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from prometheus_client import Gauge
 
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.security.config import CertificateWatch
-from gateway.security_events import SecurityEventKind
+from gateway.security.events import SecurityEventKind
 from gateway.store import Clock, utc_now
 
 CERTIFICATE_EXPIRY = Gauge(

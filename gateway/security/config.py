@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from gateway.security_events import AUTH_FAILURE_KINDS, BAD_CALLBACK_KINDS, SecurityEventKind
+from gateway.security.events import AUTH_FAILURE_KINDS, BAD_CALLBACK_KINDS, SecurityEventKind
 
 
 class _Section(BaseModel):

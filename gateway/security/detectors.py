@@ -24,10 +24,10 @@ from typing import Any
 from prometheus_client import Counter
 
 from adapters.aliases import Monotonic, WallClock
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.security.config import SecurityConfig
+from gateway.security.events import SecurityEventKind
 from gateway.security.windows import RateBaseline, SlidingCount, VerificationWindow
-from gateway.security_events import SecurityEventKind
 
 SECURITY_ALERTS = Counter(
     "lienthong_security_alerts_total", "Security alerts raised, by detector", ["detector"]

@@ -27,10 +27,13 @@ import structlog
 from prometheus_client import Counter
 
 from adapters.aliases import Sleep
-from gateway import security_events
-from gateway.logging import SECRET_KEYS, mask_field
+from gateway.logging import (
+    SECRET_KEYS,
+    mask_field,
+)
+from gateway.security import events as security_events
 from gateway.security.detectors import SecurityAlert
-from gateway.security_events import SecurityEventKind
+from gateway.security.events import SecurityEventKind
 from gateway.store import Clock, Store, Transaction, to_us
 
 _log = structlog.get_logger("security.recorder")

@@ -9,10 +9,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.businesses import BUSINESS_SERVICE, BusinessService
-from gateway.observability import problem_middleware
+from gateway.businesses.routes import routes
+from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
+from gateway.http.boundary import problem_middleware
 from gateway.problems import PROBLEM_CONTENT_TYPE
-from gateway.routes.businesses import routes
 from tests.business.conftest import Sandbox, make_client
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

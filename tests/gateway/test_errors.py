@@ -26,7 +26,11 @@ REPO = Path(__file__).resolve().parents[2]
 #: Control flow inside one function, never raised past it.
 PRIVATE = {"gateway.payments.ledger._LostIdempotencyRace"}
 #: The services: they raise domain errors and know nothing of HTTP problems.
-SERVICES = ("gateway/identity/service.py", "gateway/businesses.py", "gateway/payments/service.py")
+SERVICES = (
+    "gateway/citizens/service.py",
+    "gateway/businesses/service.py",
+    "gateway/payments/service.py",
+)
 
 
 def _gateway_exceptions() -> list[type[BaseException]]:

@@ -9,13 +9,13 @@ from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from adapters.population.models import BirthDate, CitizenQuery, CitizenRecord
-from gateway.errors import InvalidRequest
-from gateway.identity import (
+from gateway.citizens import (
     CitizenService,
     LookupRequest,
     Verdict,
     parse_claim,
 )
+from gateway.errors import InvalidRequest
 from gateway.problems import problem_for
 
 TODAY = dt.date(2025, 6, 1)

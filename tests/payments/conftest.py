@@ -1,7 +1,7 @@
 """The payment flow end to end: the real gateway, both payment sandboxes, a webhook receiver.
 
 Everything runs on loopback with port 0. The gateway's socket is bound first so
-that the sandboxes (started by the same :func:`gateway.embedded.start_sandboxes`
+that the sandboxes (started by the same :func:`gateway.dev.embedded.start_sandboxes`
 that ``lienthong run`` uses) call back to it; a small receiver plays the
 one-stop system's webhook endpoint and verifies every signature. With
 ``LIENTHONG_TEST_POSTGRES_DSN`` set, every test runs on PostgreSQL too (a schema
@@ -31,10 +31,10 @@ from aiohttp import web
 from yarl import URL
 
 from gateway.config import Settings, load_settings
-from gateway.embedded import Sandboxes, point_at_sandboxes, start_sandboxes
+from gateway.dev.embedded import Sandboxes, point_at_sandboxes, start_sandboxes
 from gateway.server import bind_listeners, start_gateway
 from gateway.store import Store, StoreConfig, open_store
-from gateway.webhooks import WebhookVerificationError, new_secret, verify
+from gateway.webhook_signatures import WebhookVerificationError, new_secret, verify
 from tests.e2e.conftest import SECRETS, Gateway, Peer
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"

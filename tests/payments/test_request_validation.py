@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gateway.identity.lookup import parse_lookup_request
+from gateway.citizens.lookup import parse_lookup_request
 from gateway.payments.requests import PaymentRequest, parse_payment_request
 from gateway.problems import BODY_FIELD, ValidationFailed
 from tests.payments.conftest import RETURN_PREFIX, payment_body

@@ -7,7 +7,6 @@ from collections.abc import Callable
 import pytest
 from pydantic import ValidationError
 
-from gateway import security_events
 from gateway.security import (
     BurstDetectorConfig,
     EnumerationDetectorConfig,
@@ -16,6 +15,7 @@ from gateway.security import (
     SecurityMonitor,
     VolumeDetectorConfig,
 )
+from gateway.security import events as security_events
 
 from .conftest import ManualMonotonic
 

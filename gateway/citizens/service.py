@@ -15,10 +15,10 @@ import structlog
 from prometheus_client import Counter
 
 from adapters.population.models import CitizenQuery, CitizenRecord
+from gateway.citizens.cccd import check_id_number
+from gateway.citizens.lookup import LookupRequest, citizen_to_lookup_json
+from gateway.citizens.verdicts import IdentityClaim, IdentityVerdict, verify_claim
 from gateway.errors import InvalidRequest
-from gateway.identity.cccd import check_id_number
-from gateway.identity.lookup import LookupRequest, citizen_to_lookup_json
-from gateway.identity.verdicts import IdentityClaim, IdentityVerdict, verify_claim
 
 __all__ = ["CITIZEN_VERDICTS", "CitizenService", "PopulationLookup"]
 
@@ -26,7 +26,7 @@ CITIZEN_VERDICTS = Counter(
     "lienthong_citizen_verdicts_total", "Citizen verification verdicts (overall)", ["verdict"]
 )
 
-_log = structlog.get_logger("gateway.identity")
+_log = structlog.get_logger("gateway.citizens")
 
 
 class PopulationLookup(Protocol):

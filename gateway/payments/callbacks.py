@@ -17,9 +17,9 @@ from aiohttp import web
 
 from gateway.appkeys import SETTINGS
 from gateway.auth.middleware import read_body_limited
+from gateway.payments.routes import service_of
 from gateway.payments.service import PaymentService
 from gateway.problems import NotFound
-from gateway.routes.payments import service_of
 
 routes = web.RouteTableDef()
 _log = structlog.get_logger("payments.callbacks")
