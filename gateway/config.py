@@ -32,6 +32,7 @@ from adapters.population.config import PopulationConfig
 from adapters.resilience import UpstreamResilience
 from gateway.audit.config import AuditConfig
 from gateway.auth.clients import ClientConfig
+from gateway.errors import CommandRefused
 from gateway.payments.webhooks import WebhookDispatchConfig
 from gateway.security.config import SecurityConfig
 from gateway.tracing import TracingConfig
@@ -236,7 +237,7 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
-class ConfigError(Exception):
+class ConfigError(CommandRefused):
     """A config file that does not validate; ``str()`` names the file and each bad key."""
 
     def __init__(self, path: Path, errors: list[str]) -> None:

@@ -5,8 +5,8 @@ package holds its config, checksums, client and a sandbox peer that speaks the s
 wire protocol on loopback and misbehaves on demand.
 """
 
+from adapters.aliases import VIETNAM_TZ
 from adapters.payment.base import (
-    VIETNAM_TZ,
     CallbackOutcome,
     CallbackRejected,
     CallbackResult,

@@ -14,18 +14,16 @@ Amounts are whole dong everywhere in these types (VNPay's ×100 stays in its ada
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-from zoneinfo import ZoneInfo
 
-from adapters.errors import AdapterError
-
-#: Vietnam's time zone (GMT+7, no daylight saving); every provider timestamp is in it.
-VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+from adapters.aliases import VIETNAM_TZ
+from adapters.errors import AdapterError, UpstreamBadReply
 
 REFERENCE_PATTERN = re.compile(r"^[A-Za-z0-9]{1,20}$")
 
@@ -191,6 +189,38 @@ async def stream_pages(
         if page >= pages:
             return
         page += 1
+
+
+_DAY_LIST = "list_transactions"
+
+
+def page_rows(reply: Any, key: str, *, upstream: str) -> list[Any]:
+    """A day-list page's rows (the list under ``key``); UpstreamBadReply when there is none."""
+    if not isinstance(reply, dict) or not isinstance(reply.get(key), list):
+        raise UpstreamBadReply("day list page is malformed", upstream=upstream, operation=_DAY_LIST)
+    rows: list[Any] = reply[key]
+    return rows
+
+
+def page_count(reply: Mapping[str, Any], key: str, *, upstream: str) -> int:
+    """A day-list page's number of pages (under ``key``); UpstreamBadReply unless it is one."""
+    pages = reply.get(key)
+    if not isinstance(pages, int) or pages < 0:
+        raise UpstreamBadReply(
+            "day list page count is invalid", upstream=upstream, operation=_DAY_LIST
+        )
+    return pages
+
+
+@contextlib.contextmanager
+def malformed_row(upstream: str) -> Iterator[None]:
+    """Reading one day-list row: a missing key or a bad value is UpstreamBadReply."""
+    try:
+        yield
+    except (KeyError, ValueError):
+        raise UpstreamBadReply(
+            "day list row is malformed", upstream=upstream, operation=_DAY_LIST
+        ) from None
 
 
 @dataclass(frozen=True)

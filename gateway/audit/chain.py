@@ -52,7 +52,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from gateway.audit.record import (
     GENESIS_DIGEST,
@@ -125,6 +125,14 @@ class Interruption:
         )
 
 
+class ChainOptions(TypedDict, total=False):
+    """The keyword options of :func:`verify_chain`."""
+
+    trust_first_link: bool
+    archive_dir: Path | None
+    last_seq_when_empty: int
+
+
 @dataclass
 class VerifyReport:
     """The outcome of verifying one or more chains.
@@ -153,6 +161,21 @@ class VerifyReport:
     def unverifiable(self) -> list[ChainProblem]:
         """Checkpoints signed by a key the verifier was not given."""
         return [p for p in self.problems if p.what == "unverifiable"]
+
+    def check(
+        self,
+        instance: str,
+        records: Sequence[AuditRecord],
+        checkpoints: Sequence[Checkpoint],
+        keys: AuditKeyring,
+        **options: Unpack[ChainOptions],
+    ) -> None:
+        """Verify one instance's chain into this report (``options`` of :func:`verify_chain`)."""
+        self.instances.append(instance)
+        self.records_checked += len(records)
+        self.checkpoints_checked += len(checkpoints)
+        self.problems.extend(verify_chain(instance, records, checkpoints, keys, **options))
+        self.interruptions.extend(interruptions(instance, records, checkpoints))
 
 
 def _anchor(records: Sequence[AuditRecord], instance: str) -> ChainProblem | None:

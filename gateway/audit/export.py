@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from gateway.audit.chain import VerifyReport, interruptions, verify_chain
+from gateway.audit.chain import VerifyReport
 from gateway.audit.record import AuditRecord
 from gateway.audit.signing import (
     AuditKeyring,
@@ -88,21 +88,15 @@ async def verify_audit_log(
             first_seq if since is not None else 0,
         )
         checkpoints = [Checkpoint.from_row(r) for r in rows]
-        report.instances.append(instance)
-        report.records_checked += len(records)
-        report.checkpoints_checked += len(checkpoints)
-        report.problems.extend(
-            verify_chain(
-                instance,
-                records,
-                checkpoints,
-                keys,
-                trust_first_link=since is not None,
-                archive_dir=archive_dir,
-                last_seq_when_empty=last_when_empty,
-            )
+        report.check(
+            instance,
+            records,
+            checkpoints,
+            keys,
+            trust_first_link=since is not None,
+            archive_dir=archive_dir,
+            last_seq_when_empty=last_when_empty,
         )
-        report.interruptions.extend(interruptions(instance, records, checkpoints))
     return report
 
 
@@ -200,17 +194,5 @@ def verify_export(lines: Iterable[str], keys: AuditKeyring | None = None) -> Ver
     for instance in sorted(set(records) | set(checkpoints)):
         chain = sorted(records.get(instance, []), key=lambda r: r.seq)
         cps = checkpoints.get(instance, [])
-        report.instances.append(instance)
-        report.records_checked += len(chain)
-        report.checkpoints_checked += len(cps)
-        report.problems.extend(
-            verify_chain(
-                instance,
-                chain,
-                cps,
-                keys,
-                trust_first_link=bool(chain) and chain[0].seq != 1,
-            )
-        )
-        report.interruptions.extend(interruptions(instance, chain, cps))
+        report.check(instance, chain, cps, keys, trust_first_link=bool(chain) and chain[0].seq != 1)
     return report

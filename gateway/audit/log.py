@@ -57,7 +57,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +68,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from prometheus_client import Counter, Histogram
 
+from adapters.aliases import Monotonic, Sleep
 from adapters.observability import label_child
 from gateway.audit.chain import VerifyReport
 from gateway.audit.config import AuditConfig
@@ -91,6 +92,7 @@ from gateway.audit.signing import (
     sign_checkpoint,
     subject_digest_key,
 )
+from gateway.errors import InternalFault
 from gateway.store import Clock, Store, Transaction, to_us
 
 _log = structlog.get_logger("audit")
@@ -105,13 +107,11 @@ AUDIT_COMMIT_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
-Sleep = Callable[[float], Awaitable[None]]
-Monotonic = Callable[[], float]
 _ROWS_PER_INSERT = 50
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-class AuditLogClosed(RuntimeError):
+class AuditLogClosed(InternalFault, RuntimeError):
     """``append`` was called on an audit log that is not running."""
 
 

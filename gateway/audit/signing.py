@@ -26,10 +26,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.audit.config import AuditConfig
+from gateway.errors import InternalFault
 from gateway.jsoncodec import canonical_json
 
 
-class AuditKeyError(Exception):
+class AuditKeyError(InternalFault):
     """The audit signing key is missing or is not an Ed25519 key."""
 
 

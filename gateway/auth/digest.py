@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import http_sf
 
+from gateway.errors import InvalidValue
+
 from .structured import parse_dictionary
 
 DIGEST_ALGORITHMS: dict[str, Callable[[bytes], bytes]] = {
@@ -23,7 +25,7 @@ DIGEST_ALGORITHMS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
-class ContentDigestError(ValueError):
+class ContentDigestError(InvalidValue):
     """The Content-Digest field is malformed, names no known algorithm, or does not match."""
 
 

@@ -33,6 +33,7 @@ from gateway.problems import (
     Unauthorized,
 )
 from gateway.security import events as security_events
+from gateway.security.events import SecurityEventKind
 
 from .forwarded import client_address
 from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
@@ -45,10 +46,10 @@ _log = structlog.get_logger("gateway.auth")
 
 #: Security event kind per 401 type; other causes are ``auth_failed`` with the reason.
 _EVENT_KINDS = {
-    "unknown-client": "unknown_client",
-    "bad-signature": "bad_signature",
-    "replayed-request": "replayed_request",
-    "stale-request": "stale_request",
+    "unknown-client": SecurityEventKind.UNKNOWN_CLIENT,
+    "bad-signature": SecurityEventKind.BAD_SIGNATURE,
+    "replayed-request": SecurityEventKind.REPLAYED_REQUEST,
+    "stale-request": SecurityEventKind.STALE_REQUEST,
 }
 
 _READ_CHUNK = 64 * 1024
@@ -131,7 +132,7 @@ def _signed_request_of(request: web.Request) -> SignedRequest:
 
 def _report_refusal(request: web.Request, failure: Unauthorized, auth_method: str) -> None:
     client_id = failure.client_id if isinstance(failure, AuthenticationFailed) else None
-    kind = _EVENT_KINDS.get(failure.type_name, "auth_failed")
+    kind = _EVENT_KINDS.get(failure.type_name, SecurityEventKind.AUTH_FAILED)
     security_events.emit(
         kind,
         reason=failure.type_name,
@@ -202,7 +203,9 @@ def authentication_middleware(
             raise
         except NonceStoreFull as exc:
             security_events.emit(
-                "nonce_store_full", remote=client_address(request), path=request.path
+                SecurityEventKind.NONCE_STORE_FULL,
+                remote=client_address(request),
+                path=request.path,
             )
             raise ServiceUnavailable("too many signed requests in flight", retry_after=1) from exc
         except NonceStoreUnavailable as exc:
@@ -235,7 +238,7 @@ def authorization_middleware(*, public_paths: tuple[str, ...] = DEFAULT_PUBLIC_P
             raise Unauthorized("no authenticated client", type_name="unauthenticated")
         if not client.may(operation):
             security_events.emit(
-                "forbidden",
+                SecurityEventKind.FORBIDDEN,
                 client_id=client.id,
                 operation=operation,
                 remote=client_address(request),
@@ -264,7 +267,7 @@ def rate_limit_middleware(clock: Callable[[], float] = time.monotonic) -> Middle
         wait = bucket.try_take()
         if wait > 0:
             security_events.emit(
-                "rate_limited",
+                SecurityEventKind.RATE_LIMITED,
                 client_id=client.id,
                 remote=client_address(request),
                 method=request.method,

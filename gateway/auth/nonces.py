@@ -35,6 +35,8 @@ from typing import Protocol
 
 from prometheus_client import Gauge
 
+from gateway.errors import InternalFault
+
 NONCES_HELD = Gauge(
     "lienthong_nonce_store_entries", "Unexpired signature nonces held by the in-memory nonce store"
 )
@@ -49,7 +51,7 @@ DEFAULT_MAX_NONCES = 1_000_000
 DIGEST_BITS = 60
 
 
-class NonceStoreFull(RuntimeError):
+class NonceStoreFull(InternalFault, RuntimeError):
     """The store holds its maximum of unexpired nonces; refusing is safer than forgetting."""
 
 

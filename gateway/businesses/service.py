@@ -25,7 +25,7 @@ from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.vn import mst
 
 from adapters.business.models import BusinessRecord
-from gateway.problems import ValidationFailed
+from gateway.errors import InvalidRequest
 
 BUSINESS_CACHE = Counter(
     "lienthong_business_cache_total",
@@ -37,8 +37,8 @@ BUSINESS_CACHE = Counter(
 _COMPACT_TAX_CODE = re.compile(r"[0-9]{10}(?:[0-9]{3})?")
 
 
-def _invalid(message: str) -> ValidationFailed:
-    return ValidationFailed([{"field": "tax_code", "message": message}])
+def _invalid(message: str) -> InvalidRequest:
+    return InvalidRequest([{"field": "tax_code", "message": message}])
 
 
 def normalize_tax_code(raw: str) -> str:
@@ -48,7 +48,7 @@ def normalize_tax_code(raw: str) -> str:
     ``0100 233 488``, ``0100233488 - 001``), after mapping their Unicode look-alikes
     (no-break spaces, en dashes, middle dots…) to them; the result must then be 10
     digits, or 13 for a branch, and pass ``mst.validate``. Anything else raises
-    :class:`ValidationFailed` naming ``tax_code``: other characters, a wrong length,
+    :class:`~gateway.errors.InvalidRequest` naming ``tax_code``: other characters, a wrong length,
     a ``000`` branch suffix, seven zeros after the province code, a wrong check digit.
     """
     try:

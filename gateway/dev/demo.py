@@ -36,6 +36,7 @@ from aiohttp import web
 
 from gateway.auth.signatures import sign_request
 from gateway.config import Settings
+from gateway.errors import CommandRefused
 from gateway.webhook_signatures import WebhookVerificationError, verify
 
 DEMO_CITIZEN = {
@@ -51,7 +52,7 @@ DEMO_FEE_LINES = [
 ]
 
 
-class DemoFailed(Exception):
+class DemoFailed(CommandRefused):
     """One step of the story did not go as it should."""
 
 

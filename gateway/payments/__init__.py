@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from gateway.payments.ledger import (
-    VIETNAM_TIME,
     IdempotencyConflict,
     PaymentLedger,
     PaymentNotFound,
@@ -27,7 +26,6 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "EVENT_TYPES",
     "FINAL",
-    "VIETNAM_TIME",
     "DisputedMoney",
     "IdempotencyConflict",
     "Outbox",

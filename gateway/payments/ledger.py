@@ -26,7 +26,9 @@ from typing import Any
 
 import structlog
 
+from adapters.aliases import VIETNAM_TZ
 from gateway.audit.record import masked
+from gateway.errors import IdempotencyConflict, PaymentNotFound
 from gateway.payments.model import (
     DISPUTE_REASONS,
     EVENT_TYPES,
@@ -43,12 +45,10 @@ from gateway.payments.model import (
 )
 from gateway.payments.outbox import Outbox
 from gateway.security import events as security_events
+from gateway.security.events import SecurityEventKind
 from gateway.store import Clock, Row, Store, Transaction, from_us, to_us
 
 _log = structlog.get_logger("payments.ledger")
-
-#: Vietnam keeps one time zone, UTC+7, without daylight saving.
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 _MAX_CREATE_ATTEMPTS = 3
 #: Re-reads of a payment that another writer moved between our read and our update.
@@ -58,26 +58,18 @@ _OPEN = frozenset({PaymentStatus.CREATED, PaymentStatus.PENDING})
 _UNPAID_FINAL = frozenset(PAID_AFTER)
 
 #: The security event a move to needs_review raises, by its reason.
-REVIEW_SECURITY_EVENTS: dict[ReviewReason, str] = {
-    ReviewReason.AMOUNT_MISMATCH: "amount_mismatch",
-    ReviewReason.PAID_AFTER_FAILED: "late_payment",
-    ReviewReason.PAID_AFTER_CANCELLED: "late_payment",
-    ReviewReason.PAID_AFTER_EXPIRED: "late_payment",
-    ReviewReason.FLAGGED_BY_PROVIDER: "flagged_by_provider",
-    ReviewReason.REVERSED_BY_PROVIDER: "reversed_by_provider",
-    ReviewReason.REFUNDED_BY_PROVIDER: "refunded_by_provider",
+REVIEW_SECURITY_EVENTS: dict[ReviewReason, SecurityEventKind] = {
+    ReviewReason.AMOUNT_MISMATCH: SecurityEventKind.AMOUNT_MISMATCH,
+    ReviewReason.PAID_AFTER_FAILED: SecurityEventKind.LATE_PAYMENT,
+    ReviewReason.PAID_AFTER_CANCELLED: SecurityEventKind.LATE_PAYMENT,
+    ReviewReason.PAID_AFTER_EXPIRED: SecurityEventKind.LATE_PAYMENT,
+    ReviewReason.FLAGGED_BY_PROVIDER: SecurityEventKind.FLAGGED_BY_PROVIDER,
+    ReviewReason.REVERSED_BY_PROVIDER: SecurityEventKind.REVERSED_BY_PROVIDER,
+    ReviewReason.REFUNDED_BY_PROVIDER: SecurityEventKind.REFUNDED_BY_PROVIDER,
 }
 
 #: What a provider may report to :meth:`PaymentLedger.apply_provider_result`.
 Reported = PaymentStatus | DisputedMoney
-
-
-class PaymentNotFound(LookupError):
-    """No payment has that id or reference."""
-
-
-class IdempotencyConflict(Exception):
-    """The idempotency key was used before with another request body (the route answers 422)."""
 
 
 class _LostIdempotencyRace(Exception):
@@ -97,7 +89,7 @@ class TransitionResult:
 class SecurityRecord:
     """A security event that belongs to a transition: stored and emitted with it."""
 
-    kind: str
+    kind: SecurityEventKind
     fields: Mapping[str, Any]
 
 
@@ -108,7 +100,7 @@ class _Move:
     target: PaymentStatus
     reason: str
     paid_amount: int | None = None
-    security: str | None = None
+    security: SecurityEventKind | None = None
 
 
 def payment_from_row(row: Row) -> Payment:
@@ -465,7 +457,7 @@ class PaymentLedger:
         """A result that changed nothing: harmless if a duplicate, else said so."""
         if current.status is PaymentStatus.PAID and status in _UNPAID_RESULTS:
             security_events.emit(
-                "result_after_paid",
+                SecurityEventKind.RESULT_AFTER_PAID,
                 payment_id=current.id,
                 reference=current.reference,
                 reported=str(status),
@@ -521,7 +513,7 @@ class PaymentLedger:
         return [payment_from_row(r) for r in rows]
 
     async def list_by_day(
-        self, day: date, *, tz: timezone = VIETNAM_TIME, page_size: int = 500
+        self, day: date, *, tz: timezone = VIETNAM_TZ, page_size: int = 500
     ) -> AsyncIterator[Payment]:
         """Every payment created on ``day`` (local to ``tz``), oldest first, read page by page."""
         start = to_us(datetime.combine(day, time.min, tzinfo=tz))
@@ -582,7 +574,6 @@ def _move_for(
 
 __all__ = [
     "REVIEW_SECURITY_EVENTS",
-    "VIETNAM_TIME",
     "IdempotencyConflict",
     "PaymentLedger",
     "PaymentNotFound",

@@ -14,11 +14,10 @@ from aiohttp import web
 from gateway.auth.forwarded import client_address
 from gateway.auth.keys import CLIENT
 from gateway.auth.middleware import parse_json_body
-from gateway.payments.ledger import IdempotencyConflict
 from gateway.payments.requests import idempotency_key_of, parse_payment_request
 from gateway.payments.runtime import PAYMENT_SERVICE
 from gateway.payments.service import PaymentService, payment_to_json
-from gateway.problems import NotFound, Problem, ValidationFailed, json_response
+from gateway.problems import NotFound, ValidationFailed, json_response
 
 routes = web.RouteTableDef()
 
@@ -43,17 +42,9 @@ async def create_payment(request: web.Request) -> web.Response:
         return_url_prefixes=client.return_url_prefixes,
         providers=service.providers.names(),
     )
-    try:
-        result = await service.create(
-            client, key, payment_request, client_ip=client_address(request) or "127.0.0.1"
-        )
-    except IdempotencyConflict:
-        raise Problem(
-            "this Idempotency-Key was used with another request body",
-            status=422,
-            type_name="idempotency-key-reused",
-            title="Idempotency-Key reused with another body",
-        ) from None
+    result = await service.create(
+        client, key, payment_request, client_ip=client_address(request) or "127.0.0.1"
+    )
     headers = {"Location": f"/v1/payments/{result.payment.id}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"

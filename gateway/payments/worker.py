@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from adapters.aliases import Sleep
+from adapters.backoff import backoff_ceiling
 from adapters.errors import AdapterError
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentStatus
@@ -38,8 +40,6 @@ from gateway.payments.service import OPEN, PaymentService
 from gateway.security import events as security_events
 
 _log = structlog.get_logger("payments.poller")
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class PendingPaymentPoller:
     def _back_off(self, payment: Payment, now: dt.datetime) -> None:
         state = self._backoff.get(payment.id)
         attempts = state.attempts + 1 if state else 1
-        delay = min(self.policy.backoff_max, self.policy.backoff_initial * 2 ** (attempts - 1))
+        delay = backoff_ceiling(self.policy.backoff_initial, self.policy.backoff_max, attempts)
         self._backoff[payment.id] = _Backoff(attempts, now + dt.timedelta(seconds=delay))
 
     async def run_once(self) -> RoundReport:

@@ -23,6 +23,7 @@ from prometheus_client import Gauge
 
 from gateway.security import events as security_events
 from gateway.security.config import CertificateWatch
+from gateway.security.events import SecurityEventKind
 from gateway.store import Clock, utc_now
 
 CERTIFICATE_EXPIRY = Gauge(
@@ -62,7 +63,7 @@ def certificate_status(
     expiring = seconds_left <= warn_days * 86_400
     if expiring:
         security_events.emit(
-            "certificate_expiring",
+            SecurityEventKind.CERTIFICATE_EXPIRING,
             subject=subject,
             role=role,
             source=source,
@@ -108,7 +109,7 @@ def check_peer_certificate(
     pins = {p.lower().replace(":", "") for p in pinned_sha256}
     if pins and fingerprint not in pins:
         security_events.emit(
-            "unexpected_peer_certificate",
+            SecurityEventKind.UNEXPECTED_PEER_CERTIFICATE,
             upstream=upstream,
             subject=subject_of(cert),
             fingerprint_sha256=fingerprint,

@@ -7,16 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-#: Events that count as authentication failures (the auth middleware's kinds).
-AUTH_FAILURE_KINDS = (
-    "auth_failed",
-    "unknown_client",
-    "bad_signature",
-    "replayed_request",
-    "stale_request",
-)
-#: Callback events that count towards the bad-callback surge.
-BAD_CALLBACK_KINDS = ("bad_callback_checksum",)
+from gateway.security.events import AUTH_FAILURE_KINDS, BAD_CALLBACK_KINDS, SecurityEventKind
 
 
 class _Section(BaseModel):
@@ -71,9 +62,9 @@ class SecurityConfig(_Section):
     """The detectors' thresholds, the alert cool-down and targets, the watched certificates."""
 
     auth_failures: BurstDetectorConfig = BurstDetectorConfig(threshold=10, window_seconds=60)
-    auth_failure_kinds: tuple[str, ...] = AUTH_FAILURE_KINDS
+    auth_failure_kinds: tuple[SecurityEventKind, ...] = AUTH_FAILURE_KINDS
     bad_callbacks: BurstDetectorConfig = BurstDetectorConfig(threshold=5, window_seconds=300)
-    bad_callback_kinds: tuple[str, ...] = BAD_CALLBACK_KINDS
+    bad_callback_kinds: tuple[SecurityEventKind, ...] = BAD_CALLBACK_KINDS
     enumeration: EnumerationDetectorConfig = EnumerationDetectorConfig()
     volume: VolumeDetectorConfig = VolumeDetectorConfig()
     #: The same alert (detector and subject) is not raised again within this time.

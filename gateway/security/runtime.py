@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
+from adapters.aliases import Handler
 from gateway.appkeys import SECURITY_MONITOR, SETTINGS, STORE
 from gateway.security import (
     AlertWebhookSender,
@@ -22,8 +23,6 @@ from gateway.security import (
     SecurityRecorder,
     watch_certificates,
 )
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @web.middleware

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from gateway.errors import InternalFault
+
 #: One result row, column name → value.
 Row = dict[str, Any]
 #: The injectable wall clock: returns an aware UTC datetime.
@@ -42,7 +44,7 @@ def from_us(value: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
 
 
-class StoreError(Exception):
+class StoreError(InternalFault):
     """The store could not do what was asked (connection lost, lock timeout, bad URL)."""
 
 

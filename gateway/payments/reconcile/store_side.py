@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
-from gateway.payments import VIETNAM_TIME, PaymentLedger, PaymentStatus
+from adapters.aliases import VIETNAM_TZ
+from gateway.payments import PaymentLedger, PaymentStatus
 from gateway.store import Row, Store, to_us
 
 #: Status ↔ the small code packed into a row (order is part of the packed form).
@@ -66,7 +67,7 @@ def compared_amount(amount: int, paid_amount: int | None) -> int:
 
 def day_bounds_us(day: date) -> tuple[int, int]:
     """``[start, end)`` of ``day`` in Vietnam, as stored microseconds."""
-    start = datetime.combine(day, time.min, tzinfo=VIETNAM_TIME)
+    start = datetime.combine(day, time.min, tzinfo=VIETNAM_TZ)
     return to_us(start), to_us(start + timedelta(days=1))
 
 
