@@ -242,3 +242,66 @@ def _events(db: Path) -> list[tuple[str, str, str]]:
 async def _all_delivered(db: Path) -> bool:
     rows = _query(db, "SELECT COUNT(*) FROM outbox_events WHERE status <> 'delivered'")
     return int(rows[0][0]) == 0
+
+
+BURST = 60
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_sigkill_while_callbacks_are_group_committed(tmp_path: Path) -> None:
+    """All callbacks at once (SQLite commits them in groups): every one answered 00 is paid.
+
+    Checked on the file the killed process left and again after a restart; the
+    ones left unanswered are delivered again and each payment is paid exactly once.
+    """
+    db = tmp_path / "gw.db"
+    port = free_port()
+    receiver_port = free_port()  # nothing listens: the outbox keeps its events
+    env = gateway_env(port, f"sqlite:///{db}", receiver_port, new_secret())
+    quota = {"rate_per_second": 1000.0, "burst": 1000.0}
+    env["LIENTHONG_PAYMENTS__RESILIENCE"] = json.dumps({"dvcqg": {"quota": quota}})
+    log = tmp_path / "gateway.log"
+    gateway = await asyncio.to_thread(GatewayProcess.start, port, env, log)
+    try:
+        async with aiohttp.ClientSession() as session:
+            bills: list[tuple[str, dict[str, Any]]] = []
+            for _ in range(BURST):
+                body = payment_body(
+                    provider="dvcqg", return_url=f"http://127.0.0.1:{receiver_port}/return"
+                )
+                payment = await signed_post(session, gateway.url + "/v1/payments", body)
+                async with session.get(payment["pay_url"]) as r:
+                    page = await r.text()
+                reference = page.split("id='reference'>", 1)[1].split("<", 1)[0]
+                bills.append((payment["payment_id"], paid_callback(reference, payment["amount"])))
+            callback_url = gateway.url + "/callbacks/dvcqg"
+            tasks = [
+                asyncio.create_task(send_callback(session, callback_url, cb)) for _, cb in bills
+            ]
+            await eventually(lambda: _answered(tasks, BURST // 4), what="a quarter answered")
+            gateway.kill()
+            outcomes = await asyncio.gather(*tasks)
+            acknowledged = {bills[i][0] for i, ok in enumerate(outcomes) if ok}
+            assert acknowledged
+            assert acknowledged <= _paid_once(db)  # on the file the killed process left
+
+            gateway = await asyncio.to_thread(GatewayProcess.start, port, env, log)
+            assert acknowledged <= _paid_once(db)  # and after the restart
+            for payment_id, cb in bills:
+                if payment_id not in acknowledged:
+                    assert await send_callback(session, callback_url, cb)
+    finally:
+        assert gateway.stop() in (0, -9)
+    assert _paid_once(db) == {payment_id for payment_id, _ in bills}
+
+
+def _paid_once(db: Path) -> set[str]:
+    """Payments paid, at version 3 (pending, paid), with exactly one payment.paid event."""
+    rows = _query(
+        db,
+        "SELECT p.id FROM payments p WHERE p.status = 'paid' AND p.version = 3"
+        " AND (SELECT COUNT(*) FROM outbox_events e WHERE e.payment_id = p.id"
+        " AND e.type = 'payment.paid') = 1",
+    )
+    return {str(r[0]) for r in rows}
