@@ -19,6 +19,7 @@ from bench.audit_scenario import audit
 from bench.callback_scenario import callbacks
 from bench.compare_scenario import compare
 from bench.figures import Comparison, ratio
+from bench.idle_scenario import idle
 from bench.loadgen import PreparedRequest
 from bench.peer import BENCH_CONSUMER_KEY, BENCH_CONSUMER_SECRET
 from bench.reconcile_scenario import reconciliation
@@ -187,6 +188,7 @@ SCENARIOS: dict[str, Scenario] = {
     "reconcile": reconciliation,
     "report": report,
     "compare": compare,
+    "idle": idle,
 }
 
 __all__ = ["SCENARIOS", "Scenario", "ScenarioReport", "business", "verification"]

@@ -29,7 +29,14 @@ class BenchSettings(BaseModel):
     businesses: int = Field(default=40_000, ge=10)
     #: Which scenarios to run, in order (``reconcile`` takes minutes at its full size:
     #: ``--reconcile`` adds it).
-    scenarios: tuple[str, ...] = ("verification", "business", "audit", "callbacks", "report")
+    scenarios: tuple[str, ...] = (
+        "verification",
+        "business",
+        "audit",
+        "callbacks",
+        "report",
+        "idle",
+    )
     #: Audit on/off: rounds of (on, off), the order alternating (on off, off on, …) so that
     #: a drift of the machine's speed during the run does not favour either side.
     audit_rounds: int = Field(default=2, ge=1)
@@ -70,7 +77,15 @@ class BenchSettings(BaseModel):
             "max_requests": 200,
             "warmup_requests": 20,
             "businesses": 600,
-            "scenarios": ("verification", "business", "audit", "callbacks", "reconcile", "report"),
+            "scenarios": (
+                "verification",
+                "business",
+                "audit",
+                "callbacks",
+                "reconcile",
+                "report",
+                "idle",
+            ),
             "audit_rounds": 1,
             "callback_duplicate_share": 0.2,
             "reconcile_count": 2_000,

@@ -42,6 +42,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 import structlog
 
 from adapters.errors import UpstreamAuthError, UpstreamBadReply, UpstreamFault
@@ -303,7 +304,11 @@ class VnpayProvider:
                 message, checksum.LIST_REQUEST_FIELDS, self._secret
             )
             reply = await self._exchange.post(
-                "list_transactions", cfg.api_url, message, max_bytes=cfg.max_page_bytes
+                "list_transactions",
+                cfg.api_url,
+                message,
+                max_bytes=cfg.max_page_bytes,
+                decode=orjson.loads,
             )
             return self._page_rows(reply)
 
