@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from adapters.errors import AdapterError
+from adapters.errors import AdapterError, UpstreamTimeout
 
 #: Vietnam's time zone (GMT+7, no daylight saving); every provider timestamp is in it.
 VIETNAM_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -178,8 +178,9 @@ class Transaction:
     at: dt.datetime | None
 
 
-#: Rows yielded between two turns given to the event loop while the next page is fetched.
-_ROWS_PER_TURN = 1_000
+#: Rows yielded between two turns given to the event loop while the next page is fetched
+#: (a turn reads one chunk of its reply: a page needs a few dozen).
+_ROWS_PER_TURN = 100
 
 
 async def stream_pages(
@@ -213,8 +214,15 @@ async def stream_pages(
             raise
         if page >= pages:
             return
-        rows, pages = await (ahead if ahead is not None else fetch_page(page + 1))
         page += 1
+        if ahead is None:
+            rows, pages = await fetch_page(page)
+            continue
+        try:
+            rows, pages = await ahead
+        except UpstreamTimeout:
+            # Its clock ran while this process was busy with the page before: ask once more.
+            rows, pages = await fetch_page(page)
 
 
 @dataclass(frozen=True)
