@@ -96,17 +96,21 @@ T = TypeVar("T")
 Unit = Generator[Statement, Any, T]
 
 
+def _advance(unit: Unit[Any], ok: bool, value: Any) -> Statement:
+    """The unit's next statement after its last one gave ``value`` (or raised it)."""
+    return unit.send(value) if ok else unit.throw(value)
+
+
 def drive(unit: Unit[T], run: Callable[[Statement], Any]) -> T:
     """Run ``unit`` to its end, each statement through ``run`` (synchronously)."""
     try:
         statement = next(unit)
         while True:
             try:
-                result = run(statement)
-            except Exception as exc:  # the unit decides; it re-raises by default
-                statement = unit.throw(exc)
-            else:
-                statement = unit.send(result)
+                outcome = True, run(statement)
+            except Exception as exc:  # thrown into the unit: it decides (re-raises by default)
+                outcome = False, exc
+            statement = _advance(unit, *outcome)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -117,11 +121,10 @@ async def drive_async(unit: Unit[T], run: Callable[[Statement], Awaitable[Any]])
         statement = next(unit)
         while True:
             try:
-                result = await run(statement)
-            except Exception as exc:  # the unit decides; it re-raises by default
-                statement = unit.throw(exc)
-            else:
-                statement = unit.send(result)
+                outcome = True, await run(statement)
+            except Exception as exc:  # thrown into the unit: it decides (re-raises by default)
+                outcome = False, exc
+            statement = _advance(unit, *outcome)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 

@@ -86,6 +86,17 @@ async def signed_post(
         return dict(await r.json())
 
 
+async def open_payment(
+    session: aiohttp.ClientSession, base: str, receiver_port: int
+) -> tuple[dict[str, Any], str]:
+    """A new dvcqg payment, its pay page opened (now pending); (payment, its reference)."""
+    body = payment_body(provider="dvcqg", return_url=f"http://127.0.0.1:{receiver_port}/return")
+    payment = await signed_post(session, base + "/v1/payments", body)
+    async with session.get(payment["pay_url"]) as r:
+        page = await r.text()
+    return payment, page.split("id='reference'>", 1)[1].split("<", 1)[0]
+
+
 async def send_callback(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> bool:
     """One delivery; True when the gateway answered MaLoi 00 (the provider stops sending)."""
     try:
@@ -132,13 +143,7 @@ async def test_sigkill_during_a_callback_burst(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as session:
             payments: list[tuple[dict[str, Any], dict[str, Any], str]] = []
             for kind in kinds:
-                body = payment_body(
-                    provider="dvcqg", return_url=f"http://127.0.0.1:{receiver_port}/return"
-                )
-                payment = await signed_post(session, gateway.url + "/v1/payments", body)
-                async with session.get(payment["pay_url"]) as r:
-                    page = await r.text()
-                reference = page.split("id='reference'>", 1)[1].split("<", 1)[0]
+                payment, reference = await open_payment(session, gateway.url, receiver_port)
                 if kind == "late":
                     await signed_cancel(session, gateway.url, payment["payment_id"])
                 amount = payment["amount"] - (1000 if kind == "mismatched" else 0)
@@ -267,13 +272,7 @@ async def test_sigkill_while_callbacks_are_group_committed(tmp_path: Path) -> No
         async with aiohttp.ClientSession() as session:
             bills: list[tuple[str, dict[str, Any]]] = []
             for _ in range(BURST):
-                body = payment_body(
-                    provider="dvcqg", return_url=f"http://127.0.0.1:{receiver_port}/return"
-                )
-                payment = await signed_post(session, gateway.url + "/v1/payments", body)
-                async with session.get(payment["pay_url"]) as r:
-                    page = await r.text()
-                reference = page.split("id='reference'>", 1)[1].split("<", 1)[0]
+                payment, reference = await open_payment(session, gateway.url, receiver_port)
                 bills.append((payment["payment_id"], paid_callback(reference, payment["amount"])))
             callback_url = gateway.url + "/callbacks/dvcqg"
             tasks = [
