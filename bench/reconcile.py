@@ -9,7 +9,7 @@ process pinned to CPU 0 and synthesises ``count`` paid transactions for the day
 (``/_admin/seed``); this process, pinned to CPU 1, bulk-inserts ``count``
 matching paid payments into a fresh store. The insert loop is timed: it is the
 baseline, a bare insert of the same rows into the same database at the same
-batch size. Then :func:`gateway.reconcile.reconcile` is timed end to end:
+batch size. Then :func:`gateway.payments.reconcile.reconcile` is timed end to end:
 fetching the list over loopback, reading the store, comparing, writing the report.
 """
 
@@ -47,8 +47,8 @@ from adapters.resilience import UpstreamGuard, UpstreamResilience
 from bench.pg_schema import drop_schema as drop_pg_schema
 from bench.pg_schema import postgres_config
 from gateway.payments import PaymentLedger, PaymentStatus
-from gateway.reconcile import reconcile
-from gateway.reconcile.store_side import day_bounds_us
+from gateway.payments.reconcile import reconcile
+from gateway.payments.reconcile.store_side import day_bounds_us
 from gateway.store import Store, StoreConfig, open_store
 
 BENCH_DAY = dt.date(2026, 3, 1)

@@ -17,6 +17,7 @@ from urllib.request import Request, urlopen
 
 from bench.audit_scenario import audit
 from bench.callback_scenario import callbacks
+from bench.cluster_scenario import cluster
 from bench.compare_scenario import compare
 from bench.figures import Comparison, ratio
 from bench.idle_scenario import idle
@@ -189,6 +190,7 @@ SCENARIOS: dict[str, Scenario] = {
     "report": report,
     "compare": compare,
     "idle": idle,
+    "cluster": cluster,
 }
 
 __all__ = ["SCENARIOS", "Scenario", "ScenarioReport", "business", "verification"]

@@ -36,6 +36,7 @@ class BenchSettings(BaseModel):
         "callbacks",
         "report",
         "idle",
+        "cluster",
     )
     #: Audit on/off: rounds of (on, off), the order alternating (on off, off on, …) so that
     #: a drift of the machine's speed during the run does not favour either side.

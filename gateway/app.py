@@ -21,11 +21,15 @@ from aiohttp import web
 
 from adapters.business.client import BusinessClient
 from adapters.http import make_session
+from adapters.networks import networks
 from adapters.oauth import TokenProvider
 from adapters.population.client import PopulationClient
 from adapters.resilience import UpstreamGuard
-from gateway import monitoring, tracing
+from gateway import tracing
 from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
+from gateway.audit import runtime as audit_runtime
+from gateway.auth.clients import ClientRegistry
+from gateway.auth.forwarded import TRUSTED_PROXIES
 from gateway.auth.keys import BODY_READ_TIMEOUT, CLIENT_REGISTRY, SERVING, ServingState
 from gateway.auth.middleware import (
     authentication_middleware,
@@ -34,18 +38,19 @@ from gateway.auth.middleware import (
 )
 from gateway.auth.nonces import InMemoryNonceStore, NonceStore
 from gateway.build_info import record_build_info
-from gateway.businesses import BUSINESS_SERVICE, BusinessService
-from gateway.clients import ClientRegistry
+from gateway.businesses import routes as business_routes
+from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
+from gateway.citizens import CitizenService, fold_for_request
+from gateway.citizens import routes as citizen_routes
 from gateway.config import Settings
-from gateway.identity import CitizenService, fold_for_request
-from gateway.observability import problem_middleware, request_context_middleware
+from gateway.http import ops as ops_routes
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import request_context_middleware
+from gateway.payments import callbacks as callback_routes
+from gateway.payments import routes as payment_routes
 from gateway.payments.runtime import payment_workers_ctx, payments_ctx
 from gateway.reports import route as report_routes
-from gateway.routes import businesses as business_routes
-from gateway.routes import callbacks as callback_routes
-from gateway.routes import citizens as citizen_routes
-from gateway.routes import ops as ops_routes
-from gateway.routes import payments as payment_routes
+from gateway.security import runtime as security_runtime
 from gateway.store import StoreConfig, open_store
 
 #: Paths that carry no client authentication: operations endpoints, and the
@@ -71,7 +76,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.middlewares.extend(
         [
             request_context_middleware,
-            monitoring.audit,
+            audit_runtime.audit,
             problem_middleware,
             authentication_middleware(
                 registry,
@@ -84,11 +89,12 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             ),
             authorization_middleware(public_paths=PUBLIC_PATHS),
             rate_limit_middleware(),
-            monitoring.request_volume,
+            security_runtime.request_volume,
         ]
     )
     app[SETTINGS] = settings
     app[SERVING] = serving
+    app[TRUSTED_PROXIES] = networks(settings.server.trusted_proxies)
     app[CLIENT_REGISTRY] = registry
     app[BODY_READ_TIMEOUT] = settings.server.body_read_timeout_seconds
     app[READINESS_CHECKS] = {}
@@ -100,8 +106,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.add_routes(report_routes.routes)
     app.cleanup_ctx.append(tracing.export_ctx(settings.tracing))
     app.cleanup_ctx.append(_store_ctx)
-    app.cleanup_ctx.append(monitoring.audit_ctx)
-    app.cleanup_ctx.append(monitoring.security_ctx)
+    app.cleanup_ctx.append(audit_runtime.audit_ctx)
+    app.cleanup_ctx.append(security_runtime.security_ctx)
     app.cleanup_ctx.append(_population_ctx)
     app.cleanup_ctx.append(_business_ctx)
     app.cleanup_ctx.append(payments_ctx)

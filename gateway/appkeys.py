@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from gateway.citizens.service import CitizenService
     from gateway.config import Settings
-    from gateway.identity.service import CitizenService
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict[str, object]]]]
 

@@ -74,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
         " is printed and the exit status is 2.",
     )
     _add_config(run)
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve with N worker processes sharing the listeners, under one supervisor that"
+        " restarts a worker that dies and forwards SIGTERM/SIGHUP (default 1: one process)."
+        ' N > 1 needs [server] nonce_store = "store" and [sandbox] enabled = false; each'
+        " worker's audit chain is <instance_id>-w<I>",
+    )
+    run.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
 
     sandbox = sub.add_parser("sandbox", help="start the sandbox national systems alone")
     _add_config(sandbox)
@@ -310,7 +321,7 @@ def _cmd_audit(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _cmd_security(settings: Any, args: argparse.Namespace) -> int:
-    from gateway.security import security_report_command
+    from gateway.security.commands import security_report_command
 
     return asyncio.run(
         security_report_command(_store_config(settings), args.since, as_json=args.json)
@@ -334,8 +345,56 @@ def _cmd_check_config(path: Path | None) -> int:
 
         for warning in tracing_problems(report.settings.tracing):  # run starts, without export
             print(f"{report.path}: warning: {warning}", file=sys.stderr)
+        for warning in _callback_source_warnings(report.settings):
+            print(f"{report.path}: warning: {warning}", file=sys.stderr)
     environment = report.settings.environment if report.settings else "?"
     print(f"{report.path}: ok (environment {environment})")
+    return 0
+
+
+def _callback_source_warnings(settings: Settings) -> list[str]:
+    from gateway.security.callbacks import callback_source_warnings
+
+    payments = settings.payments
+    if not payments.enabled:
+        return []
+    dvcqg, vnpay = payments.dvcqg, payments.vnpay
+    return callback_source_warnings(
+        [
+            ("dvcqg", dvcqg, dvcqg.base_url if dvcqg else ""),
+            ("vnpay", vnpay, vnpay.api_url if vnpay else ""),
+        ],
+        production=settings.environment == "production",
+    )
+
+
+def _supervise(settings: Settings, config: Path | None, workers: int) -> int:
+    from gateway import supervisor
+    from gateway.dev.pki import ensure_dev_pki
+    from gateway.logging import configure_logging
+
+    refused = supervisor.refusal(settings, workers)
+    if refused is not None:
+        print(f"lienthong run: {refused}", file=sys.stderr)
+        return EXIT_REFUSED
+    configure_logging(level=settings.logging.level, json_lines=settings.logging.json_lines)
+    ensure_dev_pki(settings)  # once, before the workers would race to make it
+    argv = [sys.executable, "-m", "gateway", "run"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    return asyncio.run(supervisor.Supervisor(settings, workers, argv).run())
+
+
+def _serve_worker(settings: Settings, config: Path | None, index: int) -> int:
+    from gateway import server, supervisor
+
+    def adjust(s: Settings) -> Settings:
+        return s.model_copy(
+            update={"instance_id": supervisor.worker_instance_id(s.instance_id, index)}
+        )
+
+    bound = supervisor.inherited_listeners(settings)
+    asyncio.run(server.serve(adjust(settings), config_path=config, bound=bound, adjust=adjust))
     return 0
 
 
@@ -356,14 +415,14 @@ def operator_settings(settings: Settings) -> Settings:
     """``settings`` with the endpoints ``run`` uses: with sandboxes, their configured ports.
 
     ``lienthong run`` aims every adapter at the sandboxes it starts
-    (:func:`gateway.embedded.point_at_sandboxes`), whatever the endpoint keys say; an
+    (:func:`gateway.dev.embedded.point_at_sandboxes`), whatever the endpoint keys say; an
     operator command next to it must do the same to reach them. A port of 0 (any free
     port) cannot be known from outside, so those endpoints stay as configured.
     """
     if not settings.sandbox.enabled:
         return settings
     from adapters.population.sandbox_config import PopulationSandboxConfig
-    from gateway.embedded import Sandboxes, _default_gateway_url, point_at_sandboxes
+    from gateway.dev.embedded import Sandboxes, _default_gateway_url, point_at_sandboxes
 
     sb = settings.sandbox
 
@@ -387,7 +446,7 @@ def operator_settings(settings: Settings) -> Settings:
 
 
 def _cmd_certs_init(directory: Path, force: bool, config: Path | None) -> int:
-    from gateway.pki import init_dev_pki
+    from gateway.dev.pki import init_dev_pki
 
     settings = load_settings(config)
     clients = [c.id for c in settings.clients] or ["motcua-demo", "portal-demo"]
@@ -455,7 +514,7 @@ async def _purge_personal_data(settings: Any) -> int:
 
 
 def _cmd_demo(settings: Any, args: argparse.Namespace) -> int:
-    from gateway.demo import DemoConfig, DemoFailed, run_demo, serve_demo_page
+    from gateway.dev.demo import DemoConfig, DemoFailed, run_demo, serve_demo_page
 
     try:
         config = DemoConfig.from_settings(
@@ -485,11 +544,11 @@ def _cmd_demo(settings: Any, args: argparse.Namespace) -> int:
 
 def _cmd_reconcile(settings: Any, args: argparse.Namespace) -> int:
     try:
-        from gateway.reconcile import reconcile_command  # type: ignore[attr-defined, unused-ignore]
+        from gateway.payments.reconcile import reconcile_command  # type: ignore[attr-defined, unused-ignore]
     except ImportError:
         print(
             "lienthong reconcile: reconciliation is not part of this build yet"
-            " (gateway.reconcile.reconcile_command is missing)",
+            " (gateway.payments.reconcile.reconcile_command is missing)",
             file=sys.stderr,
         )
         return 2
@@ -626,6 +685,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from gateway import server
 
     try:
+        if args.command == "run" and args.worker_index is not None:
+            return _serve_worker(settings, args.config, args.worker_index)
+        if args.command == "run" and args.workers != 1:
+            return _supervise(settings, args.config, args.workers)
         if args.command == "run":
             asyncio.run(server.serve(settings, config_path=args.config))
         elif args.command == "sandbox":

@@ -25,15 +25,16 @@ from pydantic_settings import (
 )
 
 from adapters.business.config import BusinessConfig
+from adapters.networks import NetworkList
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
 from adapters.resilience import UpstreamResilience
 from gateway.audit.config import AuditConfig
-from gateway.clients import ClientConfig
+from gateway.auth.clients import ClientConfig
+from gateway.payments.webhooks import WebhookDispatchConfig
 from gateway.security.config import SecurityConfig
 from gateway.tracing import TracingConfig
-from gateway.webhooks import WebhookDispatchConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The embedded default, shipped inside the package so that a plain ``pip install``
@@ -93,6 +94,9 @@ class ServerConfig(_Section):
     keepalive_timeout_seconds: float = Field(default=75.0, gt=0)
     #: Connections each listener holds at once; beyond it a new one gets 503 and is closed.
     max_connections: int = Field(default=1000, ge=1)
+    #: Load balancers (CIDRs) whose ``X-Forwarded-For`` names the client; empty: none.
+    #: Only a peer in this list is believed (gateway.auth.forwarded).
+    trusted_proxies: NetworkList = ()
 
 
 class TLSServerConfig(_Section):

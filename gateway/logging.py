@@ -27,7 +27,7 @@ UTC; ``status`` an HTTP status number wherever it appears (a payment's state is
 
 A personal id glued into a longer token (``cccd_092090001234``) is not seen as
 one; a caller's request id of exactly 9 or 12 digits is refused for the same
-reason in :mod:`gateway.observability` and replaced by a fresh one (it would
+reason in :mod:`gateway.http.context` and replaced by a fresh one (it would
 be logged verbatim on every line).
 """
 
@@ -72,7 +72,7 @@ ID_KEYS = frozenset(
         "macanbo",
     }
 )
-#: The words of the verdict scale (:class:`gateway.identity.Verdict`): what the gateway
+#: The words of the verdict scale (:class:`gateway.citizens.Verdict`): what the gateway
 #: concluded about a field, logged under that field's name, never personal.
 VERDICT_WORDS = frozenset({"match", "match_without_diacritics", "mismatch", "not_found"})
 #: Keys whose values identify the gateway's own things or its peers', never people:

@@ -40,8 +40,8 @@ from pydantic import BaseModel, SecretStr
 from gateway import sdnotify
 from gateway.auth.keys import CLIENT_REGISTRY, SERVING
 from gateway.config import ConfigError, Settings, load_settings, production_problems
+from gateway.dev.pki import ensure_dev_pki
 from gateway.logging import configure_logging
-from gateway.pki import ensure_dev_pki
 from gateway.signals import wait_for_stop
 
 _log = structlog.get_logger("gateway.server")
@@ -637,28 +637,39 @@ def freeze_startup_objects() -> None:
     _log.info("gc.frozen", objects=gc.get_freeze_count())
 
 
-async def serve(settings: Settings, config_path: Path | None = None) -> None:
+async def serve(
+    settings: Settings,
+    config_path: Path | None = None,
+    *,
+    bound: BoundListeners | None = None,
+    adjust: Callable[[Settings], Settings] = lambda s: s,
+) -> None:
     """``lienthong run``: serve until SIGTERM/SIGINT, then drain and stop; SIGHUP reloads.
 
     ``config_path`` is the file a reload re-reads (None: the embedded default).
+    ``bound``: listening sockets bound elsewhere (a worker of :mod:`gateway.supervisor`);
+    ``adjust`` maps the settings a reload reads as ``settings`` were (a worker's instance id).
     """
     configure_logging(level=settings.logging.level, json_lines=settings.logging.json_lines)
     ensure_dev_pki(settings)
     async with AsyncExitStack() as stack:
         where: list[str] = []
-        bound = bind_listeners(settings)
+        if bound is None:
+            bound = bind_listeners(settings)
         stack.callback(bound.close)
-        adjust: Callable[[Settings], Settings] = lambda s: s  # noqa: E731
         if settings.sandbox.enabled:
-            from gateway.embedded import point_at_sandboxes, start_sandboxes
+            from gateway.dev.embedded import point_at_sandboxes, start_sandboxes
 
             gateway_url = local_url(bound.listeners.http_url)
             sandboxes = await start_sandboxes(settings, stack, gateway_url=gateway_url)
 
-            def adjust(s: Settings) -> Settings:
-                return point_at_sandboxes(s, sandboxes, gateway_url=gateway_url)
+            given = adjust
 
-            settings = adjust(settings)
+            def pointed(s: Settings) -> Settings:
+                return point_at_sandboxes(given(s), sandboxes, gateway_url=gateway_url)
+
+            adjust = pointed
+            settings = point_at_sandboxes(settings, sandboxes, gateway_url=gateway_url)
             where += sandboxes.describe()
         running = await start_running_gateway(settings, stack, bound=bound)
         where += running.listeners.describe()
@@ -698,7 +709,7 @@ async def drain(running: RunningGateway) -> None:
 
 async def serve_sandboxes(settings: Settings) -> None:
     configure_logging(level=settings.logging.level, json_lines=settings.logging.json_lines)
-    from gateway.embedded import start_sandboxes
+    from gateway.dev.embedded import start_sandboxes
 
     async with AsyncExitStack() as stack:
         sandboxes = await start_sandboxes(settings, stack)

@@ -83,7 +83,7 @@ def _check_schema(event: Any) -> None:
 
 
 def _leak_patterns() -> list[str]:
-    from gateway.identity import fold_name
+    from gateway.citizens import fold_name
 
     patterns = list(FIXTURE_IDS)
     for name in FIXTURE_NAMES:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from gateway.logging import configure_logging
 
-#: What ``X-Request-ID`` may hold (gateway/observability.py); longer or other: replaced.
+#: What ``X-Request-ID`` may hold (gateway/http/context.py); longer or other: replaced.
 ALPHABET = string.ascii_letters + string.digits + "._:-"
 
 

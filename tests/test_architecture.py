@@ -175,7 +175,7 @@ def test_the_graph_is_read(edges: list[Edge]) -> None:
     on an empty graph): app imports the store, routes and the adapters it wires."""
     pairs = {(e.importer, e.imported) for e in edges}
     assert ("gateway.app", "gateway.store") in pairs
-    assert ("gateway.app", "gateway.routes.citizens") in pairs
+    assert ("gateway.app", "gateway.citizens.routes") in pairs
     assert ("gateway.app", "adapters.population.client") in pairs
     assert len(pairs) > 200
 
@@ -207,7 +207,7 @@ def test_the_store_imports_nothing_outside_itself(edges: list[Edge]) -> None:
 def test_routes_never_import_an_adapter_client(edges: list[Edge]) -> None:
     """Route modules reach the national systems only through the gateway's services."""
     routes = {e.importer for e in edges if _is_route_module(e.importer)}
-    assert "gateway.routes.citizens" in routes
+    assert "gateway.citizens.routes" in routes
     wrong = [e for e in edges if _is_route_module(e.importer) and _is_adapter_client(e)]
     assert not wrong, _show(wrong)
 
@@ -236,11 +236,11 @@ def test_forbidden_imports_are_found(tmp_path: Path) -> None:
         {
             "gateway/__init__.py": "",
             "gateway/routes/__init__.py": "",
-            "gateway/routes/citizens.py": (
+            "gateway/citizens/routes.py": (
                 "def h():\n    from adapters.population import PopulationClient\n"
             ),
-            "gateway/routes/payments.py": "import adapters.payment.vnpay.client\n",
-            "gateway/routes/ops.py": "from adapters.errors import UpstreamError\n",
+            "gateway/payments/routes.py": "import adapters.payment.vnpay.client\n",
+            "gateway/http/ops.py": "from adapters.errors import UpstreamError\n",
             "adapters/__init__.py": "",
             "adapters/errors.py": "from gateway.routes import ops\n",
             "adapters/population/__init__.py": "PopulationClient = object\n",
@@ -251,7 +251,7 @@ def test_forbidden_imports_are_found(tmp_path: Path) -> None:
     )
     found = import_edges(tmp_path)
     assert [(e.importer, e.imported) for e in found if _is_adapter_client(e)] == [
-        ("gateway.routes.citizens", "adapters.population"),
-        ("gateway.routes.payments", "adapters.payment.vnpay.client"),
+        ("gateway.citizens.routes", "adapters.population"),
+        ("gateway.payments.routes", "adapters.payment.vnpay.client"),
     ]
     assert [e.importer for e in found if e.imported.startswith("gateway")] == ["adapters.errors"]

@@ -39,9 +39,13 @@ QUICK_RUN_TIMEOUT = 150
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run ``python -m bench --quick`` once in its own process and load the JSON it wrote."""
-    out = tmp_path_factory.mktemp("bench")
+    return _quick_bench(tmp_path_factory.mktemp("bench"))
+
+
+def _quick_bench(out: Path, *args: str) -> dict[str, Any]:
+    """``python -m bench --quick ARGS`` in its own process: the JSON it wrote (and stdout)."""
     completed = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bench", "--quick", "--output-dir", str(out)],
+        [sys.executable, "-m", "bench", "--quick", *args, "--output-dir", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -457,3 +461,19 @@ def test_quick_run_measures_rss_with_idle_connections(quick_run: dict[str, Any])
     held = comparisons["gateway RSS with 50 idle connections"]
     assert held["value"] > 0
     assert held["target"] == "<= 150MB"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
+def test_quick_cluster_run_measures_one_and_three_instances(tmp_path: Path) -> None:
+    """The cluster scenario answers every verification through nginx to 1 and 3 instances
+    (or says why it was skipped: no nginx, no PostgreSQL)."""
+    scenario = _scenario(_quick_bench(tmp_path, "--scenario", "cluster"), "cluster")
+    if not scenario["figures"]:
+        assert any("skipped" in note for note in scenario["notes"]), scenario
+        return
+    assert [f["target"] for f in scenario["figures"]] == ["1 instance", "3 instances"]
+    for f in scenario["figures"]:
+        assert f["requests"] > 0
+        assert f["errors"] == {}
+        assert f["cpu_ms_per_request"]["gateways"] > 0

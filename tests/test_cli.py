@@ -20,6 +20,21 @@ from gateway.cli import main
 REPO = Path(__file__).resolve().parent.parent
 
 
+def use_temporary_dev_pki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded default's TLS files, moved into ``tmp_path/pki`` with the dev PKI."""
+    pki = tmp_path / "pki"
+    monkeypatch.setenv("LIENTHONG_TLS__DEV_PKI_DIR", str(pki))
+    for name, file in (("CERT", "server.pem"), ("KEY", "server.key"), ("CLIENT_CA", "ca.pem")):
+        monkeypatch.setenv(f"LIENTHONG_TLS__{name}_FILE", str(pki / file))
+
+
+def without_lienthong_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``LIENTHONG_*`` override from the suite's environment for this test."""
+    for name in list(os.environ):
+        if name.startswith("LIENTHONG_"):
+            monkeypatch.delenv(name)
+
+
 def test_embedded_default_is_valid(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -28,10 +43,7 @@ def test_embedded_default_is_valid(
     The suite moves the dev PKI to a temporary directory (conftest), so the TLS files
     follow it there, as they must for `run` to start.
     """
-    pki = tmp_path / "pki"
-    monkeypatch.setenv("LIENTHONG_TLS__DEV_PKI_DIR", str(pki))
-    for name, file in (("CERT", "server.pem"), ("KEY", "server.key"), ("CLIENT_CA", "ca.pem")):
-        monkeypatch.setenv(f"LIENTHONG_TLS__{name}_FILE", str(pki / file))
+    use_temporary_dev_pki(tmp_path, monkeypatch)
     assert main(["check-config"]) == 0, capsys.readouterr().err
     assert "ok" in capsys.readouterr().out
 
@@ -70,9 +82,7 @@ def test_production_example_passes_once_its_files_exist(
     """config/production.example.toml is a complete production config, bar its files."""
     from tests.test_preflight import make_deployment
 
-    for name in list(os.environ):
-        if name.startswith("LIENTHONG_"):
-            monkeypatch.delenv(name)
+    without_lienthong_environment(monkeypatch)
     cfg = make_deployment(tmp_path).config
     assert main(["check-config", str(cfg)]) == 0, capsys.readouterr().err
 
@@ -156,3 +166,46 @@ def test_lienthong_run_serves_the_embedded_default(tmp_path: Path) -> None:
     assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
     assert b"lienthong is up" in out
     assert b"gc.frozen" in out  # start-up objects are kept out of the collector's way
+
+
+def test_check_config_warns_of_open_callback_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In production, a provider whose callbacks are accepted from anywhere is a warning."""
+    from tests.test_preflight import make_deployment
+
+    without_lienthong_environment(monkeypatch)
+    cfg = make_deployment(tmp_path).config
+    assert main(["check-config", str(cfg)]) == 0
+    warned = capsys.readouterr().err
+    text = cfg.read_text(encoding="utf-8")
+    cfg.write_text(text.replace("callback_sources = []", 'callback_sources = ["127.0.0.0/8"]'))
+    assert main(["check-config", str(cfg)]) == 0
+    quiet = capsys.readouterr().err
+    assert "warning: payments.dvcqg.callback_sources is empty" in warned
+    assert "warning: payments.vnpay.callback_sources is empty" in warned
+    assert "callback_sources" not in quiet
+
+
+def test_check_config_is_quiet_about_sandbox_callback_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The embedded default's providers are sandboxes on loopback: no warning."""
+    use_temporary_dev_pki(tmp_path, monkeypatch)
+    assert main(["check-config"]) == 0
+    assert "callback_sources" not in capsys.readouterr().err
+
+
+def test_callback_sources_and_trusted_proxies_must_be_networks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A list entry that is no address or CIDR network is refused, naming its key."""
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(
+        '[server]\ntrusted_proxies = ["nginx"]\n'
+        '[payments.vnpay]\ncallback_sources = ["10.0.0.0/33"]\n'
+    )
+    assert main(["check-config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "server.trusted_proxies" in err
+    assert "payments.vnpay.callback_sources" in err

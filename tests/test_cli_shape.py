@@ -180,7 +180,7 @@ def _reconcile(tmp_path: Path, port: int) -> subprocess.CompletedProcess[str]:
 def test_reconcile_reaches_the_sandbox_on_its_configured_port(tmp_path: Path) -> None:
     """A dvcqg sandbox on a port other than the file's base_url: reconcile reaches it."""
     from adapters.payment.dvcqg.sandbox import start_sandbox
-    from gateway.embedded import dvcqg_sandbox_config
+    from gateway.dev.embedded import dvcqg_sandbox_config
 
     settings = load_settings()
     port = _free_port()

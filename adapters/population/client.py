@@ -128,7 +128,7 @@ class PopulationClient:
 
         ``fold_name`` is how ``HoVaTen`` is folded when ``fold_name_in_request`` is set:
         the gateway passes its one name normaliser
-        (:func:`gateway.identity.names.fold_for_request`), so what is sent folds every
+        (:func:`gateway.citizens.names.fold_for_request`), so what is sent folds every
         letter exactly as the verdict's comparison does.
         """
         config.require_endpoint()

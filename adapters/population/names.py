@@ -1,7 +1,7 @@
 """Vietnamese personal names as the population service's wire wants them: split in parts.
 
 Folding a name for ``HoVaTen`` (``fold_name_in_request``) is not done here: the
-gateway's one name normaliser (:mod:`gateway.identity.names`) does it and is
+gateway's one name normaliser (:mod:`gateway.citizens.names`) does it and is
 handed to :class:`~adapters.population.client.PopulationClient` as ``fold_name``.
 """
 

@@ -22,7 +22,7 @@ middleware records one ``upstream`` record per exchange.
 Who asked, for what, on whose behalf: a handler may put on the request
 ``request[AUDIT_CONTEXT]``, a dict of any of ``agency_code``, ``procedure_code``,
 ``purpose``, ``dossier_code``, ``officer_masked``, ``officer_digest`` (the officer's
-id never in clear: see :meth:`gateway.identity.context.RequestContext.audit_detail`),
+id never in clear: see :meth:`gateway.citizens.context.RequestContext.audit_detail`),
 and ``request[AUDIT_VERDICT]``, the overall verdict word of a verification; the
 inbound record carries them as ``detail["context"]`` and ``detail["verdict"]``.
 The officer's id is not a subject of the record: it is left out of
@@ -50,9 +50,11 @@ from aiohttp import web
 from adapters.observability import UpstreamExchange
 from adapters.tracecontext import TraceContext
 from gateway.audit.log import AuditLog
+from gateway.auth.forwarded import client_address
 from gateway.auth.keys import CLIENT, REQUEST_BODY
+from gateway.http.access_log import operation_of
+from gateway.http.context import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
-from gateway.observability import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES, operation_of
 from gateway.tracing import current as current_trace
 from gateway.tracing import webhook_trace_id
 
@@ -161,8 +163,13 @@ async def _audit_request(
 
 
 def _inbound_detail(request: web.Request) -> dict[str, Any]:
-    """``method``, the trace, and the context and verdict the handler left on the request."""
-    detail: dict[str, Any] = {"method": request.method, **_trace_detail(request.get(TRACE_KEY))}
+    """``method``, the client address (``remote``: gateway.auth.forwarded), the trace, and
+    the context and verdict the handler left on the request."""
+    detail: dict[str, Any] = {
+        "method": request.method,
+        "remote": client_address(request),
+        **_trace_detail(request.get(TRACE_KEY)),
+    }
     context = request.get(AUDIT_CONTEXT)
     if isinstance(context, Mapping) and context:
         detail["context"] = {str(k): v for k, v in context.items() if isinstance(v, str)}

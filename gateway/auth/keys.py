@@ -7,7 +7,7 @@ from typing import Literal
 
 from aiohttp import web
 
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.auth.clients import ClientConfig, ClientRegistry
 
 AuthMethod = Literal["mtls", "signature"]
 

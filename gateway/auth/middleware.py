@@ -22,8 +22,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
-from gateway import security_events
-from gateway.clients import ClientRegistry
+from gateway.auth.clients import ClientRegistry
 from gateway.problems import (
     BadRequest,
     Forbidden,
@@ -33,7 +32,9 @@ from gateway.problems import (
     TooManyRequests,
     Unauthorized,
 )
+from gateway.security import events as security_events
 
+from .forwarded import client_address
 from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
 from .nonces import NonceStore, NonceStoreFull
 from .settings import DEFAULT_PUBLIC_PATHS
@@ -137,7 +138,7 @@ def _report_refusal(request: web.Request, failure: Unauthorized, auth_method: st
         detail=failure.detail,
         client_id=client_id,
         auth_method=auth_method,
-        remote=request.remote,
+        remote=client_address(request),
         method=request.method,
         path=request.path,
     )
@@ -200,7 +201,9 @@ def authentication_middleware(
             _report_refusal(request, failure, auth_method)
             raise
         except NonceStoreFull as exc:
-            security_events.emit("nonce_store_full", remote=request.remote, path=request.path)
+            security_events.emit(
+                "nonce_store_full", remote=client_address(request), path=request.path
+            )
             raise ServiceUnavailable("too many signed requests in flight", retry_after=1) from exc
         request[CLIENT] = client
         request[AUTH_METHOD] = auth_method
@@ -232,7 +235,7 @@ def authorization_middleware(*, public_paths: tuple[str, ...] = DEFAULT_PUBLIC_P
                 "forbidden",
                 client_id=client.id,
                 operation=operation,
-                remote=request.remote,
+                remote=client_address(request),
                 method=request.method,
                 path=request.path,
             )
@@ -260,7 +263,7 @@ def rate_limit_middleware(clock: Callable[[], float] = time.monotonic) -> Middle
             security_events.emit(
                 "rate_limited",
                 client_id=client.id,
-                remote=request.remote,
+                remote=client_address(request),
                 method=request.method,
                 path=request.path,
                 retry_after=round(wait, 3),

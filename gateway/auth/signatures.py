@@ -5,7 +5,7 @@ secret's UTF-8 bytes are the HMAC key), covering at least ``@method``, the path
 (``@path``, or ``@target-uri`` / ``@request-target`` which contain it) and, when
 there is a body, ``content-digest`` (RFC 9530); ``created`` and ``nonce`` are
 required parameters. :func:`verify_signed_request` checks all of that and
-answers with the :class:`~gateway.clients.ClientConfig` or raises
+answers with the :class:`~gateway.auth.clients.ClientConfig` or raises
 :class:`AuthenticationFailed` (a 401 ``Unauthorized``) whose ``type_name`` says
 why:
 
@@ -37,7 +37,7 @@ import http_sf
 from http_sf.item import ser_item
 from http_sf.parameters import ser_params
 
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.auth.clients import ClientConfig, ClientRegistry
 from gateway.problems import Unauthorized
 
 from .digest import ContentDigestError, make_content_digest, verify_content_digest

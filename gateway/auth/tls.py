@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.auth.clients import ClientConfig, ClientRegistry
 
 
 def server_ssl_context(

@@ -26,7 +26,6 @@ from typing import Any
 
 import structlog
 
-from gateway import security_events
 from gateway.audit.record import masked
 from gateway.payments.model import (
     DISPUTE_REASONS,
@@ -43,6 +42,7 @@ from gateway.payments.model import (
     sources_of,
 )
 from gateway.payments.outbox import INSERT_EVENT, Outbox, event_row
+from gateway.security import events as security_events
 from gateway.store import Clock, Row, Store, Transaction, from_us, to_us
 from gateway.store.base import Returns, Statement, Unit
 

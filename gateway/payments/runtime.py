@@ -19,20 +19,21 @@ import structlog
 from aiohttp import web
 
 from adapters.http import make_session
+from adapters.networks import networks
 from adapters.payment.base import PaymentProvider, PaymentProviders
 from adapters.payment.dvcqg import DvcqgProvider
 from adapters.payment.vnpay import VnpayProvider
 from adapters.resilience import UpstreamGuard
 from gateway.appkeys import AUDIT_LOG, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
 from gateway.audit import audit_webhook
-from gateway.clients import ClientRegistry, WebhookTarget
+from gateway.auth.clients import ClientRegistry, WebhookTarget
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.metrics import PaymentGauges
 from gateway.payments.outbox import OutboxEvent
 from gateway.payments.personal_data import PersonalDataEraser, load_payer_digest
 from gateway.payments.service import PaymentService
+from gateway.payments.webhooks import OutboxDispatcher
 from gateway.payments.worker import PendingPaymentPoller, PollingPolicy
-from gateway.webhooks import OutboxDispatcher
 
 _log = structlog.get_logger("payments.runtime")
 
@@ -80,6 +81,11 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
             PaymentProviders(providers, section.default_provider),
             expiry=dt.timedelta(minutes=section.expiry_minutes),
             clock=store.clock,
+            callback_sources={
+                name: networks(cfg.callback_sources)
+                for name, cfg in (("dvcqg", section.dvcqg), ("vnpay", section.vnpay))
+                if cfg is not None
+            },
         )
         yield
     finally:

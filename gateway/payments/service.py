@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import structlog
 
 from adapters.errors import AdapterError, UpstreamFault
+from adapters.networks import Network
 from adapters.payment.base import (
     CallbackOutcome,
     CallbackRejected,
@@ -43,12 +44,13 @@ from adapters.payment.base import (
     ProviderAnswer,
     ProviderStatus,
 )
-from gateway import security_events
-from gateway.clients import ClientConfig
+from gateway.auth.clients import ClientConfig
 from gateway.payments.ledger import PaymentLedger, PaymentNotFound, Reported, TransitionResult
 from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus
 from gateway.payments.requests import PaymentRequest
 from gateway.problems import Conflict, NotFound
+from gateway.security import events as security_events
+from gateway.security.callbacks import check_callback_source
 from gateway.store import utc_now
 
 _log = structlog.get_logger("payments.service")
@@ -120,9 +122,12 @@ class PaymentService:
         *,
         expiry: dt.timedelta,
         clock: Callable[[], dt.datetime] = utc_now,
+        callback_sources: Mapping[str, tuple[Network, ...]] | None = None,
     ) -> None:
         self.ledger = ledger
         self.providers = providers
+        #: Per provider, the networks its callbacks may come from (absent or empty: any).
+        self.callback_sources = dict(callback_sources or {})
         self._expiry = expiry
         self._clock = clock
 
@@ -298,8 +303,16 @@ class PaymentService:
         body: bytes,
         remote: str | None,
     ) -> ProviderAnswer:
-        """Verify, apply, answer in the provider's format (``provider_name`` must exist)."""
+        """Verify, apply, answer in the provider's format (``provider_name`` must exist).
+
+        ``remote`` is the sender's address (gateway.auth.forwarded): outside the
+        provider's ``callback_sources`` the callback is refused unread.
+        """
         provider = self.providers.get(provider_name)
+        if not check_callback_source(
+            provider_name, remote, self.callback_sources.get(provider_name, ())
+        ):
+            return provider.answer_callback(None, outcome="rejected")
         try:
             result = provider.parse_callback(method, query, body)
         except CallbackRejected as exc:

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 import structlog
 
 from adapters.errors import AdapterError
-from gateway import security_events
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import OPEN, PaymentService
+from gateway.security import events as security_events
 
 _log = structlog.get_logger("payments.poller")
 

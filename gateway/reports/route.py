@@ -4,7 +4,7 @@ The same page and workbook as ``lienthong report``: HTML by default (or with
 ``Accept: text/html``), the XLSX workbook with ``Accept:`` its media type or
 ``?format=xlsx``. ``?lang=en`` and ``?agency=CODE`` as on the command line. The
 operation is ``reports.read``, granted to no client by default, and not covered
-by a client's ``"*"`` (see :data:`gateway.clients.EXPLICIT_ONLY`). A period that
+by a client's ``"*"`` (see :data:`gateway.auth.clients.EXPLICIT_ONLY`). A period that
 is not a quarter like ``2026-Q4`` → 422 naming ``period``; a quarter not yet
 started or without data → 404 ``report-not-found``.
 """

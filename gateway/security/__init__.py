@@ -1,6 +1,6 @@
 """Security detectors, alerts, certificate expiry and the security report.
 
-The event stream itself is :mod:`gateway.security_events` (``emit``/``subscribe``).
+The event stream itself is :mod:`gateway.security.events` (``emit``/``subscribe``).
 :class:`SecurityMonitor` raises ``security.alert`` from thresholds over sliding
 windows; :class:`SecurityRecorder` keeps events and alerts in the store for
 :func:`security_report`; :class:`AlertWebhookSender` posts alerts, signed;
@@ -16,7 +16,6 @@ from gateway.security.certificates import (
     check_peer_certificate,
     watch_certificates,
 )
-from gateway.security.commands import security_report_command
 from gateway.security.config import (
     AlertWebhookConfig,
     BurstDetectorConfig,
@@ -54,6 +53,5 @@ __all__ = [
     "render_security_report",
     "sanitise_fields",
     "security_report",
-    "security_report_command",
     "watch_certificates",
 ]

@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from gateway.security.config import AlertWebhookConfig
 from gateway.security.detectors import SecurityAlert
 from gateway.store import Clock, utc_now
-from gateway.webhooks import signed_headers
+from gateway.webhook_signatures import signed_headers
 
 _log = structlog.get_logger("security.alerts")
 

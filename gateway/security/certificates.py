@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from prometheus_client import Gauge
 
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.security.config import CertificateWatch
 from gateway.store import Clock, utc_now
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from gateway import security_events
+from gateway.security import events as security_events
 from gateway.security.config import SecurityConfig
 from gateway.security.windows import RateBaseline, SlidingCount, VerificationWindow
 

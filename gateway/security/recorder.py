@@ -26,8 +26,8 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
-from gateway import security_events
 from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
+from gateway.security import events as security_events
 from gateway.security.detectors import SecurityAlert
 from gateway.store import Clock, Store, Transaction, to_us
 

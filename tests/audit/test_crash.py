@@ -43,7 +43,7 @@ import pytest
 from gateway.audit import AuditConfig, audit_verify_command
 from gateway.auth.signatures import sign_request
 from gateway.store import StoreConfig, open_store
-from gateway.webhooks import new_secret
+from gateway.webhook_signatures import new_secret
 from tests.e2e.conftest import SECRETS
 from tests.payments.processes import GatewayProcess, free_port, gateway_env
 

@@ -14,9 +14,10 @@ from structlog.testing import capture_logs
 
 from adapters.observability import UpstreamExchange, collect_exchanges, record_exchange
 from gateway.audit import AuditLog, audit_middleware
+from gateway.auth.clients import ClientConfig
 from gateway.auth.keys import CLIENT, REQUEST_BODY
-from gateway.clients import ClientConfig
-from gateway.observability import UPSTREAM_EXCHANGES, problem_middleware, request_context_middleware
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import UPSTREAM_EXCHANGES, request_context_middleware
 from gateway.problems import BadRequest
 
 from .conftest import CITIZEN_ID, CITIZEN_NAME

@@ -26,11 +26,12 @@ from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 from adapters.population.models import CitizenQuery, CitizenRecord
 from gateway.appkeys import CITIZEN_SERVICE
 from gateway.audit import AuditConfig, AuditLog, audit_middleware
+from gateway.auth.clients import ClientConfig
 from gateway.auth.keys import CLIENT, REQUEST_BODY
-from gateway.clients import ClientConfig
-from gateway.identity import CitizenService
-from gateway.observability import problem_middleware, request_context_middleware
-from gateway.routes.citizens import routes as citizen_routes
+from gateway.citizens import CitizenService
+from gateway.citizens.routes import routes as citizen_routes
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import request_context_middleware
 from gateway.store import Store
 from tests.conftest import find_leaks
 from tests.gateway.test_identity_service import SANDBOX

@@ -10,9 +10,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from adapters.errors import AdapterError, UpstreamUnavailable
-from gateway.businesses import BUSINESS_SERVICE, BusinessService
+from gateway.businesses.routes import routes
+from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
 from gateway.problems import PROBLEM_CONTENT_TYPE, Problem
-from gateway.routes.businesses import routes
 from tests.business.conftest import Sandbox, make_client
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

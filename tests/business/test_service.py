@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from adapters.errors import UpstreamFault
-from gateway.businesses import BusinessService, business_to_json, normalize_tax_code
+from gateway.businesses.service import BusinessService, business_to_json, normalize_tax_code
 from gateway.problems import ValidationFailed
 from tests.business.conftest import Sandbox, make_client
 

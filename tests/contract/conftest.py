@@ -19,9 +19,9 @@ import pytest
 from aiohttp import web
 
 from gateway.config import load_settings
-from gateway.embedded import point_at_sandboxes, start_sandboxes
+from gateway.dev.embedded import point_at_sandboxes, start_sandboxes
 from gateway.server import bind_listeners, start_gateway
-from gateway.webhooks import new_secret
+from gateway.webhook_signatures import new_secret
 from tests.e2e.conftest import SECRETS, Gateway, Peer
 from tests.payments.conftest import FAST_PAYMENTS, WebhookReceiver
 

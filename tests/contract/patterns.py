@@ -1,7 +1,7 @@
 """The JSON Schema patterns of gateway/openapi.json, derived from the validators they describe.
 
 Some rules of the gateway's validation are written in code, not as a regular
-expression: the personal id's province codes (``gateway.identity.cccd``), "no control
+expression: the personal id's province codes (``gateway.citizens.cccd``), "no control
 characters" in a name (categories Cc, Cf, Cs, Co, whitespace excepted: Python's
 Unicode database), "not blank" (``str.split``/``str.strip`` whitespace) and the separators
 and digit look-alikes python-stdnum's ``stdnum.vn.mst.compact`` drops or maps. This
@@ -23,8 +23,8 @@ from pathlib import Path
 
 from stdnum.util import clean
 
-from gateway.identity.cccd import PROVINCE_CODES
-from gateway.identity.verdicts import _NOT_IN_NAMES
+from gateway.citizens.cccd import PROVINCE_CODES
+from gateway.citizens.verdicts import _NOT_IN_NAMES
 
 OPENAPI = Path(__file__).resolve().parents[2] / "gateway" / "openapi.json"
 
@@ -93,7 +93,7 @@ def id_number_pattern() -> str:
 def name_pattern() -> str:
     """A claimed full name: not blank; no control, format, surrogate or private-use character.
 
-    Whitespace is allowed (``gateway.identity.verdicts._NOT_IN_NAMES``).
+    Whitespace is allowed (``gateway.citizens.verdicts._NOT_IN_NAMES``).
     """
     forbidden = list(
         _ranges(lambda ch: unicodedata.category(ch) in _NOT_IN_NAMES and not ch.isspace())

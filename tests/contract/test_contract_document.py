@@ -8,9 +8,9 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 from openapi_spec_validator import validate
 
+from gateway.http.ops import load_openapi
 from gateway.payments.model import EVENT_TYPES
 from gateway.problems import TooManyRequests, json_response
-from gateway.routes.ops import load_openapi
 from tests.contract.patterns import expected_patterns, resolve
 
 

@@ -26,11 +26,11 @@ def deploy_env(tmp_path: Path, **extra: str) -> tuple[int, dict[str, str]]:
     return port, env
 
 
-def spawn(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start ``python -m gateway run`` with ``env``, its output into ``log``."""
+def spawn(env: dict[str, str], log: Path, *command: str) -> subprocess.Popen[bytes]:
+    """Start ``python -m gateway COMMAND`` (default ``run``) with ``env``, output into ``log``."""
     with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "gateway", "run"],
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "gateway", *(command or ("run",))],
             cwd=REPO,
             env=env,
             stdout=out,

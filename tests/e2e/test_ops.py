@@ -7,7 +7,7 @@ from typing import Any
 import jsonschema
 from openapi_spec_validator import validate
 
-from gateway.routes.ops import load_openapi
+from gateway.http.ops import load_openapi
 from tests.e2e.conftest import Gateway
 
 CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}

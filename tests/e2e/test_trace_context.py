@@ -84,7 +84,9 @@ async def test_a_callers_trace_reaches_the_sandbox_the_logs_and_the_audit_record
     inbound = [json.loads(r["detail"]) for r in records if r["kind"] == "inbound"]
     for detail in inbound:
         detail.pop("verdict", None)  # a verification's verdict (issue 14), not the trace's
-    assert inbound == [{"method": method, "trace_id": TRACE, "span_id": answered.parent_id}]
+    assert inbound == [
+        {"method": method, "remote": "127.0.0.1", "trace_id": TRACE, "span_id": answered.parent_id}
+    ]
     upstream = [json.loads(r["detail"]) for r in records if r["kind"] == "upstream"]
     assert upstream
     assert all(d["trace_id"] == TRACE for d in upstream)

@@ -24,7 +24,7 @@ from gateway.auth import (
     rate_limit_middleware,
     sign_request,
 )
-from gateway.clients import ClientConfig, ClientRegistry
+from gateway.auth.clients import ClientConfig, ClientRegistry
 from gateway.problems import PROBLEM_BASE, Problem
 
 NOW = 1_800_000_000.0

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from gateway.auth import server_ssl_context
-from gateway.pki import DevPKI, init_dev_pki
+from gateway.dev.pki import DevPKI, init_dev_pki
 from gateway.problems import PROBLEM_BASE
 from tests.gateway.test_auth_middleware import (
     FakeClock,

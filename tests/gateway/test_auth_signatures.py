@@ -24,8 +24,8 @@ from gateway.auth import (
     verify_content_digest,
     verify_signed_request,
 )
+from gateway.auth.clients import ClientConfig, ClientRegistry
 from gateway.auth.signatures import serialize_signature_params
-from gateway.clients import ClientConfig, ClientRegistry
 from gateway.config import load_settings
 from tests.gateway.test_auth_middleware import FakeClock
 

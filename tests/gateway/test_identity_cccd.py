@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.population.models import BirthDate, Gender
-from gateway.identity import PROVINCE_CODES, InvalidIdNumber, check_id_number, parse_id_number
+from gateway.citizens import PROVINCE_CODES, InvalidIdNumber, check_id_number, parse_id_number
 
 
 def _messages(errors: list[dict[str, str]]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.population.models import Address, BirthDate, CitizenRecord
-from gateway.identity import LookupRequest, citizen_to_lookup_json, parse_lookup_request
+from gateway.citizens import LookupRequest, citizen_to_lookup_json, parse_lookup_request
 from gateway.problems import ValidationFailed
 
 HOA = CitizenRecord(

@@ -6,8 +6,8 @@ import unicodedata
 
 import pytest
 
-from gateway.identity import Verdict, compare_names, fold_for_request, fold_name, normalize_name
-from gateway.identity.names import normalize_tone_placement
+from gateway.citizens import Verdict, compare_names, fold_for_request, fold_name, normalize_name
+from gateway.citizens.names import normalize_tone_placement
 
 
 def test_nfd_input_equals_nfc() -> None:

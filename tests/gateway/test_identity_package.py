@@ -1,8 +1,8 @@
-"""The public surface of gateway.identity."""
+"""The public surface of gateway.citizens."""
 
 from __future__ import annotations
 
-import gateway.identity as identity
+import gateway.citizens as identity
 
 
 def test_all_is_complete() -> None:
@@ -11,6 +11,16 @@ def test_all_is_complete() -> None:
         name
         for name in vars(identity)
         if not name.startswith("_")
-        and name not in {"annotations", "cccd", "context", "lookup", "names", "service", "verdicts"}
+        and name
+        not in {
+            "annotations",
+            "cccd",
+            "context",
+            "lookup",
+            "names",
+            "routes",
+            "service",
+            "verdicts",
+        }
     }
     assert set(identity.__all__) == public

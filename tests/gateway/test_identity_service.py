@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from adapters.population.models import BirthDate, CitizenQuery, CitizenRecord
-from gateway.identity import (
+from gateway.citizens import (
     CitizenService,
     LookupRequest,
     Verdict,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.population.models import BirthDate, CitizenRecord
-from gateway.identity import (
+from gateway.citizens import (
     IdentityClaim,
     Verdict,
     compare_birth_dates,

@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from gateway.audit.middleware import sanitise_arguments
-from gateway.identity import Verdict
+from gateway.citizens import Verdict
 from gateway.logging import (
     VERDICT_WORDS,
     MaskPersonalData,

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gateway.pki import certificate_expiry, init_dev_pki
+from gateway.dev.pki import certificate_expiry, init_dev_pki
 
 CLIENTS = ["motcua-demo", "portal-demo"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.errors import UpstreamCertificateRejected, UpstreamConnectionError, UpstreamTimeout
-from gateway import security_events
+from gateway.security import events as security_events
 
 
 def test_a_rejected_peer_certificate_is_a_security_event_and_other_failures_are_not() -> None:

@@ -28,8 +28,9 @@ from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 from adapters.tracecontext import parse_traceparent, parse_tracestate
 from gateway import tracing
 from gateway.cli import main
+from gateway.http.boundary import problem_middleware
+from gateway.http.context import request_context_middleware
 from gateway.logging import configure_logging
-from gateway.observability import problem_middleware, request_context_middleware
 from tests.conftest import configure_suite_logging
 
 # The spec's own example (W3C Trace Context, 3.2.2.x).

@@ -1,7 +1,7 @@
 """The payment flow end to end: the real gateway, both payment sandboxes, a webhook receiver.
 
 Everything runs on loopback with port 0. The gateway's socket is bound first so
-that the sandboxes (started by the same :func:`gateway.embedded.start_sandboxes`
+that the sandboxes (started by the same :func:`gateway.dev.embedded.start_sandboxes`
 that ``lienthong run`` uses) call back to it; a small receiver plays the
 one-stop system's webhook endpoint and verifies every signature. With
 ``LIENTHONG_TEST_POSTGRES_DSN`` set, every test runs on PostgreSQL too (a schema
@@ -31,10 +31,10 @@ from aiohttp import web
 from yarl import URL
 
 from gateway.config import Settings, load_settings
-from gateway.embedded import Sandboxes, point_at_sandboxes, start_sandboxes
+from gateway.dev.embedded import Sandboxes, point_at_sandboxes, start_sandboxes
 from gateway.server import bind_listeners, start_gateway
 from gateway.store import Store, StoreConfig, open_store
-from gateway.webhooks import WebhookVerificationError, new_secret, verify
+from gateway.webhook_signatures import WebhookVerificationError, new_secret, verify
 from tests.e2e.conftest import SECRETS, Gateway, Peer
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"
@@ -143,6 +143,28 @@ class PayerVisit:
     return_location: str
 
 
+async def pay_at_sandbox(
+    session: aiohttp.ClientSession, payment: dict[str, Any], outcome: str = "paid"
+) -> PayerVisit:
+    """Be the payer at a payment sandbox: open the pay URL, press the button, stop there."""
+    async with session.get(payment["pay_url"]) as r:
+        page = await r.text()
+        assert r.status == 200, page
+        page_url = r.url
+    reference = re.search(r"id='reference'>([A-Za-z0-9]+)<", page)
+    action = re.search(r"<form method='post' action='([^']+)'", page)
+    assert reference is not None, page
+    assert action is not None, page
+    async with session.post(
+        page_url.join(URL(action.group(1))),
+        data={"outcome": outcome},
+        allow_redirects=False,
+    ) as r:
+        assert r.status == 302, await r.text()
+        location = r.headers["Location"]
+    return PayerVisit(reference.group(1), location)
+
+
 @dataclass
 class PaymentHarness:
     """The gateway, the sandboxes and the receiver of one test."""
@@ -195,22 +217,7 @@ class PaymentHarness:
 
     async def pay(self, payment: dict[str, Any], outcome: str = "paid") -> PayerVisit:
         """Be the payer: open the pay URL, press the button, stop at the redirect."""
-        async with self.session.get(payment["pay_url"]) as r:
-            page = await r.text()
-            assert r.status == 200, page
-            page_url = r.url
-        reference = re.search(r"id='reference'>([A-Za-z0-9]+)<", page)
-        action = re.search(r"<form method='post' action='([^']+)'", page)
-        assert reference is not None, page
-        assert action is not None, page
-        async with self.session.post(
-            page_url.join(URL(action.group(1))),
-            data={"outcome": outcome},
-            allow_redirects=False,
-        ) as r:
-            assert r.status == 302, await r.text()
-            location = r.headers["Location"]
-        return PayerVisit(reference.group(1), location)
+        return await pay_at_sandbox(self.session, payment, outcome)
 
     async def misbehave(self, provider: str, **changes: Any) -> None:
         await self.peer(provider).admin("misbehaviour", changes)
@@ -297,6 +304,7 @@ def harness_settings(
     receiver_url: str,
     webhook_secret: str,
     return_url_prefixes: list[str],
+    server: dict[str, Any] | None = None,
     **payments: Any,
 ) -> Settings:
     """The embedded default, on free ports, with fast payment workers."""
@@ -321,7 +329,7 @@ def harness_settings(
     return load_settings(
         None,
         environment="test",
-        server={"host": "127.0.0.1", "port": 0, "tls_port": 0},
+        server={"host": "127.0.0.1", "port": 0, "tls_port": 0, **(server or {})},
         sandbox={
             "enabled": False,
             "population_port": 0,
@@ -346,6 +354,12 @@ def payments_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def server_overrides() -> dict[str, Any]:
+    """Extra ``[server]`` settings for one test (override the fixture to change them)."""
+    return {}
+
+
+@pytest.fixture
 def return_url_prefixes() -> list[str]:
     """The demo client's allowed return URLs (override the fixture to change them)."""
     return [RETURN_PREFIX]
@@ -357,6 +371,7 @@ async def harness(
     tmp_path: Path,
     payments_overrides: dict[str, Any],
     return_url_prefixes: list[str],
+    server_overrides: dict[str, Any],
 ) -> AsyncIterator[PaymentHarness]:
     async with AsyncExitStack() as stack:
         receiver = WebhookReceiver(secret=new_secret())
@@ -373,6 +388,7 @@ async def harness(
             receiver.url,
             receiver.secret,
             return_url_prefixes,
+            server_overrides,
             **payments_overrides,
         )
         bound = bind_listeners(settings)

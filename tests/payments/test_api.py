@@ -8,7 +8,7 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped, unused-ignore]
 import pytest
 
-from gateway.routes.ops import load_openapi
+from gateway.http.ops import load_openapi
 from tests.payments.conftest import PAYER, PaymentHarness, payment_body, wait_status
 
 

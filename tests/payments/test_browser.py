@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from gateway.demo import DemoConfig, DemoOneStop
+from gateway.dev.demo import DemoConfig, DemoOneStop
 from tests.e2e.conftest import SECRETS
 from tests.payments.cdp import Browser, chromium_available
 from tests.payments.conftest import RETURN_PREFIX, PaymentHarness

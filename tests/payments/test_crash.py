@@ -24,7 +24,7 @@ from aiohttp import web
 from adapters.payment.dvcqg import checksum
 from adapters.payment.dvcqg.config import SANDBOX_HASH_KEY
 from gateway.auth.signatures import sign_request
-from gateway.webhooks import WebhookVerificationError, new_secret, verify
+from gateway.webhook_signatures import WebhookVerificationError, new_secret, verify
 from tests.e2e.conftest import SECRETS
 from tests.payments.conftest import eventually, payment_body
 from tests.payments.processes import GatewayProcess, free_port, gateway_env

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.webhooks import new_secret
+from gateway.webhook_signatures import new_secret
 from tests.payments.processes import REPO, GatewayProcess, free_port, gateway_env
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
-from gateway.demo import DemoConfig, DemoOneStop
+from gateway.dev.demo import DemoConfig, DemoOneStop
 from gateway.store import open_store
 from tests.e2e.conftest import SECRETS
 from tests.payments.conftest import RETURN_PREFIX, PaymentHarness

@@ -15,7 +15,7 @@ from adapters.payment.base import PaymentProviders
 from adapters.payment.dvcqg.client import DvcqgProvider
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.dvcqg.sandbox import DvcqgSandboxConfig, start_sandbox
-from gateway.clients import ClientConfig
+from gateway.auth.clients import ClientConfig
 from gateway.payments import PaymentLedger, PaymentStatus
 from gateway.payments.requests import parse_payment_request
 from gateway.payments.service import PaymentService

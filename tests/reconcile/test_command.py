@@ -19,7 +19,7 @@ from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.resilience import UpstreamResilience
 from gateway.payments import PaymentLedger, PaymentStatus
-from gateway.reconcile import (
+from gateway.payments.reconcile import (
     EXIT_COMPLETED,
     EXIT_FAILED,
     TerminalProgress,

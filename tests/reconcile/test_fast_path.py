@@ -25,9 +25,9 @@ import pytest
 from adapters.payment.base import ProviderStatus, Transaction
 from bench.reconcile import PAYMENT_COLUMNS, payment_row
 from gateway.payments import PaymentLedger, PaymentStatus
-from gateway.reconcile import engine
-from gateway.reconcile.engine import reconcile
-from gateway.reconcile.store_side import day_bounds_us
+from gateway.payments.reconcile import engine
+from gateway.payments.reconcile.engine import reconcile
+from gateway.payments.reconcile.store_side import day_bounds_us
 from gateway.store import Store, StoreConfig, open_store
 from tests.store.conftest import FakeClock
 

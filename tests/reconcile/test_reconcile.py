@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.payments import Payment, PaymentLedger, PaymentStatus
-from gateway.reconcile import (
+from gateway.payments.reconcile import (
     CSV_COLUMNS,
     Action,
     DiscrepancyKind,

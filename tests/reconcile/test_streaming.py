@@ -9,7 +9,7 @@ from pathlib import Path
 from adapters.payment.base import ProviderStatus, Transaction
 from bench.reconcile import seed_payments
 from gateway.payments import PaymentLedger, PaymentStatus
-from gateway.reconcile import DiscrepancyKind, reconcile
+from gateway.payments.reconcile import DiscrepancyKind, reconcile
 from gateway.store import Store
 from tests.reconcile.conftest import DAY, ProviderPeer
 

@@ -18,10 +18,10 @@ import pytest
 from adapters.business.sandbox import start_sandbox as start_ngsp
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
+from gateway.auth.clients import ClientConfig
 from gateway.auth.signatures import sign_request
-from gateway.clients import ClientConfig
-from gateway.embedded import ngsp_sandbox_config
-from gateway.pki import init_dev_pki
+from gateway.dev.embedded import ngsp_sandbox_config
+from gateway.dev.pki import init_dev_pki
 from gateway.reports.command import XLSX_TYPE
 from gateway.server import start_gateway
 from tests.e2e.conftest import SECRETS, Gateway, Peer, gateway_settings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway import security_events
 from gateway.security import (
     BurstDetectorConfig,
     EnumerationDetectorConfig,
@@ -13,6 +12,7 @@ from gateway.security import (
     SecurityMonitor,
     VolumeDetectorConfig,
 )
+from gateway.security import events as security_events
 
 from .conftest import ManualMonotonic
 

@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from gateway import security_events
 from gateway.security import (
     AlertWebhookConfig,
     AlertWebhookSender,
@@ -26,10 +25,11 @@ from gateway.security import (
     check_callback_source,
     render_security_report,
     security_report,
-    security_report_command,
 )
+from gateway.security import events as security_events
+from gateway.security.commands import security_report_command
 from gateway.store import Store, StoreConfig
-from gateway.webhooks import new_secret, verify
+from gateway.webhook_signatures import new_secret, verify
 
 from .conftest import WALL
 

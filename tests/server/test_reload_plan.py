@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from gateway.clients import ClientConfig, WebhookTarget
+from gateway.auth.clients import ClientConfig, WebhookTarget
 from gateway.config import load_settings
 from gateway.server import plan_reload
 

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
-from gateway.pki import init_dev_pki
+from gateway.dev.pki import init_dev_pki
 from gateway.server import start_gateway
 from tests.e2e.conftest import SECRETS, gateway_settings
 

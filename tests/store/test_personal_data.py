@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from gateway.audit import AuditConfig, AuditLog
 from gateway.audit.record import subject_digest
+from gateway.dev.pki import init_dev_pki
 from gateway.payments import PaymentLedger, PaymentStatus
 from gateway.payments.personal_data import (
     SELECT_DUE,
@@ -20,7 +21,6 @@ from gateway.payments.personal_data import (
     PersonalDataEraser,
     purge_personal_data,
 )
-from gateway.pki import init_dev_pki
 from gateway.store import Store, StoreConfig, open_store
 from tests.store.conftest import PAYER_ID, PAYER_NAME, FakeClock, OpenStore, new_payment
 

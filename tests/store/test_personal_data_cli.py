@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
+from gateway.dev.pki import init_dev_pki
 from gateway.payments import PaymentLedger, PaymentStatus
-from gateway.pki import init_dev_pki
 from gateway.store import StoreConfig, open_store
 from tests.store.conftest import PAYER_NAME, FakeClock, new_payment
 

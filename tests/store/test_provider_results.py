@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from gateway import security_events
 from gateway.payments import EVENT_TYPES, PaymentLedger, PaymentNotFound, PaymentStatus
 from gateway.payments.model import DisputedMoney
 from gateway.security import SecurityRecorder
-from gateway.security_events import SECURITY_EVENTS
+from gateway.security import events as security_events
+from gateway.security.events import SECURITY_EVENTS
 from gateway.store import Store
 from tests.store.conftest import FakeClock, OpenStore, events_of, new_payment
 

@@ -13,12 +13,11 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway.clients import WebhookTarget
+from gateway.auth.clients import WebhookTarget
 from gateway.payments import OutboxStatus, PaymentLedger, PaymentStatus
+from gateway.payments.webhooks import OutboxDispatcher, WebhookDispatchConfig
 from gateway.store import Store
-from gateway.webhooks import (
-    OutboxDispatcher,
-    WebhookDispatchConfig,
+from gateway.webhook_signatures import (
     WebhookVerificationError,
     new_secret,
     sign,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from adapters.networks import NetworkList
 from adapters.payment.base import ProviderStatus
 from adapters.secrets import read_secret_file
 
@@ -108,6 +109,10 @@ class DvcqgConfig(BaseModel):
     attempt_timeout: float = Field(default=15.0, gt=0)
     max_reply_bytes: int = Field(default=256 * 1024, gt=0)
     max_page_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    #: Addresses (CIDRs) the platform's result callbacks may come from; empty accepts any
+    #: (the checksum still decides). A callback from elsewhere is answered 99 (refused)
+    #: and raises a security event.
+    callback_sources: NetworkList = ()
 
     def hash_key_value(self) -> str:
         """The shared hash key (from the file when configured). Never log it."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from adapters.networks import NetworkList
 from adapters.secrets import read_secret_file
 
 #: The embedded default's published sandbox secret (not a secret: it only opens the sandbox).
@@ -39,6 +40,9 @@ class VnpayConfig(BaseModel):
     attempt_timeout: float = Field(default=15.0, gt=0)
     max_reply_bytes: int = Field(default=256 * 1024, gt=0)
     max_page_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    #: Addresses (CIDRs) VNPay's IPNs may come from; empty accepts any (the checksum still
+    #: decides). A callback from elsewhere is answered 97 and raises a security event.
+    callback_sources: NetworkList = ()
 
     def hash_secret_value(self) -> str:
         """The HMAC secret (from the file when configured). Never log it."""

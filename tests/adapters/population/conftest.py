@@ -22,7 +22,7 @@ from adapters.population.client import PopulationClient
 from adapters.population.config import PopulationConfig
 from adapters.population.sandbox import start_sandbox
 from adapters.population.sandbox_config import PopulationSandboxConfig
-from gateway.identity import fold_for_request
+from gateway.citizens import fold_for_request
 
 
 @dataclass

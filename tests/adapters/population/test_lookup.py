@@ -12,7 +12,7 @@ from adapters.population.client import PopulationClient
 from adapters.population.config import SHIPPED_WSDL, PopulationConfig
 from adapters.population.models import Address, BirthDate, CitizenQuery
 from adapters.population.wire import CitizenServiceWire
-from gateway.identity import fold_for_request
+from gateway.citizens import fold_for_request
 
 from .conftest import MakeClient, RunningSandbox
 

@@ -39,7 +39,7 @@ from multidict import MultiMapping
 from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from gateway.identity.cccd import InvalidIdNumber, parse_id_number
+from gateway.citizens.cccd import InvalidIdNumber, parse_id_number
 from gateway.logging import mask_id, mask_text
 from gateway.problems import ValidationFailed
 
@@ -80,7 +80,7 @@ def officer_id_error(value: str) -> str | None:
 def _free_text_error(value: str) -> str | None:
     if not value.split():
         return "must not be blank"
-    # The rule names follow (gateway.identity.verdicts._NOT_IN_NAMES), so the document's
+    # The rule names follow (gateway.citizens.verdicts._NOT_IN_NAMES), so the document's
     # one pattern fits both (tests/contract/patterns.py pins them).
     if any(unicodedata.category(ch) in _NOT_IN_TEXT and not ch.isspace() for ch in value):
         return "must not contain control or formatting characters"

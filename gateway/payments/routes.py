@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.auth.forwarded import client_address
 from gateway.auth.keys import CLIENT
 from gateway.auth.middleware import parse_json_body
 from gateway.payments.ledger import IdempotencyConflict
@@ -44,7 +45,7 @@ async def create_payment(request: web.Request) -> web.Response:
     )
     try:
         result = await service.create(
-            client, key, payment_request, client_ip=request.remote or "127.0.0.1"
+            client, key, payment_request, client_ip=client_address(request) or "127.0.0.1"
         )
     except IdempotencyConflict:
         raise Problem(

@@ -15,9 +15,9 @@ import structlog
 from prometheus_client import Counter
 
 from adapters.population.models import CitizenQuery, CitizenRecord
-from gateway.identity.cccd import check_id_number
-from gateway.identity.lookup import LookupRequest, citizen_to_lookup_json
-from gateway.identity.verdicts import IdentityClaim, IdentityVerdict, verify_claim
+from gateway.citizens.cccd import check_id_number
+from gateway.citizens.lookup import LookupRequest, citizen_to_lookup_json
+from gateway.citizens.verdicts import IdentityClaim, IdentityVerdict, verify_claim
 from gateway.problems import ValidationFailed
 
 __all__ = ["CITIZEN_VERDICTS", "CitizenService", "PopulationLookup"]

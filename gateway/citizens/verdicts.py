@@ -12,7 +12,7 @@ full date              year only               ``mismatch`` if the years differ;
 anything               nothing                 ``not_found``
 =====================  ======================  =====================================
 
-Names go through :func:`gateway.identity.names.compare_names`; a registered
+Names go through :func:`gateway.citizens.names.compare_names`; a registered
 name or gender that is empty is ``not_found`` for that field.
 
 A full date against a registered year only is the conservative case: the
@@ -39,11 +39,11 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from adapters.population.models import BirthDate, CitizenRecord, Gender
-from gateway.identity._validation import parse_body, today_in_vietnam
-from gateway.identity._verdict import Verdict
-from gateway.identity.cccd import id_number_format_error
-from gateway.identity.context import ContextFields
-from gateway.identity.names import compare_names
+from gateway.citizens._validation import parse_body, today_in_vietnam
+from gateway.citizens._verdict import Verdict
+from gateway.citizens.cccd import id_number_format_error
+from gateway.citizens.context import ContextFields
+from gateway.citizens.names import compare_names
 
 __all__ = [
     "IdentityClaim",
@@ -85,7 +85,7 @@ class IdentityClaim(ContextFields):
     """The body of ``POST /v1/citizens/verify``: who the caller says the citizen is.
 
     Besides the citizen's fields it takes the optional request context
-    (:class:`~gateway.identity.context.ContextFields`: agency, procedure, officer,
+    (:class:`~gateway.citizens.context.ContextFields`: agency, procedure, officer,
     purpose, dossier code), which gets no verdict.
     """
 

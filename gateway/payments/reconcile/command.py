@@ -21,9 +21,9 @@ import structlog
 from adapters.errors import AdapterError
 from adapters.payment.base import PaymentProvider
 from gateway.payments import PaymentLedger
-from gateway.reconcile.engine import reconcile
-from gateway.reconcile.model import ReconcileReport
-from gateway.reconcile.providers import provider_from_settings, store_config_from_settings
+from gateway.payments.reconcile.engine import reconcile
+from gateway.payments.reconcile.model import ReconcileReport
+from gateway.payments.reconcile.providers import provider_from_settings, store_config_from_settings
 from gateway.store import StoreConfig, StoreError, open_store
 
 EXIT_COMPLETED = 0

@@ -1,10 +1,8 @@
-"""Wiring the audit log and the security monitor into the application.
+"""Wiring the security monitor into the application.
 
-Each piece is one ``cleanup_ctx`` entry (started after the store, stopped
-before it) plus a middleware that finds its resource in the app at request
-time, since the resources only exist once the store is open:
-
-    request context → audit → problems → identity → ACL → rate limit → volume → handler
+One ``cleanup_ctx`` entry (started after the store, stopped before it) plus
+the middleware that feeds the volume detector, which finds the monitor in the
+app at request time, since the monitor only exists once the store is open.
 """
 
 from __future__ import annotations
@@ -16,9 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from gateway.appkeys import AUDIT_LOG, SECURITY_MONITOR, SETTINGS, STORE
-from gateway.audit import AuditLog, audit_middleware
-from gateway.pki import ensure_dev_pki
+from gateway.appkeys import SECURITY_MONITOR, SETTINGS, STORE
 from gateway.security import (
     AlertWebhookSender,
     CertificateWatch,
@@ -28,17 +24,6 @@ from gateway.security import (
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
-_AUDIT_MW: web.AppKey[Middleware] = web.AppKey("audit_middleware")
-
-
-@web.middleware
-async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The audit middleware of this app's audit log (a pass-through when auditing is off)."""
-    mw = request.app.get(_AUDIT_MW)
-    if mw is None:
-        return await handler(request)
-    return await mw(request, handler)
 
 
 @web.middleware
@@ -53,23 +38,6 @@ async def request_volume(request: web.Request, handler: Handler) -> web.StreamRe
         monitor = request.app.get(SECURITY_MONITOR)
         if client is not None and monitor is not None:
             monitor.observe_request(client.id)
-
-
-async def audit_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    if not settings.audit.enabled:
-        yield
-        return
-    if settings.tls.generate_dev_pki:  # dev and tests: the signing key comes from the dev PKI
-        await asyncio.to_thread(ensure_dev_pki, settings)
-    log = AuditLog(app[STORE], settings.audit, settings.instance_id)
-    await log.start()
-    app[AUDIT_LOG] = log
-    app[_AUDIT_MW] = audit_middleware(log)
-    try:
-        yield
-    finally:
-        await log.stop()
 
 
 def _default_watches(app: web.Application) -> list[CertificateWatch]:

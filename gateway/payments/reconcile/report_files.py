@@ -13,7 +13,12 @@ import os
 from pathlib import Path
 from typing import IO
 
-from gateway.reconcile.model import CSV_COLUMNS, Discrepancy, DiscrepancyKind, ReconcileReport
+from gateway.payments.reconcile.model import (
+    CSV_COLUMNS,
+    Discrepancy,
+    DiscrepancyKind,
+    ReconcileReport,
+)
 
 #: Discrepancies of each kind listed in the JSON file (the CSV has them all).
 DEFAULT_SAMPLE_CAP = 1_000

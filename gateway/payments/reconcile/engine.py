@@ -1,7 +1,7 @@
 """One reconciliation run: the provider's day list against the store's payments of the day.
 
 The store's side is read first into ``reference → packed int`` (see
-:mod:`gateway.reconcile.store_side`); the provider's list is then streamed page by
+:mod:`gateway.payments.reconcile.store_side`); the provider's list is then streamed page by
 page and each row settled on the spot, so memory holds one int per payment of
 the day plus one page of the list. Provider rows whose reference is not among
 the day's payments (created another day, or not ours) are looked up in batches.
@@ -27,9 +27,9 @@ import structlog
 from adapters.payment.base import PaymentProvider, ProviderStatus, Transaction
 from gateway.payments import PaymentLedger, PaymentStatus
 from gateway.payments.model import DisputedMoney
-from gateway.reconcile.model import Action, Discrepancy, DiscrepancyKind, ReconcileReport
-from gateway.reconcile.report_files import DEFAULT_SAMPLE_CAP, ReportFiles
-from gateway.reconcile.store_side import (
+from gateway.payments.reconcile.model import Action, Discrepancy, DiscrepancyKind, ReconcileReport
+from gateway.payments.reconcile.report_files import DEFAULT_SAMPLE_CAP, ReportFiles
+from gateway.payments.reconcile.store_side import (
     AMOUNT_SHIFT,
     SEEN_BIT,
     CompactStoreSide,

@@ -16,10 +16,11 @@ import structlog
 from aiohttp import web
 
 from gateway.appkeys import SETTINGS
+from gateway.auth.forwarded import client_address
 from gateway.auth.middleware import read_body_limited
+from gateway.payments.routes import service_of
 from gateway.payments.service import PaymentService
 from gateway.problems import NotFound
-from gateway.routes.payments import service_of
 
 routes = web.RouteTableDef()
 _log = structlog.get_logger("payments.callbacks")
@@ -44,7 +45,7 @@ async def _callback(request: web.Request) -> web.Response:
         body = await read_body_limited(request, request.app[SETTINGS].server.max_body_bytes)
     try:
         answer = await service.handle_callback(
-            name, request.method, _first_values(request), body, request.remote
+            name, request.method, _first_values(request), body, client_address(request)
         )
     except Exception:  # answer in the provider's format; it will deliver again
         _log.exception("payment.callback_failed", provider=name)
@@ -71,7 +72,7 @@ async def callback_post(request: web.Request) -> web.Response:
 async def payer_return(request: web.Request) -> web.Response:
     """The payer's browser, back from the provider: 303 to the client's page with the state."""
     service, name = _provider_service(request)
-    outcome = await service.payer_return(name, _first_values(request), request.remote)
+    outcome = await service.payer_return(name, _first_values(request), client_address(request))
     if outcome.redirect_to is not None:
         return web.Response(status=303, headers={"Location": outcome.redirect_to})
     status = str(outcome.payment.status) if outcome.payment is not None else "unknown"

@@ -5,18 +5,18 @@ plus :class:`CitizenService`, which the ``/v1/citizens/verify`` and
 ``/v1/citizens/lookup`` routes call with a population adapter.
 """
 
-from gateway.identity._verdict import Verdict
-from gateway.identity.cccd import (
+from gateway.citizens._verdict import Verdict
+from gateway.citizens.cccd import (
     PROVINCE_CODES,
     IdNumberInfo,
     InvalidIdNumber,
     check_id_number,
     parse_id_number,
 )
-from gateway.identity.lookup import LookupRequest, citizen_to_lookup_json, parse_lookup_request
-from gateway.identity.names import compare_names, fold_for_request, fold_name, normalize_name
-from gateway.identity.service import CITIZEN_VERDICTS, CitizenService, PopulationLookup
-from gateway.identity.verdicts import (
+from gateway.citizens.lookup import LookupRequest, citizen_to_lookup_json, parse_lookup_request
+from gateway.citizens.names import compare_names, fold_for_request, fold_name, normalize_name
+from gateway.citizens.service import CITIZEN_VERDICTS, CitizenService, PopulationLookup
+from gateway.citizens.verdicts import (
     IdentityClaim,
     IdentityVerdict,
     compare_birth_dates,

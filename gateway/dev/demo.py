@@ -36,7 +36,7 @@ from aiohttp import web
 
 from gateway.auth.signatures import sign_request
 from gateway.config import Settings
-from gateway.webhooks import WebhookVerificationError, verify
+from gateway.webhook_signatures import WebhookVerificationError, verify
 
 DEMO_CITIZEN = {
     "id_number": "092195004321",

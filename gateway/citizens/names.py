@@ -53,7 +53,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 
-from gateway.identity._verdict import Verdict
+from gateway.citizens._verdict import Verdict
 
 __all__ = [
     "compare_names",

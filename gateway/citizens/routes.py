@@ -4,7 +4,7 @@ Personal ids travel in bodies only, never in URLs. Verify answers verdicts
 for exactly the fields the caller sent and nothing more (data minimisation).
 
 Both take the optional request context (agency, procedure, officer, purpose,
-dossier code: :mod:`gateway.identity.context`); the handler leaves it on the
+dossier code: :mod:`gateway.citizens.context`); the handler leaves it on the
 request, the officer masked and digested, for the audit record
 (:data:`~gateway.audit.middleware.AUDIT_CONTEXT`), and the verdict of a
 verification (:data:`~gateway.audit.middleware.AUDIT_VERDICT`).
@@ -17,13 +17,13 @@ import hashlib
 from aiohttp import web
 
 from gateway.appkeys import AUDIT_LOG, CITIZEN_SERVICE, SECURITY_MONITOR
+from gateway.audit.context import note_context
 from gateway.audit.middleware import AUDIT_VERDICT
 from gateway.auth.keys import CLIENT
 from gateway.auth.middleware import parse_json_body
-from gateway.identity import parse_claim, parse_lookup_request
-from gateway.observability import REQUEST_ID_KEY
+from gateway.citizens import parse_claim, parse_lookup_request
+from gateway.http.context import REQUEST_ID_KEY
 from gateway.problems import NotFound, json_response
-from gateway.routes._context import note_context
 
 routes = web.RouteTableDef()
 

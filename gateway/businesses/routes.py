@@ -15,10 +15,10 @@ import math
 
 from aiohttp import web
 
-from gateway.businesses import BUSINESS_SERVICE, business_to_json, normalize_tax_code
-from gateway.identity.context import parse_business_context
+from gateway.audit.context import note_context
+from gateway.businesses.service import BUSINESS_SERVICE, business_to_json, normalize_tax_code
+from gateway.citizens.context import parse_business_context
 from gateway.problems import NotFound, json_response
-from gateway.routes._context import note_context
 
 routes = web.RouteTableDef()
 

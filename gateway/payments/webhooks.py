@@ -1,11 +1,4 @@
-"""Webhooks to the clients: Standard Webhooks signatures and the outbox dispatcher.
-
-Signing follows the Standard Webhooks specification: the signed content is
-``"{webhook-id}.{webhook-timestamp}.{body}"``, the signature is the base64
-HMAC-SHA256 of it under the secret (``whsec_`` + base64 of the key bytes), sent
-as ``webhook-signature: v1,<sig>``; during a secret rotation the message is
-signed with both secrets, the signatures separated by a space, and a receiver
-accepts any one it can verify.
+"""Webhooks to the clients: the outbox dispatcher (signatures: :mod:`gateway.webhook_signatures`).
 
 :class:`OutboxDispatcher` drains the outbox (see :mod:`gateway.payments.outbox`):
 it leases due events, posts each to its client's webhook URL, records a 2xx as
@@ -21,24 +14,21 @@ attempt) with a new span id (:func:`gateway.tracing.webhook_headers`).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
-import hmac
 import random
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import aiohttp
 import structlog
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.clients import WebhookTarget
+from gateway.auth.clients import WebhookTarget
 from gateway.payments.outbox import Outbox, OutboxEvent, OutboxStatus
 from gateway.store import Clock, Store
 from gateway.tracing import webhook_headers
+from gateway.webhook_signatures import signed_headers
 
 _log = structlog.get_logger("webhooks")
 
@@ -48,84 +38,11 @@ WEBHOOK_DELIVERIES = Counter(
     ["outcome"],
 )
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
-
 #: Where a client's events go, looked up per event (None: the client has no webhook).
 TargetLookup = Callable[[str], WebhookTarget | None]
 Sleep = Callable[[float], Awaitable[None]]
 #: Told of each delivery attempt: the event, "delivered" or "failed", the HTTP status if any.
 AttemptObserver = Callable[[OutboxEvent, str, int | None], Awaitable[None]]
-
-
-class WebhookVerificationError(Exception):
-    """A webhook's headers or signature do not verify."""
-
-
-def decode_secret(secret: str) -> bytes:
-    """The key bytes of a ``whsec_<base64>`` secret (the prefix is optional)."""
-    encoded = secret.removeprefix(SECRET_PREFIX)
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except binascii.Error as exc:
-        raise ValueError("a webhook secret is whsec_ followed by base64") from exc
-
-
-def new_secret() -> str:
-    """A fresh random webhook secret (24 bytes), for configuration and tests."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def sign(secrets_: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` value: ``v1,<sig>`` per secret, space-separated."""
-    content = f"{msg_id}.{timestamp}.".encode() + body
-    parts = []
-    for secret in secrets_:
-        digest = hmac.new(decode_secret(secret), content, hashlib.sha256).digest()
-        parts.append("v1," + base64.b64encode(digest).decode())
-    if not parts:
-        raise ValueError("at least one webhook secret is needed to sign")
-    return " ".join(parts)
-
-
-def signed_headers(
-    secrets_: Iterable[str], msg_id: str, timestamp: int, body: bytes
-) -> dict[str, str]:
-    """The three Standard Webhooks headers for one delivery attempt."""
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secrets_, msg_id, timestamp, body),
-    }
-
-
-def verify(
-    secrets_: Iterable[str],
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    now: datetime,
-    tolerance: timedelta = timedelta(minutes=5),
-) -> str:
-    """Check a received webhook against any of ``secrets_``; returns its ``webhook-id``.
-
-    Raises :class:`WebhookVerificationError` when a header is missing, the
-    timestamp is outside ``tolerance`` of ``now``, or no signature matches.
-    """
-    lowered = {k.lower(): v for k, v in headers.items()}
-    try:
-        msg_id = lowered["webhook-id"]
-        timestamp = int(lowered["webhook-timestamp"])
-        offered = lowered["webhook-signature"].split(" ")
-    except (KeyError, ValueError) as exc:
-        raise WebhookVerificationError("missing or malformed webhook headers") from exc
-    if abs(now.timestamp() - timestamp) > tolerance.total_seconds():
-        raise WebhookVerificationError("webhook timestamp outside the tolerance")
-    candidates = [s.split(",", 1)[1] for s in offered if s.startswith("v1,")]
-    for secret in secrets_:
-        expected = sign([secret], msg_id, timestamp, body)[3:]
-        if any(hmac.compare_digest(expected, c) for c in candidates):
-            return msg_id
-    raise WebhookVerificationError("no webhook signature matches")
 
 
 class WebhookDispatchConfig(BaseModel):

@@ -12,16 +12,16 @@ from pydantic import ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from adapters.population.models import Address, CitizenRecord
-from gateway.identity._validation import parse_body
-from gateway.identity.cccd import id_number_format_error
-from gateway.identity.context import ContextFields
+from gateway.citizens._validation import parse_body
+from gateway.citizens.cccd import id_number_format_error
+from gateway.citizens.context import ContextFields
 
 __all__ = ["LookupRequest", "citizen_to_lookup_json", "parse_lookup_request"]
 
 
 class LookupRequest(ContextFields):
     """The body of ``POST /v1/citizens/lookup``: the personal id, and the optional request
-    context (:class:`~gateway.identity.context.ContextFields`)."""
+    context (:class:`~gateway.citizens.context.ContextFields`)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
 

@@ -8,15 +8,15 @@ The CLI (``lienthong reconcile --provider P --date D``) calls :func:`reconcile_c
 
 from __future__ import annotations
 
-from gateway.reconcile.command import (
+from gateway.payments.reconcile.command import (
     EXIT_COMPLETED,
     EXIT_FAILED,
     TerminalProgress,
     reconcile_command,
     run_reconcile,
 )
-from gateway.reconcile.engine import PROGRESS_EVERY, Progress, reconcile
-from gateway.reconcile.model import (
+from gateway.payments.reconcile.engine import PROGRESS_EVERY, Progress, reconcile
+from gateway.payments.reconcile.model import (
     CSV_COLUMNS,
     Action,
     Discrepancy,
@@ -24,8 +24,8 @@ from gateway.reconcile.model import (
     ReconcileCounts,
     ReconcileReport,
 )
-from gateway.reconcile.providers import ProviderNotConfigured, provider_from_settings
-from gateway.reconcile.report_files import report_stem
+from gateway.payments.reconcile.providers import ProviderNotConfigured, provider_from_settings
+from gateway.payments.reconcile.report_files import report_stem
 
 __all__ = [
     "CSV_COLUMNS",

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.appkeys import AUDIT_LOG
 from gateway.audit.middleware import AUDIT_CONTEXT
-from gateway.identity.context import RequestContext
+from gateway.citizens.context import RequestContext
 
 
 def note_context(request: web.Request, context: RequestContext) -> None:

@@ -1,0 +1,1 @@
+"""The business slice: tax codes, the business cache and service, and their routes."""

@@ -1,0 +1,1 @@
+"""Development only: the demo, the embedded sandboxes, the dev PKI (refused in production)."""

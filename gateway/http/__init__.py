@@ -1,0 +1,1 @@
+"""The HTTP edge: request context, access log, the problem boundary, the ops routes."""

@@ -1,0 +1,106 @@
+"""The request's records: request metrics, operational records, the access line.
+
+Written once per request by :func:`gateway.http.context.request_context_middleware`,
+after the answer: the two request metrics, one operational record per upstream
+exchange with the four timestamps (ISO 8601 UTC) and the span ids it sent, and
+one access line.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import structlog
+from aiohttp import web
+from prometheus_client import Counter, Histogram
+
+from adapters.observability import UpstreamExchange
+from gateway.auth.keys import CLIENT
+
+REQUESTS = Counter(
+    "lienthong_requests_total", "Inbound requests by operation and status", ["operation", "status"]
+)
+REQUEST_LATENCY = Histogram(
+    "lienthong_request_seconds",
+    "Inbound request latency by operation",
+    ["operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+_log = structlog.get_logger("gateway.access")
+_oplog = structlog.get_logger("gateway.operational")
+
+
+def iso_utc(epoch_seconds: float) -> str:
+    """A wall-clock time as logged: ISO 8601 UTC, microseconds, ``Z`` (as the timestamp)."""
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def operation_of(request: web.Request) -> str:
+    """The matched route's name (``citizens.verify``), or a coarse label for the rest."""
+    route = request.match_info.route
+    name = getattr(route, "name", None)
+    if name:
+        return str(name)
+    return "unmatched" if request.match_info.http_exception is not None else "other"
+
+
+#: The access line's status for a client that left before its request was complete
+#: (nginx's convention); nothing is sent, the connection is gone.
+CLIENT_CLOSED_REQUEST = 499
+
+
+def _outcome(status: int) -> str:
+    if status == CLIENT_CLOSED_REQUEST:
+        return "client_disconnected"
+    if status < 400:
+        return "ok"
+    if status < 500:
+        return "rejected"
+    return "error"
+
+
+def write_records(
+    request: web.Request,
+    operation: str,
+    status: int,
+    exchanges: list[UpstreamExchange],
+    request_in: float,
+    duration: float,
+) -> None:
+    """The request's metrics, one operational record per upstream exchange, one access line."""
+    response_out = time.time()
+    client = request.get(CLIENT)
+    client_id = getattr(client, "id", None)
+    REQUESTS.labels(operation, str(status)).inc()
+    REQUEST_LATENCY.labels(operation).observe(duration)
+    for ex in exchanges:
+        _oplog.info(
+            "upstream_exchange",
+            client_id=client_id,
+            operation=operation,
+            upstream=ex.upstream,
+            upstream_operation=ex.operation,
+            request_in=iso_utc(request_in),
+            request_out=iso_utc(ex.request_out),
+            response_in=iso_utc(ex.response_in),
+            response_out=iso_utc(response_out),
+            bytes_out=ex.bytes_out,
+            bytes_in=ex.bytes_in,
+            attempts=ex.attempts,
+            outcome=ex.outcome,
+            fault_code=ex.fault_code,
+            duration_ms=ex.duration_ms,
+            upstream_span_ids=list(ex.span_ids),
+        )
+    _log.info(
+        "request",
+        method=request.method,
+        path=request.path,
+        operation=operation,
+        status=status,
+        client_id=client_id,
+        outcome=_outcome(status),
+        duration_ms=round(duration * 1000, 3),
+    )
