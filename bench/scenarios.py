@@ -20,6 +20,7 @@ from bench.callback_scenario import callbacks
 from bench.cluster_scenario import cluster
 from bench.compare_scenario import compare
 from bench.figures import Comparison, ratio
+from bench.idle_scenario import idle
 from bench.loadgen import PreparedRequest
 from bench.nonce_scenario import nonces
 from bench.peer import BENCH_CONSUMER_KEY, BENCH_CONSUMER_SECRET
@@ -223,6 +224,7 @@ SCENARIOS: dict[str, Scenario] = {
     "report": report,
     "nonces": nonces,
     "compare": compare,
+    "idle": idle,
     "cluster": cluster,
 }
 

@@ -38,6 +38,7 @@ class BenchSettings(BaseModel):
         "callbacks",
         "report",
         "nonces",
+        "idle",
         "cluster",
     )
     #: Audit on/off: rounds of (on, off), the order alternating (on off, off on, …) so that
@@ -90,6 +91,7 @@ class BenchSettings(BaseModel):
                 "reconcile",
                 "report",
                 "nonces",
+                "idle",
             ),
             "audit_rounds": 1,
             "half_saturation_runs": 1,

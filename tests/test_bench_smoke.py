@@ -467,6 +467,21 @@ def test_compare_sends_the_same_load_to_both_and_overrides_reach_b_only(
 
 @pytest.mark.slow
 @pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
+def test_quick_run_measures_rss_with_idle_connections(quick_run: dict[str, Any]) -> None:
+    """The gateway's and the proxy's RSS with every idle connection of the run held open."""
+    scenario = _scenario(quick_run, "idle")
+    notes = " ".join(scenario["notes"])
+    assert "gateway: RSS" in notes
+    assert "proxy: RSS" in notes
+    assert "only" not in notes  # every connection opened
+    comparisons = {c["label"]: c for c in scenario["comparisons"]}
+    held = comparisons["gateway RSS with 50 idle connections"]
+    assert held["value"] > 0
+    assert held["target"] == "<= 150MB"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
 def test_quick_cluster_run_measures_one_and_three_instances(tmp_path: Path) -> None:
     """The cluster scenario answers every verification through nginx to 1 and 3 instances
     (or says why it was skipped: no nginx, no PostgreSQL)."""

@@ -373,6 +373,7 @@ class PaymentService:
                 result.provider_txn_id,
                 reason="callback",
                 whole_dong=result.whole_dong,
+                known=payment,
             )
         except PaymentNotFound:
             return "not_found"

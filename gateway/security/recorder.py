@@ -69,7 +69,7 @@ def event_row(
     )
 
 
-_INSERT_EVENT = (
+INSERT_EVENT = (
     "INSERT INTO security_event_log (time_us, instance, kind, client_id, remote, detail)"
     " VALUES ($1, $2, $3, $4, $5, $6)"
 )
@@ -79,7 +79,7 @@ async def insert_event(
     tx: Transaction, kind: str, fields: Mapping[str, Any], instance_id: str, time_us: int
 ) -> None:
     """Insert one event's row inside ``tx`` (the transaction of the change it belongs to)."""
-    await tx.execute(_INSERT_EVENT, *event_row(kind, fields, instance_id, time_us))
+    await tx.execute(INSERT_EVENT, *event_row(kind, fields, instance_id, time_us))
 
 
 class SecurityRecorder:
@@ -159,7 +159,7 @@ class SecurityRecorder:
             return 0
         async with self.store.transaction() as tx:
             for row in events:
-                await tx.execute(_INSERT_EVENT, *row)
+                await tx.execute(INSERT_EVENT, *row)
             for row in alerts:
                 await tx.execute(
                     "INSERT INTO security_alerts (id, time_us, instance, detector, subject, detail)"

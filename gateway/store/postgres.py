@@ -16,16 +16,30 @@ import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
-from gateway.store.base import Clock, Dialect, Row, StoreError, to_us
+from gateway.store.base import (
+    Clock,
+    Dialect,
+    Returns,
+    Row,
+    Statement,
+    StoreError,
+    Unit,
+    drive_async,
+    to_us,
+)
 from gateway.store.config import StoreConfig
 from gateway.store.nonces import POSTGRES_UPSERT, NonceBatcher, NonceItem, NonceKey, purge
 from gateway.store.schema import apply_migrations
 
-POSTGRES_DIALECT = Dialect(name="postgres", skip_locked="FOR UPDATE SKIP LOCKED")
+POSTGRES_DIALECT = Dialect(
+    name="postgres", skip_locked="FOR UPDATE SKIP LOCKED", writable_ctes=True
+)
+
+T = TypeVar("T")
 
 
 def _rowcount(status: str) -> int:
@@ -54,6 +68,38 @@ class _PostgresTransaction:
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
         return [dict(r) for r in await self._conn.fetch(sql, *params)]
+
+
+class _UnitRunner:
+    """Runs a unit's statements on one connection, opening the transaction lazily."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._transaction: Any = None
+        self._standalone = False
+
+    async def run(self, statement: Statement) -> Any:
+        if statement.standalone:
+            self._standalone = True
+        elif self._transaction is None and statement.sql.lstrip()[:6].upper() != "SELECT":
+            if self._standalone:
+                raise RuntimeError("a unit wrote outside the standalone statement it promised")
+            self._transaction = self._conn.transaction()
+            await self._transaction.start()
+        if statement.returns is Returns.ROWCOUNT:
+            return _rowcount(await self._conn.execute(statement.sql, *statement.params))
+        if statement.returns is Returns.ONE:
+            row = await self._conn.fetchrow(statement.sql, *statement.params)
+            return dict(row) if row is not None else None
+        return [dict(r) for r in await self._conn.fetch(statement.sql, *statement.params)]
+
+    async def commit(self) -> None:
+        if self._transaction is not None:
+            await self._transaction.commit()
+
+    async def rollback(self) -> None:
+        if self._transaction is not None:
+            await self._transaction.rollback()
 
 
 class PostgresStore:
@@ -95,6 +141,23 @@ class PostgresStore:
     async def transaction(self) -> AsyncIterator[_PostgresTransaction]:
         async with self._pool.acquire() as conn, conn.transaction():
             yield _PostgresTransaction(conn)
+
+    async def run_unit(self, unit: Unit[T]) -> T:
+        """The unit on one pooled connection; ``BEGIN`` only at its first ordinary write.
+
+        Reads before the first write run on their own (READ COMMITTED gives each
+        statement a fresh snapshot either way), and a ``standalone`` statement, which
+        holds all the unit's writes, commits by itself: one round trip for a transition.
+        """
+        async with self._pool.acquire() as conn:
+            runner = _UnitRunner(conn)
+            try:
+                outcome = await drive_async(unit, runner.run)
+            except BaseException:
+                await runner.rollback()
+                raise
+            await runner.commit()
+            return outcome
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         row = await self._pool.fetchrow(sql, *params)

@@ -40,6 +40,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import aiohttp
+import orjson
 import structlog
 
 from adapters.errors import UpstreamBadReply, UpstreamFault
@@ -366,6 +367,7 @@ class DvcqgProvider:
                 self._url(cfg.paths.day_list),
                 message,
                 max_bytes=cfg.max_page_bytes,
+                decode=orjson.loads,
             )
             return self._page_rows(reply)
 

@@ -42,6 +42,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 import structlog
 
 from adapters.errors import UpstreamAuthError, UpstreamBadReply, UpstreamFault
@@ -232,6 +233,7 @@ class VnpayProvider:
         signed: tuple[str, ...],
         *,
         max_bytes: int,
+        decode: Callable[[bytes], Any] = json.loads,
     ) -> Any:
         """One API request: the common fields, ``fields``, the time and our address, signed."""
         message = {
@@ -242,7 +244,7 @@ class VnpayProvider:
         }
         message["vnp_SecureHash"] = checksum.piped_hash(message, signed, self._secret)
         return await self._exchange.post(
-            operation, self._config.api_url, message, max_bytes=max_bytes
+            operation, self._config.api_url, message, max_bytes=max_bytes, decode=decode
         )
 
     async def query_status(self, reference: str, *, created_at: dt.datetime) -> StatusResult:
@@ -319,6 +321,7 @@ class VnpayProvider:
                 {"vnp_TransDate": day.strftime("%Y%m%d"), "vnp_Page": str(page)},
                 checksum.LIST_REQUEST_FIELDS,
                 max_bytes=cfg.max_page_bytes,
+                decode=orjson.loads,
             )
             return self._page_rows(reply)
 
