@@ -50,6 +50,7 @@ from aiohttp import web
 from adapters.observability import UpstreamExchange
 from adapters.tracecontext import TraceContext
 from gateway.audit.log import AuditLog
+from gateway.audit.null import AuditTrail
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.http.access_log import operation_of
 from gateway.http.context import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES
@@ -238,7 +239,7 @@ async def audit_callback(
 
 
 async def audit_webhook(
-    audit_log: AuditLog,
+    audit_log: AuditTrail,
     *,
     client_id: str,
     event_id: str,

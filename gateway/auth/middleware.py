@@ -22,6 +22,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
+from gateway.appkeys import BODY_READ_TIMEOUT
 from gateway.auth.clients import ClientRegistry
 from gateway.problems import (
     BadRequest,
@@ -34,7 +35,7 @@ from gateway.problems import (
 )
 from gateway.security import events as security_events
 
-from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
+from .keys import AUTH_METHOD, CLIENT, REQUEST_BODY, AuthMethod, ServingState
 from .nonces import NonceStore, NonceStoreFull
 from .settings import DEFAULT_PUBLIC_PATHS
 from .signatures import AuthenticationFailed, SignedRequest, verify_signed_request

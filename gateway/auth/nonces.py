@@ -15,9 +15,16 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
 
+from aiohttp import web
 from prometheus_client import Gauge
+
+from gateway.appkeys import STORE
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 NONCES_HELD = Gauge(
     "lienthong_nonce_store_entries", "Unexpired signature nonces held by the in-memory nonce store"
@@ -85,3 +92,27 @@ class InMemoryNonceStore:
         heapq.heappush(self._by_expiry, (expires_at, key))
         NONCES_HELD.set(len(self._expiry))
         return True
+
+
+def nonce_store_for(
+    settings: Settings, app: web.Application, clock: Callable[[], float]
+) -> NonceStore:
+    """Where this gateway remembers signature nonces (``[server] nonce_store``)."""
+    if settings.server.nonce_store == "store":
+        return SharedNonceStore(app)
+    return InMemoryNonceStore(max_entries=settings.server.max_nonces, clock=clock)
+
+
+class SharedNonceStore:
+    """Signature nonces as unique rows in the store, so every instance sees every nonce.
+
+    Costs one write transaction per signed request; the in-memory store (the
+    default) costs nothing but only protects one instance.
+    """
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app  # the store is opened later, by the app's cleanup_ctx
+
+    async def remember(self, client_id: str, nonce: str, expires_at: float) -> bool:
+        when = datetime.fromtimestamp(expires_at, UTC)
+        return await self._app[STORE].remember(client_id, nonce, when)

@@ -10,8 +10,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from adapters.errors import AdapterError, UpstreamUnavailable
+from gateway.appkeys import BUSINESS_SERVICE
 from gateway.businesses.routes import routes
-from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
+from gateway.businesses.service import BusinessService
 from gateway.problems import PROBLEM_CONTENT_TYPE, Problem
 from tests.business.conftest import Sandbox, make_client
 
