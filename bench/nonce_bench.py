@@ -22,10 +22,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bench.pg_schema import drop_schema, postgres_config
-from gateway.app import SharedNonceStore
 from gateway.appkeys import STORE
 from gateway.auth.clients import ClientConfig, ClientRegistry
-from gateway.auth.nonces import InMemoryNonceStore, NonceStore
+from gateway.auth.nonces import InMemoryNonceStore, NonceStore, SharedNonceStore
 from gateway.auth.signatures import SignedRequest, sign_request, verify_signed_request
 from gateway.store import Store, StoreConfig, open_store
 

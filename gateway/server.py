@@ -38,7 +38,7 @@ from aiohttp.web_protocol import RequestHandler
 from pydantic import BaseModel, SecretStr
 
 from gateway import sdnotify
-from gateway.auth.keys import CLIENT_REGISTRY, SERVING
+from gateway.appkeys import CLIENT_REGISTRY, SERVING
 from gateway.config import ConfigError, Settings, load_settings, production_problems
 from gateway.dev.pki import ensure_dev_pki
 from gateway.logging import configure_logging

@@ -51,6 +51,7 @@ from adapters.aliases import Handler, Middleware
 from adapters.observability import UpstreamExchange
 from adapters.tracecontext import TraceContext
 from gateway.audit.log import AuditLog
+from gateway.audit.null import AuditTrail
 from gateway.auth.forwarded import client_address
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.http.access_log import operation_of
@@ -245,7 +246,7 @@ async def audit_callback(
 
 
 async def audit_webhook(
-    audit_log: AuditLog,
+    audit_log: AuditTrail,
     *,
     client_id: str,
     event_id: str,

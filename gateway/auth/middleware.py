@@ -21,6 +21,7 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
+from gateway.appkeys import BODY_READ_TIMEOUT
 from gateway.auth.clients import ClientRegistry
 from gateway.jsoncodec import loads_body
 from gateway.problems import (
@@ -36,7 +37,7 @@ from gateway.security import events as security_events
 from gateway.security.events import SecurityEventKind
 
 from .forwarded import client_address
-from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
+from .keys import AUTH_METHOD, CLIENT, REQUEST_BODY, AuthMethod, ServingState
 from .nonces import NonceStore, NonceStoreFull, NonceStoreUnavailable
 from .settings import DEFAULT_PUBLIC_PATHS
 from .signatures import AuthenticationFailed, SignedRequest, verify_signed_request

@@ -31,11 +31,18 @@ import secrets
 import time
 from array import array
 from collections.abc import Callable
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
 
+from aiohttp import web
 from prometheus_client import Gauge
 
+from gateway.appkeys import STORE
 from gateway.errors import InternalFault
+from gateway.store import StoreError
+
+if TYPE_CHECKING:
+    from gateway.config import Settings
 
 NONCES_HELD = Gauge(
     "lienthong_nonce_store_entries", "Unexpired signature nonces held by the in-memory nonce store"
@@ -145,3 +152,31 @@ class InMemoryNonceStore:
     async def remember(self, client_id: str, nonce: str, expires_at: float) -> bool:
         """Record the nonce; False if it was already seen and has not expired yet."""
         return self.remember_now(client_id, nonce, expires_at)
+
+
+def nonce_store_for(
+    settings: Settings, app: web.Application, clock: Callable[[], float]
+) -> NonceStore:
+    """Where this gateway remembers signature nonces (``[server] nonce_store``)."""
+    if settings.server.nonce_store == "store":
+        return SharedNonceStore(app)
+    return InMemoryNonceStore(max_entries=settings.server.max_nonces, clock=clock)
+
+
+class SharedNonceStore:
+    """Signature nonces as unique rows in the store, so every instance sees every nonce.
+
+    Concurrent checks share a round trip (:mod:`gateway.store.nonces`); the
+    in-memory store (the default) costs less but only protects one instance. When
+    the database fails the request gets 503, never an unchecked nonce.
+    """
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app  # the store is opened later, by the app's cleanup_ctx
+
+    async def remember(self, client_id: str, nonce: str, expires_at: float) -> bool:
+        when = datetime.fromtimestamp(expires_at, UTC)
+        try:
+            return await self._app[STORE].remember(client_id, nonce, when)
+        except StoreError as exc:
+            raise NonceStoreUnavailable(str(exc)) from exc

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiohttp import web
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field
 from stdnum.exceptions import InvalidChecksum, ValidationError
@@ -181,9 +180,6 @@ class BusinessService:
             del self._in_flight[tax_code]
         if not task.cancelled():
             task.exception()  # retrieved here: the waiters re-raise it, none may be left
-
-
-BUSINESS_SERVICE = web.AppKey("business_service", BusinessService)
 
 
 def business_to_json(record: BusinessRecord) -> dict[str, Any]:

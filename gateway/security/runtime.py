@@ -1,4 +1,4 @@
-"""Wiring the security monitor into the application.
+"""The security slice in the app: the monitor, its recorder, alert sender and certificate watch.
 
 One ``cleanup_ctx`` entry (started after the store, stopped before it) plus
 the middleware that feeds the volume detector, which finds the monitor in the
@@ -16,6 +16,8 @@ from aiohttp import web
 
 from adapters.aliases import Handler
 from gateway.appkeys import SECURITY_MONITOR, SETTINGS, STORE
+from gateway.auth.keys import CLIENT
+from gateway.config import Settings
 from gateway.security import (
     AlertWebhookSender,
     CertificateWatch,
@@ -23,13 +25,17 @@ from gateway.security import (
     SecurityRecorder,
     watch_certificates,
 )
+from gateway.wiring import Slice
+
+
+def security_slice(settings: Settings) -> Slice:
+    """The security monitor's cleanup_ctx entry (no routes)."""
+    return Slice("security", cleanup_ctx=(security_ctx,))
 
 
 @web.middleware
 async def request_volume(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Feeds the volume detector with each authenticated request."""
-    from gateway.auth.keys import CLIENT
-
     try:
         return await handler(request)
     finally:

@@ -9,8 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from gateway.appkeys import BUSINESS_SERVICE
 from gateway.businesses.routes import routes
-from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
+from gateway.businesses.service import BusinessService
 from gateway.http.boundary import problem_middleware
 from gateway.problems import PROBLEM_CONTENT_TYPE
 from tests.business.conftest import Sandbox, make_client

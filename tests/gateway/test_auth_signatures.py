@@ -11,7 +11,6 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway.app import nonce_store_for
 from gateway.auth import (
     AuthenticationFailed,
     ContentDigestError,
@@ -25,6 +24,7 @@ from gateway.auth import (
     verify_signed_request,
 )
 from gateway.auth.clients import ClientConfig, ClientRegistry
+from gateway.auth.nonces import nonce_store_for
 from gateway.auth.signatures import serialize_signature_params
 from gateway.config import load_settings
 from tests.gateway.test_auth_middleware import FakeClock
