@@ -62,7 +62,7 @@ class NonceStoreFull(InternalFault, RuntimeError):
     """The store holds its maximum of unexpired nonces; refusing is safer than forgetting."""
 
 
-class NonceStoreUnavailable(RuntimeError):
+class NonceStoreUnavailable(InternalFault, RuntimeError):
     """A shared store could not check the nonce (its database failed): refuse, never accept."""
 
 
