@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench sandbox demo clean lock
+.PHONY: run test test-fast lint bench sandbox demo clean lock wheel
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The wheel into dist/ (docs/deployment.md); build/ is removed first, since setuptools
+# would otherwise carry files of an earlier build into it.
+wheel: $(STAMP)
+	rm -rf build
+	$(BIN)/python -m build --wheel --outdir dist
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-*

@@ -27,13 +27,12 @@ import structlog
 
 from adapters.config import OAuthConfig
 from adapters.errors import (
-    AdapterError,
     UpstreamAuthError,
     UpstreamBadReply,
     UpstreamFault,
-    UpstreamTimeout,
 )
-from adapters.http import connection_failure, outbound_headers, read_limited
+from adapters.http import outbound_headers, read_limited
+from adapters.observability import map_aiohttp_errors
 
 _log = structlog.get_logger("adapters.oauth")
 
@@ -123,28 +122,19 @@ class TokenProvider:
         self.refreshes += 1
         headers, form = self._request()
         started = self._clock()
-        try:
+        with map_aiohttp_errors(
+            upstream=self._upstream,
+            operation="token",
+            url=self._config.token_url,
+            timeout_detail="token request timed out",
+            failure_detail="token request failed: {error}",
+        ):
             async with asyncio.timeout(self._config.timeout_seconds):
                 async with self._session.post(
                     self._config.token_url, data=form, headers=headers
                 ) as resp:
                     body = await read_limited(resp, self._config.max_reply_bytes)
                     status = resp.status
-        except TimeoutError as exc:
-            raise UpstreamTimeout(
-                "token request timed out", upstream=self._upstream, operation="token"
-            ) from exc
-        except AdapterError as exc:
-            exc.upstream, exc.operation = self._upstream, "token"
-            raise
-        except aiohttp.ClientError as exc:
-            raise connection_failure(
-                exc,
-                f"token request failed: {type(exc).__name__}",
-                upstream=self._upstream,
-                operation="token",
-                url=self._config.token_url,
-            ) from exc
         if status in (400, 401, 403):
             _log.warning("oauth.token_refused", upstream=self._upstream, status=status)
             raise UpstreamAuthError(

@@ -59,7 +59,7 @@ SEED_BATCH = 1_000
 POSTGRES_DSN_ENV = "LIENTHONG_BENCH_POSTGRES_DSN"
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
-_COLUMNS = (
+PAYMENT_COLUMNS = (
     "id, reference, client_id, provider, status, amount, currency, dossier_code,"
     " procedure_code, agency_code, fee_lines, payer_name, payer_id_number, return_url,"
     " pay_url, provider_txn_id, paid_amount, status_reason, created_at, updated_at,"
@@ -76,7 +76,7 @@ def payment_row(
     amount: int,
     status: PaymentStatus,
 ) -> tuple[object, ...]:
-    """One ``payments`` row (synthetic, no personal data) in :data:`_COLUMNS` order."""
+    """One ``payments`` row (synthetic, no personal data) in :data:`PAYMENT_COLUMNS` order."""
     paid = status in (PaymentStatus.PAID, PaymentStatus.NEEDS_REVIEW)
     fee = json.dumps([{"LoaiPhiLePhi": 2, "MaPhiLePhi": "LP01", "SoTien": amount}])
     return (
@@ -135,7 +135,7 @@ async def seed_payments(
             params.extend(payment_row(provider, reference(day, index), index, at, amount, status))
         async with store.transaction() as tx:
             await tx.execute(
-                f"INSERT INTO payments ({_COLUMNS}) VALUES {', '.join(groups)}",  # noqa: S608 (placeholders only)
+                f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES {', '.join(groups)}",  # noqa: S608 (placeholders only)
                 *params,
             )
 

@@ -68,6 +68,8 @@ def render(reports: Sequence[ScenarioReport], header: Sequence[str]) -> str:
             out += [comparisons_table(report.comparisons), ""]
         if report.checks:
             out += [checks_list(report.checks), ""]
+        for table in report.tables:
+            out += [*table, ""]
         for f in report.figures:
             if f.errors:
                 out.append(f"  ! {f.target} {f.mode}: errors {f.errors}")

@@ -28,6 +28,10 @@ class ScenarioReport:
     comparisons: list[Comparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    #: Tables printed under the comparisons as they are (the verification's stage table).
+    tables: list[list[str]] = field(default_factory=list)
+    #: More for the JSON file (the stage samples).
+    extra: dict[str, Any] = field(default_factory=dict)
     #: What the throughput column counts (a figure's ``per_second``).
     unit: str = "req/s"
 
@@ -43,6 +47,8 @@ class ScenarioReport:
             "comparisons": [c.as_json() for c in self.comparisons],
             "checks": [c.as_json() for c in self.checks],
             "notes": self.notes,
+            "tables": self.tables,
+            **self.extra,
         }
 
 

@@ -23,6 +23,8 @@ class BenchSettings(BaseModel):
     warmup_requests: int = Field(default=200, ge=0)
     #: Open-loop rate as a fraction of the gateway's saturation throughput.
     half_saturation: float = Field(default=0.5, gt=0, le=1)
+    #: Fixed-rate runs at that rate (each: the gateway, then the population sandbox directly).
+    half_saturation_runs: int = Field(default=5, ge=1)
     #: The gateway's logging level; INFO is the production default and part of the real cost.
     gateway_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: Businesses the NGSP peer holds (a cold-cache run asks each one once).
@@ -35,6 +37,8 @@ class BenchSettings(BaseModel):
         "audit",
         "callbacks",
         "report",
+        "nonces",
+        "idle",
         "cluster",
     )
     #: Audit on/off: rounds of (on, off), the order alternating (on off, off on, …) so that
@@ -62,6 +66,8 @@ class BenchSettings(BaseModel):
     compare_rate: float | None = Field(default=None, gt=0)
     #: … and runs per side, alternating (A B, B A, …).
     compare_rounds: int = Field(default=4, ge=1)
+    #: The nonce scenario: signed requests verified per store (and per baseline).
+    nonce_requests: int = Field(default=20_000, ge=1)
     #: Where ``bench-<timestamp>.json`` is written.
     output_dir: Path = Path("var")
     #: Seconds any server has to become ready.
@@ -77,11 +83,22 @@ class BenchSettings(BaseModel):
             "max_requests": 200,
             "warmup_requests": 20,
             "businesses": 600,
-            "scenarios": ("verification", "business", "audit", "callbacks", "reconcile", "report"),
+            "scenarios": (
+                "verification",
+                "business",
+                "audit",
+                "callbacks",
+                "reconcile",
+                "report",
+                "nonces",
+                "idle",
+            ),
             "audit_rounds": 1,
+            "half_saturation_runs": 1,
             "callback_duplicate_share": 0.2,
             "reconcile_count": 2_000,
             "report_count": 2_000,
+            "nonce_requests": 300,
         }
         values.update(overrides)
         return cls.model_validate(values)

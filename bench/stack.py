@@ -30,6 +30,7 @@ from bench.loadgen import LoadJob, LoadResult, LoadShape, run_load
 from bench.peer import BENCH_CONSUMER_KEY, BENCH_CONSUMER_SECRET
 from bench.processes import CpuPlan, ProcessGroup, ServerProcess, free_loopback_port, python_module
 from bench.settings import BenchSettings
+from bench.stages import StageSampler
 from bench.targets import Target
 
 GATEWAY_TEMPLATE = Path(__file__).with_name("gateway.bench.toml")
@@ -168,6 +169,8 @@ class BenchStack:
         self.cpus = cpus
         self.servers: dict[str, ServerProcess] = {}
         self.gateway_error: str | None = None
+        #: Figures one scenario leaves for another of the same run (the proxy's CPU).
+        self.baselines: dict[str, float] = {}
         self._ports = (0, 0)
         self._group = ProcessGroup()
         self._tmp = tempfile.TemporaryDirectory(prefix="lienthong-bench-")
@@ -273,8 +276,13 @@ class BenchStack:
     def has_gateway(self) -> bool:
         return GATEWAY in self.servers
 
-    def run(self, target: Target, shape: LoadShape) -> Measured:
-        """One measured run of ``target`` with ``shape``: the load result and each server's CPU."""
+    def run(
+        self, target: Target, shape: LoadShape, sampler: StageSampler | None = None
+    ) -> Measured:
+        """One measured run of ``target`` with ``shape``: the load result and each server's CPU.
+
+        ``sampler`` (py-spy on one server) samples the measured phase only.
+        """
         charged = [self.servers[name] for name in target.servers]
         before: dict[str, float] = {}
         logs: dict[str, int] = {}
@@ -283,6 +291,8 @@ class BenchStack:
             for server in charged:
                 before[server.name] = server.cpu_seconds()
                 logs[server.name] = server.log_bytes()
+            if sampler is not None:
+                sampler.start()
 
         job = LoadJob(
             target.factory,
@@ -290,7 +300,11 @@ class BenchStack:
             warmup_requests=self.settings.warmup_requests,
             warmup_workers=min(8, self.settings.workers),
         )
-        result = run_load(job, self.cpus.load_generator, before_measuring=sample)
+        try:
+            result = run_load(job, self.cpus.load_generator, before_measuring=sample)
+        finally:
+            if sampler is not None:
+                sampler.stop()
         cpu = {s.name: s.cpu_seconds() - before[s.name] for s in charged}
         log_growth = {s.name: s.log_bytes() - logs[s.name] for s in charged}
         return Measured(result, cpu, log_growth)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import CONFIG_ENV, ConfigError, Settings, load_settings
+from gateway.errors import CommandRefused
 
 EXIT_REFUSED = 2
 
@@ -169,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--receiver-port",
         type=int,
         default=None,
-        help="port of the demo receiver (default: the client's webhook port)",
+        help=(
+            "port of the demo receiver (default: the port of the client's webhook.url;"
+            " another port is refused unless the config sends webhooks and returns there)"
+        ),
     )
     demo.add_argument(
         "--serve",
@@ -406,13 +410,9 @@ def _config_argument(args: argparse.Namespace) -> Path | None:
     """``check-config FILE`` and ``check-config --config FILE`` are the same; both: equal."""
     given = getattr(args, "file", None)
     if given is not None and args.config is not None and given != args.config:
-        raise _Refused("give the config file once: as FILE or as --config, not both")
+        raise CommandRefused("give the config file once: as FILE or as --config, not both")
     config: Path | None = given if given is not None else args.config
     return config
-
-
-class _Refused(Exception):
-    """A command that cannot run; its message is the one line the operator sees."""
 
 
 def operator_settings(settings: Settings) -> Settings:
@@ -587,7 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except _Refused as exc:
+    except CommandRefused as exc:
         print(f"lienthong {args.command}: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:

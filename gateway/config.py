@@ -55,6 +55,7 @@ from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
 from gateway.audit.config import AuditConfig
 from gateway.auth.config import ClientConfig
+from gateway.errors import CommandRefused
 from gateway.payments.config import PaymentsSection
 from gateway.security.config import SecurityConfig
 
@@ -273,8 +274,10 @@ class ServerConfig(_Section):
     nonce_store: Literal["memory", "store"] = "memory"
     #: ``memory``: how many unexpired nonces are held; beyond it signed requests get 503
     #: (never a forgotten nonce, which would let a replay through). With the 300 s window,
-    #: 100,000 allows about 330 signed requests a second, sustained (about 25 MB).
-    max_nonces: int = Field(default=100_000, ge=1)
+    #: 1,000,000 allows about 3,300 signed requests a second, sustained (about 81 MB).
+    max_nonces: int = Field(default=1_000_000, ge=1)
+    #: ``store``: how often expired nonce rows are deleted, in the background.
+    nonce_purge_interval_seconds: float = Field(default=60.0, gt=0)
     #: SIGTERM: ``/readyz`` answers 503 at once and the listeners keep accepting this
     #: long (so a load balancer sees it and moves traffic), then they close.
     drain_seconds: float = Field(default=5.0, ge=0)
@@ -454,7 +457,7 @@ class Settings(BaseSettings):
         return (env_settings, init_settings)
 
 
-class ConfigError(Exception):
+class ConfigError(CommandRefused):
     """A config file that does not validate; ``str()`` names the file and each bad key."""
 
     def __init__(self, path: Path, errors: list[str]) -> None:

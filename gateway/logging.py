@@ -42,6 +42,9 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from adapters.masking import mask_id, mask_name
+from gateway.jsoncodec import dumps_log_line
+
 #: Keys whose values are personal names: replaced by masked initials.
 NAME_KEYS = frozenset(
     {
@@ -128,19 +131,6 @@ TIME_FIELDS = frozenset({"request_in", "request_out", "response_in", "response_o
 _OUTCOME_WORD = re.compile(r"[a-z][a-z0-9_]*")
 
 
-def mask_id(value: str) -> str:
-    """``092090001234`` → ``092*******34``: province kept, the person gone."""
-    digits = value.strip()
-    if len(digits) <= 5:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
-
-
-def mask_name(value: str) -> str:
-    """``Nguyễn Văn An`` → ``N*** V*** A***``: initials only, length hidden."""
-    return " ".join(word[0] + "***" for word in value.split() if word)
-
-
 def mask_text(value: str) -> str:
     """Mask every 9- or 12-digit number that stands alone in free text (see the module)."""
     return _STANDALONE_ID.sub(lambda m: mask_id(m.group(1)), value)
@@ -151,7 +141,8 @@ def is_identifier_key(key: str) -> bool:
     return key in IDENTIFIER_KEYS or key.endswith(("digest", "digests"))
 
 
-def _mask_value(key: str | None, value: Any) -> Any:
+def mask_field(key: str | None, value: Any) -> Any:
+    """``value`` as it may be shown under ``key``: the one masking rule, for logs and records."""
     k = key.lower() if isinstance(key, str) else None
     if k is not None and k in SECRET_KEYS and value is not None:
         return _REDACTED
@@ -168,9 +159,9 @@ def _mask_value(key: str | None, value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         return mask_id(str(value)) if k in ID_KEYS else value  # amounts, counts, sizes
     if isinstance(value, Mapping):
-        return {kk: _mask_value(str(kk), vv) for kk, vv in value.items()}
+        return {kk: mask_field(str(kk), vv) for kk, vv in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [_mask_value(k, v) for v in value]
+        return [mask_field(k, v) for v in value]
     if isinstance(value, BaseException):
         return mask_text(f"{type(value).__name__}: {value}")
     return value
@@ -181,7 +172,7 @@ class MaskPersonalData:
 
     def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
         for key in list(event_dict):
-            event_dict[key] = _mask_value(key, event_dict[key])
+            event_dict[key] = mask_field(key, event_dict[key])
         return event_dict
 
 
@@ -256,7 +247,7 @@ def configure_logging(
     Lines go to standard error: never mixed into a command's own output.
     """
     renderer: Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False)
+        structlog.processors.JSONRenderer(serializer=dumps_log_line)
         if json_lines
         else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -349,6 +340,7 @@ __all__ = [
     "clear_request",
     "configure_logging",
     "is_identifier_key",
+    "mask_field",
     "mask_id",
     "mask_name",
     "mask_text",

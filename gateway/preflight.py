@@ -239,6 +239,8 @@ class _Checker:
                 self._check_file(ref)
                 if ref.name == "key_file" and getattr(ref.owner, "cert_file", None) is not None:
                     pairs.append((ref.key[: -len("key_file")] + "cert_file", ref.key))
+            elif isinstance(ref.value, Path) and ref.name == "previous_public_key_files":
+                self._check_public_key(ref.key, ref.value)
             elif ref.key.startswith("security.certificates[") and ref.name == "path":
                 self._check_watched(ref)
             elif ref.key == "store.url":
@@ -312,6 +314,19 @@ class _Checker:
         if ref.name == "signing_key_file" and not isinstance(key, ed25519.Ed25519PrivateKey):
             self.problem(ref.key, "not an Ed25519 private key", path)
         self._keys[ref.key] = key
+
+    def _check_public_key(self, key: str, path: Path) -> None:
+        """A previous audit signing key: an Ed25519 public key in PEM (not a secret)."""
+        data = self._read(key, path, secret=False)
+        if data is None:
+            return
+        try:
+            public = serialization.load_pem_public_key(data)
+        except ValueError:
+            self.problem(key, "not a PEM public key", path)
+            return
+        if not isinstance(public, ed25519.Ed25519PublicKey):
+            self.problem(key, "not an Ed25519 public key", path)
 
     def _check_certs(self, key: str, path: Path, data: bytes, *, ca: bool) -> None:
         try:

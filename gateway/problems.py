@@ -13,28 +13,43 @@ with ``charset=utf-8`` in its Content-Type: :func:`json_response` for the routes
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
+
+from gateway.errors import (
+    DomainError,
+    GatewayError,
+    IdempotencyConflict,
+    InvalidRequest,
+    InvalidTransition,
+    PaymentNotCancellable,
+    PaymentNotFound,
+)
+from gateway.jsoncodec import dumps_bytes
 
 PROBLEM_BASE = "https://lienthong.example/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
-def json_dumps(value: Any) -> str:
-    """JSON text with non-ASCII characters as they are (the body is sent as UTF-8)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
 def json_response(
     data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """``application/json; charset=utf-8`` with ``data`` serialised by :func:`json_dumps`."""
-    return web.json_response(data, status=status, headers=headers, dumps=json_dumps)
+    """``application/json; charset=utf-8``, ``data`` written by orjson (UTF-8, compact)."""
+    return web.Response(
+        body=dumps_bytes(data),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
 
 
-class Problem(Exception):
+class Problem(GatewayError):
+    """A refusal answered as it is: ``status``, ``type_name``, ``title``, ``detail``, extras."""
+
     status: int = 500
     type_name: str = "internal-error"
     title: str = "Internal error"
@@ -81,7 +96,7 @@ class Problem(Exception):
             headers["Retry-After"] = str(max(1, int(self.retry_after + 0.999)))
         return web.Response(
             status=self.status,
-            body=json_dumps(self.to_dict(request_id)).encode("utf-8"),
+            body=dumps_bytes(self.to_dict(request_id)),
             content_type=PROBLEM_CONTENT_TYPE,
             charset="utf-8",
             headers=headers,
@@ -138,6 +153,10 @@ class UnsupportedMediaType(Problem):
     title = "Unsupported media type"
 
 
+#: The ``field`` of an error about the body as a whole (not an object, say).
+BODY_FIELD = "body"
+
+
 class ValidationFailed(Problem):
     """422 with ``errors: [{"field": ..., "message": ...}]``."""
 
@@ -150,6 +169,22 @@ class ValidationFailed(Problem):
         super().__init__(detail or f"invalid field(s): {fields}", errors=errors)
         self.errors = errors
 
+    @classmethod
+    def from_pydantic(
+        cls, exc: ValidationError, *, messages: Mapping[tuple[str, ...], str] | None = None
+    ) -> ValidationFailed:
+        """The 422 for a pydantic error: each bad field by its dotted path, never its input.
+
+        The whole body is :data:`BODY_FIELD`; ``messages`` replaces pydantic's message
+        for the fields it names (by path, e.g. ``("fee_lines",)``).
+        """
+        errors: list[dict[str, str]] = []
+        for error in exc.errors(include_url=False, include_input=False, include_context=False):
+            path = tuple(str(part) for part in error["loc"])
+            message = (messages or {}).get(path, error["msg"])
+            errors.append({"field": ".".join(path) or BODY_FIELD, "message": message})
+        return cls(errors)
+
 
 class TooManyRequests(Problem):
     status = 429
@@ -161,3 +196,35 @@ class ServiceUnavailable(Problem):
     status = 503
     type_name = "unavailable"
     title = "Service unavailable"
+
+
+#: The one table from a service's refusal to its answer (most specific class first wins).
+#: The detail is the table's, never ``str(exc)``, so no id given by a caller is echoed.
+DOMAIN_PROBLEMS: dict[type[DomainError], Callable[[Any], Problem]] = {
+    InvalidRequest: lambda exc: ValidationFailed(exc.errors),
+    PaymentNotFound: lambda exc: NotFound("no such payment", type_name="payment-not-found"),
+    IdempotencyConflict: lambda exc: Problem(
+        "this Idempotency-Key was used with another request body",
+        status=422,
+        type_name="idempotency-key-reused",
+        title="Idempotency-Key reused with another body",
+    ),
+    InvalidTransition: lambda exc: Conflict(str(exc), payment_status=str(exc.status)),
+    PaymentNotCancellable: lambda exc: Conflict(
+        f"the payment is {exc.status} and can no longer be cancelled",
+        type_name="payment-not-cancellable",
+        payment_status=str(exc.status),
+    ),
+}
+
+
+def problem_for(exc: DomainError) -> Problem:
+    """The problem that answers ``exc``, by the nearest of its classes in :data:`DOMAIN_PROBLEMS`.
+
+    A domain error with no entry is a bug of the table: a 500, as an unknown error.
+    """
+    for cls in type(exc).__mro__:
+        build = DOMAIN_PROBLEMS.get(cls)
+        if build is not None:
+            return build(exc)
+    return Problem("the gateway failed to handle this request")

@@ -38,7 +38,7 @@ from aiohttp.web_protocol import RequestHandler
 from pydantic import BaseModel, SecretStr
 
 from gateway import sdnotify
-from gateway.auth.keys import CLIENT_REGISTRY, SERVING
+from gateway.appkeys import CLIENT_REGISTRY, SERVING
 from gateway.config import ConfigError, Settings, load_settings, production_problems
 from gateway.dev.pki import ensure_dev_pki
 from gateway.logging import configure_logging
@@ -391,6 +391,20 @@ class RunningGateway:
             await asyncio.sleep(step)
 
 
+def _certificate_summary(path: Path) -> dict[str, str]:
+    """What an operator checks a renewal by: subject, serial, expiry, SHA-256 fingerprint."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "serial": format(cert.serial_number, "x"),
+        "not_after": cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "sha256": cert.fingerprint(hashes.SHA256()).hex(),
+    }
+
+
 def _tls_digest(settings: Settings) -> str:
     h = hashlib.sha256()
     for path in (settings.tls.cert_file, settings.tls.key_file):
@@ -598,9 +612,11 @@ def _reload(
     running.app[CLIENT_REGISTRY].replace(new.clients)
     if new.logging.level != old.logging.level:
         configure_logging(level=new.logging.level, json_lines=old.logging.json_lines)
+    certificate: dict[str, str] | None = None
     if running.tls_context is not None and new_digest != running.tls_digest:
         running.tls_context.load_cert_chain(str(new.tls.cert_file), str(new.tls.key_file))
         running.tls_digest = new_digest
+        certificate = _certificate_summary(new.tls.cert_file)
         if "tls.cert_file" not in plan.applied:
             plan.applied.append("tls.certificate")  # same paths, new files (a renewal)
     # Keep what was applied; keys that need a restart keep their running values.
@@ -617,6 +633,7 @@ def _reload(
         "reload.applied",
         changed=plan.applied,
         restart_required=plan.restart_required,
+        **({"tls_certificate": certificate} if certificate else {}),
     )
     if plan.restart_required:
         _log.warning("reload.restart_required", keys=plan.restart_required)

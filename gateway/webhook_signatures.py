@@ -22,10 +22,12 @@ import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
+from gateway.errors import InvalidValue
+
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
 
-class WebhookVerificationError(Exception):
+class WebhookVerificationError(InvalidValue):
     """A webhook's headers or signature do not verify."""
 
 

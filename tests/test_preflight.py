@@ -9,6 +9,7 @@ environment override, the variable, in one run, and that `run` refuses the same 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import stat
@@ -250,6 +251,27 @@ def test_the_audit_signing_key_must_be_ed25519(deployment: Deployment) -> None:
     assert _report(deployment.config) == [
         f"audit.signing_key_file: {deployment.file('audit.signing_key_file')}:"
         " not an Ed25519 private key"
+    ]
+
+
+def test_previous_audit_public_keys_must_be_ed25519_public_keys(deployment: Deployment) -> None:
+    """Each previous audit key: a readable Ed25519 public key (a public one may be 0644)."""
+    good = deployment.root / "audit/previous.pub"
+    good.write_bytes(
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    good.chmod(0o644)
+    missing = deployment.root / "audit/gone.pub"
+    files = [str(good), str(deployment.file("tls.cert_file")), str(missing)]
+    text = deployment.config.read_text(encoding="utf-8").replace(
+        "[audit]\n", f"[audit]\nprevious_public_key_files = {json.dumps(files)}\n", 1
+    )
+    deployment.config.write_text(text, encoding="utf-8")
+    assert _report(deployment.config) == [
+        f"audit.previous_public_key_files[1]: {files[1]}: not a PEM public key",
+        f"audit.previous_public_key_files[2]: {missing}: file not found",
     ]
 
 

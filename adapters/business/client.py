@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -20,45 +19,21 @@ import structlog
 from adapters.business.config import BusinessConfig
 from adapters.business.models import BusinessRecord
 from adapters.business.reply import ReplyShapeError, is_empty_reply, record_from_reply
-from adapters.errors import (
-    AdapterError,
-    CircuitOpen,
-    UpstreamAuthError,
-    UpstreamBadReply,
-    UpstreamFault,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from adapters.errors import UpstreamAuthError, UpstreamBadReply, UpstreamFault
 from adapters.guard import CallGuard
-from adapters.http import connection_failure, outbound_headers, read_limited
+from adapters.http import outbound_headers, read_limited
 from adapters.oauth import TokenProvider
-from adapters.observability import UpstreamExchange, record_exchange, wall_clock
+from adapters.observability import (
+    ExchangeTally,
+    map_aiohttp_errors,
+    upstream_exchange,
+    wall_clock,
+)
 
 UPSTREAM = "business"
 OPERATION = "chiTietDoanhNghiep"
 
 _log = structlog.get_logger("adapters.business")
-
-_OUTCOMES: tuple[tuple[type[AdapterError], str], ...] = (
-    (CircuitOpen, "circuit_open"),  # refused by the breaker, never sent
-    (UpstreamUnavailable, "unavailable"),
-    (UpstreamTimeout, "timeout"),
-    (UpstreamBadReply, "bad_reply"),
-    (UpstreamFault, "fault"),
-)
-
-
-def _outcome(exc: AdapterError) -> str:
-    for kind, outcome in _OUTCOMES:
-        if isinstance(exc, kind):
-            return outcome
-    return "error"
-
-
-@dataclass
-class _Tally:
-    attempts: int = 0
-    bytes_in: int = 0
 
 
 class _TokenRefused(Exception):
@@ -85,43 +60,24 @@ class BusinessClient:
 
     async def get(self, tax_code: str) -> BusinessRecord | None:
         """The record of ``tax_code`` (already normalised by the caller), or None if unknown."""
-        tally = _Tally()
-        started = self._wall()
-        outcome, fault_code = "error", None
         try:
-            record = await self._guard.call(OPERATION, lambda: self._attempt(tax_code, tally))
-            outcome = "ok" if record is not None else "not_found"
-            return record
-        except AdapterError as exc:
-            outcome = _outcome(exc)
-            fault_code = getattr(exc, "code", None)
-            exc.upstream = exc.upstream or UPSTREAM
-            exc.operation = exc.operation or OPERATION
-            raise
+            with upstream_exchange(UPSTREAM, OPERATION, clock=self._wall) as tally:
+                record = await self._guard.call(OPERATION, lambda: self._attempt(tax_code, tally))
+                if record is None:
+                    tally.outcome = "not_found"
+                return record
         finally:
-            record_exchange(
-                UpstreamExchange(
-                    upstream=UPSTREAM,
-                    operation=OPERATION,
-                    request_out=started,
-                    response_in=self._wall(),
-                    bytes_in=tally.bytes_in,
-                    outcome=outcome,
-                    fault_code=fault_code,
-                    attempts=max(tally.attempts, 1),
-                )
-            )
             # DEBUG: the gateway logs this exchange at INFO as its operational record.
             _log.debug(
                 "business.lookup",
                 upstream=UPSTREAM,
                 operation=OPERATION,
                 tax_code=tax_code,
-                outcome=outcome,
+                outcome=tally.outcome,
                 attempts=tally.attempts,
             )
 
-    async def _attempt(self, tax_code: str, tally: _Tally) -> BusinessRecord | None:
+    async def _attempt(self, tax_code: str, tally: ExchangeTally) -> BusinessRecord | None:
         tally.attempts += 1
         token = await self._tokens.token()
         try:
@@ -140,14 +96,22 @@ class BusinessClient:
                 operation=OPERATION,
             ) from None
 
-    async def _exchange(self, tax_code: str, token: str, tally: _Tally) -> BusinessRecord | None:
+    async def _exchange(
+        self, tax_code: str, token: str, tally: ExchangeTally
+    ) -> BusinessRecord | None:
         headers = {
             "Accept": "application/json",
             **outbound_headers(),
             **self._tokens.extra_headers(),
             "Authorization": f"Bearer {token}",
         }
-        try:
+        with map_aiohttp_errors(
+            upstream=UPSTREAM,
+            operation=OPERATION,
+            url=self._config.lookup_url,
+            timeout_detail="lookup timed out",
+            failure_detail="lookup failed: {error}",
+        ):
             async with asyncio.timeout(self._config.timeout_seconds):
                 async with self._session.get(
                     self._config.lookup_url, params={"msdn": tax_code}, headers=headers
@@ -156,18 +120,6 @@ class BusinessClient:
                     if status == 401:
                         raise _TokenRefused
                     body = await read_limited(resp, self._config.max_reply_bytes)
-        except TimeoutError as exc:
-            raise UpstreamTimeout(
-                "lookup timed out", upstream=UPSTREAM, operation=OPERATION
-            ) from exc
-        except aiohttp.ClientError as exc:
-            raise connection_failure(
-                exc,
-                f"lookup failed: {type(exc).__name__}",
-                upstream=UPSTREAM,
-                operation=OPERATION,
-                url=self._config.lookup_url,
-            ) from exc
         tally.bytes_in += len(body)
         if status == 404:
             return None

@@ -33,13 +33,13 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.aliases import Sleep
+from adapters.aliases import WallClock as Clock
 from adapters.http import make_session
 from adapters.payment.base import vietnam_now
 from adapters.payment.config import ProviderStatus
 from adapters.payment.sandbox_ledger import SandboxLedger, SandboxPayment
 
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], dt.datetime]
 SettleOutcome = Literal["paid", "failed", "cancelled"]
 
 _log = structlog.get_logger("adapters.payment.sandbox")

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from adapters.payment.base import VIETNAM_TZ
+from adapters.aliases import VIETNAM_TZ
 from adapters.payment.config import ProviderStatus
 
 _SEEDED_REFERENCE = re.compile(r"^SD(\d{8})(\d{9})$")

@@ -1,6 +1,7 @@
 """The population adapter: ``TraCuuThongTinCongDan`` over SOAP, carried by aiohttp.
 
-zeep builds and reads envelopes (:mod:`adapters.population.wire`); this module
+zeep (:mod:`adapters.population.wire`) or the codec compiled from its schema
+(:mod:`adapters.population.codec`, ``codec = "compiled"``) builds and reads envelopes; this module
 carries them: NDXP headers, the request id, a bounded read, a hardened parse,
 and the conversion of every failure into the adapter error tree. The call is
 handed to the :class:`~adapters.guard.CallGuard` one attempt at a time, and
@@ -18,24 +19,21 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Self
 
 import aiohttp
 import structlog
 
-from adapters.errors import (
-    AdapterError,
-    CircuitOpen,
-    UpstreamAuthError,
-    UpstreamBadReply,
-    UpstreamFault,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from adapters.errors import AdapterError, UpstreamAuthError, UpstreamBadReply, UpstreamFault
 from adapters.guard import CallGuard
-from adapters.http import REQUEST_ID, connection_failure, outbound_headers, read_limited
-from adapters.observability import UpstreamExchange, record_exchange, wall_clock
+from adapters.http import REQUEST_ID, outbound_headers, read_limited
+from adapters.observability import (
+    ExchangeTally,
+    map_aiohttp_errors,
+    upstream_exchange,
+    wall_clock,
+)
+from adapters.population.codec import load_wire
 from adapters.population.config import PopulationConfig
 from adapters.population.models import CitizenQuery, CitizenRecord
 from adapters.population.ndxp import ndxp_headers
@@ -61,33 +59,9 @@ _WSS_REFUSALS = frozenset(
 _PRINTABLE_CODE = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,63}")
 
 
-def _outcome_of(exc: BaseException) -> str:
-    if isinstance(exc, CircuitOpen):  # refused here, not sent: the quarterly report counts it
-        return "circuit_open"
-    if isinstance(exc, UpstreamFault):
-        return "fault"
-    if isinstance(exc, UpstreamTimeout | TimeoutError):
-        return "timeout"
-    if isinstance(exc, UpstreamUnavailable):
-        return "unavailable"
-    if isinstance(exc, UpstreamBadReply):
-        return "bad_reply"
-    return "error"
-
-
 def _safe_code(code: str) -> str:
     """The peer's fault code if it looks like one, never free text (it could hold anything)."""
     return code if _PRINTABLE_CODE.fullmatch(code) else "Unrecognised"
-
-
-@dataclass
-class _ExchangeTally:
-    """What the attempts of one logical call add up to."""
-
-    attempts: int = 0
-    bytes_out: int = 0
-    bytes_in: int = 0
-    fault_code: str | None = None
 
 
 class PopulationClient:
@@ -133,12 +107,11 @@ class PopulationClient:
         """
         config.require_endpoint()
 
-        def load_wire() -> CitizenServiceWire:
-            return CitizenServiceWire.load(
-                config.wsdl_path, build_ws_security(config.ws_security, clock)
-            )
+        def load() -> CitizenServiceWire:
+            wsse = build_ws_security(config.ws_security, clock)
+            return load_wire(config.codec, config.wsdl_path, wsse)
 
-        wire = await asyncio.get_running_loop().run_in_executor(None, load_wire)
+        wire = await asyncio.get_running_loop().run_in_executor(None, load)
         return cls(config, session, guard, wire, clock=clock, fold_name=fold_name)
 
     async def lookup(self, query: CitizenQuery) -> CitizenRecord | None:
@@ -148,40 +121,26 @@ class PopulationClient:
         trouble; ValueError when the query itself is malformed (a caller bug).
         """
         fields = self._lookup_fields(query)
-        tally = _ExchangeTally()
-        request_out = self._clock()
-        outcome = "error"
+        upstream = self._config.upstream_name
         try:
-            record = await self._guard.call(LOOKUP, functools.partial(self._attempt, fields, tally))
-        except BaseException as exc:
-            outcome = _outcome_of(exc)
-            raise
-        else:
-            outcome = "ok" if record is not None else "not_found"
-            return record
+            with upstream_exchange(upstream, LOOKUP, clock=self._clock) as tally:
+                attempt = functools.partial(self._attempt, fields, tally)
+                record = await self._guard.call(LOOKUP, attempt)
+                if record is None:
+                    tally.outcome = "not_found"
+                return record
         finally:
-            response_in = self._clock()
-            exchange = UpstreamExchange(
-                upstream=self._config.upstream_name,
-                operation=LOOKUP,
-                request_out=request_out,
-                response_in=response_in,
-                bytes_out=tally.bytes_out,
-                bytes_in=tally.bytes_in,
-                outcome=outcome,
-                fault_code=tally.fault_code,
-                attempts=max(tally.attempts, 1),
-            )
-            record_exchange(exchange)
+            exchange = tally.exchange
+            assert exchange is not None  # recorded when the block above was left
             # DEBUG: the gateway logs this exchange at INFO as its operational record.
             _log.debug(
                 "population.lookup",
-                upstream=self._config.upstream_name,
+                upstream=upstream,
                 operation=LOOKUP,
-                outcome=outcome,
+                outcome=exchange.outcome,
                 attempts=exchange.attempts,
                 duration_ms=exchange.duration_ms,
-                fault_code=tally.fault_code,
+                fault_code=exchange.fault_code,
             )
 
     def _lookup_fields(self, query: CitizenQuery) -> dict[str, object]:
@@ -220,7 +179,7 @@ class PopulationClient:
         return exc
 
     async def _attempt(
-        self, fields: dict[str, object], tally: _ExchangeTally
+        self, fields: dict[str, object], tally: ExchangeTally
     ) -> CitizenRecord | None:
         """One POST of a freshly built (and, if configured, freshly signed) envelope."""
         tally.attempts += 1
@@ -235,22 +194,22 @@ class PopulationClient:
             **outbound_headers(),
         }
         tally.bytes_out += len(envelope)
-        try:
+        with map_aiohttp_errors(
+            upstream=self._config.upstream_name,
+            operation=LOOKUP,
+            url=self._endpoint,
+            timeout_detail="the population service did not answer in time",
+            failure_detail="connection to the population service failed ({error})",
+            timeouts=(aiohttp.ServerTimeoutError,),
+            failures=(aiohttp.ClientError, OSError),
+        ):
             async with self._session.post(self._endpoint, data=envelope, headers=headers) as resp:
                 status = resp.status
                 body = await read_limited(resp, self._config.max_reply_bytes)
-        except UpstreamBadReply as exc:
-            raise self._tag(exc) from None
-        except aiohttp.ServerTimeoutError:
-            timeout = UpstreamTimeout("the population service did not answer in time")
-            raise self._tag(timeout) from None
-        except (aiohttp.ClientError, OSError) as exc:
-            detail = f"connection to the population service failed ({type(exc).__name__})"
-            raise self._tag(connection_failure(exc, detail, url=self._endpoint)) from None
         tally.bytes_in += len(body)
         return self._interpret(status, body, tally)
 
-    def _interpret(self, status: int, body: bytes, tally: _ExchangeTally) -> CitizenRecord | None:
+    def _interpret(self, status: int, body: bytes, tally: ExchangeTally) -> CitizenRecord | None:
         if status in (401, 403):
             tally.fault_code = f"HTTP{status}"
             raise self._tag(
@@ -279,7 +238,7 @@ class PopulationClient:
         except ValueError as exc:
             raise self._tag(UpstreamBadReply(f"unusable reply: {exc}")) from None
 
-    def _fault_error(self, fault: SoapFault, tally: _ExchangeTally) -> AdapterError:
+    def _fault_error(self, fault: SoapFault, tally: ExchangeTally) -> AdapterError:
         code = _safe_code(fault.code)
         tally.fault_code = code
         if fault.namespace == WSSE_NS or code in _WSS_REFUSALS:

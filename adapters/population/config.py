@@ -8,7 +8,7 @@ read from a file (``*_file``), so deployments can mount them from a secret store
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -114,6 +114,9 @@ class PopulationConfig(_Frozen):
     max_reply_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     #: Send HoVaTen folded (no accents, Đ→D, no spaces or punctuation, upper case).
     fold_name_in_request: bool = False
+    #: How envelopes are built and replies read: ``compiled`` (templates and a reader derived
+    #: at start-up from zeep's parsed schema, proven equal to zeep) or ``zeep`` (zeep itself).
+    codec: Literal["compiled", "zeep"] = "compiled"
     defaults: RequestDefaults = RequestDefaults()
     ndxp: NdxpHeaders = NdxpHeaders()
     ws_security: WsSecuritySettings = WsSecuritySettings()

@@ -38,6 +38,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from adapters.http import REQUEST_ID_HEADER
+from adapters.masking import mask_id
 from adapters.population.citizens import citizen_registry
 from adapters.population.config import SHIPPED_WSDL
 from adapters.population.models import Address, CitizenRecord
@@ -243,10 +244,6 @@ def order_problem(request_element: etree._Element) -> str | None:
     return None
 
 
-def _masked(value: str) -> str:
-    return value[:3] + "*" * (len(value) - 5) + value[-2:] if len(value) > 5 else "*" * len(value)
-
-
 def who_asked(request_element: etree._Element) -> dict[str, str]:
     """MaYeuCau, MaDVC, MaDonVi and MaCanBo (masked) of one request, as ``received`` shows."""
 
@@ -257,7 +254,7 @@ def who_asked(request_element: etree._Element) -> dict[str, str]:
         "MaYeuCau": text("MaYeuCau"),
         "MaDVC": text("MaDVC"),
         "MaDonVi": text("MaDonVi"),
-        "MaCanBo": _masked(text("MaCanBo")),
+        "MaCanBo": mask_id(text("MaCanBo")),
     }
 
 

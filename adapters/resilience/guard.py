@@ -43,6 +43,7 @@ import structlog
 from prometheus_client import Counter
 from tenacity import RetryCallState
 
+from adapters.aliases import Sleep
 from adapters.config import OperationPolicy, UpstreamResilience
 from adapters.errors import (
     AdapterError,
@@ -54,7 +55,7 @@ from adapters.resilience.breaker import BreakerPermit, BreakerState, CircuitBrea
 from adapters.resilience.budget import RetryBudget
 from adapters.resilience.bulkhead import Bulkhead
 from adapters.resilience.quota import TokenBucket
-from adapters.resilience.retry import Sleep, build_retrying
+from adapters.resilience.retry import build_retrying
 
 T = TypeVar("T")
 

@@ -16,8 +16,9 @@ tests never wait.
 
 from __future__ import annotations
 
+import functools
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import structlog
 from tenacity import AsyncRetrying, RetryCallState
@@ -25,14 +26,14 @@ from tenacity.retry import retry_base
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
+from adapters.aliases import Monotonic as Clock
+from adapters.aliases import Sleep
+from adapters.backoff import backoff_ceiling, full_jitter
 from adapters.config import OperationPolicy
 from adapters.errors import AdapterError
 from adapters.resilience.budget import RetryBudget
 
 log = structlog.get_logger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
-Clock = Callable[[], float]
 
 
 class FullJitterBackoff(wait_base):
@@ -45,11 +46,11 @@ class FullJitterBackoff(wait_base):
 
     def cap(self, attempt_number: int) -> float:
         """The largest wait after attempt ``attempt_number`` (1-based)."""
-        exponent = min(max(attempt_number - 1, 0), 62)  # no float overflow on long runs
-        return float(min(self.maximum, self.initial * 2.0**exponent))
+        return backoff_ceiling(self.initial, self.maximum, attempt_number)
 
     def __call__(self, retry_state: RetryCallState) -> float:
-        return self._rng.uniform(0.0, self.cap(retry_state.attempt_number))
+        draw = functools.partial(self._rng.uniform, 0.0, 1.0)  # the injected source's own draw
+        return full_jitter(self.initial, self.maximum, retry_state.attempt_number, draw)
 
 
 class RetryWhenSafe(retry_base):

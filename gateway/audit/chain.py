@@ -16,7 +16,9 @@ break is suspect anyway):
 * ``reordered`` — a record chained after one stored later than itself.
 
 Checkpoints then add: ``checkpoint`` (the signature does not verify under the
-configured key), ``truncated`` (a checkpoint signed a ``seq`` beyond the last
+key its ``key_id`` names), ``unverifiable`` (its ``key_id`` names no key the
+verifier was given: not a sign of tampering, but nothing it claims is checked;
+the report lists these apart), ``truncated`` (a checkpoint signed a ``seq`` beyond the last
 stored record: the tail was cut off) and ``changed`` (the record a checkpoint
 signed now has another digest: the chain was rewritten). Archive records add
 ``archive`` when their file, if present in the archive directory, does not
@@ -50,9 +52,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
-
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from typing import Literal, TypedDict, Unpack
 
 from gateway.audit.record import (
     GENESIS_DIGEST,
@@ -60,10 +60,17 @@ from gateway.audit.record import (
     STOP_OPERATION,
     AuditRecord,
 )
-from gateway.audit.signing import Checkpoint, checkpoint_signature_valid
+from gateway.audit.signing import AuditKeyring, Checkpoint, checkpoint_signature_valid
 
 ProblemKind = Literal[
-    "changed", "removed", "inserted", "reordered", "truncated", "checkpoint", "archive"
+    "changed",
+    "removed",
+    "inserted",
+    "reordered",
+    "truncated",
+    "checkpoint",
+    "archive",
+    "unverifiable",
 ]
 
 
@@ -118,6 +125,14 @@ class Interruption:
         )
 
 
+class ChainOptions(TypedDict, total=False):
+    """The keyword options of :func:`verify_chain`."""
+
+    trust_first_link: bool
+    archive_dir: Path | None
+    last_seq_when_empty: int
+
+
 @dataclass
 class VerifyReport:
     """The outcome of verifying one or more chains.
@@ -134,7 +149,33 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Nothing tampered and every checkpoint verified."""
         return not self.problems
+
+    @property
+    def tampering(self) -> list[ChainProblem]:
+        """The problems that are evidence of a change (all but ``unverifiable``)."""
+        return [p for p in self.problems if p.what != "unverifiable"]
+
+    @property
+    def unverifiable(self) -> list[ChainProblem]:
+        """Checkpoints signed by a key the verifier was not given."""
+        return [p for p in self.problems if p.what == "unverifiable"]
+
+    def check(
+        self,
+        instance: str,
+        records: Sequence[AuditRecord],
+        checkpoints: Sequence[Checkpoint],
+        keys: AuditKeyring,
+        **options: Unpack[ChainOptions],
+    ) -> None:
+        """Verify one instance's chain into this report (``options`` of :func:`verify_chain`)."""
+        self.instances.append(instance)
+        self.records_checked += len(records)
+        self.checkpoints_checked += len(checkpoints)
+        self.problems.extend(verify_chain(instance, records, checkpoints, keys, **options))
+        self.interruptions.extend(interruptions(instance, records, checkpoints))
 
 
 def _anchor(records: Sequence[AuditRecord], instance: str) -> ChainProblem | None:
@@ -296,7 +337,7 @@ def verify_chain(
     instance: str,
     records: Sequence[AuditRecord],
     checkpoints: Sequence[Checkpoint],
-    public_key: ed25519.Ed25519PublicKey,
+    keys: AuditKeyring,
     *,
     trust_first_link: bool = False,
     archive_dir: Path | None = None,
@@ -304,6 +345,8 @@ def verify_chain(
 ) -> list[ChainProblem]:
     """Every problem found in one instance's chain (records sorted by ``seq``).
 
+    ``keys`` are the public keys trusted, by key id: each checkpoint is verified
+    under the one its ``key_id`` names (``unverifiable`` when there is none).
     ``trust_first_link`` (for ``--since``) accepts the first record's link to
     records that were not loaded.
     """
@@ -322,7 +365,19 @@ def verify_chain(
     last_seq = records[-1].seq if records else last_seq_when_empty
     truncated_at: int | None = None
     for cp in sorted(checkpoints, key=lambda c: c.seq):
-        if not checkpoint_signature_valid(public_key, cp):
+        key = keys.get(cp.key_id)
+        if key is None:
+            problems.append(
+                ChainProblem(
+                    instance,
+                    cp.seq,
+                    "unverifiable",
+                    f"checkpoint signed by key {cp.key_id}, which is not the signing key's"
+                    " nor in [audit] previous_public_key_files: add that public key",
+                )
+            )
+            continue
+        if not checkpoint_signature_valid(key, cp):
             problems.append(
                 ChainProblem(instance, cp.seq, "checkpoint", "signature does not verify")
             )

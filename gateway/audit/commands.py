@@ -42,6 +42,10 @@ async def audit_verify_command(
 ) -> int:
     """Verify every chain; 0 when all is intact, 1 when a problem was found.
 
+    A checkpoint signed by a key neither the signing key's nor one of
+    ``previous_public_key_files`` is an ``UNVERIFIABLE`` line (exit 1, but not called
+    tampering): the key it names is the one to add.
+
     Interruptions (crash points, a chain ending without a stop record) are printed as
     ``UNCLEAN`` lines with how much a checkpoint covered; they do not fail the check."""
     store = await open_store(store_config, clock=clock)
@@ -50,12 +54,20 @@ async def audit_verify_command(
         report = await log.verify(parse_since(since, clock()) if since else None)
     finally:
         await store.close()
-    for problem in report.problems:
+    for problem in report.tampering:
         print(f"TAMPERED {problem}", file=out)
+    for problem in report.unverifiable:
+        print(f"UNVERIFIABLE {problem}", file=out)
     for interruption in report.interruptions:
         print(f"UNCLEAN {interruption}", file=out)
+    if report.tampering:
+        verdict = "NOT intact"
+    elif report.unverifiable:
+        verdict = f"NOT verified ({len(report.unverifiable)} checkpoint(s) signed by unknown keys)"
+    else:
+        verdict = "intact"
     print(
-        f"{'intact' if report.ok else 'NOT intact'}: {len(report.instances)} chain(s),"
+        f"{verdict}: {len(report.instances)} chain(s),"
         f" {report.records_checked} record(s), {report.checkpoints_checked} checkpoint(s)",
         file=out,
     )

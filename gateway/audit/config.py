@@ -34,6 +34,10 @@ class AuditConfig(BaseModel):
     checkpoint_records: int = Field(default=1000, ge=1)
     #: Ed25519 private key, PKCS#8 PEM (``lienthong certs init`` writes the dev one here).
     signing_key_file: Path = Path("certs/dev/audit-signing.key")
+    #: Ed25519 public keys (PEM) of signing keys used before this one: verification and
+    #: export accept checkpoints signed by any of them (each names its key by key id), so
+    #: the signing key is rotated in place (docs/operations.md, "Rotate the audit keys").
+    previous_public_key_files: list[Path] = Field(default_factory=list)
     #: HMAC-SHA256 key for the keyed digests of personal ids. When neither this nor
     #: ``digest_key_file`` is set, a key is derived (HKDF) from the signing key.
     digest_key: SecretStr | None = None

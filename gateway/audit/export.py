@@ -1,7 +1,8 @@
 """Reading the chains back: verification over the store, and JSON-lines export for auditors.
 
 An export is one JSON object a line: first a ``header`` (format, period, the
-Ed25519 public key PEM and its key id, how digests are computed), then every
+signing key's Ed25519 public key PEM and its key id, every public key trusted
+by key id, previous ones included, how digests are computed), then every
 ``record`` of the period ordered by instance and ``seq``, then the period's
 ``checkpoint`` lines. :func:`verify_export` checks such a file on its own.
 """
@@ -16,9 +17,16 @@ from typing import IO, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from gateway.audit.chain import VerifyReport, interruptions, verify_chain
+from gateway.audit.chain import VerifyReport
 from gateway.audit.record import AuditRecord
-from gateway.audit.signing import Checkpoint, key_id, load_public_key, public_key_pem
+from gateway.audit.signing import (
+    AuditKeyring,
+    Checkpoint,
+    key_id,
+    keyring,
+    load_public_key,
+    public_key_pem,
+)
 from gateway.store import Store, to_us
 
 EXPORT_FORMAT = "lienthong-audit/1"
@@ -50,12 +58,14 @@ async def _records_from(store: Store, instance: str, first_seq: int) -> list[Aud
 
 async def verify_audit_log(
     store: Store,
-    public_key: ed25519.Ed25519PublicKey,
+    keys: AuditKeyring,
     *,
     since: datetime | None = None,
     archive_dir: Path | None = None,
 ) -> VerifyReport:
-    """Verify every chain in the store (from the first record at or after ``since``)."""
+    """Verify every chain in the store (from the first record at or after ``since``).
+
+    Each checkpoint is verified under the key of ``keys`` its ``key_id`` names."""
     report = VerifyReport()
     for instance in await _instances(store):
         first_seq = 1
@@ -78,21 +88,15 @@ async def verify_audit_log(
             first_seq if since is not None else 0,
         )
         checkpoints = [Checkpoint.from_row(r) for r in rows]
-        report.instances.append(instance)
-        report.records_checked += len(records)
-        report.checkpoints_checked += len(checkpoints)
-        report.problems.extend(
-            verify_chain(
-                instance,
-                records,
-                checkpoints,
-                public_key,
-                trust_first_link=since is not None,
-                archive_dir=archive_dir,
-                last_seq_when_empty=last_when_empty,
-            )
+        report.check(
+            instance,
+            records,
+            checkpoints,
+            keys,
+            trust_first_link=since is not None,
+            archive_dir=archive_dir,
+            last_seq_when_empty=last_when_empty,
         )
-        report.interruptions.extend(interruptions(instance, records, checkpoints))
     return report
 
 
@@ -107,8 +111,12 @@ async def export_audit_log(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    keys: AuditKeyring | None = None,
 ) -> int:
-    """Write the records with ``since <= time < until`` (and the period's checkpoints)."""
+    """Write the records with ``since <= time < until`` (and the period's checkpoints).
+
+    ``public_key`` is the signing key's; ``keys`` (default: that one alone) are every
+    key the header lists, so that checkpoints signed before a rotation verify too."""
     low = to_us(since) if since is not None else -(2**62)
     high = to_us(until) if until is not None else 2**62
     out.write(
@@ -120,6 +128,9 @@ async def export_audit_log(
                 "until_us": None if until is None else high,
                 "public_key_pem": public_key_pem(public_key),
                 "key_id": key_id(public_key),
+                "public_keys": {
+                    kid: public_key_pem(key) for kid, key in (keys or keyring([public_key])).items()
+                },
                 "record_digest": "sha256 of canonical JSON of the record without seq and digest,"
                 " plus v=1 (gateway/audit/record.py)",
                 "checkpoint_signature": "Ed25519 over canonical JSON of"
@@ -158,10 +169,8 @@ async def export_audit_log(
     return count
 
 
-def verify_export(
-    lines: Iterable[str], public_key: ed25519.Ed25519PublicKey | None = None
-) -> VerifyReport:
-    """Verify an export file's lines (with ``public_key``, else the header's key)."""
+def verify_export(lines: Iterable[str], keys: AuditKeyring | None = None) -> VerifyReport:
+    """Verify an export file's lines (under ``keys``, else the header's keys)."""
     header: dict[str, Any] = {}
     records: dict[str, list[AuditRecord]] = {}
     checkpoints: dict[str, list[Checkpoint]] = {}
@@ -178,22 +187,12 @@ def verify_export(
         elif kind == "checkpoint":
             cp = Checkpoint(**obj)
             checkpoints.setdefault(cp.instance, []).append(cp)
-    key = public_key or load_public_key(str(header["public_key_pem"]).encode())
+    if keys is None:
+        pems = header.get("public_keys") or {"": header["public_key_pem"]}
+        keys = keyring(load_public_key(str(pem).encode()) for pem in pems.values())
     report = VerifyReport()
     for instance in sorted(set(records) | set(checkpoints)):
         chain = sorted(records.get(instance, []), key=lambda r: r.seq)
         cps = checkpoints.get(instance, [])
-        report.instances.append(instance)
-        report.records_checked += len(chain)
-        report.checkpoints_checked += len(cps)
-        report.problems.extend(
-            verify_chain(
-                instance,
-                chain,
-                cps,
-                key,
-                trust_first_link=bool(chain) and chain[0].seq != 1,
-            )
-        )
-        report.interruptions.extend(interruptions(instance, chain, cps))
+        report.check(instance, chain, cps, keys, trust_first_link=bool(chain) and chain[0].seq != 1)
     return report

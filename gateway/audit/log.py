@@ -57,7 +57,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +68,8 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from prometheus_client import Counter, Histogram
 
+from adapters.aliases import Monotonic, Sleep
+from adapters.observability import label_child
 from gateway.audit.chain import VerifyReport
 from gateway.audit.config import AuditConfig
 from gateway.audit.export import export_audit_log, verify_audit_log
@@ -82,11 +84,15 @@ from gateway.audit.record import (
     subject_digest,
 )
 from gateway.audit.signing import (
+    AuditKeyring,
     Checkpoint,
+    keyring,
+    load_public_key_file,
     load_signing_key,
     sign_checkpoint,
     subject_digest_key,
 )
+from gateway.errors import InternalFault
 from gateway.store import Clock, Store, Transaction, to_us
 
 _log = structlog.get_logger("audit")
@@ -101,13 +107,11 @@ AUDIT_COMMIT_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
-Sleep = Callable[[float], Awaitable[None]]
-Monotonic = Callable[[], float]
 _ROWS_PER_INSERT = 50
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
-class AuditLogClosed(RuntimeError):
+class AuditLogClosed(InternalFault, RuntimeError):
     """``append`` was called on an audit log that is not running."""
 
 
@@ -253,6 +257,12 @@ class AuditLog:
     @property
     def public_key(self) -> ed25519.Ed25519PublicKey:
         return self.signing_key.public_key()
+
+    @property
+    def verification_keys(self) -> AuditKeyring:
+        """The signing key's public key and ``previous_public_key_files``, by key id."""
+        previous = [load_public_key_file(p) for p in self.config.previous_public_key_files]
+        return keyring([self.public_key, *previous])
 
     def _subject_key(self) -> bytes:
         if self._digest_key is None:
@@ -543,7 +553,7 @@ class AuditLog:
         AUDIT_COMMIT_SECONDS.observe(time.perf_counter() - started)
         head.seq, head.digest = seq, digest
         for record in records:
-            AUDIT_RECORDS.labels(record.kind).inc()
+            label_child(AUDIT_RECORDS, record.kind).inc()
         if cp is not None:
             head.checkpointed_seq = seq
             _log.info(
@@ -584,12 +594,14 @@ class AuditLog:
     async def verify(self, since: datetime | None = None) -> VerifyReport:
         """Check every instance's chain and checkpoints in the store (see :mod:`.chain`)."""
         return await verify_audit_log(
-            self.store, self.public_key, since=since, archive_dir=self.config.archive_dir
+            self.store, self.verification_keys, since=since, archive_dir=self.config.archive_dir
         )
 
     async def export(self, since: datetime | None, until: datetime | None, out: IO[str]) -> int:
         """Write the period's records (all instances) as JSON lines; returns how many."""
-        return await export_audit_log(self.store, self.public_key, out, since=since, until=until)
+        return await export_audit_log(
+            self.store, self.public_key, out, since=since, until=until, keys=self.verification_keys
+        )
 
     # -- retention --------------------------------------------------------------------------
 

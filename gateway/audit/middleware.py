@@ -41,20 +41,22 @@ records written before they existed verify unchanged (see
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from adapters.aliases import Handler, Middleware
 from adapters.observability import UpstreamExchange
 from adapters.tracecontext import TraceContext
 from gateway.audit.log import AuditLog
+from gateway.audit.null import AuditTrail
 from gateway.auth.forwarded import client_address
 from gateway.auth.keys import CLIENT, REQUEST_BODY
 from gateway.http.access_log import operation_of
 from gateway.http.context import REQUEST_ID_KEY, TRACE_KEY, UPSTREAM_EXCHANGES
-from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
+from gateway.logging import ID_KEYS, mask_field
 from gateway.tracing import webhook_trace_id
 
 #: Request keys set by route handlers, read here.
@@ -62,9 +64,6 @@ AUDIT_CONTEXT: web.RequestKey[dict[str, str]] = web.RequestKey("lienthong.audit_
 AUDIT_VERDICT = web.RequestKey("lienthong.audit_verdict", str)
 #: Body keys that name the officer who asked (personal data, but not the record's subject).
 OFFICER_KEYS = frozenset({"officer_id", "macanbo"})
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 _log = structlog.get_logger("audit")
@@ -218,7 +217,7 @@ def _str_or_none(value: object) -> str | None:
 
 
 async def audit_webhook(
-    audit_log: AuditLog,
+    audit_log: AuditTrail,
     *,
     client_id: str,
     event_id: str,
@@ -241,23 +240,8 @@ async def audit_webhook(
 
 def sanitise_arguments(args: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Operator arguments fit for the log: secrets dropped, names and ids masked; the ids."""
-    clean: dict[str, Any] = {}
-    ids: list[str] = []
-    for key, value in args.items():
-        k = key.lower()
-        if k in SECRET_KEYS:
-            clean[key] = "[redacted]"
-        elif k in ID_KEYS and value is not None:
-            ids.append(str(value))
-            clean[key] = mask_id(str(value))
-        elif k in NAME_KEYS and isinstance(value, str):
-            clean[key] = mask_name(value)
-        elif isinstance(value, str):
-            clean[key] = mask_text(value)
-        elif value is None or isinstance(value, bool | int | float):  # numbers are not ids
-            clean[key] = value
-        else:
-            clean[key] = mask_text(str(value))
+    clean = {key: mask_field(key, value) for key, value in args.items()}
+    ids = [str(v) for k, v in args.items() if k.lower() in ID_KEYS and v is not None]
     return clean, ids
 
 

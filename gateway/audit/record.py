@@ -31,6 +31,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from gateway.jsoncodec import canonical_json
 from gateway.logging import mask_id
 
 RecordKind = Literal[
@@ -57,13 +58,6 @@ RESUME_OPERATION = "audit.resume"
 #: ``prev_digest`` of the first record of a chain.
 GENESIS_DIGEST = "0" * 64
 RECORD_FORMAT_VERSION = 1
-
-
-def canonical_json(value: Any) -> bytes:
-    """The one serialisation that is hashed and signed (sorted keys, compact, UTF-8)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
 
 
 def body_digest(body: bytes | None) -> str | None:

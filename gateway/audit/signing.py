@@ -4,13 +4,18 @@ A checkpoint says "instance I's chain had record ``seq`` with digest
 ``head_digest`` at ``time_us``"; the signed bytes are
 ``canonical_json({"instance", "seq", "head_digest", "time_us"})``. The key id
 is the first 16 hex digits of SHA-256 over the raw public key.
+
+A verifier holds an :data:`AuditKeyring`: the public keys it trusts, by key id
+(the signing key's own and ``[audit] previous_public_key_files``), so that the
+signing key can be rotated in place: each checkpoint is verified under the key
+its ``key_id`` names, and one whose key is not in the ring is unverifiable.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +26,16 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.audit.config import AuditConfig
-from gateway.audit.record import canonical_json
+from gateway.errors import InternalFault
+from gateway.jsoncodec import canonical_json
 
 
-class AuditKeyError(Exception):
+class AuditKeyError(InternalFault):
     """The audit signing key is missing or is not an Ed25519 key."""
+
+
+#: The public keys a verifier trusts, by key id (:func:`key_id`).
+AuditKeyring = Mapping[str, ed25519.Ed25519PublicKey]
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,19 @@ def load_public_key(pem: bytes) -> ed25519.Ed25519PublicKey:
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise AuditKeyError("not an Ed25519 public key")
     return key
+
+
+def load_public_key_file(path: Path) -> ed25519.Ed25519PublicKey:
+    """The Ed25519 public key in the PEM file at ``path`` (``openssl pkey -pubout`` writes one)."""
+    try:
+        return load_public_key(path.read_bytes())
+    except (OSError, ValueError, TypeError, AuditKeyError) as exc:
+        raise AuditKeyError(f"cannot load an Ed25519 public key from {path}") from exc
+
+
+def keyring(keys: Iterable[ed25519.Ed25519PublicKey]) -> dict[str, ed25519.Ed25519PublicKey]:
+    """``keys`` by their key id."""
+    return {key_id(key): key for key in keys}
 
 
 def public_key_pem(key: ed25519.Ed25519PublicKey) -> str:

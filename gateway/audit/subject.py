@@ -48,14 +48,16 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from adapters.aliases import VIETNAM_TZ
 from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.audit.middleware import audit_operator
 from gateway.audit.record import AuditRecord, masked
+from gateway.errors import InvalidValue
 from gateway.store import Clock, Store, StoreConfig, open_store, utc_now
 
 __all__ = [
@@ -68,12 +70,11 @@ __all__ = [
     "render_table",
 ]
 
-VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 ARCHIVE_GLOB = "audit-*.jsonl.gz"
 OPERATOR_COMMAND = "audit subject"
 
 
-class SubjectInputError(ValueError):
+class SubjectInputError(InvalidValue):
     """The id could not be read; the message never contains what was given."""
 
 

@@ -15,13 +15,17 @@ from collections.abc import Callable
 
 import http_sf
 
+from gateway.errors import InvalidValue
+
+from .structured import parse_dictionary
+
 DIGEST_ALGORITHMS: dict[str, Callable[[bytes], bytes]] = {
     "sha-256": lambda body: hashlib.sha256(body).digest(),
     "sha-512": lambda body: hashlib.sha512(body).digest(),
 }
 
 
-class ContentDigestError(ValueError):
+class ContentDigestError(InvalidValue):
     """The Content-Digest field is malformed, names no known algorithm, or does not match."""
 
 
@@ -37,11 +41,9 @@ def make_content_digest(body: bytes, algorithm: str = "sha-256") -> str:
 def verify_content_digest(field_value: str, body: bytes) -> None:
     """Raise :class:`ContentDigestError` unless ``field_value`` is a correct digest of ``body``."""
     try:
-        parsed = http_sf.parse(field_value.encode("ascii"), tltype="dictionary")
+        parsed = parse_dictionary(field_value.encode("ascii"))
     except (ValueError, UnicodeError) as exc:
         raise ContentDigestError("malformed Content-Digest") from exc
-    if not isinstance(parsed, dict):  # pragma: no cover - tltype="dictionary" guarantees it
-        raise ContentDigestError("malformed Content-Digest")
     checked = 0
     for algorithm, member in parsed.items():
         make = DIGEST_ALGORITHMS.get(algorithm)

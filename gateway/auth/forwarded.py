@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 
 from adapters.networks import Address, Network, contains, parse_address
+from gateway.errors import InvalidValue
 
 #: The trusted proxies' networks (``app[TRUSTED_PROXIES]``; absent or empty: none).
 TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
@@ -32,7 +33,7 @@ CLIENT_ADDRESS: web.RequestKey[str | None] = web.RequestKey("client_address")
 _log = structlog.get_logger("gateway.client_address")
 
 
-class MalformedForwardedFor(ValueError):
+class MalformedForwardedFor(InvalidValue):
     """An ``X-Forwarded-For`` entry that is not an IP address."""
 
 

@@ -1,4 +1,8 @@
-"""Typed keys: what the authentication middleware stores per request, and the app state it reads."""
+"""Typed keys: what the authentication middleware stores per request; the serving state.
+
+The app state it reads (``SERVING``, ``CLIENT_REGISTRY``, ``BODY_READ_TIMEOUT``) is keyed in
+:mod:`gateway.appkeys`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from typing import Literal
 
 from aiohttp import web
 
-from gateway.auth.clients import ClientRegistry
 from gateway.auth.config import ClientConfig
 
 AuthMethod = Literal["mtls", "signature"]
@@ -33,11 +36,3 @@ class ServingState:
 
     accepting_since: float | None = None
     draining: bool = False
-
-
-#: The server's :class:`ServingState` (``app[SERVING]``).
-SERVING = web.AppKey("serving", ServingState)
-#: The clients, swapped in place by a reload (``app[CLIENT_REGISTRY]``).
-CLIENT_REGISTRY = web.AppKey("client_registry", ClientRegistry)
-#: How long a request body may take to arrive (``[server] body_read_timeout_seconds``).
-BODY_READ_TIMEOUT = web.AppKey("body_read_timeout", float)

@@ -11,7 +11,6 @@ event (client id when known, remote address, path; never the body).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,9 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from aiohttp.typedefs import Handler, Middleware
 
 from adapters.resilience.quota import TokenBucket
+from gateway.appkeys import BODY_READ_TIMEOUT
 from gateway.auth.clients import ClientRegistry
+from gateway.jsoncodec import loads_body
 from gateway.problems import (
     BadRequest,
     Forbidden,
@@ -33,10 +34,11 @@ from gateway.problems import (
     Unauthorized,
 )
 from gateway.security import events as security_events
+from gateway.security.events import SecurityEventKind
 
 from .forwarded import client_address
-from .keys import AUTH_METHOD, BODY_READ_TIMEOUT, CLIENT, REQUEST_BODY, AuthMethod, ServingState
-from .nonces import NonceStore, NonceStoreFull
+from .keys import AUTH_METHOD, CLIENT, REQUEST_BODY, AuthMethod, ServingState
+from .nonces import NonceStore, NonceStoreFull, NonceStoreUnavailable
 from .signatures import AuthenticationFailed, SignedRequest, verify_signed_request
 from .tls import peer_certificate_cn
 
@@ -55,10 +57,10 @@ _log = structlog.get_logger("gateway.auth")
 
 #: Security event kind per 401 type; other causes are ``auth_failed`` with the reason.
 _EVENT_KINDS = {
-    "unknown-client": "unknown_client",
-    "bad-signature": "bad_signature",
-    "replayed-request": "replayed_request",
-    "stale-request": "stale_request",
+    "unknown-client": SecurityEventKind.UNKNOWN_CLIENT,
+    "bad-signature": SecurityEventKind.BAD_SIGNATURE,
+    "replayed-request": SecurityEventKind.REPLAYED_REQUEST,
+    "stale-request": SecurityEventKind.STALE_REQUEST,
 }
 
 _READ_CHUNK = 64 * 1024
@@ -141,7 +143,7 @@ def _signed_request_of(request: web.Request) -> SignedRequest:
 
 def _report_refusal(request: web.Request, failure: Unauthorized, auth_method: str) -> None:
     client_id = failure.client_id if isinstance(failure, AuthenticationFailed) else None
-    kind = _EVENT_KINDS.get(failure.type_name, "auth_failed")
+    kind = _EVENT_KINDS.get(failure.type_name, SecurityEventKind.AUTH_FAILED)
     security_events.emit(
         kind,
         reason=failure.type_name,
@@ -212,9 +214,14 @@ def authentication_middleware(
             raise
         except NonceStoreFull as exc:
             security_events.emit(
-                "nonce_store_full", remote=client_address(request), path=request.path
+                SecurityEventKind.NONCE_STORE_FULL,
+                remote=client_address(request),
+                path=request.path,
             )
             raise ServiceUnavailable("too many signed requests in flight", retry_after=1) from exc
+        except NonceStoreUnavailable as exc:
+            _log.warning("auth.nonce_store_unavailable", error=str(exc))
+            raise ServiceUnavailable("the nonce store does not answer", retry_after=1) from exc
         request[CLIENT] = client
         request[AUTH_METHOD] = auth_method
         request[REQUEST_BODY] = body
@@ -242,7 +249,7 @@ def authorization_middleware(*, public_paths: tuple[str, ...] = DEFAULT_PUBLIC_P
             raise Unauthorized("no authenticated client", type_name="unauthenticated")
         if not client.may(operation):
             security_events.emit(
-                "forbidden",
+                SecurityEventKind.FORBIDDEN,
                 client_id=client.id,
                 operation=operation,
                 remote=client_address(request),
@@ -271,7 +278,7 @@ def rate_limit_middleware(clock: Callable[[], float] = time.monotonic) -> Middle
         wait = bucket.try_take()
         if wait > 0:
             security_events.emit(
-                "rate_limited",
+                SecurityEventKind.RATE_LIMITED,
                 client_id=client.id,
                 remote=client_address(request),
                 method=request.method,
@@ -284,10 +291,6 @@ def rate_limit_middleware(clock: Callable[[], float] = time.monotonic) -> Middle
     return limit
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 async def parse_json_body(request: web.Request) -> Any:
     """The request's JSON body; :class:`BadRequest` (``malformed-json``) if it is not UTF-8 JSON.
 
@@ -296,6 +299,6 @@ async def parse_json_body(request: web.Request) -> Any:
     """
     body = request[REQUEST_BODY] if REQUEST_BODY in request else await request.read()
     try:
-        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+        return loads_body(body)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest("the body is not valid UTF-8 JSON", type_name="malformed-json") from exc

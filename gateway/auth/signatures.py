@@ -43,6 +43,7 @@ from gateway.problems import Unauthorized
 
 from .digest import ContentDigestError, make_content_digest, verify_content_digest
 from .nonces import NonceStore
+from .structured import parse_dictionary
 
 ALGORITHM = "hmac-sha256"
 DEFAULT_COVERED = ("@method", "@authority", "@path", "@query")
@@ -257,12 +258,9 @@ class _SignatureInput:
 
 def _parse_dictionary(value: str, field: str) -> dict[str, Any]:
     try:
-        parsed = http_sf.parse(value.encode("ascii"), tltype="dictionary")
+        return parse_dictionary(value.encode("ascii"))
     except (ValueError, UnicodeError) as exc:
         raise AuthenticationFailed("bad-signature", f"malformed {field} field") from exc
-    if not isinstance(parsed, dict):  # pragma: no cover - tltype guarantees a dict
-        raise AuthenticationFailed("bad-signature", f"malformed {field} field")
-    return parsed
 
 
 def _select_signature(request: SignedRequest) -> _SignatureInput:

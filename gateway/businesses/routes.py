@@ -15,8 +15,9 @@ import math
 
 from aiohttp import web
 
+from gateway.appkeys import BUSINESS_SERVICE
 from gateway.audit.context import note_context
-from gateway.businesses.service import BUSINESS_SERVICE, business_to_json, normalize_tax_code
+from gateway.businesses.service import business_to_json, normalize_tax_code
 from gateway.citizens.context import parse_business_context
 from gateway.problems import NotFound, json_response
 

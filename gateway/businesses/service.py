@@ -18,13 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from aiohttp import web
 from prometheus_client import Counter
 from stdnum.exceptions import InvalidChecksum, ValidationError
 from stdnum.vn import mst
 
 from adapters.business.models import BusinessRecord
-from gateway.problems import ValidationFailed
+from gateway.errors import InvalidRequest
 
 BUSINESS_CACHE = Counter(
     "lienthong_business_cache_total",
@@ -36,8 +35,8 @@ BUSINESS_CACHE = Counter(
 _COMPACT_TAX_CODE = re.compile(r"[0-9]{10}(?:[0-9]{3})?")
 
 
-def _invalid(message: str) -> ValidationFailed:
-    return ValidationFailed([{"field": "tax_code", "message": message}])
+def _invalid(message: str) -> InvalidRequest:
+    return InvalidRequest([{"field": "tax_code", "message": message}])
 
 
 def normalize_tax_code(raw: str) -> str:
@@ -47,7 +46,7 @@ def normalize_tax_code(raw: str) -> str:
     ``0100 233 488``, ``0100233488 - 001``), after mapping their Unicode look-alikes
     (no-break spaces, en dashes, middle dots…) to them; the result must then be 10
     digits, or 13 for a branch, and pass ``mst.validate``. Anything else raises
-    :class:`ValidationFailed` naming ``tax_code``: other characters, a wrong length,
+    :class:`~gateway.errors.InvalidRequest` naming ``tax_code``: other characters, a wrong length,
     a ``000`` branch suffix, seven zeros after the province code, a wrong check digit.
     """
     try:
@@ -159,9 +158,6 @@ class BusinessService:
             del self._in_flight[tax_code]
         if not task.cancelled():
             task.exception()  # retrieved here: the waiters re-raise it, none may be left
-
-
-BUSINESS_SERVICE = web.AppKey("business_service", BusinessService)
 
 
 def business_to_json(record: BusinessRecord) -> dict[str, Any]:

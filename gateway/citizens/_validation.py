@@ -1,4 +1,4 @@
-"""Turning pydantic validation errors into the gateway's 422 without echoing any input."""
+"""Validating a decoded JSON body as a request model: a 422 naming each bad field, not its input."""
 
 from __future__ import annotations
 
@@ -7,28 +7,15 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from adapters.aliases import VIETNAM_TZ
 from gateway.problems import ValidationFailed
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-#: Vietnam has one time zone, UTC+7 and no daylight saving.
-VIETNAM_TZ = dt.timezone(dt.timedelta(hours=7), "ICT")
-
-_BODY_FIELD = "body"
 
 
 def today_in_vietnam() -> dt.date:
     """Today's date in Vietnam, the default clock for "not in the future" checks."""
     return dt.datetime.now(VIETNAM_TZ).date()
-
-
-def problem_from(exc: ValidationError) -> ValidationFailed:
-    """A :class:`ValidationFailed` naming each bad field with pydantic's message, not the input."""
-    errors: list[dict[str, str]] = []
-    for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        field = ".".join(str(part) for part in error["loc"]) or _BODY_FIELD
-        errors.append({"field": field, "message": error["msg"]})
-    return ValidationFailed(errors)
 
 
 def parse_body(model: type[ModelT], payload: object, *, today: dt.date | None = None) -> ModelT:
@@ -40,4 +27,4 @@ def parse_body(model: type[ModelT], payload: object, *, today: dt.date | None = 
     try:
         return model.model_validate(payload, context=context)
     except ValidationError as exc:
-        raise problem_from(exc) from None
+        raise ValidationFailed.from_pydantic(exc) from None

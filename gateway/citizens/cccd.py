@@ -19,12 +19,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 from adapters.population.models import BirthDate, Gender
+from gateway.errors import InvalidValue
 
 __all__ = [
     "ID_NUMBER_LENGTH",
     "PROVINCE_CODES",
+    "IdNumberField",
     "IdNumberInfo",
     "InvalidIdNumber",
     "check_id_number",
@@ -106,7 +112,7 @@ PROVINCE_CODES: MappingProxyType[str, str] = MappingProxyType(
 )
 
 
-class InvalidIdNumber(ValueError):
+class InvalidIdNumber(InvalidValue):
     """A personal id that cannot be parsed; the message never contains the number."""
 
 
@@ -147,6 +153,18 @@ def id_number_format_error(id_number: str) -> str | None:
     return None
 
 
+def _checked_id_number(value: str) -> str:
+    problem = id_number_format_error(value)
+    if problem is not None:
+        raise PydanticCustomError("id_number", problem)
+    return value
+
+
+#: A request field holding a personal id: 12 ASCII digits (the 422 says what is wrong,
+#: never the value), and never shown in a ``repr``.
+IdNumberField = Annotated[str, AfterValidator(_checked_id_number), Field(repr=False)]
+
+
 def parse_id_number(id_number: str) -> IdNumberInfo:
     """The province, century, gender and birth-year digits of a 12-digit personal id.
 
@@ -175,7 +193,7 @@ def check_id_number(
     """Every way ``id_number`` disagrees with itself or with the claimed birth date and gender.
 
     Returns ``[{"field": "id_number", "message": ...}]`` entries (empty when consistent),
-    ready for :class:`gateway.problems.ValidationFailed`. ``birth_date`` and ``gender``
+    ready for :class:`gateway.errors.InvalidRequest`. ``birth_date`` and ``gender``
     are optional (a look-up claims neither); only what is given is checked.
     """
     try:

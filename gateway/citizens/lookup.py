@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ConfigDict
 
 from adapters.population.models import Address, CitizenRecord
 from gateway.citizens._validation import parse_body
-from gateway.citizens.cccd import id_number_format_error
+from gateway.citizens.cccd import IdNumberField
 from gateway.citizens.context import ContextFields
 
 __all__ = ["LookupRequest", "citizen_to_lookup_json", "parse_lookup_request"]
@@ -25,15 +24,7 @@ class LookupRequest(ContextFields):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
 
-    id_number: str = Field(repr=False)
-
-    @field_validator("id_number")
-    @classmethod
-    def _twelve_digits(cls, value: str) -> str:
-        problem = id_number_format_error(value)
-        if problem is not None:
-            raise PydanticCustomError("id_number", problem)
-        return value
+    id_number: IdNumberField
 
 
 def parse_lookup_request(payload: object) -> LookupRequest:

@@ -14,11 +14,12 @@ from typing import Any, Protocol
 import structlog
 from prometheus_client import Counter
 
+from adapters.observability import label_child
 from adapters.population.models import CitizenQuery, CitizenRecord
 from gateway.citizens.cccd import check_id_number
 from gateway.citizens.lookup import LookupRequest, citizen_to_lookup_json
 from gateway.citizens.verdicts import IdentityClaim, IdentityVerdict, verify_claim
-from gateway.problems import ValidationFailed
+from gateway.errors import InvalidRequest
 
 __all__ = ["CITIZEN_VERDICTS", "CitizenService", "PopulationLookup"]
 
@@ -26,7 +27,7 @@ CITIZEN_VERDICTS = Counter(
     "lienthong_citizen_verdicts_total", "Citizen verification verdicts (overall)", ["verdict"]
 )
 
-_log = structlog.get_logger("gateway.identity")
+_log = structlog.get_logger("gateway.citizens")
 
 
 class PopulationLookup(Protocol):
@@ -49,7 +50,7 @@ class CitizenService:
         service_code: str | None = None,
         officer_id: str | None = None,
     ) -> IdentityVerdict:
-        """The verdict for ``claim``; ``ValidationFailed`` before any call if the id disagrees.
+        """The verdict for ``claim``; ``InvalidRequest`` before any call if the id disagrees.
 
         The claim's ``procedure_code``, ``officer_id`` and ``agency_code`` go upstream as
         MaDVC, MaCanBo and MaDonVi (``service_code`` / ``officer_id`` given here win);
@@ -59,7 +60,7 @@ class CitizenService:
         errors = check_id_number(claim.id_number, birth_date, claim.gender)
         if errors:
             _log.info("citizen.verify.rejected", request_id=request_id, errors=len(errors))
-            raise ValidationFailed(errors)
+            raise InvalidRequest(errors)
         query = CitizenQuery(
             id_number=claim.id_number,
             full_name=claim.full_name,
@@ -71,7 +72,7 @@ class CitizenService:
         )
         record = await self._population.lookup(query)
         result = verify_claim(claim, record)
-        CITIZEN_VERDICTS.labels(result.verdict.value).inc()
+        label_child(CITIZEN_VERDICTS, result.verdict.value).inc()
         _log.info(
             "citizen.verified",
             request_id=request_id,
@@ -89,7 +90,7 @@ class CitizenService:
         errors = check_id_number(request.id_number, None, None)
         if errors:
             _log.info("citizen.lookup.rejected", request_id=request_id, errors=len(errors))
-            raise ValidationFailed(errors)
+            raise InvalidRequest(errors)
         record = await self._population.lookup(
             CitizenQuery(
                 id_number=request.id_number,

@@ -41,7 +41,7 @@ from pydantic_core import PydanticCustomError
 from adapters.population.models import BirthDate, CitizenRecord, Gender
 from gateway.citizens._validation import parse_body, today_in_vietnam
 from gateway.citizens._verdict import Verdict
-from gateway.citizens.cccd import id_number_format_error
+from gateway.citizens.cccd import IdNumberField
 from gateway.citizens.context import ContextFields
 from gateway.citizens.names import compare_names
 
@@ -91,18 +91,10 @@ class IdentityClaim(ContextFields):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, hide_input_in_errors=True)
 
-    id_number: str = Field(repr=False)
+    id_number: IdNumberField
     full_name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, repr=False)
     birth_date: str = Field(repr=False)
     gender: Gender | None = None
-
-    @field_validator("id_number")
-    @classmethod
-    def _twelve_digits(cls, value: str) -> str:
-        problem = id_number_format_error(value)
-        if problem is not None:
-            raise PydanticCustomError("id_number", problem)
-        return value
 
     @field_validator("full_name")
     @classmethod

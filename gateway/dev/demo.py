@@ -36,6 +36,7 @@ from aiohttp import web
 
 from gateway.auth.signatures import sign_request
 from gateway.config import Settings
+from gateway.errors import CommandRefused
 from gateway.webhook_signatures import WebhookVerificationError, verify
 
 DEMO_CITIZEN = {
@@ -51,7 +52,7 @@ DEMO_FEE_LINES = [
 ]
 
 
-class DemoFailed(Exception):
+class DemoFailed(CommandRefused):
     """One step of the story did not go as it should."""
 
 
@@ -85,6 +86,8 @@ class DemoConfig:
         if port is None:
             match = re.match(r"^https?://[^/:]+:(\d+)/", client.webhook.url)
             port = int(match.group(1)) if match else 8799
+        else:
+            _check_receiver(client.id, client.webhook.url, client.return_url_prefixes, port)
         host = settings.server.host
         if host in ("0.0.0.0", "::"):  # noqa: S104 (comparing, not binding)
             host = "127.0.0.1"
@@ -100,6 +103,28 @@ class DemoConfig:
     @property
     def receiver_url(self) -> str:
         return f"http://{self.receiver_host}:{self.receiver_port}"
+
+
+def _check_receiver(client_id: str, webhook_url: str, prefixes: list[str], port: int) -> None:
+    """A receiver on ``port`` gets the webhooks and the payer back, or DemoFailed says why.
+
+    The gateway sends a client's webhooks to its configured ``webhook.url`` and lets the
+    payer return only under its ``return_url_prefixes``: a demo receiver elsewhere would
+    wait in vain, after billing a payment whose return the gateway refuses.
+    """
+    origin = f"http://127.0.0.1:{port}/"
+    wrong = []
+    if not webhook_url.startswith(origin):
+        wrong.append(f"clients[{client_id}].webhook.url is {webhook_url}")
+    if not any(p and (origin + "return").startswith(p) for p in prefixes):
+        wrong.append(f"clients[{client_id}].return_url_prefixes are {prefixes}")
+    if wrong:
+        raise DemoFailed(
+            f"--receiver-port {port}: the gateway would not reach a receiver there ("
+            + "; ".join(wrong)
+            + f"): point both at {origin} in the configuration the gateway and the demo"
+            " read (then --receiver-port is not needed), or leave --receiver-port out"
+        )
 
 
 @dataclass

@@ -15,7 +15,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
-from adapters.observability import UpstreamExchange
+from adapters.observability import UpstreamExchange, label_child
 from gateway.auth.keys import CLIENT
 
 REQUESTS = Counter(
@@ -73,8 +73,8 @@ def write_records(
     response_out = time.time()
     client = request.get(CLIENT)
     client_id = getattr(client, "id", None)
-    REQUESTS.labels(operation, str(status)).inc()
-    REQUEST_LATENCY.labels(operation).observe(duration)
+    label_child(REQUESTS, operation, str(status)).inc()
+    label_child(REQUEST_LATENCY, operation).observe(duration)
     for ex in exchanges:
         _oplog.info(
             "upstream_exchange",

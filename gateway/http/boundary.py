@@ -1,9 +1,11 @@
 """The problem boundary: whatever a handler raised becomes ``application/problem+json``.
 
 * :func:`problem_middleware` — converts whatever a handler raised into an
-  ``application/problem+json`` answer: a :class:`~gateway.problems.Problem`,
-  an :class:`~adapters.errors.AdapterError`, an aiohttp HTTP exception, or (as
-  a 500, logged) anything else. Nothing escapes as an HTML error page. A
+  ``application/problem+json`` answer: a :class:`~gateway.problems.Problem`
+  as it is, a :class:`~gateway.errors.DomainError` by the one table
+  (:data:`gateway.problems.DOMAIN_PROBLEMS`), an
+  :class:`~adapters.errors.AdapterError`, an aiohttp HTTP exception, or (as a
+  500, logged) anything else. Nothing escapes as an HTML error page. A
   client that disconnected mid-request is answered (to no one) and logged with
   status 499 and outcome ``client_disconnected``, never as a 500 with a traceback.
   While the server drains (SIGTERM), every answer closes its connection.
@@ -11,13 +13,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from adapters.aliases import Handler
 from adapters.errors import AdapterError, UpstreamUnavailable
+from gateway.errors import DomainError
 from gateway.http.access_log import CLIENT_CLOSED_REQUEST
 from gateway.http.context import REQUEST_ID_KEY
 from gateway.problems import (
@@ -27,10 +30,9 @@ from gateway.problems import (
     PayloadTooLarge,
     Problem,
     UnsupportedMediaType,
+    problem_for,
 )
 from gateway.security import events as security_events
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _errlog = structlog.get_logger("gateway.error")
 
@@ -79,6 +81,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if getattr(problem, "close_connection", False):
             response.force_close()
         return response
+    except DomainError as exc:
+        return problem_for(exc).to_response(rid)
     except AdapterError as exc:
         security_events.report_adapter_error(exc)
         _errlog.warning(

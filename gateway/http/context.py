@@ -28,8 +28,8 @@ from adapters.http import REQUEST_ID
 from adapters.observability import UpstreamExchange, collect_exchanges
 from adapters.tracecontext import TraceContext
 from gateway import tracing
+from gateway.appkeys import SERVING
 from gateway.auth.forwarded import client_address
-from gateway.auth.keys import SERVING
 from gateway.http.access_log import operation_of, write_records
 from gateway.logging import PERSONAL_ID_SHAPE
 

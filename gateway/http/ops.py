@@ -8,8 +8,8 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client.aiohttp import make_aiohttp_handler
 
-from gateway.appkeys import READINESS_CHECKS
-from gateway.auth.keys import SERVING
+from adapters.resilience import UpstreamGuard
+from gateway.appkeys import READINESS_CHECKS, SERVING, ReadinessCheck
 from gateway.problems import json_response
 
 routes = web.RouteTableDef()
@@ -21,6 +21,16 @@ OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
 async def healthz(request: web.Request) -> web.Response:
     """The process is alive and its event loop answers."""
     return json_response({"status": "ok"})
+
+
+def guard_readiness(guard: UpstreamGuard) -> ReadinessCheck:
+    """A readiness check reporting an upstream's guard: an open breaker degrades one
+    capability; the gateway itself stays ready."""
+
+    async def check() -> tuple[bool, dict[str, object]]:
+        return True, dict(guard.snapshot())
+
+    return check
 
 
 @routes.get("/readyz", name="ops.readyz")

@@ -26,7 +26,9 @@ from typing import Any
 
 import structlog
 
+from adapters.aliases import VIETNAM_TZ
 from gateway.audit.record import masked
+from gateway.errors import IdempotencyConflict, PaymentNotFound
 from gateway.payments.model import (
     DISPUTE_REASONS,
     EVENT_TYPES,
@@ -41,14 +43,13 @@ from gateway.payments.model import (
     new_reference,
     sources_of,
 )
-from gateway.payments.outbox import Outbox
+from gateway.payments.outbox import INSERT_EVENT, Outbox, event_row
 from gateway.security import events as security_events
+from gateway.security.events import SecurityEventKind
 from gateway.store import Clock, Row, Store, Transaction, from_us, to_us
+from gateway.store.base import Returns, Statement, Unit
 
 _log = structlog.get_logger("payments.ledger")
-
-#: Vietnam keeps one time zone, UTC+7, without daylight saving.
-VIETNAM_TIME = timezone(timedelta(hours=7), "ICT")
 
 _MAX_CREATE_ATTEMPTS = 3
 #: Re-reads of a payment that another writer moved between our read and our update.
@@ -58,26 +59,18 @@ _OPEN = frozenset({PaymentStatus.CREATED, PaymentStatus.PENDING})
 _UNPAID_FINAL = frozenset(PAID_AFTER)
 
 #: The security event a move to needs_review raises, by its reason.
-REVIEW_SECURITY_EVENTS: dict[ReviewReason, str] = {
-    ReviewReason.AMOUNT_MISMATCH: "amount_mismatch",
-    ReviewReason.PAID_AFTER_FAILED: "late_payment",
-    ReviewReason.PAID_AFTER_CANCELLED: "late_payment",
-    ReviewReason.PAID_AFTER_EXPIRED: "late_payment",
-    ReviewReason.FLAGGED_BY_PROVIDER: "flagged_by_provider",
-    ReviewReason.REVERSED_BY_PROVIDER: "reversed_by_provider",
-    ReviewReason.REFUNDED_BY_PROVIDER: "refunded_by_provider",
+REVIEW_SECURITY_EVENTS: dict[ReviewReason, SecurityEventKind] = {
+    ReviewReason.AMOUNT_MISMATCH: SecurityEventKind.AMOUNT_MISMATCH,
+    ReviewReason.PAID_AFTER_FAILED: SecurityEventKind.LATE_PAYMENT,
+    ReviewReason.PAID_AFTER_CANCELLED: SecurityEventKind.LATE_PAYMENT,
+    ReviewReason.PAID_AFTER_EXPIRED: SecurityEventKind.LATE_PAYMENT,
+    ReviewReason.FLAGGED_BY_PROVIDER: SecurityEventKind.FLAGGED_BY_PROVIDER,
+    ReviewReason.REVERSED_BY_PROVIDER: SecurityEventKind.REVERSED_BY_PROVIDER,
+    ReviewReason.REFUNDED_BY_PROVIDER: SecurityEventKind.REFUNDED_BY_PROVIDER,
 }
 
 #: What a provider may report to :meth:`PaymentLedger.apply_provider_result`.
 Reported = PaymentStatus | DisputedMoney
-
-
-class PaymentNotFound(LookupError):
-    """No payment has that id or reference."""
-
-
-class IdempotencyConflict(Exception):
-    """The idempotency key was used before with another request body (the route answers 422)."""
 
 
 class _LostIdempotencyRace(Exception):
@@ -97,7 +90,7 @@ class TransitionResult:
 class SecurityRecord:
     """A security event that belongs to a transition: stored and emitted with it."""
 
-    kind: str
+    kind: SecurityEventKind
     fields: Mapping[str, Any]
 
 
@@ -108,7 +101,7 @@ class _Move:
     target: PaymentStatus
     reason: str
     paid_amount: int | None = None
-    security: str | None = None
+    security: SecurityEventKind | None = None
 
 
 def payment_from_row(row: Row) -> Payment:
@@ -138,6 +131,96 @@ def payment_from_row(row: Row) -> Payment:
         paid_amount=int(row["paid_amount"]) if row["paid_amount"] is not None else None,
         status_reason=row["status_reason"],
         version=int(row["version"]),
+    )
+
+
+@dataclass(frozen=True)
+class _Report:
+    """What a provider reported, as :meth:`PaymentLedger.apply_provider_result` was given it."""
+
+    reference: str
+    status: Reported
+    amount: int | None
+    provider_txn_id: str | None
+    reason: str
+    whole_dong: bool
+
+
+@dataclass(frozen=True)
+class _Applied:
+    """A unit's outcome: the payment as it is now, and the move if it was made."""
+
+    payment: Payment
+    #: The moves tried that another writer beat (the payment was read again after each).
+    lost: list[_Move]
+    #: None: the report moves nothing from the payment's state.
+    move: _Move | None = None
+    #: None with a move: every attempt lost its race.
+    event_id: str | None = None
+    security: SecurityRecord | None = None
+
+
+_SELECT_BY_REFERENCE = "SELECT * FROM payments WHERE reference = $1"
+
+#: One provider move: the status and version read are the condition, so it writes
+#: exactly the predicted row (``_after``).
+_MOVE = (
+    "UPDATE payments SET status = $1, version = $2, updated_at = $3, provider_txn_id = $4,"
+    " paid_amount = $5, status_reason = $6 WHERE id = $7 AND status = $8 AND version = $9"
+)
+#: The same move with its outbox row (and security event) in one PostgreSQL statement.
+_MOVE_CTE = (
+    f"WITH moved AS ({_MOVE} RETURNING id, client_id),"  # noqa: S608 (constant text, placeholders)
+    " event AS (INSERT INTO outbox_events (id, payment_id, payment_version, client_id, type,"
+    " body, status, attempts, created_at, retry_window_start, next_attempt_at)"
+    " SELECT $10::text, moved.id, $2::integer, $11::text, $12::text, $13::text, 'pending', 0,"
+    " $3::bigint, $3::bigint, $3::bigint FROM moved)"
+)
+_MOVE_CTE_SECURITY = (
+    ", security AS (INSERT INTO security_event_log (time_us, instance, kind, client_id,"
+    " remote, detail) SELECT $3::bigint, $14::text, $15::text, $16::text, $17::text,"
+    " $18::text FROM moved)"
+)
+_MOVE_CTE_END = " SELECT COUNT(*) AS moved FROM moved"
+
+
+def _read_by_reference(reference: str) -> Unit[Payment]:
+    row = yield Statement(_SELECT_BY_REFERENCE, (reference,), Returns.ONE)
+    if row is None:
+        raise PaymentNotFound(reference)
+    return payment_from_row(row)
+
+
+def _after(payment: Payment, move: _Move, provider_txn_id: str | None, now: datetime) -> Payment:
+    """The payment as ``move`` leaves it (what the conditional update writes)."""
+    return dataclasses.replace(
+        payment,
+        status=move.target,
+        version=payment.version + 1,
+        updated_at=from_us(to_us(now)),
+        provider_txn_id=provider_txn_id if provider_txn_id is not None else payment.provider_txn_id,
+        paid_amount=move.paid_amount if move.paid_amount is not None else payment.paid_amount,
+        status_reason=move.reason,
+    )
+
+
+def _security_for(payment: Payment, move: _Move, report: _Report) -> SecurityRecord | None:
+    """The security event a move raises (a move to needs_review), with what it is about."""
+    if move.security is None:
+        return None
+    return SecurityRecord(
+        move.security,
+        {
+            "payment_id": payment.id,
+            "reference": report.reference,
+            "previous_status": str(payment.status),
+            "reported": str(report.status),
+            "billed": payment.amount,
+            "paid": report.amount,
+            "whole_dong": report.whole_dong,
+            "provider_txn_id": report.provider_txn_id,
+            "source": report.reason,
+        },
     )
 
 
@@ -388,6 +471,7 @@ class PaymentLedger:
         *,
         reason: str = "provider_result",
         whole_dong: bool = True,
+        known: Payment | None = None,
     ) -> TransitionResult:
         """Apply what a provider reported (callback, status poll, reconciliation).
 
@@ -412,51 +496,119 @@ class PaymentLedger:
         A duplicate, or a result that no longer applies, returns ``applied=False``.
         If another writer moves the payment between the read and the update, the
         payment is read again and the report judged against its new state.
+        ``known``, the payment as the caller just read it, spares the first read (the
+        update's version condition catches it if it is stale).
+
+        The read, the decision, the conditional update, the outbox row and the
+        security event are one unit (:meth:`Store.run_unit`): one hand-off to
+        SQLite's writer thread, committed in a group with the units queued
+        meanwhile; on PostgreSQL one statement for the whole transition.
         """
         if status is PaymentStatus.PAID and amount is None:
             raise ValueError("a paid result must carry the paid amount")
         if status in (PaymentStatus.CREATED, PaymentStatus.NEEDS_REVIEW):
             raise ValueError(f"a provider cannot report {status}")
-        result: TransitionResult | None = None
-        for _ in range(_MAX_APPLY_ATTEMPTS):
-            payment = await self.get_by_reference(reference)
-            if payment is None:
-                raise PaymentNotFound(reference)
-            move = _move_for(payment, status, amount, whole_dong=whole_dong, source=reason)
-            if move is None:
-                self._note_unchanged(payment, status, provider_txn_id, reason)
-                return TransitionResult(applied=False, payment=payment)
-            security = None
-            if move.security is not None:
-                security = SecurityRecord(
-                    move.security,
-                    {
-                        "payment_id": payment.id,
-                        "reference": reference,
-                        "previous_status": str(payment.status),
-                        "reported": str(status),
-                        "billed": payment.amount,
-                        "paid": amount,
-                        "whole_dong": whole_dong,
-                        "provider_txn_id": provider_txn_id,
-                        "source": reason,
-                    },
-                )
-            result = await self.transition(
-                payment.id,
-                move.target,
-                expected_from={payment.status},
-                provider_txn_id=provider_txn_id,
-                paid_amount=move.paid_amount,
-                reason=move.reason,
-                security=security,
-                source=reason,
+        report = _Report(reference, status, amount, provider_txn_id, reason, whole_dong)
+        outcome = await self._store.run_unit(self._apply_unit(report, known))
+        for lost in outcome.lost:
+            _log.info(
+                "payment.transition_skipped",
+                payment_id=outcome.payment.id,
+                payment_status=str(outcome.payment.status),
+                wanted=str(lost.target),
+                reason=lost.reason,
             )
-            if result.applied:
-                return result
-        if result is None:  # _MAX_APPLY_ATTEMPTS is positive
-            raise RuntimeError("no attempt made")
-        return result
+        payment = outcome.payment
+        if outcome.move is None:
+            self._note_unchanged(payment, status, provider_txn_id, reason)
+            return TransitionResult(applied=False, payment=payment)
+        if outcome.event_id is None:  # every attempt lost its race
+            return TransitionResult(applied=False, payment=payment)
+        _log.info(
+            "payment.transition",
+            payment_id=payment.id,
+            payment_status=str(payment.status),
+            version=payment.version,
+            reason=outcome.move.reason,
+            source=reason,
+            event_id=outcome.event_id,
+        )
+        if outcome.security is not None:
+            security_events.emit(outcome.security.kind, stored=True, **outcome.security.fields)
+        return TransitionResult(applied=True, payment=payment, event_id=outcome.event_id)
+
+    def _apply_unit(self, report: _Report, known: Payment | None) -> Unit[_Applied]:
+        """Read, decide and move, as one unit of statements (no I/O of its own)."""
+        payment = known if known is not None and known.reference == report.reference else None
+        lost: list[_Move] = []
+        move: _Move | None = None
+        for _ in range(_MAX_APPLY_ATTEMPTS):
+            if payment is None:
+                payment = yield from _read_by_reference(report.reference)
+            move = _move_for(
+                payment,
+                report.status,
+                report.amount,
+                whole_dong=report.whole_dong,
+                source=report.reason,
+            )
+            if move is None:
+                return _Applied(payment, lost)
+            security = _security_for(payment, move, report)
+            now = self._clock()
+            changed = _after(payment, move, report.provider_txn_id, now)
+            event_id, event = event_row(changed, EVENT_TYPES[move.target], now)
+            moved = yield from self._write_move(payment, changed, event, security)
+            if moved:
+                return _Applied(changed, lost, move, event_id, security)
+            lost.append(move)
+            payment = None
+        current = yield from _read_by_reference(report.reference)
+        return _Applied(current, lost, move)
+
+    def _write_move(
+        self,
+        before: Payment,
+        after: Payment,
+        event: tuple[Any, ...],
+        security: SecurityRecord | None,
+    ) -> Unit[bool]:
+        """The conditional update, its outbox row and its security event; whether it moved.
+
+        The update's condition is the status and version read, so ``after`` is exactly
+        the row it writes. PostgreSQL takes the three writes as one statement.
+        """
+        # Imported here: gateway.security imports the webhooks, which import this package.
+        from gateway.security.recorder import INSERT_EVENT as INSERT_SECURITY_EVENT
+        from gateway.security.recorder import event_row as security_row
+
+        update = (
+            after.status.value,
+            after.version,
+            to_us(after.updated_at),
+            after.provider_txn_id,
+            after.paid_amount,
+            after.status_reason,
+            before.id,
+            before.status.value,
+            before.version,
+        )
+        sec: tuple[Any, ...] | None = None
+        if security is not None:
+            sec = security_row(security.kind, security.fields, self.instance_id, update[2])
+        if self._store.dialect.writable_ctes:
+            sql = _MOVE_CTE + (_MOVE_CTE_SECURITY if sec is not None else "") + _MOVE_CTE_END
+            # The event's id, client, type, body; the security row but its time (= $3).
+            params = (*update, event[0], event[3], event[4], event[5], *(sec[1:] if sec else ()))
+            row = yield Statement(sql, params, Returns.ONE, standalone=True)
+            return row is not None and int(row["moved"]) == 1
+        changed = yield Statement(_MOVE, update)
+        if changed != 1:
+            return False
+        yield Statement(INSERT_EVENT, event)
+        if sec is not None:
+            yield Statement(INSERT_SECURITY_EVENT, sec)
+        return True
 
     @staticmethod
     def _note_unchanged(
@@ -465,7 +617,7 @@ class PaymentLedger:
         """A result that changed nothing: harmless if a duplicate, else said so."""
         if current.status is PaymentStatus.PAID and status in _UNPAID_RESULTS:
             security_events.emit(
-                "result_after_paid",
+                SecurityEventKind.RESULT_AFTER_PAID,
                 payment_id=current.id,
                 reference=current.reference,
                 reported=str(status),
@@ -521,7 +673,7 @@ class PaymentLedger:
         return [payment_from_row(r) for r in rows]
 
     async def list_by_day(
-        self, day: date, *, tz: timezone = VIETNAM_TIME, page_size: int = 500
+        self, day: date, *, tz: timezone = VIETNAM_TZ, page_size: int = 500
     ) -> AsyncIterator[Payment]:
         """Every payment created on ``day`` (local to ``tz``), oldest first, read page by page."""
         start = to_us(datetime.combine(day, time.min, tzinfo=tz))
@@ -582,7 +734,6 @@ def _move_for(
 
 __all__ = [
     "REVIEW_SECURITY_EVENTS",
-    "VIETNAM_TIME",
     "IdempotencyConflict",
     "PaymentLedger",
     "PaymentNotFound",

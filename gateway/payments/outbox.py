@@ -107,6 +107,28 @@ def event_data(payment: Payment) -> dict[str, Any]:
     }
 
 
+#: The outbox row of an event, its parameters from :func:`event_row`.
+INSERT_EVENT = (
+    "INSERT INTO outbox_events (id, payment_id, payment_version, client_id, type, body,"
+    " status, attempts, created_at, retry_window_start, next_attempt_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)"
+)
+
+
+def event_row(payment: Payment, event_type: str, now: datetime) -> tuple[str, tuple[Any, ...]]:
+    """A new event about ``payment``'s current version: its id and :data:`INSERT_EVENT`'s
+    parameters (id, payment id, version, client id, type, body, created at)."""
+    event_id = new_event_id()
+    envelope = {"id": event_id, "type": event_type, "created_at": _iso(now)}
+    body = json.dumps(
+        {**envelope, "data": event_data(payment)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    params = (event_id, payment.id, payment.version, payment.client_id, event_type, body)
+    return event_id, (*params, to_us(now))
+
+
 class Outbox:
     """The outbox table: written by the ledger, drained by the webhook dispatcher."""
 
@@ -116,27 +138,8 @@ class Outbox:
 
     async def add(self, tx: Transaction, payment: Payment, event_type: str) -> str:
         """Insert the event for ``payment``'s current version inside ``tx``; its id."""
-        event_id = new_event_id()
-        now = self._clock()
-        envelope = {"id": event_id, "type": event_type, "created_at": _iso(now)}
-        body = json.dumps(
-            {**envelope, "data": event_data(payment)},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        now_us = to_us(now)
-        await tx.execute(
-            "INSERT INTO outbox_events (id, payment_id, payment_version, client_id, type, body,"
-            " status, attempts, created_at, retry_window_start, next_attempt_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)",
-            event_id,
-            payment.id,
-            payment.version,
-            payment.client_id,
-            event_type,
-            body,
-            now_us,
-        )
+        event_id, params = event_row(payment, event_type, self._clock())
+        await tx.execute(INSERT_EVENT, *params)
         return event_id
 
     async def claim_due(self, claimer: str, lease: timedelta, limit: int) -> list[OutboxEvent]:

@@ -29,7 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from gateway.problems import BadRequest, Problem, ValidationFailed
+from gateway.problems import BODY_FIELD, BadRequest, Problem, ValidationFailed
 
 #: One line or the whole bill: a generous ceiling (10^11 dong) that catches unit mistakes.
 MAX_AMOUNT = 100_000_000_000
@@ -117,25 +117,16 @@ class PaymentRequest(_Strict):
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(body)"
-
-
 def parse_payment_request(
     data: Any, *, return_url_prefixes: list[str], providers: list[str]
 ) -> PaymentRequest:
     """Validate ``data``; :class:`ValidationFailed` naming every bad field (never its value)."""
     if not isinstance(data, dict):
-        raise ValidationFailed([{"field": "(body)", "message": "must be a JSON object"}])
+        raise ValidationFailed([{"field": BODY_FIELD, "message": "must be a JSON object"}])
     try:
         request = PaymentRequest.model_validate(data)
     except ValidationError as exc:
-        errors = []
-        for err in exc.errors(include_input=False, include_url=False, include_context=False):
-            loc = tuple(err["loc"])
-            message = _FRIENDLY.get(tuple(str(p) for p in loc), err["msg"])
-            errors.append({"field": _field(loc), "message": message})
-        raise ValidationFailed(errors) from None
+        raise ValidationFailed.from_pydantic(exc, messages=_FRIENDLY) from None
     problems: list[dict[str, str]] = []
     if request.total > MAX_AMOUNT:
         problems.append({"field": "fee_lines", "message": "the total is too large"})

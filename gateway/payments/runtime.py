@@ -24,10 +24,21 @@ from adapters.payment.base import PaymentProvider, PaymentProviders
 from adapters.payment.dvcqg.client import DvcqgProvider
 from adapters.payment.vnpay.client import VnpayProvider
 from adapters.resilience import UpstreamGuard
-from gateway.appkeys import AUDIT_LOG, READINESS_CHECKS, SETTINGS, STORE, ReadinessCheck
+from gateway.appkeys import (
+    AUDIT_LOG,
+    CLIENT_REGISTRY,
+    OUTBOX_DISPATCHER,
+    PAYMENT_POLLER,
+    PAYMENT_SERVICE,
+    READINESS_CHECKS,
+    SETTINGS,
+    STORE,
+)
 from gateway.audit.middleware import audit_webhook
-from gateway.auth.clients import ClientRegistry
 from gateway.auth.config import WebhookTarget
+from gateway.config import Settings
+from gateway.http.ops import guard_readiness
+from gateway.payments import callbacks, routes
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.metrics import PaymentGauges
 from gateway.payments.outbox import OutboxEvent
@@ -35,44 +46,51 @@ from gateway.payments.personal_data import PersonalDataEraser, load_payer_digest
 from gateway.payments.service import PaymentService
 from gateway.payments.webhooks import OutboxDispatcher
 from gateway.payments.worker import PendingPaymentPoller
+from gateway.problems import NotFound
+from gateway.wiring import Slice
 
 _log = structlog.get_logger("payments.runtime")
-
-PAYMENT_SERVICE: web.AppKey[PaymentService] = web.AppKey("payment_service", PaymentService)
-PAYMENT_POLLER: web.AppKey[PendingPaymentPoller] = web.AppKey(
-    "payment_poller", PendingPaymentPoller
-)
-OUTBOX_DISPATCHER: web.AppKey[OutboxDispatcher] = web.AppKey("outbox_dispatcher", OutboxDispatcher)
 
 #: How long shutdown waits for a worker's round in progress before cancelling it.
 WORKER_STOP_TIMEOUT = 10.0
 
 
-def _guard_check(guard: UpstreamGuard) -> ReadinessCheck:
-    async def check() -> tuple[bool, dict[str, object]]:
-        return True, dict(guard.snapshot())
+def payments_slice(settings: Settings) -> Slice:
+    """The payment routes and callbacks, the providers and the workers.
 
-    return check
+    With ``[payments] enabled = false`` the same routes (same paths and names, so
+    the same rights) answer 404 ``payments-disabled`` and nothing is opened.
+    """
+    table = [*routes.routes, *callbacks.routes]
+    if not settings.payments.enabled:
+        return Slice("payments", routes=[_disabled(r) for r in table])
+    return Slice("payments", routes=table, cleanup_ctx=(payments_ctx, payment_workers_ctx))
+
+
+async def _payments_disabled(request: web.Request) -> web.StreamResponse:
+    raise NotFound("payments are not enabled on this gateway", type_name="payments-disabled")
+
+
+def _disabled(route: web.AbstractRouteDef) -> web.RouteDef:
+    assert isinstance(route, web.RouteDef)
+    return web.RouteDef(route.method, route.path, _payments_disabled, route.kwargs)
 
 
 async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Providers and the payment service (nothing when ``[payments] enabled = false``)."""
+    """Providers and the payment service."""
     section = app[SETTINGS].payments
     upstreams = app[SETTINGS].upstreams
-    if not section.enabled:
-        yield
-        return
     session = make_session()
     try:
         providers: dict[str, PaymentProvider] = {}
         if upstreams.dvcqg.adapter is not None:
             guard = UpstreamGuard("dvcqg", upstreams.dvcqg.resilience)
             providers["dvcqg"] = DvcqgProvider(upstreams.dvcqg.adapter, session, guard)
-            app[READINESS_CHECKS]["dvcqg"] = _guard_check(guard)
+            app[READINESS_CHECKS]["dvcqg"] = guard_readiness(guard)
         if upstreams.vnpay.adapter is not None:
             guard = UpstreamGuard("vnpay", upstreams.vnpay.resilience)
             providers["vnpay"] = VnpayProvider(upstreams.vnpay.adapter, session, guard)
-            app[READINESS_CHECKS]["vnpay"] = _guard_check(guard)
+            app[READINESS_CHECKS]["vnpay"] = guard_readiness(guard)
         store = app[STORE]
         app[PAYMENT_SERVICE] = PaymentService(
             PaymentLedger(
@@ -100,31 +118,27 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
 async def payment_workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """The outbox dispatcher and the pending-payment poller, stopped cleanly on shutdown."""
     settings = app[SETTINGS]
-    if not settings.payments.enabled or PAYMENT_SERVICE not in app:
-        yield
-        return
     section = settings.payments
     store = app[STORE]
     service = app[PAYMENT_SERVICE]
-    registry = ClientRegistry(settings.clients)
+    registry = app[CLIENT_REGISTRY]
 
     def target_of(client_id: str) -> WebhookTarget | None:
         client = registry.by_id(client_id)
         return client.webhook if client is not None else None
 
-    audit_log = app.get(AUDIT_LOG)
+    audit_log = app[AUDIT_LOG]
 
     async def audit_attempt(event: OutboxEvent, outcome: str, status: int | None) -> None:
-        if audit_log is not None:
-            await audit_webhook(
-                audit_log,
-                client_id=event.client_id,
-                event_id=event.id,
-                event_type=event.type,
-                outcome=outcome,
-                body=event.body.encode(),
-                status=status,
-            )
+        await audit_webhook(
+            audit_log,
+            client_id=event.client_id,
+            event_id=event.id,
+            event_type=event.type,
+            outcome=outcome,
+            body=event.body.encode(),
+            status=status,
+        )
 
     session = make_session()
     dispatcher = OutboxDispatcher(

@@ -45,12 +45,13 @@ from adapters.payment.base import (
 )
 from adapters.payment.config import ProviderStatus
 from gateway.auth.config import ClientConfig
-from gateway.payments.ledger import PaymentLedger, PaymentNotFound, Reported, TransitionResult
+from gateway.errors import PaymentNotCancellable, PaymentNotFound
+from gateway.payments.ledger import PaymentLedger, Reported, TransitionResult
 from gateway.payments.model import DisputedMoney, Payment, PaymentIdentity, PaymentStatus
 from gateway.payments.requests import PaymentRequest
-from gateway.problems import Conflict, NotFound
 from gateway.security import events as security_events
 from gateway.security.callbacks import check_callback_source
+from gateway.security.events import SecurityEventKind
 from gateway.store import utc_now
 
 _log = structlog.get_logger("payments.service")
@@ -71,9 +72,9 @@ _MONEY_MOVED: frozenset[Reported] = frozenset({PaymentStatus.PAID, *DisputedMone
 
 #: Security event kind per kind of rejected callback.
 _REJECTION_EVENTS = {
-    "bad_checksum": "bad_callback_checksum",
-    "wrong_partner": "bad_callback_partner",
-    "malformed": "malformed_callback",
+    "bad_checksum": SecurityEventKind.BAD_CALLBACK_CHECKSUM,
+    "wrong_partner": SecurityEventKind.BAD_CALLBACK_PARTNER,
+    "malformed": SecurityEventKind.MALFORMED_CALLBACK,
 }
 
 
@@ -239,7 +240,7 @@ class PaymentService:
     async def _owned(self, client: ClientConfig, payment_id: str) -> Payment:
         payment = await self.ledger.get(payment_id)
         if payment is None or payment.client_id != client.id:
-            raise NotFound("no such payment", type_name="payment-not-found")
+            raise PaymentNotFound(payment_id)
         return payment
 
     async def refresh(self, payment: Payment, *, reason: str = "status_query") -> Payment:
@@ -280,10 +281,9 @@ class PaymentService:
             if result.applied:
                 return result.payment
             payment = result.payment
-        raise Conflict(
+        raise PaymentNotCancellable(
             f"the payment is {payment.status} and can no longer be cancelled",
-            type_name="payment-not-cancellable",
-            payment_status=str(payment.status),
+            status=payment.status,
         )
 
     # -- provider callbacks -----------------------------------------------------------------
@@ -317,7 +317,7 @@ class PaymentService:
             result = provider.parse_callback(method, query, body)
         except CallbackRejected as exc:
             security_events.emit(
-                _REJECTION_EVENTS.get(exc.kind, "bad_callback"),
+                _REJECTION_EVENTS.get(exc.kind, SecurityEventKind.BAD_CALLBACK),
                 provider=provider_name,
                 reason=exc.reason,
                 remote=remote,
@@ -355,7 +355,7 @@ class PaymentService:
         if not billed and target not in _MONEY_MOVED:
             # No money moved, and the message disagrees with the bill: change nothing.
             security_events.emit(
-                "amount_mismatch",
+                SecurityEventKind.AMOUNT_MISMATCH,
                 payment_id=payment.id,
                 reference=payment.reference,
                 reported=str(target),
@@ -373,6 +373,7 @@ class PaymentService:
                 result.provider_txn_id,
                 reason="callback",
                 whole_dong=result.whole_dong,
+                known=payment,
             )
         except PaymentNotFound:
             return "not_found"
@@ -393,7 +394,11 @@ class PaymentService:
             result = provider.parse_callback("GET", query, b"")
         except CallbackRejected as exc:
             security_events.emit(
-                "bad_return_checksum" if exc.kind == "bad_checksum" else "malformed_return",
+                (
+                    SecurityEventKind.BAD_RETURN_CHECKSUM
+                    if exc.kind == "bad_checksum"
+                    else SecurityEventKind.MALFORMED_RETURN
+                ),
                 provider=provider_name,
                 reason=exc.reason,
                 remote=remote,

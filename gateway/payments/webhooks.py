@@ -23,6 +23,8 @@ import aiohttp
 import structlog
 from prometheus_client import Counter
 
+from adapters.aliases import Sleep
+from adapters.backoff import full_jitter
 from gateway.auth.config import WebhookTarget
 from gateway.payments.config import WebhookDispatchConfig
 from gateway.payments.outbox import Outbox, OutboxEvent, OutboxStatus
@@ -40,7 +42,6 @@ WEBHOOK_DELIVERIES = Counter(
 
 #: Where a client's events go, looked up per event (None: the client has no webhook).
 TargetLookup = Callable[[str], WebhookTarget | None]
-Sleep = Callable[[float], Awaitable[None]]
 #: Told of each delivery attempt: the event, "delivered" or "failed", the HTTP status if any.
 AttemptObserver = Callable[[OutboxEvent, str, int | None], Awaitable[None]]
 
@@ -153,11 +154,13 @@ class OutboxDispatcher:
 
     def backoff(self, attempts_before: int) -> timedelta:
         """Full-jitter exponential backoff: uniform in [0, min(max, initial × 2^attempts))."""
-        ceiling = min(
+        wait = full_jitter(
+            self.config.backoff_initial_seconds,
             self.config.backoff_max_seconds,
-            self.config.backoff_initial_seconds * 2 ** min(attempts_before, 40),
+            attempts_before + 1,
+            self._rng,
         )
-        return timedelta(seconds=self._rng() * ceiling)
+        return timedelta(seconds=wait)
 
     async def _after_failure(self, event: OutboxEvent, error: str) -> None:
         now = self._clock()

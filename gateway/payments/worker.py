@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from adapters.aliases import Sleep
+from adapters.backoff import backoff_ceiling
 from adapters.errors import AdapterError
 from gateway.payments.config import PaymentPollingConfig
 from gateway.payments.ledger import PaymentLedger
@@ -39,8 +41,6 @@ from gateway.payments.service import OPEN, PaymentService
 from gateway.security import events as security_events
 
 _log = structlog.get_logger("payments.poller")
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 @dataclass
@@ -87,9 +87,8 @@ class PendingPaymentPoller:
     def _back_off(self, payment: Payment, now: dt.datetime) -> None:
         state = self._backoff.get(payment.id)
         attempts = state.attempts + 1 if state else 1
-        delay = min(
-            self.policy.backoff_max_seconds,
-            self.policy.backoff_initial_seconds * 2 ** (attempts - 1),
+        delay = backoff_ceiling(
+            self.policy.backoff_initial_seconds, self.policy.backoff_max_seconds, attempts
         )
         self._backoff[payment.id] = _Backoff(attempts, now + dt.timedelta(seconds=delay))
 

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from gateway.errors import CommandRefused
 from gateway.reports.figures import NoData, ReportFigures, compute
 from gateway.reports.html import render_html
 from gateway.reports.period import Period, PeriodError
@@ -32,7 +33,7 @@ from gateway.store import Store, utc_now
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class ReportRefused(ValueError):
+class ReportRefused(CommandRefused, ValueError):
     """A period the report will not cover (future, or without data): the message says why."""
 
 

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from gateway.errors import CommandRefused
 from gateway.reports.period import WEEK_US, Period
 from gateway.store import Store
 
@@ -51,7 +52,7 @@ _MINUTE_US = 60_000_000
 Progress = Callable[[str, int, int], None]
 
 
-class NoData(LookupError):
+class NoData(CommandRefused, LookupError):
     """The period holds no audited exchange and no payment."""
 
 

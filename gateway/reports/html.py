@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from html import escape
 
-from gateway.payments.ledger import VIETNAM_TIME
+from adapters.aliases import VIETNAM_TZ
 from gateway.reports.figures import PAYMENT_STATUSES, VERDICTS, ReportFigures
 from gateway.reports.svg import availability_chart, stacked_bars
 from gateway.reports.tables import Table, Value, build_tables
@@ -104,7 +104,7 @@ def _period_line(fig: ReportFigures, lang: Lang) -> str:
     else:
         text = span
     if not fig.complete:
-        local = fig.generated_at.astimezone(VIETNAM_TIME)
+        local = fig.generated_at.astimezone(VIETNAM_TZ)
         text += " " + word("to_date", lang).format(d=day(local.date(), lang))
     return text
 
@@ -116,7 +116,7 @@ def render_html(fig: ReportFigures, lang: Lang = "vi") -> str:
         return word(key, lang)
 
     tables = {t.name: t for t in build_tables(fig, lang)}
-    generated = fig.generated_at.astimezone(VIETNAM_TIME).strftime("%d/%m/%Y %H:%M")
+    generated = fig.generated_at.astimezone(VIETNAM_TZ).strftime("%d/%m/%Y %H:%M")
     agency = fig.agency if fig.agency else w("all_agencies")
 
     def label(agency: str, procedure: str) -> str:

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from gateway.payments.ledger import VIETNAM_TIME
+from adapters.aliases import VIETNAM_TZ
+from gateway.errors import InvalidValue
 from gateway.store import to_us
 
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
@@ -20,7 +21,7 @@ _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 WEEK_US = 7 * 24 * 3600 * 1_000_000
 
 
-class PeriodError(ValueError):
+class PeriodError(InvalidValue):
     """A period that does not parse (``2026-Q5``, ``--to`` before ``--from`` …)."""
 
 
@@ -55,12 +56,12 @@ class Period:
     @property
     def start(self) -> datetime:
         """00:00 Vietnam time on the first day."""
-        return datetime.combine(self.first, time(0), VIETNAM_TIME)
+        return datetime.combine(self.first, time(0), VIETNAM_TZ)
 
     @property
     def end(self) -> datetime:
         """00:00 Vietnam time on the day after the last (exclusive)."""
-        return datetime.combine(self.last + timedelta(days=1), time(0), VIETNAM_TIME)
+        return datetime.combine(self.last + timedelta(days=1), time(0), VIETNAM_TZ)
 
     @property
     def start_us(self) -> int:

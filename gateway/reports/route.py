@@ -14,12 +14,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.appkeys import STORE
+from gateway.config import Settings
 from gateway.problems import NotFound, ValidationFailed
 from gateway.reports.command import XLSX_TYPE, ReportRefused, generate
 from gateway.reports.period import Period, PeriodError
 from gateway.reports.text import LANGS, Lang
+from gateway.wiring import Slice
 
 routes = web.RouteTableDef()
+
+
+def reports_slice(settings: Settings) -> Slice:
+    """The report route (it reads the store only)."""
+    return Slice("reports", routes=routes)
 
 
 def _wants_xlsx(request: web.Request) -> bool:

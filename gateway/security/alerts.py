@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+import math
 
 import aiohttp
 import structlog
 from prometheus_client import Counter
 
+from adapters.aliases import Sleep
+from adapters.backoff import backoff_ceiling
 from gateway.security.config import AlertWebhookConfig
 from gateway.security.detectors import SecurityAlert
 from gateway.store import Clock, utc_now
@@ -26,8 +28,6 @@ _log = structlog.get_logger("security.alerts")
 ALERT_DELIVERIES = Counter(
     "lienthong_security_alert_deliveries_total", "Alert webhook deliveries by outcome", ["outcome"]
 )
-
-Sleep = Callable[[float], Awaitable[None]]
 
 
 def alert_body(alert: SecurityAlert) -> bytes:
@@ -83,7 +83,6 @@ class AlertWebhookSender:
     async def deliver(self, alert: SecurityAlert) -> bool:
         """Post one alert, retrying; True once a 2xx answered."""
         body = alert_body(alert)
-        pause = 1.0
         for attempt in range(1, self.config.attempts + 1):
             headers = signed_headers(
                 [self.config.secret.get_secret_value()],
@@ -100,8 +99,7 @@ class AlertWebhookSender:
                 "security.alert_webhook_failed", alert_id=alert.id, attempt=attempt, error=error
             )
             if attempt < self.config.attempts:
-                await self._sleep(pause)
-                pause *= 2
+                await self._sleep(backoff_ceiling(1.0, math.inf, attempt))
         ALERT_DELIVERIES.labels("failed").inc()
         return False
 

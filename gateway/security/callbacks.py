@@ -18,10 +18,7 @@ from urllib.parse import urlsplit
 
 from adapters.networks import Network, contains, networks, parse_address
 from gateway.security import events as security_events
-
-#: The event kinds the callback routes emit (the bad-callback detector counts the first).
-BAD_CALLBACK_CHECKSUM = "bad_callback_checksum"
-CALLBACK_ADDRESS_REFUSED = "callback_address_refused"
+from gateway.security.events import SecurityEventKind
 
 
 def check_callback_source(
@@ -32,7 +29,9 @@ def check_callback_source(
     nets = tuple(networks([net])[0] if isinstance(net, str) else net for net in allowed)
     if not nets or contains(nets, parse_address(remote)):
         return True
-    security_events.emit(CALLBACK_ADDRESS_REFUSED, provider=provider, remote=remote)
+    security_events.emit(
+        SecurityEventKind.CALLBACK_ADDRESS_REFUSED, provider=provider, remote=remote
+    )
     return False
 
 

@@ -21,6 +21,7 @@ from prometheus_client import Gauge
 
 from gateway.security import events as security_events
 from gateway.security.config import CertificateWatch
+from gateway.security.events import SecurityEventKind
 from gateway.store import Clock, utc_now
 
 CERTIFICATE_EXPIRY = Gauge(
@@ -60,7 +61,7 @@ def certificate_status(
     expiring = seconds_left <= warn_days * 86_400
     if expiring:
         security_events.emit(
-            "certificate_expiring",
+            SecurityEventKind.CERTIFICATE_EXPIRING,
             subject=subject,
             role=role,
             source=source,

@@ -2,21 +2,57 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+
+class SecurityEventKind(enum.StrEnum):
+    """What happened, in one word; grouped as the detectors count them."""
+
+    # -- inbound authentication and authorisation (the auth middlewares) --
+    AUTH_FAILED = "auth_failed"
+    UNKNOWN_CLIENT = "unknown_client"
+    BAD_SIGNATURE = "bad_signature"
+    REPLAYED_REQUEST = "replayed_request"
+    STALE_REQUEST = "stale_request"
+    NONCE_STORE_FULL = "nonce_store_full"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
+    # -- provider callbacks and the payer's return (the payment service) --
+    BAD_CALLBACK = "bad_callback"
+    BAD_CALLBACK_CHECKSUM = "bad_callback_checksum"
+    BAD_CALLBACK_PARTNER = "bad_callback_partner"
+    MALFORMED_CALLBACK = "malformed_callback"
+    CALLBACK_ADDRESS_REFUSED = "callback_address_refused"
+    BAD_RETURN_CHECKSUM = "bad_return_checksum"
+    MALFORMED_RETURN = "malformed_return"
+    # -- provider and gateway disagree about money (the ledger) --
+    AMOUNT_MISMATCH = "amount_mismatch"
+    LATE_PAYMENT = "late_payment"
+    FLAGGED_BY_PROVIDER = "flagged_by_provider"
+    REVERSED_BY_PROVIDER = "reversed_by_provider"
+    REFUNDED_BY_PROVIDER = "refunded_by_provider"
+    RESULT_AFTER_PAID = "result_after_paid"
+    # -- certificates (the certificate watch, the adapters' TLS) --
+    CERTIFICATE_EXPIRING = "certificate_expiring"
+    UNEXPECTED_PEER_CERTIFICATE = "unexpected_peer_certificate"
+    # -- the detectors' own output --
+    ALERT = "alert"
+
+
 #: Events that count as authentication failures (the auth middleware's kinds).
-AUTH_FAILURE_KINDS = (
-    "auth_failed",
-    "unknown_client",
-    "bad_signature",
-    "replayed_request",
-    "stale_request",
+AUTH_FAILURE_KINDS: tuple[SecurityEventKind, ...] = (
+    SecurityEventKind.AUTH_FAILED,
+    SecurityEventKind.UNKNOWN_CLIENT,
+    SecurityEventKind.BAD_SIGNATURE,
+    SecurityEventKind.REPLAYED_REQUEST,
+    SecurityEventKind.STALE_REQUEST,
 )
 #: Callback events that count towards the bad-callback surge.
-BAD_CALLBACK_KINDS = ("bad_callback_checksum",)
+BAD_CALLBACK_KINDS: tuple[SecurityEventKind, ...] = (SecurityEventKind.BAD_CALLBACK_CHECKSUM,)
 
 
 class _Section(BaseModel):
@@ -71,9 +107,9 @@ class SecurityConfig(_Section):
     """The detectors' thresholds, the alert cool-down and targets, the watched certificates."""
 
     auth_failures: BurstDetectorConfig = BurstDetectorConfig(threshold=10, window_seconds=60)
-    auth_failure_kinds: tuple[str, ...] = AUTH_FAILURE_KINDS
+    auth_failure_kinds: tuple[SecurityEventKind, ...] = AUTH_FAILURE_KINDS
     bad_callbacks: BurstDetectorConfig = BurstDetectorConfig(threshold=5, window_seconds=300)
-    bad_callback_kinds: tuple[str, ...] = BAD_CALLBACK_KINDS
+    bad_callback_kinds: tuple[SecurityEventKind, ...] = BAD_CALLBACK_KINDS
     enumeration: EnumerationDetectorConfig = EnumerationDetectorConfig()
     volume: VolumeDetectorConfig = VolumeDetectorConfig()
     #: The same alert (detector and subject) is not raised again within this time.

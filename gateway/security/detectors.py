@@ -23,8 +23,10 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from adapters.aliases import Monotonic, WallClock
 from gateway.security import events as security_events
 from gateway.security.config import SecurityConfig
+from gateway.security.events import SecurityEventKind
 from gateway.security.windows import RateBaseline, SlidingCount, VerificationWindow
 
 SECURITY_ALERTS = Counter(
@@ -32,9 +34,7 @@ SECURITY_ALERTS = Counter(
 )
 
 #: Monotonic seconds (for windows and cool-downs).
-Monotonic = Callable[[], float]
 #: Wall clock for the alert's timestamp.
-WallClock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class SecurityMonitor:
         alert = SecurityAlert(uuid.uuid4().hex, detector, subject, self._wall(), detail)
         SECURITY_ALERTS.labels(detector).inc()
         security_events.emit(
-            "alert", alert_id=alert.id, detector=detector, subject=subject, **detail
+            SecurityEventKind.ALERT, alert_id=alert.id, detector=detector, subject=subject, **detail
         )
         for sink in self._sinks:
             sink(alert)

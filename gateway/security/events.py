@@ -15,6 +15,14 @@ is written to the store by that change's own transaction; it is emitted after
 the commit with ``stored=True``, and listeners subscribed with
 ``stored_too=False`` (the store recorder) are not called for it, so it is
 stored once.
+
+Every kind is a :class:`SecurityEventKind`: emitters, the detectors' tables and the
+ledger's name them there. A kind's value is the string that is logged
+(``security.<kind>``, field ``security_event``), counted
+(``lienthong_security_events_total{kind=...}``) and stored
+(``security_event_log.kind``): the wire format, never changed. Being a ``StrEnum``,
+a kind compares equal to its string, so stored rows, configuration
+(``[security] auth_failure_kinds``) and tests read the same.
 """
 
 from __future__ import annotations
@@ -25,10 +33,16 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
+from gateway.security.config import AUTH_FAILURE_KINDS, BAD_CALLBACK_KINDS, SecurityEventKind
+
+# The kinds live with the detectors' configuration (a leaf config module), re-exported here.
+__all__ = ["AUTH_FAILURE_KINDS", "BAD_CALLBACK_KINDS", "SecurityEventKind"]
+
+
 SECURITY_EVENTS = Counter("lienthong_security_events_total", "Security events by kind", ["kind"])
 
 #: Called with the event kind and its fields.
-SecurityListener = Callable[[str, Mapping[str, Any]], None]
+SecurityListener = Callable[[SecurityEventKind, Mapping[str, Any]], None]
 
 _log = structlog.get_logger("security")
 #: Each listener with whether it also wants events already stored by their transaction.
@@ -51,7 +65,7 @@ def subscribe(listener: SecurityListener, *, stored_too: bool = True) -> Callabl
     return unsubscribe
 
 
-def emit(kind: str, *, stored: bool = False, **fields: Any) -> None:
+def emit(kind: SecurityEventKind, *, stored: bool = False, **fields: Any) -> None:
     """Report one security event of ``kind`` (e.g. ``bad_signature``, ``replayed_request``).
 
     ``stored``: the event's row was already written in the transaction it belongs to.
@@ -75,4 +89,8 @@ def report_adapter_error(exc: BaseException) -> None:
     from adapters.errors import UpstreamCertificateRejected
 
     if isinstance(exc, UpstreamCertificateRejected):
-        emit("unexpected_peer_certificate", upstream=exc.upstream, operation=exc.operation)
+        emit(
+            SecurityEventKind.UNEXPECTED_PEER_CERTIFICATE,
+            upstream=exc.upstream,
+            operation=exc.operation,
+        )

@@ -20,15 +20,20 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 from prometheus_client import Counter
 
-from gateway.logging import ID_KEYS, NAME_KEYS, SECRET_KEYS, mask_id, mask_name, mask_text
+from adapters.aliases import Sleep
+from gateway.logging import (
+    SECRET_KEYS,
+    mask_field,
+)
 from gateway.security import events as security_events
 from gateway.security.detectors import SecurityAlert
+from gateway.security.events import SecurityEventKind
 from gateway.store import Clock, Store, Transaction, to_us
 
 _log = structlog.get_logger("security.recorder")
@@ -37,27 +42,14 @@ SECURITY_RECORDS_DROPPED = Counter(
     "lienthong_security_records_dropped_total", "Security events not stored (buffer full)"
 )
 
-Sleep = Callable[[float], Awaitable[None]]
-
 
 def sanitise_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Event fields fit for storage: secrets dropped, ids and names masked, text scanned."""
-    clean: dict[str, Any] = {}
-    for key, value in fields.items():
-        k = key.lower()
-        if k in SECRET_KEYS:
-            continue
-        if k in ID_KEYS and value is not None:
-            clean[key] = mask_id(str(value))
-        elif k in NAME_KEYS and isinstance(value, str):
-            clean[key] = mask_name(value)
-        elif isinstance(value, str):
-            clean[key] = mask_text(value)
-        elif isinstance(value, int | float) or value is None:  # amounts and counts, not ids
-            clean[key] = value
-        else:
-            clean[key] = mask_text(str(value))
-    return clean
+    """Event fields fit for storage: secrets dropped, the rest masked as log lines are."""
+    return {
+        key: mask_field(key, value)
+        for key, value in fields.items()
+        if key.lower() not in SECRET_KEYS
+    }
 
 
 def event_row(
@@ -70,14 +62,14 @@ def event_row(
     return (
         time_us,
         instance_id,
-        kind,
+        str(kind),
         None if client_id is None else str(client_id),
         None if remote is None else str(remote),
         json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
     )
 
 
-_INSERT_EVENT = (
+INSERT_EVENT = (
     "INSERT INTO security_event_log (time_us, instance, kind, client_id, remote, detail)"
     " VALUES ($1, $2, $3, $4, $5, $6)"
 )
@@ -87,7 +79,7 @@ async def insert_event(
     tx: Transaction, kind: str, fields: Mapping[str, Any], instance_id: str, time_us: int
 ) -> None:
     """Insert one event's row inside ``tx`` (the transaction of the change it belongs to)."""
-    await tx.execute(_INSERT_EVENT, *event_row(kind, fields, instance_id, time_us))
+    await tx.execute(INSERT_EVENT, *event_row(kind, fields, instance_id, time_us))
 
 
 class SecurityRecorder:
@@ -115,7 +107,7 @@ class SecurityRecorder:
 
     def on_event(self, kind: str, fields: Mapping[str, Any]) -> None:
         """Listener for the security event stream (alerts are recorded by :meth:`on_alert`)."""
-        if kind == "alert":
+        if kind == SecurityEventKind.ALERT:
             return
         if len(self._events) == self._events.maxlen:
             SECURITY_RECORDS_DROPPED.inc()
@@ -167,7 +159,7 @@ class SecurityRecorder:
             return 0
         async with self.store.transaction() as tx:
             for row in events:
-                await tx.execute(_INSERT_EVENT, *row)
+                await tx.execute(INSERT_EVENT, *row)
             for row in alerts:
                 await tx.execute(
                     "INSERT INTO security_alerts (id, time_us, instance, detector, subject, detail)"

@@ -1,4 +1,4 @@
-"""Wiring the security monitor into the application.
+"""The security slice in the app: the monitor, its recorder, alert sender and certificate watch.
 
 One ``cleanup_ctx`` entry (started after the store, stopped before it) plus
 the middleware that feeds the volume detector, which finds the monitor in the
@@ -9,26 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
+from adapters.aliases import Handler
 from gateway.appkeys import SECURITY_MONITOR, SETTINGS, STORE
+from gateway.auth.keys import CLIENT
+from gateway.config import Settings
 from gateway.security.alerts import AlertWebhookSender
 from gateway.security.certificates import watch_certificates
 from gateway.security.config import CertificateWatch
 from gateway.security.detectors import SecurityMonitor
 from gateway.security.recorder import SecurityRecorder
+from gateway.wiring import Slice
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+def security_slice(settings: Settings) -> Slice:
+    """The security monitor's cleanup_ctx entry (no routes)."""
+    return Slice("security", cleanup_ctx=(security_ctx,))
 
 
 @web.middleware
 async def request_volume(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Feeds the volume detector with each authenticated request."""
-    from gateway.auth.keys import CLIENT
-
     try:
         return await handler(request)
     finally:

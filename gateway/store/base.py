@@ -9,11 +9,14 @@ differ per dialect is kept in the backend and exposed as :class:`Dialect`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from enum import Enum
+from typing import Any, Protocol, TypeVar
+
+from gateway.errors import InternalFault
 
 #: One result row, column name → value.
 Row = dict[str, Any]
@@ -42,7 +45,7 @@ def from_us(value: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
 
 
-class StoreError(Exception):
+class StoreError(InternalFault):
     """The store could not do what was asked (connection lost, lock timeout, bad URL)."""
 
 
@@ -53,6 +56,79 @@ class Dialect:
     name: str
     #: Appended to a SELECT that claims rows other instances may claim concurrently.
     skip_locked: str
+    #: Whether ``WITH x AS (UPDATE … RETURNING …) INSERT …`` works (one round trip for
+    #: several writes): PostgreSQL yes, SQLite no.
+    writable_ctes: bool = False
+
+
+class Returns(Enum):
+    """What a :class:`Statement` gives back to the unit that yielded it."""
+
+    #: The number of rows it changed.
+    ROWCOUNT = "rowcount"
+    #: Its first row, or None.
+    ONE = "one"
+    #: All its rows.
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement a :data:`Unit` asks its store to run.
+
+    ``standalone`` promises that the statement holds all the unit's writes (the unit
+    writes nothing else; it may send another standalone one after one that changed
+    nothing): a store that runs statements one round trip each (PostgreSQL) may
+    then run it alone, committed by itself, without ``BEGIN``/``COMMIT`` around it.
+    """
+
+    sql: str
+    params: tuple[Any, ...]
+    returns: Returns = Returns.ROWCOUNT
+    standalone: bool = False
+
+
+T = TypeVar("T")
+
+#: A unit of work as a generator: it yields :class:`Statement`\ s, is sent each one's
+#: result (an int, a :data:`Row` or None, a list of rows), and returns its outcome.
+#: A unit does no I/O of its own, so a store can run it wherever it likes: SQLite on
+#: its writer thread, inside a group commit (one hand-off per unit), PostgreSQL on a
+#: pooled connection. An exception a statement raises is thrown into the generator.
+Unit = Generator[Statement, Any, T]
+
+
+def _advance(unit: Unit[Any], ok: bool, value: Any) -> Statement:
+    """The unit's next statement after its last one gave ``value`` (or raised it)."""
+    return unit.send(value) if ok else unit.throw(value)
+
+
+def drive(unit: Unit[T], run: Callable[[Statement], Any]) -> T:
+    """Run ``unit`` to its end, each statement through ``run`` (synchronously)."""
+    try:
+        statement = next(unit)
+        while True:
+            try:
+                outcome = True, run(statement)
+            except Exception as exc:  # thrown into the unit: it decides (re-raises by default)
+                outcome = False, exc
+            statement = _advance(unit, *outcome)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def drive_async(unit: Unit[T], run: Callable[[Statement], Awaitable[Any]]) -> T:
+    """Run ``unit`` to its end, awaiting each statement through ``run``."""
+    try:
+        statement = next(unit)
+        while True:
+            try:
+                outcome = True, await run(statement)
+            except Exception as exc:  # thrown into the unit: it decides (re-raises by default)
+                outcome = False, exc
+            statement = _advance(unit, *outcome)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
 
 
 class Transaction(Protocol):
@@ -76,6 +152,15 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite, a pooled connection on PG)."""
+
+    async def run_unit(self, unit: Unit[T]) -> T:
+        """Run ``unit`` atomically: its writes commit together, or (it raised) not at all.
+
+        Returns once its writes are durably committed. SQLite runs it on the writer
+        thread with the other units queued meanwhile, each in its own savepoint, under
+        one group commit; PostgreSQL on a pooled connection in one transaction (or, for
+        a unit whose writes are all in ``standalone`` statements, each of them alone).
+        """
 
     async def fetch_one(self, sql: str, *params: Any) -> Row | None:
         """A read outside any transaction (sees committed data)."""

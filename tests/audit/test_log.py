@@ -268,7 +268,7 @@ async def test_export_verifies_on_its_own(audit_log: AuditLog, clock: FakeClock)
     assert [json.loads(x)["type"] for x in lines[1:]] == ["record"] * 7 + ["checkpoint"]
     assert verify_export(lines).ok
     tampered = [line.replace('"req-2"', '"req-X"') for line in lines]
-    report = verify_export(tampered, audit_log.public_key)
+    report = verify_export(tampered, audit_log.verification_keys)
     assert [(p.seq, p.what) for p in report.problems] == [(3, "changed")]
 
 

@@ -9,32 +9,15 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from adapters.errors import AdapterError, UpstreamUnavailable
+from gateway.appkeys import BUSINESS_SERVICE
 from gateway.businesses.routes import routes
-from gateway.businesses.service import BUSINESS_SERVICE, BusinessService
-from gateway.problems import PROBLEM_CONTENT_TYPE, Problem
+from gateway.businesses.service import BusinessService
+from gateway.http.boundary import problem_middleware
+from gateway.problems import PROBLEM_CONTENT_TYPE
 from tests.business.conftest import Sandbox, make_client
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 GatewayClient = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
-
-
-@web.middleware
-async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Test-local stand-in for the lead's problem middleware."""
-    try:
-        return await handler(request)
-    except Problem as problem:
-        return problem.to_response()
-    except AdapterError as exc:
-        retry_after = exc.retry_after if isinstance(exc, UpstreamUnavailable) else None
-        return Problem(
-            exc.detail,
-            status=exc.status,
-            type_name=exc.problem_type,
-            title=exc.title,
-            retry_after=retry_after,
-        ).to_response()
 
 
 @pytest.fixture
@@ -42,7 +25,7 @@ async def gateway(
     ngsp: Sandbox, session: aiohttp.ClientSession, aiohttp_client: GatewayClient
 ) -> TestClient[web.Request, web.Application]:
     client, _ = make_client(ngsp, session)
-    app = web.Application(middlewares=[problems])
+    app = web.Application(middlewares=[problem_middleware])
     app[BUSINESS_SERVICE] = BusinessService(client, ttl_seconds=600, clock=ngsp.clock)
     app.add_routes(routes)
     return await aiohttp_client(app)

@@ -10,7 +10,8 @@ from prometheus_client import REGISTRY
 
 from adapters.errors import UpstreamFault
 from gateway.businesses.service import BusinessService, business_to_json, normalize_tax_code
-from gateway.problems import ValidationFailed
+from gateway.errors import InvalidRequest
+from gateway.problems import problem_for
 from tests.business.conftest import Sandbox, make_client
 
 CODE = "1801234562"
@@ -84,10 +85,11 @@ def test_tax_code_normalised(raw: str, normalised: str) -> None:
 )
 def test_invalid_tax_codes_name_the_field(raw: str) -> None:
     """Wrong check digit, length, characters or a 000 suffix → 422 naming tax_code."""
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidRequest) as caught:
         normalize_tax_code(raw)
-    assert caught.value.status == 422
-    assert [e["field"] for e in caught.value.errors] == ["tax_code"]
+    problem = problem_for(caught.value)
+    assert problem.status == 422
+    assert [e["field"] for e in problem.to_dict()["errors"]] == ["tax_code"]
 
 
 async def test_cache_serves_within_ttl_and_refetches_after(

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 
 from gateway.auth.signatures import sign_request
+from gateway.config import Settings
 from tests.e2e.conftest import SECRETS, Gateway
 
 CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}
@@ -189,17 +190,31 @@ async def test_tls_listener_refuses_a_connection_without_certificate(gateway: Ga
 
 async def test_shared_nonces_refuse_a_replay_on_another_instance(gateway: Gateway) -> None:
     """With nonce_store = "store", a nonce used on one instance is refused by another."""
+    server = gateway.settings.server.model_copy(update={"nonce_store": "store"})
+    shared = gateway.settings.model_copy(update={"server": server})
+    answers = await one_nonce_across_instances(gateway, shared, [0, 1])
+    assert answers[0][0] == 200
+    assert answers[1][0] == 401
+    assert answers[1][1].endswith("/replayed-request")
+
+
+async def one_nonce_across_instances(
+    gateway: Gateway, settings: Settings, hops: list[int]
+) -> list[tuple[int, str]]:
+    """Start two gateways with ``settings``; send one signed verification with one nonce
+    and one ``created`` to each instance ``hops`` names, in order; (status, problem type)s."""
     from contextlib import AsyncExitStack
 
     from gateway.server import start_gateway
 
-    server = gateway.settings.server.model_copy(update={"nonce_store": "store"})
-    shared = gateway.settings.model_copy(update={"server": server})
     body = json.dumps(CLAIM).encode()
     path = "/v1/citizens/verify"
+    created = int(time.time())
     answers = []
     async with AsyncExitStack() as stack:
-        for listener in (await start_gateway(shared, stack), await start_gateway(shared, stack)):
+        instances = [await start_gateway(settings, stack), await start_gateway(settings, stack)]
+        for hop in hops:
+            listener = instances[hop]
             # Each instance has its own port, so each request is signed for it, with one nonce.
             headers = sign_request(
                 "POST",
@@ -208,12 +223,11 @@ async def test_shared_nonces_refuse_a_replay_on_another_instance(gateway: Gatewa
                 body,
                 "motcua-demo",
                 SECRETS["motcua-demo"],
+                created=created,
                 nonce="one-nonce-for-both",
             )
             async with gateway.session.post(
                 listener.http_url + path, data=body, headers=headers
             ) as r:
                 answers.append((r.status, (await r.json(content_type=None)).get("type", "")))
-    assert answers[0][0] == 200
-    assert answers[1][0] == 401
-    assert answers[1][1].endswith("/replayed-request")
+    return answers

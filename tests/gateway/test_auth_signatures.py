@@ -11,11 +11,10 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway.app import nonce_store_for
 from gateway.auth.clients import ClientRegistry
 from gateway.auth.config import ClientConfig
 from gateway.auth.digest import ContentDigestError, make_content_digest, verify_content_digest
-from gateway.auth.nonces import InMemoryNonceStore, NonceStoreFull
+from gateway.auth.nonces import InMemoryNonceStore, NonceStoreFull, nonce_store_for
 from gateway.auth.signatures import (
     AuthenticationFailed,
     SignedRequest,
@@ -179,7 +178,7 @@ async def test_the_gateway_nonce_store_holds_what_the_config_says() -> None:
     assert await store.remember("c1", "b", 10.0)
     with pytest.raises(NonceStoreFull):
         await store.remember("c1", "c", 10.0)
-    assert load_settings(None, environment="test").server.max_nonces == 100_000
+    assert load_settings(None, environment="test").server.max_nonces == 1_000_000
 
 
 async def test_nonce_store_is_bounded_and_sweeps_expired() -> None:

@@ -19,6 +19,7 @@ def test_all_is_complete() -> None:
             "lookup",
             "names",
             "routes",
+            "runtime",
             "service",
             "verdicts",
         }

@@ -15,7 +15,8 @@ from gateway.citizens import (
     Verdict,
     parse_claim,
 )
-from gateway.problems import ValidationFailed
+from gateway.errors import InvalidRequest
+from gateway.problems import problem_for
 
 TODAY = dt.date(2025, 6, 1)
 
@@ -133,12 +134,13 @@ async def test_verify_inconsistent_id_fails_before_any_lookup(body: dict[str, st
     population = CountingPopulation()
     service = CitizenService(population)
     claim = parse_claim(body, today=TODAY)
-    with pytest.raises(ValidationFailed) as caught:
+    with pytest.raises(InvalidRequest) as caught:
         await service.verify(claim, request_id="req-3")
     assert population.queries == []
-    assert caught.value.status == 422
-    assert {e["field"] for e in caught.value.errors} == {"id_number"}
-    assert body["id_number"] not in str(caught.value.to_dict("req-3"))
+    problem = problem_for(caught.value)
+    assert problem.status == 422
+    assert {e["field"] for e in problem.to_dict()["errors"]} == {"id_number"}
+    assert body["id_number"] not in str(problem.to_dict("req-3"))
 
 
 async def test_lookup_returns_registered_fields() -> None:
@@ -162,7 +164,7 @@ async def test_lookup_unknown_province_fails_before_any_lookup() -> None:
     """A look-up with an unknown province code is a 422 and never reaches the population."""
     population = CountingPopulation()
     service = CitizenService(population)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidRequest):
         await service.lookup(LookupRequest(id_number="000090001234"), request_id="r")
     assert population.queries == []
 
@@ -175,7 +177,7 @@ async def test_logs_carry_no_id_or_name() -> None:
     with capture_logs() as logs:
         await service.verify(parse_claim(body, today=TODAY), request_id="req-5")
         await service.lookup(LookupRequest(id_number="092195004321"), request_id="req-6")
-        with pytest.raises(ValidationFailed):
+        with pytest.raises(InvalidRequest):
             await service.verify(parse_claim(bad, today=TODAY), request_id="req-7")
     assert [e["event"] for e in logs] == [
         "citizen.verified",

@@ -278,3 +278,12 @@ def test_operator_commands_log_to_stderr_and_keep_stdout_for_their_output(
     assert "store.migration_applied" in done.stderr
     assert "store.migration_applied" not in done.stdout
     assert done.stdout.splitlines()[0].startswith("event")
+
+
+def test_stored_security_events_and_operator_arguments_mask_as_log_lines_do() -> None:
+    """One masker: a provider's 12-digit transaction id and a verdict word survive storage."""
+    fields = {"provider_txn_id": "140123456789", "id_number": "not_found", "note": "092090001234"}
+    shown = {"provider_txn_id": "140123456789", "id_number": "not_found", "note": "092*******34"}
+    assert sanitise_fields(fields) == shown
+    clean, _ = sanitise_arguments(fields)
+    assert clean == shown

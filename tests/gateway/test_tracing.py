@@ -385,6 +385,7 @@ def test_a_chain_of_old_and_new_records_verifies_and_a_changed_trace_id_does_not
 
     from gateway.audit.chain import verify_chain
     from gateway.audit.record import AuditRecord
+    from gateway.audit.signing import keyring
 
     records = _chain(
         [
@@ -392,7 +393,7 @@ def test_a_chain_of_old_and_new_records_verifies_and_a_changed_trace_id_does_not
             {"method": "POST", "trace_id": TRACE, "span_id": PARENT},
         ]
     )
-    key = ed25519.Ed25519PrivateKey.generate().public_key()
+    key = keyring([ed25519.Ed25519PrivateKey.generate().public_key()])
     assert verify_chain("lienthong-1/requests", records, [], key) == []
     forged = AuditRecord(
         **{

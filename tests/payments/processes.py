@@ -75,10 +75,19 @@ class GatewayProcess:
     url: str
 
     @classmethod
-    def start(cls, port: int, env: dict[str, str], log: Path) -> GatewayProcess:
+    def start(
+        cls, port: int, env: dict[str, str], log: Path, config: Path | None = None
+    ) -> GatewayProcess:
+        """``lienthong run`` (with ``--config config`` when given), healthy on ``port``."""
         out = log.open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "run"],
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "run",
+                *(["--config", str(config)] if config else []),
+            ],
             cwd=REPO,
             env=env,
             stdout=out,

@@ -86,6 +86,17 @@ async def signed_post(
         return dict(await r.json())
 
 
+async def open_payment(
+    session: aiohttp.ClientSession, base: str, receiver_port: int
+) -> tuple[dict[str, Any], str]:
+    """A new dvcqg payment, its pay page opened (now pending); (payment, its reference)."""
+    body = payment_body(provider="dvcqg", return_url=f"http://127.0.0.1:{receiver_port}/return")
+    payment = await signed_post(session, base + "/v1/payments", body)
+    async with session.get(payment["pay_url"]) as r:
+        page = await r.text()
+    return payment, page.split("id='reference'>", 1)[1].split("<", 1)[0]
+
+
 async def send_callback(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> bool:
     """One delivery; True when the gateway answered MaLoi 00 (the provider stops sending)."""
     try:
@@ -132,13 +143,7 @@ async def test_sigkill_during_a_callback_burst(tmp_path: Path) -> None:
         async with aiohttp.ClientSession() as session:
             payments: list[tuple[dict[str, Any], dict[str, Any], str]] = []
             for kind in kinds:
-                body = payment_body(
-                    provider="dvcqg", return_url=f"http://127.0.0.1:{receiver_port}/return"
-                )
-                payment = await signed_post(session, gateway.url + "/v1/payments", body)
-                async with session.get(payment["pay_url"]) as r:
-                    page = await r.text()
-                reference = page.split("id='reference'>", 1)[1].split("<", 1)[0]
+                payment, reference = await open_payment(session, gateway.url, receiver_port)
                 if kind == "late":
                     await signed_cancel(session, gateway.url, payment["payment_id"])
                 amount = payment["amount"] - (1000 if kind == "mismatched" else 0)
@@ -242,3 +247,60 @@ def _events(db: Path) -> list[tuple[str, str, str]]:
 async def _all_delivered(db: Path) -> bool:
     rows = _query(db, "SELECT COUNT(*) FROM outbox_events WHERE status <> 'delivered'")
     return int(rows[0][0]) == 0
+
+
+BURST = 60
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_sigkill_while_callbacks_are_group_committed(tmp_path: Path) -> None:
+    """All callbacks at once (SQLite commits them in groups): every one answered 00 is paid.
+
+    Checked on the file the killed process left and again after a restart; the
+    ones left unanswered are delivered again and each payment is paid exactly once.
+    """
+    db = tmp_path / "gw.db"
+    port = free_port()
+    receiver_port = free_port()  # nothing listens: the outbox keeps its events
+    env = gateway_env(port, f"sqlite:///{db}", receiver_port, new_secret())
+    quota = {"rate_per_second": 1000.0, "burst": 1000.0}
+    env["LIENTHONG_UPSTREAMS__DVCQG__RESILIENCE"] = json.dumps({"quota": quota})
+    log = tmp_path / "gateway.log"
+    gateway = await asyncio.to_thread(GatewayProcess.start, port, env, log)
+    try:
+        async with aiohttp.ClientSession() as session:
+            bills: list[tuple[str, dict[str, Any]]] = []
+            for _ in range(BURST):
+                payment, reference = await open_payment(session, gateway.url, receiver_port)
+                bills.append((payment["payment_id"], paid_callback(reference, payment["amount"])))
+            callback_url = gateway.url + "/callbacks/dvcqg"
+            tasks = [
+                asyncio.create_task(send_callback(session, callback_url, cb)) for _, cb in bills
+            ]
+            await eventually(lambda: _answered(tasks, BURST // 4), what="a quarter answered")
+            gateway.kill()
+            outcomes = await asyncio.gather(*tasks)
+            acknowledged = {bills[i][0] for i, ok in enumerate(outcomes) if ok}
+            assert acknowledged
+            assert acknowledged <= _paid_once(db)  # on the file the killed process left
+
+            gateway = await asyncio.to_thread(GatewayProcess.start, port, env, log)
+            assert acknowledged <= _paid_once(db)  # and after the restart
+            for payment_id, cb in bills:
+                if payment_id not in acknowledged:
+                    assert await send_callback(session, callback_url, cb)
+    finally:
+        assert gateway.stop() in (0, -9)
+    assert _paid_once(db) == {payment_id for payment_id, _ in bills}
+
+
+def _paid_once(db: Path) -> set[str]:
+    """Payments paid, at version 3 (pending, paid), with exactly one payment.paid event."""
+    rows = _query(
+        db,
+        "SELECT p.id FROM payments p WHERE p.status = 'paid' AND p.version = 3"
+        " AND (SELECT COUNT(*) FROM outbox_events e WHERE e.payment_id = p.id"
+        " AND e.type = 'payment.paid') = 1",
+    )
+    return {str(r[0]) for r in rows}

@@ -12,9 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from adapters.aliases import VIETNAM_TZ
 from adapters.guard import Unguarded
 from adapters.http import make_session
-from adapters.payment.base import VIETNAM_TZ, PaymentOrder, PaymentProvider
+from adapters.payment.base import PaymentOrder, PaymentProvider
 from adapters.payment.dvcqg import sandbox as dvcqg_sandbox
 from adapters.payment.dvcqg.client import DvcqgProvider
 from adapters.payment.dvcqg.config import DvcqgConfig

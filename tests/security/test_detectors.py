@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from pydantic import ValidationError
+
 from gateway.security import events as security_events
 from gateway.security.config import (
     BurstDetectorConfig,
@@ -173,3 +176,13 @@ def test_a_failing_listener_does_not_break_emit(
     finally:
         unsubscribe()
     assert _detectors(alerts) == [("auth_failures_by_address", "127.0.0.3")]
+
+
+def test_a_kind_the_gateway_never_emits_is_refused_in_the_configuration() -> None:
+    """``auth_failure_kinds`` holds event kinds: a misspelt one is an error, not a dead rule."""
+    with pytest.raises(ValidationError) as caught:
+        SecurityConfig.model_validate({"auth_failure_kinds": ["bad_signature", "bad_signatures"]})
+    assert caught.value.errors()[0]["loc"] == ("auth_failure_kinds", 1)
+    config = SecurityConfig.model_validate({"auth_failure_kinds": ["bad_signature"]})
+    assert config.auth_failure_kinds == (security_events.SecurityEventKind.BAD_SIGNATURE,)
+    assert config.auth_failure_kinds == ("bad_signature",)

@@ -11,8 +11,6 @@ import asyncio
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import pytest
 
 from gateway.auth.signatures import sign_request
 from gateway.config import DEFAULT_CONFIG
-from tests.payments.processes import REPO, GatewayProcess, free_port, gateway_env
+from tests.payments.processes import GatewayProcess, free_port, gateway_env
 
 pytestmark = pytest.mark.slow
 
@@ -162,18 +160,7 @@ def _start_with_config(tmp_path: Path, config: Path) -> tuple[GatewayProcess, Pa
     del env["LIENTHONG_CLIENTS"]  # the clients come from the file, so that a reload sees them
     env["LIENTHONG_SERVER__DRAIN_SECONDS"] = "0"
     log = tmp_path / "gateway.log"
-    out = log.open("ab")
-    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and a path we wrote
-        [sys.executable, "-m", "gateway", "run", "--config", str(config)],
-        cwd=REPO,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    out.close()
-    gw = GatewayProcess(proc, f"http://127.0.0.1:{port}")
-    gw.wait_healthy(log)
-    return gw, log
+    return GatewayProcess.start(port, env, log, config), log
 
 
 async def _until(predicate: Any, what: str) -> None:

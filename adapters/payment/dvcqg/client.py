@@ -40,6 +40,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import aiohttp
+import orjson
 import structlog
 
 from adapters.errors import UpstreamBadReply, UpstreamFault
@@ -54,6 +55,9 @@ from adapters.payment.base import (
     ProviderAnswer,
     StatusResult,
     Transaction,
+    malformed_row,
+    page_count,
+    page_rows,
     parse_provider_timestamp,
     provider_timestamp,
     stream_pages,
@@ -363,6 +367,7 @@ class DvcqgProvider:
                 self._url(cfg.paths.day_list),
                 message,
                 max_bytes=cfg.max_page_bytes,
+                decode=orjson.loads,
             )
             return self._page_rows(reply)
 
@@ -370,10 +375,7 @@ class DvcqgProvider:
             yield transaction
 
     def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
-        if not isinstance(reply, dict) or not isinstance(reply.get("DanhSach"), list):
-            raise UpstreamBadReply(
-                "day list page is malformed", upstream=UPSTREAM, operation="list_transactions"
-            )
+        rows = page_rows(reply, "DanhSach", upstream=UPSTREAM)
         if reply.get("MaLoi") != ANSWER_OK:
             raise UpstreamFault(
                 "the platform refused the day list",
@@ -382,15 +384,10 @@ class DvcqgProvider:
                 upstream=UPSTREAM,
                 operation="list_transactions",
             )
-        pages = reply.get("TongSoTrang")
-        if not isinstance(pages, int) or pages < 0:
-            raise UpstreamBadReply(
-                "day list page count is invalid", upstream=UPSTREAM, operation="list_transactions"
-            )
-        return reply["DanhSach"], pages
+        return rows, page_count(reply, "TongSoTrang", upstream=UPSTREAM)
 
     def _transaction(self, row: Any) -> Transaction:
-        try:
+        with malformed_row(UPSTREAM):
             if not isinstance(row, dict):
                 raise ValueError("row is not an object")
             at_text = row.get("ThoiGianGD")
@@ -404,7 +401,3 @@ class DvcqgProvider:
                 if isinstance(at_text, str) and at_text
                 else None,
             )
-        except (KeyError, ValueError):
-            raise UpstreamBadReply(
-                "day list row is malformed", upstream=UPSTREAM, operation="list_transactions"
-            ) from None

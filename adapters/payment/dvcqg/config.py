@@ -7,6 +7,7 @@ are settings here *(inferred)*.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -40,6 +41,17 @@ class DvcqgResultCodes(BaseModel):
     failed: str = "03"
     not_found: str = "04"
 
+    @functools.cached_property
+    def _table(self) -> dict[str, ProviderStatus]:
+        """Code → status, built once (a day list asks a million times)."""
+        return {
+            self.paid: ProviderStatus.PAID,
+            self.pending: ProviderStatus.PENDING,
+            self.cancelled: ProviderStatus.CANCELLED,
+            self.failed: ProviderStatus.FAILED,
+            self.not_found: ProviderStatus.UNKNOWN,
+        }
+
     def status_of(self, code: str) -> ProviderStatus:
         """The status a result code means; a code not configured here is ``unknown``.
 
@@ -49,14 +61,7 @@ class DvcqgResultCodes(BaseModel):
         reference handles any code but success), and a later ``paid`` then moves
         the payment to review.
         """
-        table = {
-            self.paid: ProviderStatus.PAID,
-            self.pending: ProviderStatus.PENDING,
-            self.cancelled: ProviderStatus.CANCELLED,
-            self.failed: ProviderStatus.FAILED,
-            self.not_found: ProviderStatus.UNKNOWN,
-        }
-        return table.get(code, ProviderStatus.UNKNOWN)
+        return self._table.get(code, ProviderStatus.UNKNOWN)
 
     def code_of(self, status: ProviderStatus) -> str:
         table = {

@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.aliases import Sleep
+from adapters.aliases import WallClock as Clock
 from adapters.payment.base import REFERENCE_PATTERN, provider_timestamp, vietnam_now, whole_dong
 from adapters.payment.config import ProviderStatus
 from adapters.payment.dvcqg import checksum
@@ -33,12 +35,10 @@ from adapters.payment.sandbox_kit import (
     TRUTH,
     CallbackDelivery,
     CallbackVariant,
-    Clock,
     Misbehaviour,
     OutboundCallback,
     ReportedAs,
     SandboxCore,
-    Sleep,
     build_sandbox_app,
     serve,
     slow_or_failing_status,

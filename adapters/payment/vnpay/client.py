@@ -42,6 +42,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 import structlog
 
 from adapters.errors import UpstreamAuthError, UpstreamBadReply, UpstreamFault
@@ -55,6 +56,9 @@ from adapters.payment.base import (
     ProviderAnswer,
     StatusResult,
     Transaction,
+    malformed_row,
+    page_count,
+    page_rows,
     parse_provider_timestamp,
     provider_timestamp,
     stream_pages,
@@ -221,22 +225,41 @@ class VnpayProvider:
             "vnp_TmnCode": self._config.tmn_code,
         }
 
+    async def _signed_call(
+        self,
+        command: str,
+        operation: str,
+        fields: dict[str, object],
+        signed: tuple[str, ...],
+        *,
+        max_bytes: int,
+        decode: Callable[[bytes], Any] = json.loads,
+    ) -> Any:
+        """One API request: the common fields, ``fields``, the time and our address, signed."""
+        message = {
+            **self._request_base(command),
+            **fields,
+            "vnp_CreateDate": provider_timestamp(self._clock()),
+            "vnp_IpAddr": self._config.server_ip,
+        }
+        message["vnp_SecureHash"] = checksum.piped_hash(message, signed, self._secret)
+        return await self._exchange.post(
+            operation, self._config.api_url, message, max_bytes=max_bytes, decode=decode
+        )
+
     async def query_status(self, reference: str, *, created_at: dt.datetime) -> StatusResult:
         """``querydr`` for ``reference``; ``created_at`` is the pay URL's ``vnp_CreateDate``."""
         cfg = self._config
-        message = {
-            **self._request_base("querydr"),
-            "vnp_TxnRef": reference,
-            "vnp_OrderInfo": f"Truy van giao dich {reference}",
-            "vnp_TransactionDate": provider_timestamp(created_at),
-            "vnp_CreateDate": provider_timestamp(self._clock()),
-            "vnp_IpAddr": cfg.server_ip,
-        }
-        message["vnp_SecureHash"] = checksum.piped_hash(
-            message, checksum.QUERYDR_REQUEST_FIELDS, self._secret
-        )
-        reply = await self._exchange.post(
-            "query_status", cfg.api_url, message, max_bytes=cfg.max_reply_bytes
+        reply = await self._signed_call(
+            "querydr",
+            "query_status",
+            {
+                "vnp_TxnRef": reference,
+                "vnp_OrderInfo": f"Truy van giao dich {reference}",
+                "vnp_TransactionDate": provider_timestamp(created_at),
+            },
+            checksum.QUERYDR_REQUEST_FIELDS,
+            max_bytes=cfg.max_reply_bytes,
         )
         if not isinstance(reply, dict) or not checksum.verify_piped(
             reply, checksum.QUERYDR_RESPONSE_FIELDS, self._secret
@@ -292,18 +315,13 @@ class VnpayProvider:
         cfg = self._config
 
         async def fetch_page(page: int) -> tuple[list[Any], int]:
-            message = {
-                **self._request_base(cfg.list_command),
-                "vnp_TransDate": day.strftime("%Y%m%d"),
-                "vnp_Page": str(page),
-                "vnp_CreateDate": provider_timestamp(self._clock()),
-                "vnp_IpAddr": cfg.server_ip,
-            }
-            message["vnp_SecureHash"] = checksum.piped_hash(
-                message, checksum.LIST_REQUEST_FIELDS, self._secret
-            )
-            reply = await self._exchange.post(
-                "list_transactions", cfg.api_url, message, max_bytes=cfg.max_page_bytes
+            reply = await self._signed_call(
+                cfg.list_command,
+                "list_transactions",
+                {"vnp_TransDate": day.strftime("%Y%m%d"), "vnp_Page": str(page)},
+                checksum.LIST_REQUEST_FIELDS,
+                max_bytes=cfg.max_page_bytes,
+                decode=orjson.loads,
             )
             return self._page_rows(reply)
 
@@ -311,10 +329,7 @@ class VnpayProvider:
             yield transaction
 
     def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
-        if not isinstance(reply, dict) or not isinstance(reply.get("vnp_Transactions"), list):
-            raise UpstreamBadReply(
-                "day list page is malformed", upstream=UPSTREAM, operation="list_transactions"
-            )
+        rows = page_rows(reply, "vnp_Transactions", upstream=UPSTREAM)
         code = str(reply.get("vnp_ResponseCode", ""))
         if code != "00":
             raise UpstreamFault(
@@ -324,15 +339,10 @@ class VnpayProvider:
                 upstream=UPSTREAM,
                 operation="list_transactions",
             )
-        pages = reply.get("vnp_TotalPages")
-        if not isinstance(pages, int) or pages < 0:
-            raise UpstreamBadReply(
-                "day list page count is invalid", upstream=UPSTREAM, operation="list_transactions"
-            )
-        return reply["vnp_Transactions"], pages
+        return rows, page_count(reply, "vnp_TotalPages", upstream=UPSTREAM)
 
     def _transaction(self, row: Any) -> Transaction:
-        try:
+        with malformed_row(UPSTREAM):
             if not isinstance(row, dict):
                 raise ValueError("row is not an object")
             pay_date = row.get("vnp_PayDate")
@@ -349,7 +359,3 @@ class VnpayProvider:
                 if isinstance(pay_date, str) and pay_date
                 else None,
             )
-        except (KeyError, ValueError):
-            raise UpstreamBadReply(
-                "day list row is malformed", upstream=UPSTREAM, operation="list_transactions"
-            ) from None

@@ -26,6 +26,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from adapters.aliases import Sleep
+from adapters.aliases import WallClock as Clock
 from adapters.payment.base import REFERENCE_PATTERN, provider_timestamp, vietnam_now, whole_dong
 from adapters.payment.config import ProviderStatus
 from adapters.payment.sandbox_kit import (
@@ -33,12 +35,10 @@ from adapters.payment.sandbox_kit import (
     TRUTH,
     CallbackDelivery,
     CallbackVariant,
-    Clock,
     Misbehaviour,
     OutboundCallback,
     ReportedAs,
     SandboxCore,
-    Sleep,
     build_sandbox_app,
     render_pay_page,
     serve,

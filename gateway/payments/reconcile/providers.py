@@ -19,10 +19,11 @@ from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.vnpay.client import VnpayProvider
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.resilience import UpstreamGuard, UpstreamResilience
+from gateway.errors import CommandRefused
 from gateway.store import StoreConfig
 
 
-class ProviderNotConfigured(ValueError):
+class ProviderNotConfigured(CommandRefused, ValueError):
     """The settings name no such provider, or leave it out."""
 
 

@@ -17,17 +17,24 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol
 
-from gateway.payments.ledger import VIETNAM_TIME, PaymentLedger
+from adapters.aliases import VIETNAM_TZ
+from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import PaymentStatus
 from gateway.store import Row, Store, to_us
 
 #: Status ↔ the small code packed into a row (order is part of the packed form).
 STATUS_CODES: tuple[PaymentStatus, ...] = tuple(PaymentStatus)
 _CODE_OF: dict[PaymentStatus, int] = {status: code for code, status in enumerate(STATUS_CODES)}
-_SEEN = 1
+#: A stored status text → its code shifted into place (a dict, not an enum call per row).
+_SHIFTED_CODE_OF_TEXT: dict[str, int] = {
+    status.value: code << 1 for code, status in enumerate(STATUS_CODES)
+}
+_STATUS_OF_TEXT: dict[str, PaymentStatus] = {status.value: status for status in STATUS_CODES}
+#: The packed form's "seen at the provider" bit, and where the amount starts.
+SEEN_BIT = 1
 _STATUS_SHIFT = 1
 _STATUS_MASK = 0b111
-_AMOUNT_SHIFT = 4
+AMOUNT_SHIFT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +53,18 @@ class StoredPayment:
 
 def pack(status: PaymentStatus, amount: int, *, seen: bool = False) -> int:
     """One int holding the amount, the status code and the seen bit."""
-    return (amount << _AMOUNT_SHIFT) | (_CODE_OF[status] << _STATUS_SHIFT) | int(seen)
+    return (amount << AMOUNT_SHIFT) | (_CODE_OF[status] << _STATUS_SHIFT) | int(seen)
 
 
 def unpack(value: int) -> tuple[PaymentStatus, int, bool]:
     """``(status, amount, seen)`` of a packed row."""
     status = STATUS_CODES[(value >> _STATUS_SHIFT) & _STATUS_MASK]
-    return status, value >> _AMOUNT_SHIFT, bool(value & _SEEN)
+    return status, value >> AMOUNT_SHIFT, bool(value & SEEN_BIT)
 
 
 def mark_seen(value: int) -> int:
     """The packed row with its seen bit set."""
-    return value | _SEEN
+    return value | SEEN_BIT
 
 
 def compared_amount(amount: int, paid_amount: int | None) -> int:
@@ -67,7 +74,7 @@ def compared_amount(amount: int, paid_amount: int | None) -> int:
 
 def day_bounds_us(day: date) -> tuple[int, int]:
     """``[start, end)`` of ``day`` in Vietnam, as stored microseconds."""
-    start = datetime.combine(day, time.min, tzinfo=VIETNAM_TIME)
+    start = datetime.combine(day, time.min, tzinfo=VIETNAM_TZ)
     return to_us(start), to_us(start + timedelta(days=1))
 
 
@@ -80,6 +87,9 @@ class StoreSide(Protocol):
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         """The payments with these references, whatever their day (missing ones left out)."""
 
+    def day_packed(self, day: date, provider: str) -> AsyncIterator[list[tuple[str, int]]]:
+        """:meth:`day_payments` as pages of ``(reference, packed)`` (see :func:`pack`)."""
+
 
 class CompactStoreSide:
     """Reads only the columns reconciliation needs, page by page, straight from the store."""
@@ -88,7 +98,7 @@ class CompactStoreSide:
         self._store = store
         self._page_size = page_size
 
-    async def day_payments(self, day: date, provider: str) -> AsyncIterator[StoredPayment]:
+    async def _pages(self, day: date, provider: str) -> AsyncIterator[list[Row]]:
         start, end = day_bounds_us(day)
         after: tuple[int, str] = (start - 1, "")
         while True:
@@ -107,11 +117,27 @@ class CompactStoreSide:
                 after[1],
                 self._page_size,
             )
-            for row in rows:
-                yield _stored(row, provider)
+            yield rows
             if len(rows) < self._page_size:
                 return
             after = (int(rows[-1]["created_at"]), str(rows[-1]["id"]))
+
+    async def day_payments(self, day: date, provider: str) -> AsyncIterator[StoredPayment]:
+        async for rows in self._pages(day, provider):
+            for row in rows:
+                yield _stored(row, provider)
+
+    async def day_packed(self, day: date, provider: str) -> AsyncIterator[list[tuple[str, int]]]:
+        code_of, shift = _SHIFTED_CODE_OF_TEXT, AMOUNT_SHIFT
+        async for rows in self._pages(day, provider):
+            yield [
+                (
+                    str(row["reference"]),
+                    ((row["amount"] if row["paid_amount"] is None else row["paid_amount"]) << shift)
+                    | code_of[row["status"]],
+                )
+                for row in rows
+            ]
 
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         if not references:
@@ -142,6 +168,10 @@ class LedgerStoreSide:
                     compared_amount(payment.amount, payment.paid_amount),
                 )
 
+    async def day_packed(self, day: date, provider: str) -> AsyncIterator[list[tuple[str, int]]]:
+        async for payment in self.day_payments(day, provider):
+            yield [(payment.reference, pack(payment.status, payment.amount))]
+
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         found: dict[str, StoredPayment] = {}
         for reference in references:
@@ -161,6 +191,6 @@ def _stored(row: Row, provider: str) -> StoredPayment:
     return StoredPayment(
         reference=str(row["reference"]),
         provider=provider,
-        status=PaymentStatus(row["status"]),
+        status=_STATUS_OF_TEXT[row["status"]],
         amount=compared_amount(int(row["amount"]), int(paid) if paid is not None else None),
     )

@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from adapters.aliases import VIETNAM_TZ
 from adapters.guard import Unguarded
 from adapters.http import make_session
 from adapters.payment.base import (
-    VIETNAM_TZ,
     CallbackRejected,
     CallbackResult,
     FeeLine,

@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
+from adapters.aliases import VIETNAM_TZ
 from adapters.guard import Unguarded
 from adapters.http import make_session
-from adapters.payment.base import VIETNAM_TZ, PaymentOrder
+from adapters.payment.base import PaymentOrder
 from adapters.payment.dvcqg import checksum as dvcqg
 from adapters.payment.vnpay import checksum as vnpay
 from adapters.payment.vnpay.client import VnpayProvider, order_info_text

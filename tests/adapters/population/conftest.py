@@ -68,12 +68,18 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 MakeClient = Callable[..., Awaitable[PopulationClient]]
 
 
+@pytest.fixture(params=["compiled", "zeep"])
+def codec(request: pytest.FixtureRequest) -> str:
+    """Every client test runs with the compiled codec and with zeep: both must behave alike."""
+    return str(request.param)
+
+
 @pytest.fixture
-def make_client(session: aiohttp.ClientSession) -> MakeClient:
-    """A PopulationClient for an endpoint, with config overrides."""
+def make_client(session: aiohttp.ClientSession, codec: str) -> MakeClient:
+    """A PopulationClient for an endpoint, with config overrides (``codec`` by default)."""
 
     async def make(endpoint: str, **overrides: Any) -> PopulationClient:
-        config = PopulationConfig(endpoint=endpoint, **overrides)
+        config = PopulationConfig(endpoint=endpoint, **{"codec": codec, **overrides})
         return await PopulationClient.load(config, session, Unguarded(), fold_name=fold_for_request)
 
     return make

@@ -9,9 +9,9 @@ from adapters.guard import Unguarded
 from adapters.http import REQUEST_ID
 from adapters.observability import collect_exchanges
 from adapters.population.client import PopulationClient
+from adapters.population.codec import load_wire
 from adapters.population.config import SHIPPED_WSDL, PopulationConfig
 from adapters.population.models import Address, BirthDate, CitizenQuery
-from adapters.population.wire import CitizenServiceWire
 from gateway.citizens import fold_for_request
 
 from .conftest import MakeClient, RunningSandbox
@@ -114,9 +114,9 @@ async def test_query_with_name_and_year_is_accepted(
     assert record is not None
 
 
-def test_folded_name_goes_out_as_one_upper_case_word() -> None:
+def test_folded_name_goes_out_as_one_upper_case_word(codec: str) -> None:
     """A folded HoVaTen has no accents, Đ as D, no spaces or punctuation, upper case."""
-    wire = CitizenServiceWire.load(SHIPPED_WSDL, None)
+    wire = load_wire(codec, SHIPPED_WSDL, None)
     fields = {
         "MaYeuCau": "r",
         "MaDVC": "d",

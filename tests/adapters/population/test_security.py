@@ -12,6 +12,7 @@ from zeep.wsse import Compose
 from zeep.wsse.signature import MemorySignature
 
 from adapters.errors import UpstreamAuthError
+from adapters.population.codec import load_wire
 from adapters.population.config import (
     SHIPPED_WSDL,
     NdxpHeaders,
@@ -21,7 +22,6 @@ from adapters.population.config import (
 )
 from adapters.population.models import CitizenQuery
 from adapters.population.sandbox_config import ExpectedUsernameToken, PopulationSandboxConfig
-from adapters.population.wire import CitizenServiceWire
 from adapters.population.wsse import SecurityTimestamp, build_ws_security
 
 from .conftest import MakeClient, SigningPair, StartSandbox
@@ -150,8 +150,8 @@ async def test_untrusted_key_and_unsigned_calls_are_refused(
         await unsigned.lookup(KNOWN)
 
 
-def _signed_lookup(ws: object) -> bytes:
-    wire = CitizenServiceWire.load(SHIPPED_WSDL, ws)  # type: ignore[arg-type]
+def _signed_lookup(ws: object, codec: str) -> bytes:
+    wire = load_wire(codec, SHIPPED_WSDL, ws)  # type: ignore[arg-type]
     return wire.build_request(dict(IN_ORDER))
 
 
@@ -159,13 +159,14 @@ async def test_tampered_signed_body_is_refused(
     start_population_sandbox: StartSandbox,
     session: aiohttp.ClientSession,
     signing_pair: SigningPair,
+    codec: str,
 ) -> None:
     """Changing the personal id inside a signed Body breaks the digest: wsse:FailedCheck."""
     sandbox = await start_population_sandbox(
         PopulationSandboxConfig(trusted_signing_cert=signing_pair.cert_file)
     )
     signing = X509SigningSettings(cert_file=signing_pair.cert_file, key_file=signing_pair.key_file)
-    body = _signed_lookup(build_ws_security(WsSecuritySettings(signing=signing), time.time))
+    body = _signed_lookup(build_ws_security(WsSecuritySettings(signing=signing), time.time), codec)
     status, _ = await post_envelope(session, sandbox.endpoint, body)
     assert status == 200
     tampered = body.replace(b"092090001234", b"092195004321")
@@ -179,6 +180,7 @@ async def test_sha1_signature_is_refused(
     start_population_sandbox: StartSandbox,
     session: aiohttp.ClientSession,
     signing_pair: SigningPair,
+    codec: str,
 ) -> None:
     """zeep's default RSA-SHA1 signature is refused by the sandbox."""
     sandbox = await start_population_sandbox(
@@ -188,7 +190,7 @@ async def test_sha1_signature_is_refused(
         signing_pair.key_file.read_bytes(), signing_pair.cert_file.read_bytes()
     )
     sha1 = Compose([SecurityTimestamp(300, time.time), zeep_default])  # type: ignore[no-untyped-call]
-    status, reply = await post_envelope(session, sandbox.endpoint, _signed_lookup(sha1))
+    status, reply = await post_envelope(session, sandbox.endpoint, _signed_lookup(sha1, codec))
     assert status == 500
     assert "RSA-SHA256" in reply
 
@@ -197,6 +199,7 @@ async def test_expired_timestamp_is_refused(
     start_population_sandbox: StartSandbox,
     session: aiohttp.ClientSession,
     signing_pair: SigningPair,
+    codec: str,
 ) -> None:
     """A correctly signed envelope whose wsu:Timestamp has expired is refused."""
     sandbox = await start_population_sandbox(
@@ -204,7 +207,9 @@ async def test_expired_timestamp_is_refused(
     )
     signing = X509SigningSettings(cert_file=signing_pair.cert_file, key_file=signing_pair.key_file)
     hour_ago = time.time() - 3600
-    body = _signed_lookup(build_ws_security(WsSecuritySettings(signing=signing), lambda: hour_ago))
+    body = _signed_lookup(
+        build_ws_security(WsSecuritySettings(signing=signing), lambda: hour_ago), codec
+    )
     status, reply = await post_envelope(session, sandbox.endpoint, body)
     assert status == 500
     assert "MessageExpired" in reply

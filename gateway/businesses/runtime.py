@@ -1,0 +1,43 @@
+"""The businesses slice in the app: the business registry's session, guard, client and service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from adapters.business.client import BusinessClient
+from adapters.http import make_session
+from adapters.oauth import TokenProvider
+from adapters.resilience.guard import UpstreamGuard
+from gateway.appkeys import BUSINESS_SERVICE, READINESS_CHECKS, SETTINGS
+from gateway.businesses import routes
+from gateway.businesses.service import BusinessService
+from gateway.config import Settings
+from gateway.http.ops import guard_readiness
+from gateway.wiring import Slice
+
+
+def businesses_slice(settings: Settings) -> Slice:
+    """The business routes; the registry behind them with ``[upstreams.business.adapter]``."""
+    return Slice("businesses", routes=routes.routes, cleanup_ctx=(business_ctx,))
+
+
+async def business_ctx(app: web.Application) -> AsyncIterator[None]:
+    section = app[SETTINGS].upstreams.business
+    cfg = section.adapter
+    if cfg is None:
+        yield
+        return
+    session = make_session(tls=cfg.tls.files() if cfg.tls else None)
+    guard = UpstreamGuard("business", section.resilience)
+    tokens = TokenProvider(cfg.oauth, session, upstream="business")
+    client = BusinessClient(cfg, session, guard, tokens)
+    app[BUSINESS_SERVICE] = BusinessService(
+        client, ttl_seconds=app[SETTINGS].businesses.cache_ttl_seconds
+    )
+    app[READINESS_CHECKS]["business"] = guard_readiness(guard)
+    try:
+        yield
+    finally:
+        await session.close()

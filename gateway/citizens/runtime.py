@@ -1,0 +1,37 @@
+"""The citizens slice in the app: the population session, guard, client and service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from adapters.http import make_session
+from adapters.population.client import PopulationClient
+from adapters.resilience.guard import UpstreamGuard
+from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS
+from gateway.citizens import routes
+from gateway.citizens.names import fold_for_request
+from gateway.citizens.service import CitizenService
+from gateway.config import Settings
+from gateway.http.ops import guard_readiness
+from gateway.wiring import Slice
+
+
+def citizens_slice(settings: Settings) -> Slice:
+    """The citizen routes and the population system behind them."""
+    return Slice("citizens", routes=routes.routes, cleanup_ctx=(population_ctx,))
+
+
+async def population_ctx(app: web.Application) -> AsyncIterator[None]:
+    section = app[SETTINGS].upstreams.population
+    cfg = section.adapter
+    session = make_session(tls=cfg.tls)
+    guard = UpstreamGuard(cfg.upstream_name, section.resilience)
+    try:
+        client = await PopulationClient.load(cfg, session, guard, fold_name=fold_for_request)
+        app[CITIZEN_SERVICE] = CitizenService(client)
+        app[READINESS_CHECKS]["population"] = guard_readiness(guard)
+        yield
+    finally:
+        await session.close()
