@@ -167,7 +167,7 @@ MOVED: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class MovedKeysError(Exception):
+class MovedKeysError(CommandRefused):
     """Keys of an older configuration shape; each line names the key and its new place."""
 
     def __init__(self, problems: list[str]) -> None:
