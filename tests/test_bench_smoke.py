@@ -32,8 +32,10 @@ from bench.targets import SignedRequests
 from gateway.config import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
-#: The smoke run's own bound (every scenario, tiny counts; about half a minute when quiet).
-QUICK_RUN_TIMEOUT = 150
+#: A hang guard for the smoke run, not a speed bound (tests never judge time): every
+#: scenario at tiny counts takes about a minute on a quiet 2-core machine, and was seen
+#: taking 3.5-4.5 minutes while eight other test runs shared the same two cores.
+QUICK_RUN_TIMEOUT = 480
 
 
 @pytest.fixture(scope="module")
@@ -213,8 +215,6 @@ def test_quick_run_pays_every_called_back_payment_once(quick_run: dict[str, Any]
 
 @pytest.mark.slow
 @pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
-@pytest.mark.slow
-@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
 def test_quick_run_prices_the_nonce_check_per_store(quick_run: dict[str, Any]) -> None:
     """The quick run verifies its signed requests with each nonce store and without a nonce
     check, and prints each store's CPU per request beside that baseline."""
@@ -227,6 +227,8 @@ def test_quick_run_prices_the_nonce_check_per_store(quick_run: dict[str, Any]) -
     assert any("bytes a nonce" in note for note in scenario["notes"])
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
 def test_quick_run_reconciles_beside_a_bulk_insert(quick_run: dict[str, Any]) -> None:
     """The quick run reconciles its small day list on SQLite and reports it against the insert."""
     scenario = _scenario(quick_run, "reconcile")
