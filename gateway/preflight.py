@@ -202,7 +202,7 @@ class _Checker:
     # -- what run uses ------------------------------------------------------------
     def _pruned(self) -> frozenset[str]:
         s = self.settings
-        pruned = {"population.adapter.wsdl_path"}  # shipped with the package
+        pruned = {"upstreams.population.adapter.wsdl_path"}  # shipped with the package
         if not s.server.tls_port:
             pruned.add("tls")
         if not s.payments.enabled:
