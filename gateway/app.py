@@ -16,8 +16,6 @@ and closed by the same entry, so start-up and shutdown are symmetrical
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -34,17 +32,17 @@ from gateway.appkeys import (
     SERVING,
     SETTINGS,
     STORE,
+    TRUSTED_PROXIES,
 )
 from gateway.audit.runtime import audit, audit_slice
 from gateway.auth.clients import ClientRegistry
-from gateway.auth.forwarded import TRUSTED_PROXIES
 from gateway.auth.keys import ServingState
 from gateway.auth.middleware import (
     authentication_middleware,
     authorization_middleware,
     rate_limit_middleware,
 )
-from gateway.auth.nonces import NonceStore, nonce_store_for
+from gateway.auth.nonces import NonceStore, nonce_purge_ctx, nonce_store_for
 from gateway.build_info import record_build_info
 from gateway.businesses.runtime import businesses_slice
 from gateway.citizens.runtime import citizens_slice
@@ -162,29 +160,3 @@ async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await store.close()
-
-
-async def nonce_purge_ctx(app: web.Application) -> AsyncIterator[None]:
-    """``nonce_store = "store"``: delete expired nonce rows every
-    ``[server] nonce_purge_interval_seconds``, whether or not requests arrive."""
-    store = app[STORE]
-    interval = app[SETTINGS].server.nonce_purge_interval_seconds
-
-    async def purge_forever() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                purged = await store.purge_expired_nonces()
-            except Exception as exc:  # any database failure: the next round tries again
-                _log.warning("nonces.purge_failed", error=f"{type(exc).__name__}: {exc}")
-                continue
-            if purged:
-                _log.debug("nonces.purged", rows=purged)
-
-    task = asyncio.create_task(purge_forever(), name="nonce-purge")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

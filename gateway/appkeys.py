@@ -11,6 +11,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
+    from adapters.networks import Network
     from gateway.audit.null import AuditTrail
     from gateway.auth.clients import ClientRegistry
     from gateway.auth.keys import ServingState
@@ -54,3 +55,5 @@ BUSINESS_SERVICE: web.AppKey[BusinessService] = web.AppKey("business_service")
 PAYMENT_SERVICE: web.AppKey[PaymentService] = web.AppKey("payment_service")
 PAYMENT_POLLER: web.AppKey[PendingPaymentPoller] = web.AppKey("payment_poller")
 OUTBOX_DISPATCHER: web.AppKey[OutboxDispatcher] = web.AppKey("outbox_dispatcher")
+#: The trusted proxies' networks (``[server] trusted_proxies``; absent or empty: none).
+TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")

@@ -23,10 +23,9 @@ import structlog
 from aiohttp import web
 
 from adapters.networks import Address, Network, contains, parse_address
+from gateway.appkeys import TRUSTED_PROXIES
 from gateway.errors import InvalidValue
 
-#: The trusted proxies' networks (``app[TRUSTED_PROXIES]``; absent or empty: none).
-TRUSTED_PROXIES: web.AppKey[tuple[Network, ...]] = web.AppKey("trusted_proxies")
 #: The request's client address, once computed (``request[CLIENT_ADDRESS]``).
 CLIENT_ADDRESS: web.RequestKey[str | None] = web.RequestKey("client_address")
 

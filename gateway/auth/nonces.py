@@ -24,25 +24,30 @@ process; the gauges describe the latest one created.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import heapq
 import math
 import secrets
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+import structlog
 from aiohttp import web
 from prometheus_client import Gauge
 
-from gateway.appkeys import STORE
+from gateway.appkeys import SETTINGS, STORE
 from gateway.errors import InternalFault
 from gateway.store import StoreError
 
 if TYPE_CHECKING:
     from gateway.config import Settings
+
+_log = structlog.get_logger("gateway.nonces")
 
 NONCES_HELD = Gauge(
     "lienthong_nonce_store_entries", "Unexpired signature nonces held by the in-memory nonce store"
@@ -180,3 +185,29 @@ class SharedNonceStore:
             return await self._app[STORE].remember(client_id, nonce, when)
         except StoreError as exc:
             raise NonceStoreUnavailable(str(exc)) from exc
+
+
+async def nonce_purge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """``nonce_store = "store"``: delete expired nonce rows every
+    ``[server] nonce_purge_interval_seconds``, whether or not requests arrive."""
+    store = app[STORE]
+    interval = app[SETTINGS].server.nonce_purge_interval_seconds
+
+    async def purge_forever() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                purged = await store.purge_expired_nonces()
+            except Exception as exc:  # any database failure: the next round tries again
+                _log.warning("nonces.purge_failed", error=f"{type(exc).__name__}: {exc}")
+                continue
+            if purged:
+                _log.debug("nonces.purged", rows=purged)
+
+    task = asyncio.create_task(purge_forever(), name="nonce-purge")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

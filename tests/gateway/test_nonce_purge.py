@@ -6,8 +6,8 @@ import asyncio
 
 from aiohttp import web
 
-from gateway.app import nonce_purge_ctx
 from gateway.appkeys import SETTINGS, STORE
+from gateway.auth.nonces import nonce_purge_ctx
 from gateway.config import load_settings
 
 
