@@ -38,7 +38,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -50,6 +50,7 @@ from pydantic_settings import (
 
 from adapters.business.config import BusinessConfig
 from adapters.config import NetworkList, UpstreamResilience
+from adapters.payment.config import ProviderConfig
 from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.vnpay.config import VnpayConfig
 from adapters.population.config import PopulationConfig
@@ -374,13 +375,15 @@ class UpstreamsSection(_Section):
     dvcqg: DvcqgUpstream = Field(default_factory=DvcqgUpstream)
     vnpay: VnpayUpstream = Field(default_factory=VnpayUpstream)
 
-    def payment_provider(self, name: str) -> DvcqgUpstream | VnpayUpstream | None:
-        """The payment provider's section by name (None for a name that is no provider)."""
-        if name == "dvcqg":
-            return self.dvcqg
-        if name == "vnpay":
-            return self.vnpay
-        return None
+    def section(self, name: str) -> Any:
+        """The ``[upstreams.<name>]`` section of national system ``name`` (KeyError for none).
+
+        Its ``adapter`` is the system package's ``Config`` (or None when the system is
+        left out), which has ``ENDPOINTS`` and ``at_sandbox`` (:mod:`adapters.systems`).
+        """
+        if name not in type(self).model_fields:
+            raise KeyError(name)
+        return getattr(self, name)
 
 
 class BusinessesSection(_Section):
@@ -536,6 +539,13 @@ def _walk_secrets(value: Any, path: str) -> list[tuple[str, str]]:
     return found
 
 
+def _adapter_class(section: BaseModel) -> Any:
+    """The config class of an ``[upstreams.<system>]`` section's ``adapter``, also when the
+    section leaves it out (``adapter: BusinessConfig | None``)."""
+    annotation = type(section).model_fields["adapter"].annotation
+    return next(a for a in (get_args(annotation) or (annotation,)) if a is not type(None))
+
+
 def production_problems(settings: Settings) -> list[str]:
     """What makes ``settings`` unfit for production (empty when it is fit)."""
     if settings.environment != "production":
@@ -548,19 +558,15 @@ def production_problems(settings: Settings) -> list[str]:
     for path, secret in _walk_secrets(settings, ""):
         if secret in DEV_SECRETS or "change-me" in secret:
             problems.append(f"{path}: a dev-only secret is not allowed in production")
-    upstreams = settings.upstreams
-    business = upstreams.business.adapter
-    endpoints = {
-        "upstreams.population.adapter.endpoint": upstreams.population.adapter.endpoint,
-        "upstreams.business.adapter.base_url": business.base_url if business else None,
-    }
-    dvcqg, vnpay = upstreams.dvcqg.adapter, upstreams.vnpay.adapter
-    if settings.payments.enabled and dvcqg is not None:
-        endpoints["upstreams.dvcqg.adapter.base_url"] = dvcqg.base_url
-    if settings.payments.enabled and vnpay is not None:
-        endpoints["upstreams.vnpay.adapter.pay_url"] = vnpay.pay_url
-        endpoints["upstreams.vnpay.adapter.api_url"] = vnpay.api_url
-        endpoints["upstreams.vnpay.adapter.return_url"] = vnpay.return_url
+    endpoints: dict[str, str | None] = {}
+    for name in UpstreamsSection.model_fields:
+        section = settings.upstreams.section(name)
+        config_class = _adapter_class(section)
+        provider_off = section.adapter is None or not settings.payments.enabled
+        if issubclass(config_class, ProviderConfig) and provider_off:
+            continue  # a payment provider left out, or payments off, needs no address
+        for field in config_class.ENDPOINTS:
+            endpoints[f"upstreams.{name}.adapter.{field}"] = getattr(section.adapter, field, None)
     for client in settings.clients:
         if client.webhook is not None and _is_loopback_url(client.webhook.url):
             problems.append(

@@ -31,7 +31,9 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from adapters.business.config import BusinessConfig
 from adapters.business.sandbox_data import RawData, fixture_businesses, generated_businesses
+from adapters.serving import serve
 
 
 class Misbehaviour(BaseModel):
@@ -78,6 +80,20 @@ class NgspSandboxConfig(BaseModel):
     #: Raw ``Data`` objects added to (or replacing) the built-in ones, keyed by tax code.
     extra_businesses: dict[str, dict[str, Any]] = Field(default_factory=dict)
     misbehaviour: Misbehaviour = Field(default_factory=Misbehaviour)
+
+    @classmethod
+    def accepting(
+        cls, adapter: BusinessConfig | None, token_lifetime_seconds: float = 3600.0
+    ) -> NgspSandboxConfig:
+        """A sandbox that accepts exactly the credentials ``adapter`` is configured with
+        (None: the sandbox's defaults)."""
+        fields: dict[str, object] = {"token_lifetime_seconds": token_lifetime_seconds}
+        if adapter is not None:
+            for name in ("consumer_key", "consumer_secret", "client_id", "client_secret"):
+                value = getattr(adapter.oauth, name, None)
+                if value is not None:
+                    fields[name] = value.get_secret_value()
+        return cls.model_validate(fields)
 
 
 @dataclass
@@ -353,11 +369,4 @@ async def start_sandbox(
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[web.AppRunner, str]:
     """Serve the sandbox; returns the runner (``await runner.cleanup()`` to stop) and base URL."""
-    runner = web.AppRunner(
-        create_sandbox_app(config, clock=clock), access_log=None, shutdown_timeout=1.0
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_port = runner.addresses[0][1]
-    return runner, f"http://{host}:{bound_port}"
+    return await serve(create_sandbox_app(config, clock=clock), host, port, shutdown_timeout=1.0)

@@ -24,9 +24,10 @@ import datetime as dt
 import html
 import ipaddress
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import aiohttp
 import structlog
@@ -39,6 +40,12 @@ from adapters.http import make_session
 from adapters.payment.base import vietnam_now
 from adapters.payment.config import ProviderStatus
 from adapters.payment.sandbox_ledger import SandboxLedger, SandboxPayment
+from adapters.serving import serve as serve_app
+from adapters.serving import serving
+from adapters.systems import SandboxSite
+
+#: A provider sandbox's config class (``DvcqgSandboxConfig``, ``VnpaySandboxConfig``).
+ProviderSandboxConfig = TypeVar("ProviderSandboxConfig", bound=BaseModel)
 
 SettleOutcome = Literal["paid", "failed", "cancelled"]
 
@@ -424,13 +431,30 @@ async def slow_or_failing_status(core: SandboxCore) -> web.Response | None:
     return None
 
 
+@asynccontextmanager
+async def open_provider_sandbox(
+    name: str,
+    config_class: type[ProviderSandboxConfig],
+    start: Callable[[ProviderSandboxConfig, str, int], Awaitable[tuple[web.AppRunner, str]]],
+    protocol: BaseModel | None,
+    site: SandboxSite,
+) -> AsyncIterator[str]:
+    """Provider ``name``'s sandbox at ``site``: its wire settings ``protocol`` (the gateway's
+    adapter config: partner code, keys; None: the defaults), calling the gateway back at
+    ``site.gateway_url``. Each provider package's ``open_sandbox``; yields the base URL."""
+    fields: dict[str, object] = {
+        "callback_url": f"{site.gateway_url}/callbacks/{name}",
+        "return_url": f"{site.gateway_url}/pay/return/{name}",
+    }
+    if protocol is not None:
+        fields["protocol"] = protocol
+    sandbox = config_class.model_validate(fields)
+    async with serving(await start(sandbox, site.host, site.port)) as base_url:
+        yield base_url
+
+
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
     """Start ``app`` on ``host:port`` (0 = any free port); the runner and the base URL."""
     # Handlers are cancelled when the client goes away, so a slow status query that the
     # caller gave up on does not hold shutdown.
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_port = runner.addresses[0][1]
-    return runner, f"http://{host}:{bound_port}"
+    return await serve_app(app, host, port, handler_cancellation=True)

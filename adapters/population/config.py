@@ -8,7 +8,7 @@ read from a file (``*_file``), so deployments can mount them from a secret store
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -16,6 +16,8 @@ from adapters.config import TLSFiles, read_secret_file
 
 #: The WSDL shipped with this package (parsed once at start-up, never fetched).
 SHIPPED_WSDL = Path(__file__).with_name("dancu.wsdl")
+#: Where the sandbox serves the SOAP endpoint (and its WSDL, at ``?wsdl``).
+SANDBOX_PATH = "/dancu/ws"
 
 
 def _read_secret(path: Path) -> SecretStr:
@@ -121,6 +123,13 @@ class PopulationConfig(_Frozen):
     ndxp: NdxpHeaders = NdxpHeaders()
     ws_security: WsSecuritySettings = WsSecuritySettings()
     tls: TLSFiles | None = None
+
+    #: The fields naming the system's address (production wants https, not loopback).
+    ENDPOINTS: ClassVar[tuple[str, ...]] = ("endpoint",)
+
+    def at_sandbox(self, base_url: str, gateway_url: str | None = None) -> Self:
+        """This config aimed at the sandbox serving at ``base_url``."""
+        return self.model_copy(update={"endpoint": base_url + SANDBOX_PATH})
 
     def require_endpoint(self) -> str:
         """The endpoint URL, or a clear configuration error if none was given."""

@@ -53,6 +53,7 @@ from adapters.population.wsse_verify import (
     check_username_token,
 )
 from adapters.population.xml_safety import HostileXml, hardened_parser, parse_untrusted_xml
+from adapters.serving import serve
 
 OPERATIONS = (
     "TraCuuThongTinCongDan",
@@ -486,9 +487,4 @@ async def start_sandbox(
     The SOAP endpoint is ``base_url + config.path``. ``app_options`` go to
     :func:`create_sandbox_app` (``clock``, ``sleep``).
     """
-    runner = web.AppRunner(create_sandbox_app(config, **app_options), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_port = runner.addresses[0][1]
-    return runner, f"http://{host}:{bound_port}"
+    return await serve(create_sandbox_app(config, **app_options), host, port)

@@ -85,7 +85,7 @@ async def contract_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
             listeners,
             settings,
             session,
-            Peer(sandboxes.population_endpoint, session),
-            Peer(sandboxes.ngsp_base_url, session),
+            Peer(sandboxes.base_urls["population"], session),
+            Peer(sandboxes.base_urls["business"], session),
             tmp_path,
         )

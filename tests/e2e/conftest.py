@@ -17,13 +17,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from adapters.business.sandbox import NgspSandboxConfig
 from adapters.business.sandbox import start_sandbox as start_ngsp
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
 from gateway.auth.config import ClientConfig
 from gateway.auth.signatures import sign_request
 from gateway.config import Settings, load_settings
-from gateway.dev.embedded import ngsp_sandbox_config
 from gateway.dev.pki import init_dev_pki
 from gateway.server import Listeners, start_gateway
 
@@ -151,7 +151,11 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         settings = gateway_settings(
             pop_base + pop_cfg.path, "http://127.0.0.1:0", f"sqlite:///{tmp_path}/gw.db"
         )
-        ngsp_runner, ngsp_base = await start_ngsp(ngsp_sandbox_config(settings))
+        ngsp_runner, ngsp_base = await start_ngsp(
+            NgspSandboxConfig.accepting(
+                settings.upstreams.business.adapter, settings.sandbox.token_lifetime_seconds
+            )
+        )
         stack.push_async_callback(ngsp_runner.cleanup)
         settings = gateway_settings(
             pop_base + pop_cfg.path,

@@ -183,9 +183,7 @@ class PaymentHarness:
 
     def peer(self, provider: str) -> Peer:
         sandboxes = self.sandboxes
-        base = sandboxes.dvcqg_base_url if provider == "dvcqg" else sandboxes.vnpay_base_url
-        assert base is not None
-        return Peer(base, self.session)
+        return Peer(sandboxes.base_urls[provider], self.session)
 
     async def create(
         self,
@@ -430,8 +428,8 @@ async def harness(
             listeners,
             settings,
             session,
-            Peer(sandboxes.population_endpoint, session),
-            Peer(sandboxes.ngsp_base_url, session),
+            Peer(sandboxes.base_urls["population"], session),
+            Peer(sandboxes.base_urls["business"], session),
             tmp_path,
         )
         yield PaymentHarness(gateway, sandboxes, receiver, store_config, settings, stack)

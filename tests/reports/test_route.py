@@ -15,12 +15,12 @@ import aiohttp
 import openpyxl
 import pytest
 
+from adapters.business.sandbox import NgspSandboxConfig
 from adapters.business.sandbox import start_sandbox as start_ngsp
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
 from gateway.auth.config import ClientConfig
 from gateway.auth.signatures import sign_request
-from gateway.dev.embedded import ngsp_sandbox_config
 from gateway.dev.pki import init_dev_pki
 from gateway.reports.command import XLSX_TYPE
 from gateway.server import start_gateway
@@ -41,7 +41,11 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         stack.push_async_callback(pop_runner.cleanup)
         store_url = f"sqlite:///{tmp_path}/gw.db"
         first = gateway_settings(pop_base + pop_cfg.path, "http://127.0.0.1:0", store_url)
-        ngsp_runner, ngsp_base = await start_ngsp(ngsp_sandbox_config(first))
+        ngsp_runner, ngsp_base = await start_ngsp(
+            NgspSandboxConfig.accepting(
+                first.upstreams.business.adapter, first.sandbox.token_lifetime_seconds
+            )
+        )
         stack.push_async_callback(ngsp_runner.cleanup)
         settings = gateway_settings(
             pop_base + pop_cfg.path,

@@ -1,0 +1,37 @@
+"""Serving a sandbox peer on loopback: how every sandbox is started and stopped."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+
+
+async def serve(
+    app: web.Application, host: str, port: int, **runner_options: Any
+) -> tuple[web.AppRunner, str]:
+    """Start ``app`` on ``host:port`` (0 = any free port); the runner and the base URL.
+
+    ``runner_options`` go to :class:`aiohttp.web.AppRunner` (``shutdown_timeout``,
+    ``handler_cancellation``); the access log is off.
+    """
+    runner = web.AppRunner(app, access_log=None, **runner_options)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound_port = runner.addresses[0][1]
+    return runner, f"http://{host}:{bound_port}"
+
+
+@asynccontextmanager
+async def serving(
+    started: tuple[web.AppRunner, str],
+) -> AsyncIterator[str]:
+    """The base URL of a sandbox started by :func:`serve`; the sandbox stops on exit."""
+    runner, base_url = started
+    try:
+        yield base_url
+    finally:
+        await runner.cleanup()
