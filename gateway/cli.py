@@ -366,12 +366,11 @@ def _callback_source_warnings(settings: Settings) -> list[str]:
 
     if not settings.payments.enabled:
         return []
-    dvcqg, vnpay = settings.upstreams.dvcqg.adapter, settings.upstreams.vnpay.adapter
+    from adapters.systems import SYSTEMS
+
+    adapters = [(s.name, settings.upstreams.section(s.name).adapter) for s in SYSTEMS if s.payment]
     return callback_source_warnings(
-        [
-            ("dvcqg", dvcqg, dvcqg.base_url if dvcqg else ""),
-            ("vnpay", vnpay, vnpay.api_url if vnpay else ""),
-        ],
+        [(name, a, getattr(a, a.ENDPOINTS[0]) if a else "") for name, a in adapters],
         production=settings.environment == "production",
     )
 

@@ -38,22 +38,27 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path, PurePath
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-from adapters.business.config import BusinessConfig
 from adapters.config import NetworkList, UpstreamResilience
 from adapters.payment.config import ProviderConfig
-from adapters.payment.dvcqg.config import DvcqgConfig
-from adapters.payment.vnpay.config import VnpayConfig
-from adapters.population.config import PopulationConfig
+from adapters.systems import SYSTEMS, NationalSystem
 from gateway.audit.config import AuditConfig
 from gateway.auth.config import ClientConfig
 from gateway.errors import CommandRefused
@@ -336,54 +341,57 @@ class SandboxConfig(_Section):
     token_lifetime_seconds: float = 3600.0
 
 
-class PopulationUpstream(_Section):
-    """``[upstreams.population]``: the national population database (SOAP through NDXP)."""
+class Upstream(_Section):
+    """``[upstreams.<system>]``: one national system, the same shape for each.
 
-    adapter: PopulationConfig = Field(default_factory=PopulationConfig)
+    ``adapter`` is the system package's ``Config`` (:mod:`adapters.systems`); a system
+    whose ``adapter`` has no default (the business registry) is left out without its
+    ``adapter`` table (None).
+    """
+
+    adapter: Any = None
     resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
 
 
-class BusinessUpstream(_Section):
-    """``[upstreams.business]``: the national business registry (REST through NGSP)."""
-
-    #: None (no ``adapter`` table) leaves the business registry out.
-    adapter: BusinessConfig | None = None
-    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
-
-
-class DvcqgUpstream(_Section):
-    """``[upstreams.dvcqg]``: the national payment platform."""
-
-    #: None leaves the provider out.
-    adapter: DvcqgConfig | None = Field(default_factory=DvcqgConfig)
-    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
-
-
-class VnpayUpstream(_Section):
-    """``[upstreams.vnpay]``: VNPay 2.1.0."""
-
-    #: None leaves the provider out.
-    adapter: VnpayConfig | None = Field(default_factory=VnpayConfig)
-    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
+def _upstream(system: NationalSystem) -> type[Upstream]:
+    """The ``[upstreams.<system>]`` model: ``adapter`` typed as the package's ``Config``."""
+    config = system.adapter().Config  # importing the package loads only its config module
+    try:
+        config()
+        default: Any = Field(default_factory=config)
+    except ValidationError:
+        default = None  # no usable default: the system is off until configured
+    return create_model(
+        f"{system.name.title()}Upstream",
+        __base__=Upstream,
+        __doc__=f"``[upstreams.{system.name}]``: {system.title}.",
+        adapter=(config | None, default),
+    )
 
 
 class UpstreamsSection(_Section):
-    """``[upstreams]``: every national system, one shape each."""
+    """``[upstreams]``: every national system of :data:`adapters.systems.SYSTEMS`, one
+    ``[upstreams.<system>]`` (:class:`Upstream`) each."""
 
-    population: PopulationUpstream = Field(default_factory=PopulationUpstream)
-    business: BusinessUpstream = Field(default_factory=BusinessUpstream)
-    dvcqg: DvcqgUpstream = Field(default_factory=DvcqgUpstream)
-    vnpay: VnpayUpstream = Field(default_factory=VnpayUpstream)
-
-    def section(self, name: str) -> Any:
-        """The ``[upstreams.<name>]`` section of national system ``name`` (KeyError for none).
-
-        Its ``adapter`` is the system package's ``Config`` (or None when the system is
-        left out), which has ``ENDPOINTS`` and ``at_sandbox`` (:mod:`adapters.systems`).
-        """
+    def section(self, name: str) -> Upstream:
+        """The ``[upstreams.<name>]`` section of national system ``name`` (KeyError for none)."""
         if name not in type(self).model_fields:
             raise KeyError(name)
-        return getattr(self, name)
+        section: Upstream = getattr(self, name)
+        return section
+
+
+if TYPE_CHECKING:
+    Upstreams = UpstreamsSection
+else:
+    _SECTIONS = {system.name: _upstream(system) for system in SYSTEMS}
+    #: ``[upstreams]`` with one field per national system, from the one list of them.
+    Upstreams = create_model(
+        "Upstreams",
+        __base__=UpstreamsSection,
+        __doc__=UpstreamsSection.__doc__,
+        **{name: (model, Field(default_factory=model)) for name, model in _SECTIONS.items()},
+    )
 
 
 class BusinessesSection(_Section):
@@ -416,7 +424,7 @@ class Settings(BaseSettings):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     store: StoreSection = Field(default_factory=StoreSection)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    upstreams: UpstreamsSection = Field(default_factory=UpstreamsSection)
+    upstreams: Upstreams = Field(default_factory=Upstreams)
     businesses: BusinessesSection = Field(default_factory=BusinessesSection)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
     audit: AuditConfig = Field(default_factory=AuditConfig)

@@ -43,7 +43,8 @@ class BusinessConfig(BaseModel):
     timeout_seconds: float = Field(default=30.0, gt=0)
     tls: BusinessTLS | None = None
 
-    #: The fields naming the system's address (production wants https, not loopback).
+    #: The fields naming the system's address (production wants https, not loopback); the
+    #: first is the API the gateway calls.
     ENDPOINTS: ClassVar[tuple[str, ...]] = ("base_url",)
 
     def at_sandbox(self, base_url: str, gateway_url: str | None = None) -> Self:

@@ -124,7 +124,8 @@ class PopulationConfig(_Frozen):
     ws_security: WsSecuritySettings = WsSecuritySettings()
     tls: TLSFiles | None = None
 
-    #: The fields naming the system's address (production wants https, not loopback).
+    #: The fields naming the system's address (production wants https, not loopback); the
+    #: first is the API the gateway calls.
     ENDPOINTS: ClassVar[tuple[str, ...]] = ("endpoint",)
 
     def at_sandbox(self, base_url: str, gateway_url: str | None = None) -> Self:

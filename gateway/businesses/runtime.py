@@ -22,8 +22,8 @@ def businesses_slice(settings: Settings) -> Slice:
 
 
 async def business_ctx(app: web.Application) -> AsyncIterator[None]:
-    section = app[SETTINGS].upstreams.business
-    cfg = section.adapter
+    section = app[SETTINGS].upstreams.section("business")
+    cfg: business.Config | None = section.adapter
     if cfg is None:
         yield
         return

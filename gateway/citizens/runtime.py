@@ -23,8 +23,8 @@ def citizens_slice(settings: Settings) -> Slice:
 
 
 async def population_ctx(app: web.Application) -> AsyncIterator[None]:
-    section = app[SETTINGS].upstreams.population
-    cfg = section.adapter
+    section = app[SETTINGS].upstreams.section("population")
+    cfg: population.Config = section.adapter
     guard = UpstreamGuard(cfg.upstream_name, section.resilience)
     async with population.open_client(cfg, guard, fold_name=fold_for_request) as client:
         app[CITIZEN_SERVICE] = CitizenService(client)

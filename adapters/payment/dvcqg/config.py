@@ -104,7 +104,8 @@ class DvcqgConfig(ProviderConfig):
     #: Field of the create reply that carries the pay URL *(inferred)*.
     pay_url_field: str = "UrlThanhToan"
 
-    #: The fields naming the system's address (production wants https, not loopback).
+    #: The fields naming the system's address (production wants https, not loopback); the
+    #: first is the API the gateway calls.
     ENDPOINTS: ClassVar[tuple[str, ...]] = ("base_url",)
 
     def at_sandbox(self, base_url: str, gateway_url: str | None = None) -> Self:

@@ -38,8 +38,9 @@ class VnpayConfig(ProviderConfig):
     #: ``vnp_Command`` of the day list *(inferred: VNPay publishes no day-list API)*.
     list_command: str = "translist"
 
-    #: The fields naming the system's address (production wants https, not loopback).
-    ENDPOINTS: ClassVar[tuple[str, ...]] = ("pay_url", "api_url", "return_url")
+    #: The fields naming the system's address (production wants https, not loopback); the
+    #: first is the API the gateway calls.
+    ENDPOINTS: ClassVar[tuple[str, ...]] = ("api_url", "pay_url", "return_url")
 
     def at_sandbox(self, base_url: str, gateway_url: str | None = None) -> Self:
         """This config aimed at the VNPay sandbox serving at ``base_url`` (the paths kept);
