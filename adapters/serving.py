@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -35,3 +36,22 @@ async def serving(
         yield base_url
     finally:
         await runner.cleanup()
+
+
+def from_loopback(request: web.Request) -> bool:
+    """Whether the caller is on loopback: a sandbox's ``/_admin`` answers no one else."""
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body; 400 for anything else."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="body must be JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    return body

@@ -380,6 +380,10 @@ class UpstreamsSection(_Section):
         section: Upstream = getattr(self, name)
         return section
 
+    def sections(self) -> dict[str, Upstream]:
+        """Every national system's ``[upstreams.<name>]`` section, by name."""
+        return {name: self.section(name) for name in type(self).model_fields}
+
 
 if TYPE_CHECKING:
     Upstreams = UpstreamsSection
@@ -567,8 +571,7 @@ def production_problems(settings: Settings) -> list[str]:
         if secret in DEV_SECRETS or "change-me" in secret:
             problems.append(f"{path}: a dev-only secret is not allowed in production")
     endpoints: dict[str, str | None] = {}
-    for name in UpstreamsSection.model_fields:
-        section = settings.upstreams.section(name)
+    for name, section in settings.upstreams.sections().items():
         config_class = _adapter_class(section)
         provider_off = section.adapter is None or not settings.payments.enabled
         if issubclass(config_class, ProviderConfig) and provider_off:

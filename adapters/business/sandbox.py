@@ -18,7 +18,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import ipaddress
 import json
 import random
 import secrets
@@ -33,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from adapters.business.config import BusinessConfig
 from adapters.business.sandbox_data import RawData, fixture_businesses, generated_businesses
-from adapters.serving import serve
+from adapters.serving import from_loopback, serve
 
 
 class Misbehaviour(BaseModel):
@@ -326,13 +325,8 @@ SANDBOX = web.AppKey("ngsp_sandbox", NgspSandbox)
 async def _admin_loopback_only(
     request: web.Request, handler: Callable[[web.Request], Any]
 ) -> web.StreamResponse:
-    if request.path.startswith("/_admin/"):
-        try:
-            loopback = ipaddress.ip_address(request.remote or "").is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            return web.json_response({"error": "admin is loopback-only"}, status=403)
+    if request.path.startswith("/_admin/") and not from_loopback(request):
+        return web.json_response({"error": "admin is loopback-only"}, status=403)
     response: web.StreamResponse = await handler(request)
     return response
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
-import ipaddress
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -40,8 +39,8 @@ from adapters.http import make_session
 from adapters.payment.base import vietnam_now
 from adapters.payment.config import ProviderStatus
 from adapters.payment.sandbox_ledger import SandboxLedger, SandboxPayment
+from adapters.serving import from_loopback, json_object, serving
 from adapters.serving import serve as serve_app
-from adapters.serving import serving
 from adapters.systems import SandboxSite
 
 #: A provider sandbox's config class (``DvcqgSandboxConfig``, ``VnpaySandboxConfig``).
@@ -148,6 +147,15 @@ class SandboxWire(Protocol):
     def callback_closed(self, status: int, body: bytes) -> bool: ...
 
     def return_redirect(self, payment: SandboxPayment, variant: CallbackVariant) -> str: ...
+
+
+class ProviderSandboxSettings(Protocol):
+    """What the shared core reads of a provider sandbox's config."""
+
+    @property
+    def delivery(self) -> CallbackDelivery: ...
+    @property
+    def misbehaviour(self) -> Misbehaviour: ...
 
 
 class SandboxCore:
@@ -296,24 +304,9 @@ async def admin_loopback_only(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Refuse ``/_admin`` to anything but a loopback client."""
-    if request.path.startswith("/_admin"):
-        try:
-            loopback = ipaddress.ip_address(request.remote or "").is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise web.HTTPForbidden(text="admin is loopback-only")
+    if request.path.startswith("/_admin") and not from_loopback(request):
+        raise web.HTTPForbidden(text="admin is loopback-only")
     return await handler(request)
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body must be JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return body
 
 
 async def pay_page(request: web.Request) -> web.Response:
@@ -342,7 +335,7 @@ async def pay_form(request: web.Request) -> web.Response:
 async def admin_misbehaviour(request: web.Request) -> web.Response:
     core = request.app[SANDBOX_CORE]
     if request.method == "POST":
-        changes = await _json_body(request)
+        changes = await json_object(request)
         try:
             core.misbehaviour = type(core.default_misbehaviour).model_validate(
                 {**core.misbehaviour.model_dump(), **changes}
@@ -365,7 +358,7 @@ async def admin_stats(request: web.Request) -> web.Response:
 async def admin_pay(request: web.Request) -> web.Response:
     """``{reference, outcome: paid|failed|cancelled, amount?}``: settle without the HTML page."""
     core = request.app[SANDBOX_CORE]
-    body = await _json_body(request)
+    body = await json_object(request)
     payment = core.ledger.find(str(body.get("reference", "")))
     if payment is None or not payment.page_key:
         raise web.HTTPNotFound(text="no such payment (VNPay: open the pay URL first)")
@@ -386,7 +379,7 @@ async def admin_pay(request: web.Request) -> web.Response:
 async def admin_seed(request: web.Request) -> web.Response:
     """``{day: YYYY-MM-DD, count, amount?, status?}``: synthetic settled rows for a day."""
     core = request.app[SANDBOX_CORE]
-    body = await _json_body(request)
+    body = await json_object(request)
     try:
         day = dt.date.fromisoformat(str(body["day"]))
         count = int(body["count"])
@@ -400,10 +393,26 @@ async def admin_seed(request: web.Request) -> web.Response:
     return web.json_response({"day": day.isoformat(), "size": core.ledger.day_size(day)})
 
 
-def build_sandbox_app(core: SandboxCore) -> web.Application:
-    """The app with the shared routes; the provider module adds its own API routes."""
+#: A provider sandbox's wire (``DvcqgSandboxWire``, ``VnpaySandboxWire``).
+W = TypeVar("W", bound=SandboxWire)
+
+
+def build_sandbox_app(
+    wire: W,
+    wire_key: web.AppKey[W],
+    config: ProviderSandboxSettings,
+    *,
+    sleep: Sleep,
+    clock: Clock,
+) -> web.Application:
+    """The app with the shared routes and ``wire`` at ``wire_key``; the provider module adds
+    its own API routes. ``config`` is the sandbox's config (its delivery and misbehaviour)."""
+    core = SandboxCore(
+        wire, delivery=config.delivery, misbehaviour=config.misbehaviour, sleep=sleep, clock=clock
+    )
     app = web.Application(middlewares=[admin_loopback_only])
     app[SANDBOX_CORE] = core
+    app[wire_key] = wire
 
     async def session_ctx(app: web.Application) -> Any:
         core.session = make_session()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import ipaddress
 import random
 import re
 import time
@@ -53,7 +52,7 @@ from adapters.population.wsse_verify import (
     check_username_token,
 )
 from adapters.population.xml_safety import HostileXml, hardened_parser, parse_untrusted_xml
-from adapters.serving import serve
+from adapters.serving import from_loopback, serve
 
 OPERATIONS = (
     "TraCuuThongTinCongDan",
@@ -427,11 +426,7 @@ async def wsdl_document(request: web.Request) -> web.Response:
 
 
 def _loopback_only(request: web.Request) -> None:
-    try:
-        allowed = ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        allowed = False
-    if not allowed:
+    if not from_loopback(request):
         raise web.HTTPForbidden(text="the sandbox admin answers loopback callers only")
 
 

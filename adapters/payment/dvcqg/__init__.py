@@ -1,9 +1,6 @@
 """The national payment platform (Nền tảng thanh toán của Cổng DVCQG): JSON + ``MaXacThuc``.
 
-The package's three names, the same in every national system's package
-(:mod:`adapters.systems`): ``Config``, ``open_client``, ``open_sandbox``. Importing
-the package loads only its config module; the client and the sandbox are imported
-when first opened.
+Exports the three names of :mod:`adapters.systems`.
 """
 
 from __future__ import annotations

@@ -38,7 +38,6 @@ from adapters.payment.sandbox_kit import (
     Misbehaviour,
     OutboundCallback,
     ReportedAs,
-    SandboxCore,
     build_sandbox_app,
     render_pay_page,
     serve,
@@ -47,6 +46,7 @@ from adapters.payment.sandbox_kit import (
 from adapters.payment.sandbox_ledger import SandboxPayment
 from adapters.payment.vnpay import checksum
 from adapters.payment.vnpay.config import VnpayConfig
+from adapters.serving import json_object
 
 #: (vnp_ResponseCode, vnp_TransactionStatus) the sandbox reports for each state.
 WIRE_CODES: dict[ProviderStatus, tuple[str, str]] = {
@@ -235,12 +235,7 @@ async def open_pay_url(request: web.Request) -> web.Response:
 
 async def merchant_api(request: web.Request) -> web.Response:
     """The merchant web API: ``querydr`` and ``translist`` by ``vnp_Command``."""
-    try:
-        message = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body must be JSON") from None
-    if not isinstance(message, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
+    message = await json_object(request)
     command = message.get("vnp_Command")
     if command == "querydr":
         return await _querydr(request, message)
@@ -335,11 +330,7 @@ def create_sandbox_app(
 ) -> web.Application:
     """The sandbox VNPay as an aiohttp app (served at the paths of the client's URLs)."""
     wire = VnpaySandboxWire(config)
-    core = SandboxCore(
-        wire, delivery=config.delivery, misbehaviour=config.misbehaviour, sleep=sleep, clock=clock
-    )
-    app = build_sandbox_app(core)
-    app[WIRE] = wire
+    app = build_sandbox_app(wire, WIRE, config, sleep=sleep, clock=clock)
     app.router.add_get(urlsplit(config.protocol.pay_url).path, open_pay_url)
     app.router.add_post(urlsplit(config.protocol.api_url).path, merchant_api)
     return app
