@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
+from multidict import MultiDictProxy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from adapters.business.config import BusinessConfig
@@ -194,13 +195,20 @@ class NgspSandbox:
 
     # --- token endpoints ---------------------------------------------------------
 
-    async def ngsp_token(self, request: web.Request) -> web.Response:
+    async def _token_form(self, request: web.Request) -> MultiDictProxy[str | Any] | web.Response:
+        """A client-credentials token request's form, or the OAuth2 error that answers it."""
         self.stats.token_requests += 1
         if self.misbehaviour.token_endpoint_down:
             return self._oauth_error(503, "temporarily_unavailable")
         form = await request.post()
         if form.get("grant_type") != "client_credentials":
             return self._oauth_error(400, "unsupported_grant_type")
+        return form
+
+    async def ngsp_token(self, request: web.Request) -> web.Response:
+        form = await self._token_form(request)
+        if isinstance(form, web.Response):
+            return form
         scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
         try:
             key, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
@@ -214,12 +222,9 @@ class NgspSandbox:
         return self._issue("ngsp", scope=None)
 
     async def lgsp_token(self, request: web.Request) -> web.Response:
-        self.stats.token_requests += 1
-        if self.misbehaviour.token_endpoint_down:
-            return self._oauth_error(503, "temporarily_unavailable")
-        form = await request.post()
-        if form.get("grant_type") != "client_credentials":
-            return self._oauth_error(400, "unsupported_grant_type")
+        form = await self._token_form(request)
+        if isinstance(form, web.Response):
+            return form
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         if not (
             isinstance(client_id, str)

@@ -272,6 +272,11 @@ _SETTLE_OUTCOMES: dict[str, SettleOutcome] = {
 SANDBOX_CORE = web.AppKey("payment_sandbox_core", SandboxCore)
 
 
+def corrupt_digest(digest: str) -> str:
+    """``digest`` with its last character changed: a checksum that no longer matches."""
+    return digest[:-1] + ("0" if digest[-1] != "0" else "1")
+
+
 def render_pay_page(title: str, payment: SandboxPayment, action: str) -> web.Response:
     """The payer's page: what is paid, a Pay and a Cancel button (plain forms)."""
     settled = payment.status is not ProviderStatus.PENDING

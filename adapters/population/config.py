@@ -20,8 +20,12 @@ SHIPPED_WSDL = Path(__file__).with_name("dancu.wsdl")
 SANDBOX_PATH = "/dancu/ws"
 
 
-def _read_secret(path: Path) -> SecretStr:
-    return SecretStr(read_secret_file(path))
+def _secrets_from_files(model: BaseModel, *names: str) -> None:
+    """Each secret ``name`` not given inline read from its ``<name>_file``, when that is set."""
+    for name in names:
+        path = getattr(model, f"{name}_file")
+        if path is not None and getattr(model, name) is None:
+            object.__setattr__(model, name, SecretStr(read_secret_file(path)))
 
 
 class _Frozen(BaseModel):
@@ -57,10 +61,7 @@ class NdxpHeaders(_Frozen):
 
     @model_validator(mode="after")
     def _load_secret_files(self) -> Self:
-        if self.api_key_file is not None and self.api_key is None:
-            object.__setattr__(self, "api_key", _read_secret(self.api_key_file))
-        if self.basic_secret_file is not None and self.basic_secret is None:
-            object.__setattr__(self, "basic_secret", _read_secret(self.basic_secret_file))
+        _secrets_from_files(self, "api_key", "basic_secret")
         return self
 
     @property
@@ -78,8 +79,7 @@ class UsernameTokenSettings(_Frozen):
 
     @model_validator(mode="after")
     def _load_password_file(self) -> Self:
-        if self.password_file is not None and self.password is None:
-            object.__setattr__(self, "password", _read_secret(self.password_file))
+        _secrets_from_files(self, "password")
         if self.password is None:
             raise ValueError("a UsernameToken needs password or password_file")
         return self

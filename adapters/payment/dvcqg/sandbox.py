@@ -38,6 +38,7 @@ from adapters.payment.sandbox_kit import (
     OutboundCallback,
     ReportedAs,
     build_sandbox_app,
+    corrupt_digest,
     serve,
     slow_or_failing_status,
 )
@@ -60,10 +61,6 @@ class DvcqgSandboxConfig(BaseModel):
     verify_answers: bool = True
     delivery: CallbackDelivery = Field(default_factory=CallbackDelivery)
     misbehaviour: Misbehaviour = Field(default_factory=Misbehaviour)
-
-
-def _corrupt(digest: str) -> str:
-    return digest[:-1] + ("0" if digest[-1] != "0" else "1")
 
 
 class DvcqgSandboxWire:
@@ -109,7 +106,7 @@ class DvcqgSandboxWire:
     def callback(self, payment: SandboxPayment, variant: CallbackVariant) -> OutboundCallback:
         message = self.result_message(payment, variant.status, variant.reported)
         if variant.corrupt:
-            message["MaXacThuc"] = _corrupt(str(message["MaXacThuc"]))
+            message["MaXacThuc"] = corrupt_digest(str(message["MaXacThuc"]))
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
         return OutboundCallback("POST", self.config.callback_url, body, "application/json")
 
@@ -128,7 +125,7 @@ class DvcqgSandboxWire:
     def return_redirect(self, payment: SandboxPayment, variant: CallbackVariant) -> str:
         message = self.result_message(payment, payment.status, variant.reported)
         if variant.corrupt:
-            message["MaXacThuc"] = _corrupt(str(message["MaXacThuc"]))
+            message["MaXacThuc"] = corrupt_digest(str(message["MaXacThuc"]))
         separator = "&" if "?" in payment.return_url else "?"
         return payment.return_url + separator + urlencode({k: str(v) for k, v in message.items()})
 

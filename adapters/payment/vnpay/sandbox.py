@@ -39,6 +39,7 @@ from adapters.payment.sandbox_kit import (
     OutboundCallback,
     ReportedAs,
     build_sandbox_app,
+    corrupt_digest,
     render_pay_page,
     serve,
     slow_or_failing_status,
@@ -101,10 +102,6 @@ class VnpaySandboxConfig(BaseModel):
         return value
 
 
-def _corrupt(digest: str) -> str:
-    return digest[:-1] + ("0" if digest[-1] != "0" else "1")
-
-
 class VnpaySandboxWire:
     """How VNPay's IPNs and returns look, and which IPN answers close them."""
 
@@ -161,7 +158,7 @@ class VnpaySandboxWire:
     def signed_query(self, params: dict[str, str], *, corrupt: bool) -> str:
         digest = checksum.secure_hash(params, self.secret)
         if corrupt:
-            digest = _corrupt(digest)
+            digest = corrupt_digest(digest)
         return f"{checksum.canonical_query(params)}&vnp_SecureHash={digest}"
 
     def callback(self, payment: SandboxPayment, variant: CallbackVariant) -> OutboundCallback:
