@@ -6,8 +6,9 @@ are :class:`pydantic.SecretStr` and can come from files (``*_file`` keys) so tha
 real deployment keeps them out of the TOML.
 
 Every national system has the same shape, ``[upstreams.<system>]`` with its
-``adapter`` table (the adapter's own config class) and its ``resilience`` table
-(:class:`adapters.config.UpstreamResilience`). Durations are ``*_seconds`` (day-scale
+``adapter`` table (the system package's ``Config``) and its ``resilience`` table
+(:class:`adapters.config.UpstreamResilience`): one :class:`Upstream` section per
+system of :data:`adapters.systems.SYSTEMS`, built from that list. Durations are ``*_seconds`` (day-scale
 retention periods, set by policy in days, are ``*_days``). A key of an older shape
 is refused with a line naming its new key (:func:`moved_keys`), never ignored.
 
@@ -26,9 +27,10 @@ changes. Defaults are never rewritten: only keys the configuration sets.
 
 :func:`production_problems` lists what a production config must not contain.
 
-A config module: it imports nothing but the standard library, pydantic and other
-config modules (tests/test_architecture.py), so that reading a configuration loads
-no implementation.
+A config module: it imports nothing but the standard library, pydantic, other
+config modules and the list of national systems (each system's ``Config`` through
+its package, which loads only its config module; tests/test_architecture.py), so
+that reading a configuration loads no implementation.
 """
 
 from __future__ import annotations
