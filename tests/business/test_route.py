@@ -26,7 +26,7 @@ async def gateway(
 ) -> TestClient[web.Request, web.Application]:
     client, _ = make_client(ngsp, session)
     app = web.Application(middlewares=[problem_middleware])
-    app[BUSINESS_SERVICE] = BusinessService(client, ttl_seconds=600, clock=ngsp.clock)
+    app[BUSINESS_SERVICE] = BusinessService(client, ttl_seconds=600, clock=ngsp.clock.monotonic)
     app.add_routes(routes)
     return await aiohttp_client(app)
 

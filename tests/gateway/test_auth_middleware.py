@@ -26,6 +26,7 @@ from gateway.auth.middleware import (
 from gateway.auth.nonces import InMemoryNonceStore
 from gateway.auth.signatures import sign_request
 from gateway.problems import PROBLEM_BASE, Problem
+from tests.support.clock import FakeClock
 
 NOW = 1_800_000_000.0
 MOTCUA_OLD = "motcua-demo-old-secret"
@@ -33,16 +34,6 @@ MOTCUA_NEW = "motcua-demo-secret-change-me"
 PORTAL = "portal-demo-secret-change-me"
 TIGHT = "tight-demo-secret"
 MAX_BODY = 1024
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def demo_registry() -> ClientRegistry:
@@ -154,7 +145,9 @@ def rate_clock() -> FakeClock:
 
 @pytest.fixture
 async def base_url(clock: FakeClock, rate_clock: FakeClock) -> AsyncIterator[str]:
-    async with serving(build_app(demo_registry(), clock=clock, rate_clock=rate_clock)) as url:
+    async with serving(
+        build_app(demo_registry(), clock=clock.time, rate_clock=rate_clock.monotonic)
+    ) as url:
         yield url
 
 
@@ -319,7 +312,7 @@ async def test_rate_limit_answers_429_with_retry_after(
     assert (status, problem_type(body)) == (429, "rate-limited")
     assert headers["Retry-After"] == "1"
     assert any(e["event"] == "security.rate_limited" for e in events)
-    rate_clock.now += 1.0
+    rate_clock.advance(1.0)
     assert (await one())[0] == 200
 
 
