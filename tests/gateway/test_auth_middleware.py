@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -27,6 +26,7 @@ from gateway.auth.nonces import InMemoryNonceStore
 from gateway.auth.signatures import sign_request
 from gateway.problems import PROBLEM_BASE, Problem
 from tests.support.clock import FakeClock
+from tests.support.gateway import serving
 
 NOW = 1_800_000_000.0
 MOTCUA_OLD = "motcua-demo-old-secret"
@@ -113,21 +113,6 @@ def build_app(
     app.router.add_post("/v1/admin", items, name="test.admin")
     app.router.add_get("/healthz", healthz)
     return app
-
-
-@asynccontextmanager
-async def serving(app: web.Application, ssl_context: Any = None) -> AsyncIterator[str]:
-    """Run ``app`` on 127.0.0.1 (port 0); yield its base URL; stop it afterwards."""
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
-        scheme = "https" if ssl_context is not None else "http"
-        yield f"{scheme}://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
 
 
 Send = Callable[..., Awaitable[tuple[int, dict[str, str], dict[str, Any]]]]
