@@ -8,9 +8,10 @@ real deployment keeps them out of the TOML.
 Every national system has the same shape, ``[upstreams.<system>]`` with its
 ``adapter`` table (the system package's ``Config``) and its ``resilience`` table
 (:class:`adapters.config.UpstreamResilience`): one :class:`Upstream` section per
-system of :data:`adapters.systems.SYSTEMS`, built from that list. Durations are ``*_seconds`` (day-scale
-retention periods, set by policy in days, are ``*_days``). A key of an older shape
-is refused with a line naming its new key (:func:`moved_keys`), never ignored.
+system of :data:`adapters.systems.SYSTEMS`, built from that list. Durations are
+``*_seconds`` (day-scale retention periods, set by policy in days, are ``*_days``). A
+key of an older shape is refused with a line naming its new key (:func:`moved_keys`),
+never ignored.
 
 Systemd credentials: a unit with
 ``LoadCredential=vnpay-hash-secret:/etc/lienthong/credentials/vnpay``
