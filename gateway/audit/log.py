@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from types import TracebackType
 from typing import Unpack
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -21,11 +20,11 @@ from gateway.audit.checkpoints import CheckpointTicker
 from gateway.audit.config import AuditConfig
 from gateway.audit.null import RecordFields
 from gateway.audit.signing import AuditKeys, Checkpoint
-from gateway.audit.writer import AuditWriter
+from gateway.audit.writer import AuditWriter, StartStop
 from gateway.store import Clock, Store
 
 
-class AuditLog:
+class AuditLog(StartStop):
     """One instance's audit chain while the gateway runs: the writer and its ticker."""
 
     def __init__(
@@ -87,12 +86,3 @@ class AuditLog:
         """Stop the ticker, then the writer (its ``audit.stop`` record and last checkpoint)."""
         await self.ticker.stop()
         await self.writer.stop()
-
-    async def __aenter__(self) -> AuditLog:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()

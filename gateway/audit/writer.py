@@ -54,10 +54,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Unpack
+from typing import Any, Self, Unpack
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -182,7 +183,26 @@ class _Head:
     checkpointed_seq: int = 0
 
 
-class AuditWriter:
+class StartStop(ABC):
+    """``async with``: started on entry, stopped on exit (the writer, the audit log)."""
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+class AuditWriter(StartStop):
     """Appends to the audit chain of one instance and checkpoints it, one commit at a time."""
 
     def __init__(
@@ -316,15 +336,6 @@ class AuditWriter:
             )
             return
         _log.info("audit.stopped", instance=self.instance_id, head_seq=self._head.seq)
-
-    async def __aenter__(self) -> AuditWriter:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     # -- appending --------------------------------------------------------------------------
 
