@@ -16,8 +16,9 @@ from gateway.audit.export import export_audit_log, verify_export
 from gateway.audit.log import AuditLog
 from gateway.audit.signing import AuditKeys, key_id, load_signing_key
 from gateway.store import Store, StoreConfig
+from tests.support.clock import FakeClock
 
-from .conftest import FakeClock, append_some
+from .conftest import append_some
 
 
 def _new_key(path: Path) -> Path:

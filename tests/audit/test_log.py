@@ -23,8 +23,9 @@ from gateway.audit.log import AuditLog
 from gateway.audit.middleware import audit_operator
 from gateway.audit.writer import AuditLogClosed
 from gateway.store import Store, StoreConfig
+from tests.support.clock import FakeClock
 
-from .conftest import CITIZEN_ID, CITIZEN_NAME, FakeClock, append_some, verify
+from .conftest import CITIZEN_ID, CITIZEN_NAME, append_some, verify
 
 
 async def test_concurrent_appends_form_one_sequential_chain(

@@ -8,8 +8,9 @@ from gateway.audit.archive import archive
 from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.store import Store
+from tests.support.clock import FakeClock
 
-from .conftest import FakeClock, append_some, verify
+from .conftest import append_some, verify
 from .test_log import crash
 
 
