@@ -29,6 +29,7 @@ from gateway.store.base import (
     StoreError,
     Unit,
     drive_async,
+    migrated,
     to_us,
 )
 from gateway.store.config import StoreConfig
@@ -129,13 +130,7 @@ class PostgresStore:
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
-        store = cls(config, clock, pool)
-        try:
-            await store._migrate()
-        except BaseException:
-            await store.close()
-            raise
-        return store
+        return await migrated(cls(config, clock, pool))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTransaction]:

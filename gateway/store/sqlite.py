@@ -51,6 +51,7 @@ from gateway.store.base import (
     StoreError,
     Unit,
     drive,
+    migrated,
     to_us,
 )
 from gateway.store.config import StoreConfig
@@ -82,11 +83,25 @@ def _sql(sql: str) -> str:
     return _PARAM.sub(r"?\1", sql)
 
 
-class _SQLiteTransaction:
-    """The open ``BEGIN IMMEDIATE`` transaction on the writer connection."""
+class _Reads:
+    """``fetch_one`` and ``fetch_all`` on the connection in ``_read_on``."""
+
+    _read_on: aiosqlite.Connection
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        rows = await self.fetch_all(sql, *params)
+        return rows[0] if rows else None
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        rows = await self._read_on.execute_fetchall(_sql(sql), params)
+        return [dict(row) for row in rows]
+
+
+class _SQLiteTransaction(_Reads):
+    """The open ``BEGIN IMMEDIATE`` transaction on the writer connection (it reads there too)."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+        self._conn = self._read_on = conn
 
     async def execute(self, sql: str, *params: Any) -> int:
         cursor = await self._conn.execute(_sql(sql), params)
@@ -94,14 +109,6 @@ class _SQLiteTransaction:
             return int(cursor.rowcount)
         finally:
             await cursor.close()
-
-    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        rows = await self.fetch_all(sql, *params)
-        return rows[0] if rows else None
-
-    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        rows = await self._conn.execute_fetchall(_sql(sql), params)
-        return [dict(row) for row in rows]
 
 
 async def _to_completion(operation: Awaitable[Any]) -> Any:
@@ -187,8 +194,8 @@ def _run_group(conn: sqlite3.Connection, group: list[_Queued]) -> list[tuple[boo
     return outcomes
 
 
-class SQLiteStore:
-    """The store on one SQLite file."""
+class SQLiteStore(_Reads):
+    """The store on one SQLite file (reads outside a transaction on the reader connection)."""
 
     dialect = SQLITE_DIALECT
 
@@ -202,7 +209,7 @@ class SQLiteStore:
         self.config = config
         self.clock = clock
         self._writer = writer
-        self._reader = reader
+        self._reader = self._read_on = reader
         self._write_lock = asyncio.Lock()
         self._nonces = NonceBatcher(clock, self._remember_batch)
         self._queue: list[_Queued] = []
@@ -221,13 +228,7 @@ class SQLiteStore:
         except BaseException:
             await writer.close()
             raise
-        store = cls(config, clock, writer, reader)
-        try:
-            await store._migrate()
-        except BaseException:
-            await store.close()
-            raise
-        return store
+        return await migrated(cls(config, clock, writer, reader))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SQLiteTransaction]:
@@ -289,14 +290,6 @@ class SQLiteStore:
         """Leave the single writer connection outside any transaction, whatever happened."""
         if self._writer.in_transaction:
             await _to_completion(self._writer.rollback())
-
-    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        rows = await self.fetch_all(sql, *params)
-        return rows[0] if rows else None
-
-    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        rows = await self._reader.execute_fetchall(_sql(sql), params)
-        return [dict(row) for row in rows]
 
     async def ping(self) -> None:
         try:
