@@ -32,6 +32,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Protocol
 
 from gateway.errors import CommandRefused
 from gateway.reports.period import WEEK_US, Period
@@ -109,8 +110,24 @@ class PaymentRow:
         return statistics.median(self.waits_s) if self.waits_s else None
 
 
+class _Calls(Protocol):
+    @property
+    def calls(self) -> int: ...
+
+    @property
+    def answered(self) -> int: ...
+
+
+class _ShareAnswered:
+    """The share of calls the system answered (a week's, or the period's)."""
+
+    @property
+    def share(self: _Calls) -> float | None:
+        return self.answered / self.calls if self.calls else None
+
+
 @dataclass
-class WeekAvailability:
+class WeekAvailability(_ShareAnswered):
     """One week of one national system."""
 
     first: date
@@ -119,13 +136,9 @@ class WeekAvailability:
     answered: int = 0
     breaker_minutes: int = 0
 
-    @property
-    def share(self) -> float | None:
-        return self.answered / self.calls if self.calls else None
-
 
 @dataclass
-class SystemAvailability:
+class SystemAvailability(_ShareAnswered):
     """A national system over the period, week by week."""
 
     system: str
@@ -142,10 +155,6 @@ class SystemAvailability:
     @property
     def breaker_minutes(self) -> int:
         return sum(w.breaker_minutes for w in self.weeks)
-
-    @property
-    def share(self) -> float | None:
-        return self.answered / self.calls if self.calls else None
 
 
 @dataclass
