@@ -36,7 +36,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,7 +54,7 @@ from gateway.store.base import (
     to_us,
 )
 from gateway.store.config import StoreConfig
-from gateway.store.nonces import NonceBatcher, NonceItem, NonceKey, purge, remember_in
+from gateway.store.nonces import NonceBatcher, NonceItem, NonceKey, StoreNonces, remember_in
 from gateway.store.schema import apply_migrations
 
 _PARAM = re.compile(r"\$(\d+)")
@@ -194,7 +193,7 @@ def _run_group(conn: sqlite3.Connection, group: list[_Queued]) -> list[tuple[boo
     return outcomes
 
 
-class SQLiteStore(_Reads):
+class SQLiteStore(_Reads, StoreNonces):
     """The store on one SQLite file (reads outside a transaction on the reader connection)."""
 
     dialect = SQLITE_DIALECT
@@ -297,16 +296,9 @@ class SQLiteStore(_Reads):
         except (sqlite3.Error, ValueError) as exc:
             raise StoreError(f"SQLite does not answer: {exc}") from exc
 
-    async def remember(self, client_id: str, nonce: str, expires_at: datetime) -> bool:
-        return await self._nonces.remember(client_id, nonce, to_us(expires_at))
-
     async def _remember_batch(self, items: Sequence[NonceItem], now_us: int) -> set[NonceKey]:
         async with self.transaction() as tx:
             return await remember_in(tx, items, now_us)
-
-    async def purge_expired_nonces(self) -> int:
-        async with self.transaction() as tx:
-            return await purge(tx, self.clock)
 
     async def close(self) -> None:
         await self._nonces.close()
