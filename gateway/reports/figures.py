@@ -194,6 +194,11 @@ def _upstream_system(dialect: str) -> str:
     return "split_part(operation, '.', 1)"
 
 
+def _records(kind: str) -> str:
+    """``FROM`` the audit records of ``kind`` in the period (``$1``/``$2``: its bounds in µs)."""
+    return f" FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = '{kind}'"
+
+
 def inbound_sql(dialect: str) -> str:
     """Inbound records of the three operations, grouped (``$1``/``$2``: the period in µs).
 
@@ -210,9 +215,9 @@ def inbound_sql(dialect: str) -> str:
         )
         fields = f"json_build_array({parts}, {_json_text(dialect, 'verdict')})::text"
     return (
-        f"SELECT operation, {fields} AS fields, status, COUNT(*) AS n"  # noqa: S608 (fixed text)
-        " FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = 'inbound'"
-        f" AND operation IN ('{VERIFY}', '{CITIZEN_LOOKUP}', '{BUSINESS_LOOKUP}')"
+        f"SELECT operation, {fields} AS fields, status, COUNT(*) AS n"
+        + _records("inbound")
+        + f" AND operation IN ('{VERIFY}', '{CITIZEN_LOOKUP}', '{BUSINESS_LOOKUP}')"
         " GROUP BY 1, 2, 3"
     )
 
@@ -220,19 +225,16 @@ def inbound_sql(dialect: str) -> str:
 def upstream_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
-        f"SELECT {system} AS system, (time_us - $1) / {WEEK_US} AS week,"  # noqa: S608
-        " outcome, COUNT(*) AS n FROM audit_records"
-        " WHERE time_us >= $1 AND time_us < $2 AND kind = 'upstream'"
-        " GROUP BY 1, 2, 3"
+        f"SELECT {system} AS system, (time_us - $1) / {WEEK_US} AS week,"
+        f" outcome, COUNT(*) AS n{_records('upstream')} GROUP BY 1, 2, 3"
     )
 
 
 def breaker_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
-        f"SELECT DISTINCT {system} AS system, time_us / {_MINUTE_US} AS minute"  # noqa: S608
-        " FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = 'upstream'"
-        f" AND outcome = '{CIRCUIT_OPEN}'"
+        f"SELECT DISTINCT {system} AS system, time_us / {_MINUTE_US} AS minute"
+        f"{_records('upstream')} AND outcome = '{CIRCUIT_OPEN}'"
     )
 
 
