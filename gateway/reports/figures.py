@@ -17,12 +17,15 @@ time it reaches Python. What each figure counts:
   provider, counted by their status now. Amount collected: ``paid_amount`` (else
   ``amount``) of those ``paid``. Time to payment: ``updated_at − created_at`` of
   the ``paid`` ones (a paid payment changes no more unless it goes to review).
-* **Availability** per national system (the part of ``upstream`` records'
+* **Availability** per national system (the part of an upstream exchange's
   operation before the dot): calls, calls answered (outcome ``ok`` or
   ``not_found``: the system answered) and the minutes in which its circuit
   breaker refused at least one call (outcome ``circuit_open``), per week of the
-  period. Upstream records carry no agency: availability is the whole gateway's
-  even when the report is for one agency.
+  period. The exchanges are those folded into ``inbound`` records
+  (``detail.upstream``, a list; at the inbound record's time) and, from chains
+  written before they were folded, the ``upstream`` records. Exchanges carry no
+  agency: availability is the whole gateway's even when the report is for one
+  agency.
 """
 
 from __future__ import annotations
@@ -185,6 +188,29 @@ def _upstream_system(dialect: str) -> str:
     return "split_part(operation, '.', 1)"
 
 
+def _exchanges(dialect: str) -> str:
+    """Every upstream exchange of the period as ``(operation, outcome, time_us)``: folded
+    into ``inbound`` records (``detail.upstream``) and older chains' ``upstream`` records."""
+    if dialect == "sqlite":
+        folded = (
+            "SELECT json_extract(u.value, '$.operation') AS operation,"
+            " json_extract(u.value, '$.outcome') AS outcome, a.time_us"
+            " FROM audit_records a, json_each(a.detail, '$.upstream') u"
+        )
+    else:
+        folded = (
+            "SELECT u.value ->> 'operation' AS operation, u.value ->> 'outcome' AS outcome,"
+            " a.time_us FROM audit_records a"
+            " CROSS JOIN LATERAL jsonb_array_elements((a.detail::jsonb) -> 'upstream') u"
+        )
+    return (
+        f"({folded} WHERE a.time_us >= $1 AND a.time_us < $2 AND a.kind = 'inbound'"  # noqa: S608 (fixed text)
+        """ AND a.detail LIKE '%"upstream"%'"""
+        " UNION ALL SELECT operation, outcome, time_us FROM audit_records"
+        " WHERE time_us >= $1 AND time_us < $2 AND kind = 'upstream') AS exchanges"
+    )
+
+
 def inbound_sql(dialect: str) -> str:
     """Inbound records of the three operations, grouped (``$1``/``$2``: the period in µs).
 
@@ -212,8 +238,7 @@ def upstream_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
         f"SELECT {system} AS system, (time_us - $1) / {WEEK_US} AS week,"  # noqa: S608
-        " outcome, COUNT(*) AS n FROM audit_records"
-        " WHERE time_us >= $1 AND time_us < $2 AND kind = 'upstream'"
+        f" outcome, COUNT(*) AS n FROM {_exchanges(dialect)}"
         " GROUP BY 1, 2, 3"
     )
 
@@ -222,8 +247,7 @@ def breaker_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
         f"SELECT DISTINCT {system} AS system, time_us / {_MINUTE_US} AS minute"  # noqa: S608
-        " FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = 'upstream'"
-        f" AND outcome = '{CIRCUIT_OPEN}'"
+        f" FROM {_exchanges(dialect)} WHERE outcome = '{CIRCUIT_OPEN}'"
     )
 
 
