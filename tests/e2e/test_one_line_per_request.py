@@ -1,0 +1,78 @@
+"""A signed verification through the gateway and the population sandbox: one log line
+and one audit record for the request (issue 13).
+
+The line is the access line, named by the operation's outcome (``citizen.verified``),
+carrying the verdict and the upstream exchange's operational record with its four
+timestamps; the audit record is the ``inbound`` one, the exchange folded into it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from gateway.logging import ISO_UTC
+from gateway.store import StoreConfig, open_store
+from tests.e2e.conftest import Gateway
+from tests.request_ids import production_log_lines
+
+AN = {
+    "id_number": "092090001234",
+    "full_name": "Nguyễn Văn An",
+    "birth_date": "1990-05-12",
+    "gender": "male",
+}
+RID = "one-line-1"
+TIMES = ("request_in", "request_out", "response_in", "response_out")
+
+
+async def _records_of(gateway: Gateway, request_id: str) -> list[dict[str, Any]]:
+    """The request's audit records, once the buffered writer has committed its inbound one."""
+    store = await open_store(StoreConfig(url=gateway.settings.store.url))
+    try:
+        for _ in range(200):
+            rows = await store.fetch_all(
+                "SELECT * FROM audit_records WHERE request_id = ? ORDER BY seq", request_id
+            )
+            if any(r["kind"] == "inbound" for r in rows):
+                await asyncio.sleep(0.1)  # anything else the request wrote is committed too
+                return await store.fetch_all(
+                    "SELECT * FROM audit_records WHERE request_id = ? ORDER BY seq", request_id
+                )
+            await asyncio.sleep(0.02)
+    finally:
+        await store.close()
+    raise AssertionError("no inbound audit record after 4 s")
+
+
+async def test_a_verification_writes_one_line_and_one_audit_record(gateway: Gateway) -> None:
+    """Exactly one line names the request: event, verdict, request id, upstream with its
+    four timestamps; exactly one audit record, the exchange in its detail."""
+    with production_log_lines() as lines:
+        status, answer, headers = await gateway.call(
+            "POST", "/v1/citizens/verify", AN, headers={"X-Request-ID": RID}
+        )
+    assert status == 200, answer
+    assert headers["X-Request-ID"] == RID
+
+    mine = [e for e in map(json.loads, lines) if e.get("request_id") == RID]
+    (line,) = mine
+    assert line["event"] == "citizen.verified"
+    assert line["logger"] == "gateway.access"
+    assert line["status"] == 200
+    assert line["verdict"] == answer["verdict"] == "match"
+    assert line["fields"]["id_number"] == "match"
+    upstream = line["upstream"]
+    assert upstream["system"] == "population"
+    assert upstream["outcome"] == "ok"
+    assert all(ISO_UTC.fullmatch(upstream[t]) for t in TIMES), upstream
+    assert [upstream[t] for t in TIMES] == sorted(upstream[t] for t in TIMES)
+    assert upstream["span_ids"]
+
+    records = await _records_of(gateway, RID)
+    assert [(r["kind"], r["operation"]) for r in records] == [("inbound", "citizens.verify")]
+    (folded,) = json.loads(records[0]["detail"])["upstream"]
+    assert folded["operation"] == "population.TraCuuThongTinCongDan"
+    assert folded["outcome"] == "ok"
+    assert folded["span_ids"] == upstream["span_ids"]
