@@ -7,6 +7,7 @@ from the embedded default with its endpoints pointed at those sandboxes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -26,6 +27,7 @@ from gateway.config import Settings, load_settings
 from gateway.dev.embedded import ngsp_sandbox_config
 from gateway.dev.pki import init_dev_pki
 from gateway.server import Listeners, start_gateway
+from gateway.store import StoreConfig, open_store
 
 SECRETS = {
     "motcua-demo": "motcua-demo-secret-change-me",
@@ -102,6 +104,22 @@ class Gateway:
             text = await r.text()
             payload = json.loads(text) if text and "json" in (r.content_type or "") else {}
             return r.status, payload, r.headers
+
+
+async def audit_records_of(gateway: Gateway, request_id: str) -> list[dict[str, Any]]:
+    """The audit records of one request, once the buffered writer has committed its inbound one."""
+    store = await open_store(StoreConfig(url=gateway.settings.store.url))
+    try:
+        for _ in range(200):
+            rows = await store.fetch_all(
+                "SELECT * FROM audit_records WHERE request_id = ? ORDER BY seq", request_id
+            )
+            if any(r["kind"] == "inbound" for r in rows):
+                return rows
+            await asyncio.sleep(0.02)
+    finally:
+        await store.close()
+    raise AssertionError("no inbound audit record after 4 s")
 
 
 def gateway_settings(population_url: str, ngsp_url: str, store_url: str, **extra: Any) -> Settings:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 from gateway.logging import ISO_UTC
-from gateway.store import StoreConfig, open_store
-from tests.e2e.conftest import Gateway
+from tests.e2e.conftest import Gateway, audit_records_of
 from tests.request_ids import production_log_lines
 
 AN = {
@@ -25,25 +23,6 @@ AN = {
 }
 RID = "one-line-1"
 TIMES = ("request_in", "request_out", "response_in", "response_out")
-
-
-async def _records_of(gateway: Gateway, request_id: str) -> list[dict[str, Any]]:
-    """The request's audit records, once the buffered writer has committed its inbound one."""
-    store = await open_store(StoreConfig(url=gateway.settings.store.url))
-    try:
-        for _ in range(200):
-            rows = await store.fetch_all(
-                "SELECT * FROM audit_records WHERE request_id = ? ORDER BY seq", request_id
-            )
-            if any(r["kind"] == "inbound" for r in rows):
-                await asyncio.sleep(0.1)  # anything else the request wrote is committed too
-                return await store.fetch_all(
-                    "SELECT * FROM audit_records WHERE request_id = ? ORDER BY seq", request_id
-                )
-            await asyncio.sleep(0.02)
-    finally:
-        await store.close()
-    raise AssertionError("no inbound audit record after 4 s")
 
 
 async def test_a_verification_writes_one_line_and_one_audit_record(gateway: Gateway) -> None:
@@ -70,7 +49,9 @@ async def test_a_verification_writes_one_line_and_one_audit_record(gateway: Gate
     assert [upstream[t] for t in TIMES] == sorted(upstream[t] for t in TIMES)
     assert upstream["span_ids"]
 
-    records = await _records_of(gateway, RID)
+    await audit_records_of(gateway, RID)
+    await asyncio.sleep(0.1)  # anything else the request wrote is committed by now too
+    records = await audit_records_of(gateway, RID)
     assert [(r["kind"], r["operation"]) for r in records] == [("inbound", "citizens.verify")]
     (folded,) = json.loads(records[0]["detail"])["upstream"]
     assert folded["operation"] == "population.TraCuuThongTinCongDan"
