@@ -113,4 +113,4 @@ def write_records(
     if exchanges:
         records = [exchange_record(ex, request_in, response_out) for ex in exchanges]
         line["upstream"] = records[0] if len(records) == 1 else records
-    _log.info(outcome.event or "request", **line)
+    (_log.warning if outcome.warning else _log.info)(outcome.event or "request", **line)

@@ -17,10 +17,12 @@ from typing import Any
 
 @dataclass
 class Outcome:
-    """What the operation said about itself: an event name and its fields (verdicts …)."""
+    """What the operation said about itself: an event name, its fields (verdicts …) and
+    the line's level (``warning`` for a request that failed upstream)."""
 
     event: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    warning: bool = False
 
 
 _current: contextvars.ContextVar[Outcome | None] = contextvars.ContextVar(
@@ -38,11 +40,12 @@ def end_outcome(token: contextvars.Token[Outcome | None]) -> None:
     _current.reset(token)
 
 
-def note_outcome(event: str, **fields: Any) -> bool:
+def note_outcome(event: str, *, warning: bool = False, **fields: Any) -> bool:
     """Note the operation's outcome for the access line; False outside a request (log it)."""
     outcome = _current.get()
     if outcome is None:
         return False
     outcome.event = event
     outcome.fields.update(fields)
+    outcome.warning = outcome.warning or warning
     return True

@@ -57,3 +57,25 @@ async def test_a_verification_writes_one_line_and_one_audit_record(gateway: Gate
     assert folded["operation"] == "population.TraCuuThongTinCongDan"
     assert folded["outcome"] == "ok"
     assert folded["span_ids"] == upstream["span_ids"]
+
+
+async def test_a_request_failed_upstream_is_one_warning_line(gateway: Gateway) -> None:
+    """A fault from the population database: the access line is ``upstream_failed``, a
+    warning with the problem type, the exchange's outcome and fault in its ``upstream``;
+    no second line names the failure."""
+    await gateway.population.admin("misbehaviour", {"fault": {"code": "Client", "string": "no"}})
+    with production_log_lines() as lines:
+        status, answer, _ = await gateway.call(
+            "POST", "/v1/citizens/verify", AN, headers={"X-Request-ID": "one-line-2"}
+        )
+    assert status == 502, answer
+    mine = [e for e in map(json.loads, lines) if e.get("request_id") == "one-line-2"]
+    failed = [e for e in mine if e["event"] == "upstream_failed"]
+    assert [(e["logger"], e["level"]) for e in failed] == [("gateway.access", "warning")]
+    (line,) = failed
+    assert line["status"] == 502
+    assert line["problem_type"] == "upstream-fault"
+    assert line["upstream"]["outcome"] == "fault"
+    assert all(ISO_UTC.fullmatch(line["upstream"][t]) for t in TIMES)
+    records = await audit_records_of(gateway, "one-line-2")
+    assert [r["kind"] for r in records] == ["inbound"]
