@@ -12,8 +12,9 @@ import asyncio
 import json
 
 from gateway.logging import ISO_UTC
-from tests.e2e.conftest import Gateway, audit_records_of
+from tests.e2e.conftest import audit_records_of
 from tests.request_ids import production_log_lines
+from tests.support.gateway import Gateway
 
 AN = {
     "id_number": "092090001234",
