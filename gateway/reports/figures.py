@@ -188,25 +188,32 @@ def _upstream_system(dialect: str) -> str:
     return "split_part(operation, '.', 1)"
 
 
-def _exchanges(dialect: str) -> str:
+def _exchanges(dialect: str, mentioning: str | None = None) -> str:
     """Every upstream exchange of the period as ``(operation, outcome, time_us)``: folded
-    into ``inbound`` records (``detail.upstream``) and older chains' ``upstream`` records."""
+    into ``inbound`` records (``detail.upstream``) and older chains' ``upstream`` records;
+    only the records whose text holds ``mentioning``, when given (a cheap filter before
+    the JSON is read)."""
+    inbound = (
+        "a.time_us >= $1 AND a.time_us < $2 AND a.kind = 'inbound'"
+        """ AND a.detail LIKE '%"upstream"%'"""
+        + (f" AND a.detail LIKE '%{mentioning}%'" if mentioning else "")
+    )
     if dialect == "sqlite":
         folded = (
-            "SELECT json_extract(u.value, '$.operation') AS operation,"
+            "SELECT json_extract(u.value, '$.operation') AS operation,"  # noqa: S608 (fixed text)
             " json_extract(u.value, '$.outcome') AS outcome, a.time_us"
             " FROM audit_records a, json_each(a.detail, '$.upstream') u"
+            f" WHERE {inbound}"
         )
     else:
         folded = (
-            "SELECT u.value ->> 'operation' AS operation, u.value ->> 'outcome' AS outcome,"
+            "SELECT u.value ->> 'operation' AS operation, u.value ->> 'outcome' AS outcome,"  # noqa: S608
             " a.time_us FROM audit_records a"
             " CROSS JOIN LATERAL jsonb_array_elements((a.detail::jsonb) -> 'upstream') u"
+            f" WHERE {inbound}"
         )
     return (
-        f"({folded} WHERE a.time_us >= $1 AND a.time_us < $2 AND a.kind = 'inbound'"  # noqa: S608 (fixed text)
-        """ AND a.detail LIKE '%"upstream"%'"""
-        " UNION ALL SELECT operation, outcome, time_us FROM audit_records"
+        f"({folded} UNION ALL SELECT operation, outcome, time_us FROM audit_records"  # noqa: S608 (fixed text)
         " WHERE time_us >= $1 AND time_us < $2 AND kind = 'upstream') AS exchanges"
     )
 
@@ -247,7 +254,7 @@ def breaker_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
         f"SELECT DISTINCT {system} AS system, time_us / {_MINUTE_US} AS minute"  # noqa: S608
-        f" FROM {_exchanges(dialect)} WHERE outcome = '{CIRCUIT_OPEN}'"
+        f" FROM {_exchanges(dialect, CIRCUIT_OPEN)} WHERE outcome = '{CIRCUIT_OPEN}'"
     )
 
 
