@@ -35,6 +35,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Protocol
 
 from gateway.errors import CommandRefused
 from gateway.reports.period import WEEK_US, Period
@@ -112,8 +113,24 @@ class PaymentRow:
         return statistics.median(self.waits_s) if self.waits_s else None
 
 
+class _Calls(Protocol):
+    @property
+    def calls(self) -> int: ...
+
+    @property
+    def answered(self) -> int: ...
+
+
+class _ShareAnswered:
+    """The share of calls the system answered (a week's, or the period's)."""
+
+    @property
+    def share(self: _Calls) -> float | None:
+        return self.answered / self.calls if self.calls else None
+
+
 @dataclass
-class WeekAvailability:
+class WeekAvailability(_ShareAnswered):
     """One week of one national system."""
 
     first: date
@@ -122,13 +139,9 @@ class WeekAvailability:
     answered: int = 0
     breaker_minutes: int = 0
 
-    @property
-    def share(self) -> float | None:
-        return self.answered / self.calls if self.calls else None
-
 
 @dataclass
-class SystemAvailability:
+class SystemAvailability(_ShareAnswered):
     """A national system over the period, week by week."""
 
     system: str
@@ -145,10 +158,6 @@ class SystemAvailability:
     @property
     def breaker_minutes(self) -> int:
         return sum(w.breaker_minutes for w in self.weeks)
-
-    @property
-    def share(self) -> float | None:
-        return self.answered / self.calls if self.calls else None
 
 
 @dataclass
@@ -188,6 +197,11 @@ def _upstream_system(dialect: str) -> str:
     return "split_part(operation, '.', 1)"
 
 
+def _records(kind: str) -> str:
+    """``FROM`` the audit records of ``kind`` in the period (``$1``/``$2``: its bounds in µs)."""
+    return f" FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = '{kind}'"
+
+
 def _exchanges(dialect: str, mentioning: str | None = None) -> str:
     """Every upstream exchange of the period as ``(operation, outcome, time_us)``: folded
     into ``inbound`` records (``detail.upstream``) and older chains' ``upstream`` records;
@@ -213,8 +227,8 @@ def _exchanges(dialect: str, mentioning: str | None = None) -> str:
             f" WHERE {inbound}"
         )
     return (
-        f"({folded} UNION ALL SELECT operation, outcome, time_us FROM audit_records"  # noqa: S608 (fixed text)
-        " WHERE time_us >= $1 AND time_us < $2 AND kind = 'upstream') AS exchanges"
+        f"({folded} UNION ALL SELECT operation, outcome, time_us{_records('upstream')})"
+        " AS exchanges"
     )
 
 
@@ -234,9 +248,9 @@ def inbound_sql(dialect: str) -> str:
         )
         fields = f"json_build_array({parts}, {_json_text(dialect, 'verdict')})::text"
     return (
-        f"SELECT operation, {fields} AS fields, status, COUNT(*) AS n"  # noqa: S608 (fixed text)
-        " FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = 'inbound'"
-        f" AND operation IN ('{VERIFY}', '{CITIZEN_LOOKUP}', '{BUSINESS_LOOKUP}')"
+        f"SELECT operation, {fields} AS fields, status, COUNT(*) AS n"
+        + _records("inbound")
+        + f" AND operation IN ('{VERIFY}', '{CITIZEN_LOOKUP}', '{BUSINESS_LOOKUP}')"
         " GROUP BY 1, 2, 3"
     )
 
@@ -245,8 +259,7 @@ def upstream_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
         f"SELECT {system} AS system, (time_us - $1) / {WEEK_US} AS week,"  # noqa: S608
-        f" outcome, COUNT(*) AS n FROM {_exchanges(dialect)}"
-        " GROUP BY 1, 2, 3"
+        f" outcome, COUNT(*) AS n FROM {_exchanges(dialect)} GROUP BY 1, 2, 3"
     )
 
 
