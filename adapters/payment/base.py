@@ -220,10 +220,15 @@ def page_count(reply: Mapping[str, Any], key: str, *, upstream: str) -> int:
 
 
 @contextlib.contextmanager
-def malformed_row(upstream: str) -> Iterator[None]:
-    """Reading one day-list row: a missing key or a bad value is UpstreamBadReply."""
+def malformed_row(row: Any, *, upstream: str) -> Iterator[dict[str, Any]]:
+    """Reading one day-list row, yielded as the object it must be.
+
+    A row that is no JSON object, a missing key or a bad value is UpstreamBadReply.
+    """
     try:
-        yield
+        if not isinstance(row, dict):
+            raise ValueError("row is not an object")
+        yield row
     except (KeyError, ValueError):
         raise UpstreamBadReply(
             "day list row is malformed", upstream=upstream, operation=_DAY_LIST

@@ -383,10 +383,8 @@ class DvcqgProvider:
             )
         return rows, page_count(reply, "TongSoTrang", upstream=UPSTREAM)
 
-    def _transaction(self, row: Any) -> Transaction:
-        with malformed_row(UPSTREAM):
-            if not isinstance(row, dict):
-                raise ValueError("row is not an object")
+    def _transaction(self, raw: Any) -> Transaction:
+        with malformed_row(raw, upstream=UPSTREAM) as row:
             at_text = row.get("ThoiGianGD")
             txn = row.get("MaGiaoDich")
             return Transaction(

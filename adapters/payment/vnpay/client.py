@@ -337,10 +337,8 @@ class VnpayProvider:
             )
         return rows, page_count(reply, "vnp_TotalPages", upstream=UPSTREAM)
 
-    def _transaction(self, row: Any) -> Transaction:
-        with malformed_row(UPSTREAM):
-            if not isinstance(row, dict):
-                raise ValueError("row is not an object")
+    def _transaction(self, raw: Any) -> Transaction:
+        with malformed_row(raw, upstream=UPSTREAM) as row:
             pay_date = row.get("vnp_PayDate")
             txn = str(row.get("vnp_TransactionNo") or "")
             return Transaction(
