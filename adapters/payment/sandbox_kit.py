@@ -96,6 +96,20 @@ class CallbackDelivery(BaseModel):
     timeout: float = Field(default=5.0, gt=0)
 
 
+class ProviderSandboxKnobs(BaseModel):
+    """What both provider sandboxes' configs share: day-list paging and callback delivery.
+
+    Each provider's config adds its wire settings (``protocol``), where the gateway
+    is, its bank code and its misbehaviour.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Rows in one day-list page.
+    page_size: int = Field(default=10_000, ge=1, le=100_000)
+    delivery: CallbackDelivery = Field(default_factory=CallbackDelivery)
+
+
 @dataclass(frozen=True)
 class OutboundCallback:
     """One HTTP request to the gateway's callback endpoint (``url`` already has any query)."""

@@ -21,7 +21,7 @@ import secrets
 from urllib.parse import urlencode
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from adapters.aliases import Sleep
 from adapters.aliases import WallClock as Clock
@@ -32,10 +32,10 @@ from adapters.payment.dvcqg.config import DvcqgConfig
 from adapters.payment.sandbox_kit import (
     SANDBOX_CORE,
     TRUTH,
-    CallbackDelivery,
     CallbackVariant,
     Misbehaviour,
     OutboundCallback,
+    ProviderSandboxKnobs,
     ReportedAs,
     build_sandbox_app,
     corrupt_digest,
@@ -46,20 +46,16 @@ from adapters.payment.sandbox_ledger import SandboxPayment
 from adapters.serving import json_object
 
 
-class DvcqgSandboxConfig(BaseModel):
+class DvcqgSandboxConfig(ProviderSandboxKnobs):
     """The sandbox platform: same wire settings as the client, plus where the gateway is."""
-
-    model_config = ConfigDict(extra="forbid")
 
     #: Partner code, hash key, message types, result codes and paths (``base_url`` unused).
     protocol: DvcqgConfig = Field(default_factory=DvcqgConfig)
     callback_url: str = "http://127.0.0.1:8700/callbacks/dvcqg"
     return_url: str = "http://127.0.0.1:8700/pay/return/dvcqg"
     bank_code: str = "SANDBOXBANK"
-    page_size: int = Field(default=10_000, ge=1, le=100_000)
     #: Check the ``MaXacThuc`` of the gateway's answers (an unsigned answer does not close).
     verify_answers: bool = True
-    delivery: CallbackDelivery = Field(default_factory=CallbackDelivery)
     misbehaviour: Misbehaviour = Field(default_factory=Misbehaviour)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from adapters.aliases import Sleep
 from adapters.aliases import WallClock as Clock
@@ -33,10 +33,10 @@ from adapters.payment.config import ProviderStatus
 from adapters.payment.sandbox_kit import (
     SANDBOX_CORE,
     TRUTH,
-    CallbackDelivery,
     CallbackVariant,
     Misbehaviour,
     OutboundCallback,
+    ProviderSandboxKnobs,
     ReportedAs,
     build_sandbox_app,
     corrupt_digest,
@@ -78,10 +78,8 @@ class VnpayMisbehaviour(Misbehaviour):
     transaction_status: str | None = Field(default=None, pattern=_CODE)
 
 
-class VnpaySandboxConfig(BaseModel):
+class VnpaySandboxConfig(ProviderSandboxKnobs):
     """The sandbox VNPay: same wire settings as the client, plus where the gateway is."""
-
-    model_config = ConfigDict(extra="forbid")
 
     #: TmnCode, hash secret, version; the paths of ``pay_url`` and ``api_url`` are served.
     protocol: VnpayConfig = Field(default_factory=VnpayConfig)
@@ -89,8 +87,6 @@ class VnpaySandboxConfig(BaseModel):
     #: Used when a pay URL carries no ``vnp_ReturnUrl``.
     return_url: str = "http://127.0.0.1:8700/pay/return/vnpay"
     bank_code: str = "NCB"
-    page_size: int = Field(default=10_000, ge=1, le=100_000)
-    delivery: CallbackDelivery = Field(default_factory=CallbackDelivery)
     misbehaviour: VnpayMisbehaviour = Field(default_factory=VnpayMisbehaviour)
 
     @field_validator("misbehaviour", mode="before")
