@@ -19,7 +19,7 @@ import contextlib
 import datetime as dt
 import functools
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -168,17 +168,28 @@ async def stream_pages(
     event loop every :data:`_ROWS_PER_TURN` rows so that its request goes out and
     its reply comes in; it is cancelled if the consumer stops early.
     """
+    async with contextlib.aclosing(_row_chunks(fetch_page)) as chunks:
+        async for chunk in chunks:
+            for row in chunk:
+                yield to_transaction(row)
+
+
+async def _row_chunks(
+    fetch_page: Callable[[int], Awaitable[tuple[list[Any], int]]],
+) -> AsyncGenerator[list[Any], None]:
+    """The raw rows of :func:`stream_pages`, :data:`_ROWS_PER_TURN` at a time, a turn between."""
     page = 1
     rows, pages = await fetch_page(page)
+    step = _ROWS_PER_TURN
     while True:
         ahead: asyncio.Future[tuple[list[Any], int]] | None = None
         try:
-            for index, row in enumerate(rows):
-                if index % _ROWS_PER_TURN == 0 and index and page < pages:
+            for start in range(0, len(rows), step):
+                if start and page < pages:
                     if ahead is None:
                         ahead = asyncio.ensure_future(fetch_page(page + 1))
                     await asyncio.sleep(0)
-                yield to_transaction(row)
+                yield rows[start : start + step]
         except BaseException:
             if ahead is not None:
                 ahead.cancel()
@@ -196,6 +207,50 @@ async def stream_pages(
         except UpstreamTimeout:
             # Its clock ran while this process was busy with the page before: ask once more.
             rows, pages = await fetch_page(page)
+
+
+@dataclass(slots=True)
+class TransactionPage:
+    """Consecutive rows of a day's list as columns (reconciliation reads a million rows
+    without a :class:`Transaction` each). ``row(i)`` is the row as a Transaction, its
+    ``at`` left out (checked when the page was read, not kept)."""
+
+    references: list[str]
+    txn_ids: list[str | None]
+    amounts: list[int]
+    statuses: list[ProviderStatus]
+
+    def __len__(self) -> int:
+        return len(self.references)
+
+    def row(self, index: int) -> Transaction:
+        return Transaction(
+            self.references[index],
+            self.txn_ids[index],
+            self.amounts[index],
+            self.statuses[index],
+            None,
+        )
+
+
+#: ``to_columns(rows)``: the rows read, and the error the first unreadable one raised.
+ToColumns = Callable[[list[Any]], tuple[TransactionPage, Exception | None]]
+
+
+async def stream_column_pages(
+    fetch_page: Callable[[int], Awaitable[tuple[list[Any], int]]], to_columns: ToColumns
+) -> AsyncIterator[TransactionPage]:
+    """:func:`stream_pages` as column pages of :data:`_ROWS_PER_TURN` rows, fetched alike.
+
+    The error of a malformed row is raised once the rows before it were taken, as
+    :func:`stream_pages` raises it.
+    """
+    async with contextlib.aclosing(_row_chunks(fetch_page)) as chunks:
+        async for chunk in chunks:
+            columns, error = to_columns(chunk)
+            yield columns
+            if error is not None:
+                raise error
 
 
 _DAY_LIST = "list_transactions"

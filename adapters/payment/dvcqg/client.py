@@ -37,6 +37,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import ROUND_FLOOR, Decimal
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -55,11 +56,13 @@ from adapters.payment.base import (
     ProviderAnswer,
     StatusResult,
     Transaction,
+    TransactionPage,
     malformed_row,
     page_count,
     page_rows,
     parse_provider_timestamp,
     provider_timestamp,
+    stream_column_pages,
     stream_pages,
     vietnam_now,
     whole_dong,
@@ -350,29 +353,33 @@ class DvcqgProvider:
 
     async def list_transactions(self, day: dt.date) -> AsyncIterator[Transaction]:
         """Stream the day's transactions, one page (``Trang``) in memory at a time."""
-        cfg = self._config
-
-        async def fetch_page(page: int) -> tuple[list[Any], int]:
-            message: dict[str, object] = {
-                "LoaiBanTin": cfg.message_types.day_list,
-                "PhienBan": cfg.version,
-                "MaDoiTac": cfg.partner_code,
-                "NgayDoiSoat": day.strftime("%Y%m%d"),
-                "Trang": page,
-                "ThoiGianGD": provider_timestamp(self._clock()),
-            }
-            checksum.sign(message, checksum.DAY_LIST_FIELDS, self._hash_key)
-            reply = await self._exchange.post(
-                "list_transactions",
-                self._url(cfg.paths.day_list),
-                message,
-                max_bytes=cfg.max_page_bytes,
-                decode=orjson.loads,
-            )
-            return self._page_rows(reply)
-
-        async for transaction in stream_pages(fetch_page, self._transaction):
+        async for transaction in stream_pages(partial(self._fetch_page, day), self._transaction):
             yield transaction
+
+    async def list_transaction_pages(self, day: dt.date) -> AsyncIterator[TransactionPage]:
+        """:meth:`list_transactions` as column pages (the same rows, no object per row)."""
+        async for page in stream_column_pages(partial(self._fetch_page, day), self._columns):
+            yield page
+
+    async def _fetch_page(self, day: dt.date, page: int) -> tuple[list[Any], int]:
+        cfg = self._config
+        message: dict[str, object] = {
+            "LoaiBanTin": cfg.message_types.day_list,
+            "PhienBan": cfg.version,
+            "MaDoiTac": cfg.partner_code,
+            "NgayDoiSoat": day.strftime("%Y%m%d"),
+            "Trang": page,
+            "ThoiGianGD": provider_timestamp(self._clock()),
+        }
+        checksum.sign(message, checksum.DAY_LIST_FIELDS, self._hash_key)
+        reply = await self._exchange.post(
+            "list_transactions",
+            self._url(cfg.paths.day_list),
+            message,
+            max_bytes=cfg.max_page_bytes,
+            decode=orjson.loads,
+        )
+        return self._page_rows(reply)
 
     def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
         rows = page_rows(reply, "DanhSach", upstream=UPSTREAM)
@@ -401,3 +408,30 @@ class DvcqgProvider:
                 if isinstance(at_text, str) and at_text
                 else None,
             )
+
+    def _columns(self, rows: list[Any]) -> tuple[TransactionPage, Exception | None]:
+        """:meth:`_transaction` of each row, as columns; stops at the first malformed row."""
+        page = TransactionPage([], [], [], [])
+        references, txn_ids = page.references.append, page.txn_ids.append
+        amounts, statuses = page.amounts.append, page.statuses.append
+        status_of = self._config.result_codes.status_of
+        try:
+            with malformed_row(UPSTREAM):
+                for row in rows:
+                    if not isinstance(row, dict):
+                        raise ValueError("row is not an object")
+                    at_text = row.get("ThoiGianGD")
+                    txn = row.get("MaGiaoDich")
+                    reference = str(row["MaThamChieu"])
+                    txn_id = str(txn) if txn not in (None, "") else None
+                    amount = whole_dong(row.get("SoTien"))
+                    status = status_of(str(row.get("MaLoi", "")))
+                    if isinstance(at_text, str) and at_text:
+                        parse_provider_timestamp(at_text)  # checked as the row is (cached)
+                    references(reference)
+                    txn_ids(txn_id)
+                    amounts(amount)
+                    statuses(status)
+        except UpstreamBadReply as exc:
+            return page, exc
+        return page, None

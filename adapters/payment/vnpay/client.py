@@ -39,6 +39,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -56,11 +57,13 @@ from adapters.payment.base import (
     ProviderAnswer,
     StatusResult,
     Transaction,
+    TransactionPage,
     malformed_row,
     page_count,
     page_rows,
     parse_provider_timestamp,
     provider_timestamp,
+    stream_column_pages,
     stream_pages,
     vietnam_now,
     whole_dong,
@@ -312,21 +315,24 @@ class VnpayProvider:
 
     async def list_transactions(self, day: dt.date) -> AsyncIterator[Transaction]:
         """Stream the day's transactions, one page in memory at a time *(inferred API)*."""
-        cfg = self._config
-
-        async def fetch_page(page: int) -> tuple[list[Any], int]:
-            reply = await self._signed_call(
-                cfg.list_command,
-                "list_transactions",
-                {"vnp_TransDate": day.strftime("%Y%m%d"), "vnp_Page": str(page)},
-                checksum.LIST_REQUEST_FIELDS,
-                max_bytes=cfg.max_page_bytes,
-                decode=orjson.loads,
-            )
-            return self._page_rows(reply)
-
-        async for transaction in stream_pages(fetch_page, self._transaction):
+        async for transaction in stream_pages(partial(self._fetch_page, day), self._transaction):
             yield transaction
+
+    async def list_transaction_pages(self, day: dt.date) -> AsyncIterator[TransactionPage]:
+        """:meth:`list_transactions` as column pages (the same rows, no object per row)."""
+        async for page in stream_column_pages(partial(self._fetch_page, day), self._columns):
+            yield page
+
+    async def _fetch_page(self, day: dt.date, page: int) -> tuple[list[Any], int]:
+        reply = await self._signed_call(
+            self._config.list_command,
+            "list_transactions",
+            {"vnp_TransDate": day.strftime("%Y%m%d"), "vnp_Page": str(page)},
+            checksum.LIST_REQUEST_FIELDS,
+            max_bytes=self._config.max_page_bytes,
+            decode=orjson.loads,
+        )
+        return self._page_rows(reply)
 
     def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
         rows = page_rows(reply, "vnp_Transactions", upstream=UPSTREAM)
@@ -359,3 +365,31 @@ class VnpayProvider:
                 if isinstance(pay_date, str) and pay_date
                 else None,
             )
+
+    def _columns(self, rows: list[Any]) -> tuple[TransactionPage, Exception | None]:
+        """:meth:`_transaction` of each row, as columns; stops at the first malformed row."""
+        page = TransactionPage([], [], [], [])
+        references, txn_ids = page.references.append, page.txn_ids.append
+        amounts, statuses = page.amounts.append, page.statuses.append
+        try:
+            with malformed_row(UPSTREAM):
+                for row in rows:
+                    if not isinstance(row, dict):
+                        raise ValueError("row is not an object")
+                    pay_date = row.get("vnp_PayDate")
+                    txn = str(row.get("vnp_TransactionNo") or "")
+                    reference = str(row["vnp_TxnRef"])
+                    amount = amount_from_vnpay(row.get("vnp_Amount"))
+                    status = codes.status_of(
+                        str(row.get("vnp_ResponseCode") or ""),
+                        str(row.get("vnp_TransactionStatus") or ""),
+                    )
+                    if isinstance(pay_date, str) and pay_date:
+                        parse_provider_timestamp(pay_date)  # checked as the row is (cached)
+                    references(reference)
+                    txn_ids(txn if txn not in ("", "0") else None)
+                    amounts(amount)
+                    statuses(status)
+        except UpstreamBadReply as exc:
+            return page, exc
+        return page, None

@@ -35,6 +35,8 @@ SEEN_BIT = 1
 _STATUS_SHIFT = 1
 _STATUS_MASK = 0b111
 AMOUNT_SHIFT = 4
+#: A page of the day's payments: their references and their packed values, in the same order.
+PackedPage = tuple[list[str], list[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +89,8 @@ class StoreSide(Protocol):
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         """The payments with these references, whatever their day (missing ones left out)."""
 
-    def day_packed(self, day: date, provider: str) -> AsyncIterator[list[tuple[str, int]]]:
-        """:meth:`day_payments` as pages of ``(reference, packed)`` (see :func:`pack`)."""
+    def day_packed(self, day: date, provider: str) -> AsyncIterator[PackedPage]:
+        """:meth:`day_payments` as pages of ``(references, packed values)`` (see :func:`pack`)."""
 
 
 class CompactStoreSide:
@@ -127,17 +129,17 @@ class CompactStoreSide:
             for row in rows:
                 yield _stored(row, provider)
 
-    async def day_packed(self, day: date, provider: str) -> AsyncIterator[list[tuple[str, int]]]:
+    async def day_packed(self, day: date, provider: str) -> AsyncIterator[PackedPage]:
         code_of, shift = _SHIFTED_CODE_OF_TEXT, AMOUNT_SHIFT
         async for rows in self._pages(day, provider):
-            yield [
-                (
-                    str(row["reference"]),
+            yield (
+                [str(row["reference"]) for row in rows],
+                [
                     ((row["amount"] if row["paid_amount"] is None else row["paid_amount"]) << shift)
-                    | code_of[row["status"]],
-                )
-                for row in rows
-            ]
+                    | code_of[row["status"]]
+                    for row in rows
+                ],
+            )
 
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         if not references:
@@ -168,9 +170,9 @@ class LedgerStoreSide:
                     compared_amount(payment.amount, payment.paid_amount),
                 )
 
-    async def day_packed(self, day: date, provider: str) -> AsyncIterator[list[tuple[str, int]]]:
+    async def day_packed(self, day: date, provider: str) -> AsyncIterator[PackedPage]:
         async for payment in self.day_payments(day, provider):
-            yield [(payment.reference, pack(payment.status, payment.amount))]
+            yield [payment.reference], [pack(payment.status, payment.amount)]
 
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         found: dict[str, StoredPayment] = {}
