@@ -387,6 +387,25 @@ def parse_provider_timestamp(text: str) -> dt.datetime:
     )
 
 
+#: Timestamps :func:`check_provider_timestamp` found valid (forgotten past the cap).
+_CHECKED_TIMESTAMPS: set[str] = set()
+_CHECKED_TIMESTAMPS_CAP = 200_000
+
+
+def check_provider_timestamp(text: str) -> None:
+    """:func:`parse_provider_timestamp`'s check alone, ``ValueError`` alike; remembered.
+
+    A day list has a million rows over 86,400 seconds in no order the LRU cache
+    of the parser keeps up with; a set of the strings seen valid does.
+    """
+    if text in _CHECKED_TIMESTAMPS:
+        return
+    parse_provider_timestamp(text)
+    if len(_CHECKED_TIMESTAMPS) >= _CHECKED_TIMESTAMPS_CAP:
+        _CHECKED_TIMESTAMPS.clear()
+    _CHECKED_TIMESTAMPS.add(text)
+
+
 def whole_dong(value: object) -> int:
     """A non-negative whole amount from a JSON number or a decimal string; ``ValueError`` else."""
     if isinstance(value, bool):

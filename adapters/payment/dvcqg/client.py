@@ -57,6 +57,7 @@ from adapters.payment.base import (
     StatusResult,
     Transaction,
     TransactionPage,
+    check_provider_timestamp,
     malformed_row,
     page_count,
     page_rows,
@@ -427,7 +428,7 @@ class DvcqgProvider:
                     amount = whole_dong(row.get("SoTien"))
                     status = status_of(str(row.get("MaLoi", "")))
                     if isinstance(at_text, str) and at_text:
-                        parse_provider_timestamp(at_text)  # checked as the row is (cached)
+                        check_provider_timestamp(at_text)  # as the row is checked
                     references(reference)
                     txn_ids(txn_id)
                     amounts(amount)

@@ -58,6 +58,7 @@ from adapters.payment.base import (
     StatusResult,
     Transaction,
     TransactionPage,
+    check_provider_timestamp,
     malformed_row,
     page_count,
     page_rows,
@@ -385,7 +386,7 @@ class VnpayProvider:
                         str(row.get("vnp_TransactionStatus") or ""),
                     )
                     if isinstance(pay_date, str) and pay_date:
-                        parse_provider_timestamp(pay_date)  # checked as the row is (cached)
+                        check_provider_timestamp(pay_date)  # as the row is checked
                     references(reference)
                     txn_ids(txn if txn not in ("", "0") else None)
                     amounts(amount)
