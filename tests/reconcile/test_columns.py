@@ -164,7 +164,7 @@ def _without_at(transaction: Any) -> Any:
     )
 
 
-async def _seed(store: Store, references: list[str]) -> None:
+async def _seed(store: Store, references: list[str], broken_id: int | None = None) -> None:
     placeholders = ", ".join(f"${i + 1}" for i in range(len(PAYMENT_COLUMNS.split(","))))
     insert = f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({placeholders})"  # noqa: S608
     start = day_bounds_us(DAY)[0]
@@ -172,21 +172,22 @@ async def _seed(store: Store, references: list[str]) -> None:
         for index, reference in enumerate(references):
             state = STATES[index % len(STATES)]
             at = start + (index // 3) * 1_000_000  # three payments a second: ties on created_at
-            await tx.execute(
-                insert, *payment_row("dvcqg", reference, index, at, 1_000 * index, state)
-            )
+            row = payment_row("dvcqg", reference, index, at, 1_000 * index, state)
+            if index == broken_id:
+                row = (f"pay\nbroken{index}", *row[1:])
+            await tx.execute(insert, *row)
 
 
-@pytest.mark.parametrize("line_break", [False, True])
+@pytest.mark.parametrize("line_break", [None, "reference", "id"])
 async def test_joined_store_pages_give_the_row_pages(
-    store_config: StoreConfig, clock: FakeClock, line_break: bool, tmp_path: Path
+    store_config: StoreConfig, clock: FakeClock, line_break: str | None, tmp_path: Path
 ) -> None:
     references = [f"J{i:05d}" for i in range(57)]
-    if line_break:
+    if line_break == "reference":
         references[30] = "J\nBROKEN"  # cannot be joined by line breaks: that page is read by rows
     store = await open_store(store_config, clock=clock)
     try:
-        await _seed(store, references)
+        await _seed(store, references, 39 if line_break == "id" else None)
         side = CompactStoreSide(store, page_size=10)
         joined = [page async for page in side.day_packed(DAY, "dvcqg")]
         by_rows: list[tuple[list[str], list[int]]] = []

@@ -144,19 +144,30 @@ class CompactStoreSide:
             count = int(row["n"])
             references = row["refs"].split("\n") if count else []
             values = [int(v) for v in row["packed"].split(",")] if row["packed"] else []
-            if len(references) == count == len(values):
+            last_id = row.get("last_id")
+            ids = row.get("ids")  # SQLite: every id of the page, joined, for the last one
+            if ids is not None:
+                last_id = ids.rpartition("\n")[2] if ids.count("\n") == count - 1 else None
+            if len(references) == count == len(values) and (not count or last_id is not None):
                 yield references, values
+                next_after = (int(row["last_at"]), str(last_id)) if count else after
             else:
-                yield await self._packed_rows(day, provider, after)
+                page, next_after = await self._packed_rows(day, provider, after)
+                yield page
             if count < self._page_size:
                 return
-            after = (int(row["last_at"]), str(row["last_id"]))
+            after = next_after
 
-    async def _packed_rows(self, day: date, provider: str, after: tuple[int, str]) -> PackedPage:
-        """One page from ``after``, packed here row by row (what the joined form cannot hold)."""
+    async def _packed_rows(
+        self, day: date, provider: str, after: tuple[int, str]
+    ) -> tuple[PackedPage, tuple[int, str]]:
+        """One page from ``after``, packed here row by row (what the joined form cannot
+        hold), and the next page's keyset start."""
         code_of, shift = _SHIFTED_CODE_OF_TEXT, AMOUNT_SHIFT
         async for rows in self._pages(day, provider, after):
-            return (
+            if rows:
+                after = (int(rows[-1]["created_at"]), str(rows[-1]["id"]))
+            page = (
                 [str(row["reference"]) for row in rows],
                 [
                     ((row["amount"] if row["paid_amount"] is None else row["paid_amount"]) << shift)
@@ -164,7 +175,8 @@ class CompactStoreSide:
                     for row in rows
                 ],
             )
-        return [], []
+            return page, after
+        return ([], []), after
 
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         if not references:
@@ -224,26 +236,34 @@ _DAY_PAGE = (
 
 def _packed_page_sql(dialect: str) -> str:
     """A page as one row: ``n``, ``refs`` (joined by line breaks), ``packed`` (by commas),
-    and the last row's ``last_at``, ``last_id``, the next page's keyset start."""
+    the last row's ``last_at`` and ``last_id`` (SQLite: ``ids``, all joined by line
+    breaks, the last one last), the next page's keyset start."""
     codes = " ".join(f"WHEN '{text}' THEN {code}" for text, code in _SHIFTED_CODE_OF_TEXT.items())
     packed = (
         f"CAST(COALESCE(paid_amount, amount) AS BIGINT) * {1 << AMOUNT_SHIFT}"
         f" + CASE status {codes} END"
     )
-    # Both aggregate the materialised page in the order it was written, the keyset order
-    # (an ORDER BY in the aggregate would sort each page once more).
+    inner = (
+        f"SELECT id, reference, {packed} AS packed, created_at FROM payments"  # noqa: S608 (constants)
+        f" WHERE {_DAY_PAGE} ORDER BY created_at, id LIMIT $6"
+    )
+    # Both aggregate the page in the order its query gives it, the keyset order (an ORDER
+    # BY in PostgreSQL's aggregates would sort each page once more).
     if dialect == "postgres":
-        refs, values = "string_agg(reference, E'\\n')", "string_agg(CAST(packed AS TEXT), ',')"
-    else:
-        refs, values = "group_concat(reference, char(10))", "group_concat(packed, ',')"
+        return (
+            f"WITH page AS MATERIALIZED ({inner}),"  # noqa: S608 (constants only)
+            " last AS (SELECT created_at, id FROM page ORDER BY created_at DESC, id DESC LIMIT 1)"
+            " SELECT count(*) AS n, string_agg(reference, E'\\n') AS refs,"
+            " string_agg(CAST(packed AS TEXT), ',') AS packed,"
+            " (SELECT created_at FROM last) AS last_at, (SELECT id FROM last) AS last_id"
+            " FROM page"
+        )
+    # SQLite runs the page as a co-routine feeding the aggregates in order (a second scan
+    # of a materialised page for its last row cost a third of the query).
     return (
-        "WITH page AS MATERIALIZED ("  # noqa: S608 (constants only)
-        f" SELECT id, reference, {packed} AS packed, created_at FROM payments"
-        f" WHERE {_DAY_PAGE} ORDER BY created_at, id LIMIT $6),"
-        " last AS (SELECT created_at, id FROM page ORDER BY created_at DESC, id DESC LIMIT 1)"
-        f" SELECT count(*) AS n, {refs} AS refs, {values} AS packed,"
-        " (SELECT created_at FROM last) AS last_at, (SELECT id FROM last) AS last_id"
-        " FROM page"
+        "SELECT count(*) AS n, group_concat(reference, char(10)) AS refs,"  # noqa: S608 (constants only)
+        " group_concat(packed, ',') AS packed, max(created_at) AS last_at,"
+        f" group_concat(id, char(10)) AS ids FROM ({inner})"
     )
 
 
