@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from gateway.payments.service import PaymentService
     from gateway.payments.webhooks import OutboxDispatcher
     from gateway.payments.worker import PendingPaymentPoller
-    from gateway.security.detectors import SecurityMonitor
+    from gateway.security.null import SecurityObserver
     from gateway.store import Store
 
 ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict[str, object]]]]
@@ -47,7 +47,9 @@ AUDIT_LOG: web.AppKey[AuditTrail] = web.AppKey("audit_log")
 AUDIT_MIDDLEWARE: web.AppKey[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]] = (
     web.AppKey("audit_middleware")
 )
-SECURITY_MONITOR: web.AppKey[SecurityMonitor] = web.AppKey("security_monitor")
+#: The security monitor (installed by the security slice when the app starts; a null one
+#: in an app built without that slice).
+SECURITY_MONITOR: web.AppKey[SecurityObserver] = web.AppKey("security_monitor")
 
 # -- citizens, businesses, payments -------------------------------------------------------------
 CITIZEN_SERVICE: web.AppKey[CitizenService] = web.AppKey("citizen_service")

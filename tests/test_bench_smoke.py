@@ -30,6 +30,7 @@ from bench.settings import BenchSettings
 from bench.stack import GatewayVariant, Measured, render_gateway_config
 from bench.targets import SignedRequests
 from gateway.config import load_settings
+from tests.support.gateway import serving
 
 REPO = Path(__file__).resolve().parent.parent
 #: A hang guard for the smoke run, not a speed bound (tests never judge time): every
@@ -268,19 +269,11 @@ async def test_load_generator_counts_a_refused_callback_as_an_error() -> None:
 
     app = web.Application()
     app.router.add_post("/cb", platform_answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     tally = _Tally(200, (("MaLoi", "00"),))
-    try:
-        async with aiohttp.ClientSession() as session:
-            for query in ("?ok=1", ""):
-                url = f"http://127.0.0.1:{port}/cb{query}"
-                await _send(session, PreparedRequest("POST", url, {}), tally)
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base_url, aiohttp.ClientSession() as session:
+        for query in ("?ok=1", ""):
+            url = f"{base_url}/cb{query}"
+            await _send(session, PreparedRequest("POST", url, {}), tally)
     assert len(tally.latencies) == 1
     assert tally.errors == {"unexpected answer": 1}
 

@@ -40,8 +40,7 @@ async def readyz(request: web.Request) -> web.Response:
     From the moment a stop (SIGTERM) begins, 503 ``draining``: the listener still
     accepts for ``[server] drain_seconds`` so that a load balancer sees this first.
     """
-    serving = request.app.get(SERVING)
-    if serving is not None and serving.draining:
+    if request.app[SERVING].draining:  # create_app sets SERVING, and only it mounts this route
         return web.json_response({"status": "draining", "checks": {}}, status=503)
     checks: dict[str, object] = {}
     ready = True

@@ -23,21 +23,12 @@ from adapters.observability import (
     map_aiohttp_errors,
     upstream_exchange,
 )
-
-
-class _Ticks:
-    """A wall clock that moves one second per reading."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def _busy_lookup(tallies: list[ExchangeTally]) -> None:
-    with upstream_exchange("population", "lookup", clock=_Ticks()) as tally:
+    ticks = FakeClock(1_000.0, tick=1.0)  # a wall clock moving one second per reading
+    with upstream_exchange("population", "lookup", clock=ticks.time) as tally:
         tallies.append(tally)
         tally.attempts, tally.bytes_out, tally.bytes_in = 2, 300, 40
         raise UpstreamFault("busy", code="Server.Busy")

@@ -16,13 +16,13 @@ from gateway.store import Store
 # The store fixtures (both backends, an isolated schema on PostgreSQL, the fake clock)
 # are the store suite's own; the audit suite shares them rather than copying them.
 from tests.store.conftest import (
-    FakeClock,
     backend,
     clock,
     open_stores,
     store,
     store_config,
 )
+from tests.support.clock import FakeClock
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"
 
@@ -31,7 +31,7 @@ CITIZEN_ID = "092090001234"
 CITIZEN_NAME = "Nguyễn Văn An"
 
 
-__all__ = ["FakeClock", "backend", "clock", "open_stores", "store", "store_config"]
+__all__ = ["backend", "clock", "open_stores", "store", "store_config"]
 
 
 @pytest.fixture

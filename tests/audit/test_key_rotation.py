@@ -16,8 +16,9 @@ from gateway.audit.export import verify_export
 from gateway.audit.log import AuditLog
 from gateway.audit.signing import key_id, load_signing_key
 from gateway.store import Store, StoreConfig
+from tests.support.clock import FakeClock
 
-from .conftest import FakeClock, append_some
+from .conftest import append_some
 
 
 def _new_key(path: Path) -> Path:

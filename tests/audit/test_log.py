@@ -22,8 +22,9 @@ from gateway.audit.export import verify_export
 from gateway.audit.log import AuditLog, AuditLogClosed
 from gateway.audit.middleware import audit_operator
 from gateway.store import Store, StoreConfig
+from tests.support.clock import FakeClock
 
-from .conftest import CITIZEN_ID, CITIZEN_NAME, FakeClock, append_some
+from .conftest import CITIZEN_ID, CITIZEN_NAME, append_some
 
 
 async def test_concurrent_appends_form_one_sequential_chain(

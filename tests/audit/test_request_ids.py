@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestServer
 
 from adapters.observability import UpstreamExchange, record_exchange, wall_clock
 from adapters.population.models import CitizenQuery, CitizenRecord
-from gateway.appkeys import CITIZEN_SERVICE
+from gateway.appkeys import AUDIT_LOG, CITIZEN_SERVICE, SECURITY_MONITOR
 from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.audit.middleware import audit_middleware
@@ -34,6 +34,7 @@ from gateway.citizens import CitizenService
 from gateway.citizens.routes import routes as citizen_routes
 from gateway.http.boundary import problem_middleware
 from gateway.http.context import request_context_middleware
+from gateway.security.null import NullSecurityMonitor
 from gateway.store import Store
 from tests.conftest import find_leaks
 from tests.gateway.test_identity_service import SANDBOX
@@ -99,6 +100,8 @@ async def server(audit_log: AuditLog) -> AsyncIterator[TestServer]:
         ]
     )
     app[CITIZEN_SERVICE] = CitizenService(Population())
+    app[AUDIT_LOG] = audit_log  # as the audit slice installs it
+    app[SECURITY_MONITOR] = NullSecurityMonitor()  # no security slice in this app
     app.add_routes(citizen_routes)
     server = TestServer(app, host="127.0.0.1", port=0)
     await server.start_server()

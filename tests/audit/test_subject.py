@@ -22,8 +22,9 @@ from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.audit.subject import SubjectInputError, audit_subject_command, read_id_number
 from gateway.store import Store, StoreConfig
-from tests.audit.conftest import CITIZEN_ID, FakeClock
+from tests.audit.conftest import CITIZEN_ID
 from tests.conftest import find_leaks
+from tests.support.clock import FakeClock
 
 OTHER_ID = "094203000777"
 OFFICER_ID = "001080000001"

@@ -7,8 +7,9 @@ import gzip
 from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.store import Store
+from tests.support.clock import FakeClock
 
-from .conftest import FakeClock, append_some
+from .conftest import append_some
 from .test_log import crash
 
 

@@ -17,19 +17,7 @@ from adapters.config import OAuthConfig
 from adapters.guard import CallGuard, Unguarded
 from adapters.http import make_session
 from adapters.oauth import TokenProvider
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.clock import FakeClock
 
 
 @dataclass
@@ -60,7 +48,8 @@ SandboxFactory = Callable[..., Awaitable[Sandbox]]
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    """The clock the sandbox, the token provider and the cache read (monotonic seconds)."""
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
@@ -69,7 +58,7 @@ async def start_ngsp(clock: FakeClock) -> AsyncIterator[SandboxFactory]:
     runners: list[Any] = []
 
     async def start(**settings: Any) -> Sandbox:
-        runner, base_url = await start_sandbox(NgspSandboxConfig(**settings), clock=clock)
+        runner, base_url = await start_sandbox(NgspSandboxConfig(**settings), clock=clock.monotonic)
         runners.append(runner)
         return Sandbox(runner.app[SANDBOX], base_url, clock)
 
@@ -114,5 +103,5 @@ def make_client(
     """A business client (and its token provider) pointed at ``sandbox``."""
     oauth = oauth or ngsp_oauth(sandbox.base_url)
     business = BusinessConfig(base_url=sandbox.base_url, oauth=oauth, **config)
-    tokens = TokenProvider(oauth, session, clock=sandbox.clock, upstream="business")
+    tokens = TokenProvider(oauth, session, clock=sandbox.clock.monotonic, upstream="business")
     return BusinessClient(business, session, guard or Unguarded(), tokens), tokens

@@ -164,10 +164,10 @@ async def test_token_expired_at_the_peer_mid_burst_causes_one_refresh(
     sandbox = await start_ngsp(token_lifetime_seconds=120)
     client, tokens = make_client(sandbox, session)
     await tokens.token()
-    sandbox.state.clock = lambda: sandbox.clock.now + 1000  # the peer's clock runs ahead
+    sandbox.state.clock = lambda: sandbox.clock.monotonic() + 1000  # the peer's clock runs ahead
     results = await asyncio.gather(*(client.get(FOUND) for _ in range(200)))
     assert all(r is not None for r in results)
-    sandbox.state.clock = sandbox.clock
+    sandbox.state.clock = sandbox.clock.monotonic
     stats = await sandbox.stats(session)
     assert stats["token_requests"] == 2
     assert stats["lookups_unauthorized"] == 200
@@ -203,7 +203,7 @@ async def test_invalidate_ignores_a_token_already_replaced(
     ngsp: Sandbox, session: aiohttp.ClientSession
 ) -> None:
     """invalidate(old) after a refresh keeps the new token: late 401s force no refresh."""
-    tokens = TokenProvider(ngsp_oauth(ngsp.base_url), session, clock=ngsp.clock)
+    tokens = TokenProvider(ngsp_oauth(ngsp.base_url), session, clock=ngsp.clock.monotonic)
     old = await tokens.token()
     tokens.invalidate(old)
     new = await tokens.token()

@@ -9,7 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.appkeys import BUSINESS_SERVICE
+from gateway.appkeys import AUDIT_LOG, BUSINESS_SERVICE
+from gateway.audit.config import AuditConfig
+from gateway.audit.null import NullAuditLog
 from gateway.businesses.routes import routes
 from gateway.businesses.service import BusinessService
 from gateway.http.boundary import problem_middleware
@@ -26,7 +28,8 @@ async def gateway(
 ) -> TestClient[web.Request, web.Application]:
     client, _ = make_client(ngsp, session)
     app = web.Application(middlewares=[problem_middleware])
-    app[BUSINESS_SERVICE] = BusinessService(client, ttl_seconds=600, clock=ngsp.clock)
+    app[BUSINESS_SERVICE] = BusinessService(client, ttl_seconds=600, clock=ngsp.clock.monotonic)
+    app[AUDIT_LOG] = NullAuditLog(AuditConfig(enabled=False))  # no audit slice in this app
     app.add_routes(routes)
     return await aiohttp_client(app)
 

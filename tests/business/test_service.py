@@ -31,7 +31,7 @@ def service_for(
 ) -> BusinessService:
     client, _ = make_client(sandbox, session)
     return BusinessService(
-        client, ttl_seconds=ttl_seconds, max_entries=max_entries, clock=sandbox.clock
+        client, ttl_seconds=ttl_seconds, max_entries=max_entries, clock=sandbox.clock.monotonic
     )
 
 

@@ -14,16 +14,13 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from gateway.config import load_settings
-from gateway.dev.embedded import point_at_sandboxes, start_sandboxes
-from gateway.server import bind_listeners, start_gateway
 from gateway.webhook_signatures import new_secret
-from tests.e2e.conftest import SECRETS, Gateway, Peer
 from tests.payments.conftest import FAST_PAYMENTS, WebhookReceiver
+from tests.support.gateway import SECRETS, Gateway, embedded_gateway, serve
 
 CONTRACT_CLIENT = "motcua-demo"
 ALL_OPERATIONS = [
@@ -43,12 +40,7 @@ async def contract_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         receiver = WebhookReceiver(secret=new_secret())
         app = web.Application()
         app.router.add_post("/webhooks", receiver.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        receiver.url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhooks"
+        receiver.url = await serve(app, stack) + "/webhooks"
         settings = load_settings(
             None,
             environment="test",
@@ -74,18 +66,5 @@ async def contract_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
                 }
             ],
         )
-        bound = bind_listeners(settings)
-        stack.callback(bound.close)
-        gateway_url = bound.listeners.http_url
-        sandboxes = await start_sandboxes(settings, stack, gateway_url=gateway_url)
-        settings = point_at_sandboxes(settings, sandboxes, gateway_url=gateway_url)
-        listeners = await start_gateway(settings, stack, bound=bound)
-        session = await stack.enter_async_context(aiohttp.ClientSession())
-        yield Gateway(
-            listeners,
-            settings,
-            session,
-            Peer(sandboxes.population_endpoint, session),
-            Peer(sandboxes.ngsp_base_url, session),
-            tmp_path,
-        )
+        gateway, _ = await embedded_gateway(stack, settings, tmp_path)
+        yield gateway

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.contract.conftest import CONTRACT_CLIENT
-from tests.e2e.conftest import SECRETS, Gateway
+from tests.support.gateway import SECRETS, Gateway
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

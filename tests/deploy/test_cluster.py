@@ -42,9 +42,9 @@ from gateway.webhook_signatures import WebhookVerificationError, new_secret, ver
 from tests.deploy.gateway_process import spawn
 from tests.deploy.test_nginx import _running_nginx
 from tests.deploy.tools import require_tool
-from tests.e2e.conftest import SECRETS
 from tests.payments.conftest import POSTGRES_DSN_ENV, eventually, pay_at_sandbox, payment_body
 from tests.payments.processes import GatewayProcess, free_port, gateway_env
+from tests.support.gateway import SECRETS
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 

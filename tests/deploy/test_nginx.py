@@ -25,8 +25,8 @@ import trustme
 from gateway.auth.signatures import sign_request
 from tests.deploy.gateway_process import running_gateway
 from tests.deploy.tools import require_tool, run_tool
-from tests.e2e.conftest import SECRETS
 from tests.payments.processes import REPO, free_port
+from tests.support.gateway import SECRETS
 
 CONF = REPO / "config" / "nginx" / "lienthong.conf"
 CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}

@@ -11,7 +11,7 @@ from gateway.audit.commands import audit_verify_command
 from gateway.security.report import security_report
 from gateway.store import StoreConfig, open_store
 from tests.conftest import find_leaks
-from tests.e2e.conftest import Gateway
+from tests.support.gateway import Gateway
 
 AN = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}
 

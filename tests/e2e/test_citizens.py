@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from tests.e2e.conftest import Gateway
+from tests.support.gateway import Gateway
 
 AN = {
     "id_number": "092090001234",

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from gateway.server import start_gateway
-from tests.e2e.conftest import Gateway
 from tests.e2e.test_audit_security import _audit_rows
+from tests.support.gateway import Gateway
 
 CLIENT = "127.0.0.77"  # the address a (loopback) proxy reports for its client
 
@@ -30,15 +29,7 @@ async def proxied(gateway: Gateway, tmp_path: Path) -> AsyncIterator[Gateway]:
         }
     )
     async with AsyncExitStack() as stack:
-        listeners = await start_gateway(settings, stack)
-        yield Gateway(
-            listeners,
-            settings,
-            gateway.session,
-            gateway.population,
-            gateway.ngsp,
-            gateway.pki_dir,
-        )
+        yield await gateway.another(stack, settings)
 
 
 def _remotes(logs: list[dict[str, Any]], event: str) -> list[Any]:

@@ -15,7 +15,7 @@ import string
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from tests.e2e.conftest import Gateway
+from tests.support.gateway import Gateway
 
 SEED = 20261128
 ROUNDS = 60

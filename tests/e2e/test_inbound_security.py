@@ -12,7 +12,7 @@ import pytest
 
 from gateway.auth.signatures import sign_request
 from gateway.config import Settings
-from tests.e2e.conftest import SECRETS, Gateway
+from tests.support.gateway import SECRETS, Gateway, start_listeners
 
 CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}
 
@@ -205,14 +205,12 @@ async def one_nonce_across_instances(
     and one ``created`` to each instance ``hops`` names, in order; (status, problem type)s."""
     from contextlib import AsyncExitStack
 
-    from gateway.server import start_gateway
-
     body = json.dumps(CLAIM).encode()
     path = "/v1/citizens/verify"
     created = int(time.time())
     answers = []
     async with AsyncExitStack() as stack:
-        instances = [await start_gateway(settings, stack), await start_gateway(settings, stack)]
+        instances = [await start_listeners(stack, settings), await start_listeners(stack, settings)]
         for hop in hops:
             listener = instances[hop]
             # Each instance has its own port, so each request is signed for it, with one nonce.

@@ -12,7 +12,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from gateway import build_info
-from tests.e2e.conftest import Gateway
+from tests.support.gateway import Gateway
 
 
 async def test_plain_scrape_is_the_text_format(gateway: Gateway) -> None:

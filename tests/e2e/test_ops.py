@@ -8,7 +8,7 @@ import jsonschema
 from openapi_spec_validator import validate
 
 from gateway.http.ops import load_openapi
-from tests.e2e.conftest import Gateway
+from tests.support.gateway import Gateway
 
 CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}
 

@@ -13,16 +13,14 @@ from typing import Any
 import aiohttp
 import pytest
 import trustme
-from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from adapters.population.sandbox import create_sandbox_app
 from adapters.population.sandbox_config import PopulationSandboxConfig
 from gateway.auth.signatures import sign_request
-from gateway.server import start_gateway
 from gateway.store import StoreConfig, open_store
-from tests.e2e.conftest import SECRETS, gateway_settings
+from tests.support.gateway import SECRETS, gateway_settings, serving, start_listeners
 
 CLAIM = json.dumps(
     {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990"}
@@ -38,15 +36,8 @@ async def tls_population(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     cert.configure_cert(ctx)
     der = x509.load_pem_x509_certificate(cert.cert_chain_pems[0].bytes()).public_bytes(Encoding.DER)
     config = PopulationSandboxConfig()
-    runner = web.AppRunner(create_sandbox_app(config), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"https://127.0.0.1:{port}{config.path}", hashlib.sha256(der).hexdigest()
-    finally:
-        await runner.cleanup()
+    async with serving(create_sandbox_app(config), ctx) as base_url:
+        yield base_url + config.path, hashlib.sha256(der).hexdigest()
 
 
 async def _verify_through(tmp_path: Path, endpoint: str, pin: str) -> tuple[int, dict[str, Any]]:
@@ -60,7 +51,7 @@ async def _verify_through(tmp_path: Path, endpoint: str, pin: str) -> tuple[int,
         },
     )
     async with AsyncExitStack() as stack:
-        listeners = await start_gateway(settings, stack)
+        listeners = await start_listeners(stack, settings)
         url = listeners.http_url + "/v1/citizens/verify"
         headers = sign_request(
             "POST",

@@ -15,7 +15,7 @@ from adapters.population.config import RequestDefaults
 from gateway.audit.log import AuditLog
 from gateway.store import StoreConfig, open_store
 from tests.conftest import find_leaks
-from tests.e2e.conftest import Gateway
+from tests.support.gateway import Gateway
 
 AN = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}
 OFFICER = "001080000001"

@@ -17,9 +17,9 @@ import pytest
 
 from gateway.store import StoreConfig, open_store
 from tests.conftest import find_leaks
-from tests.e2e import conftest as e2e
-from tests.e2e.conftest import Gateway
 from tests.request_ids import id_shaped, production_log_lines, random_request_ids
+from tests.support import gateway as harness
+from tests.support.gateway import Gateway
 
 COUNT = 350
 SEED = 11
@@ -44,7 +44,7 @@ CALLS: list[tuple[str, str, Any, bool, int]] = [
 @pytest.fixture(autouse=True)
 def _room_in_the_quotas(monkeypatch: pytest.MonkeyPatch) -> None:
     """The upstream quotas (20 calls/s by default) sized for this many requests at once."""
-    monkeypatch.setitem(e2e.TEST_RESILIENCE, "quota", {"rate_per_second": 2000, "burst": 2000})
+    monkeypatch.setitem(harness.TEST_RESILIENCE, "quota", {"rate_per_second": 2000, "burst": 2000})
 
 
 async def _audit_rows(gateway: Gateway, inbound: int) -> list[dict[str, Any]]:

@@ -15,10 +15,9 @@ import asyncpg
 import pytest
 
 from gateway.config import Settings
-from gateway.server import start_gateway
 from gateway.store import StoreConfig, open_store, utc_now
-from tests.e2e.conftest import Gateway
 from tests.e2e.test_inbound_security import one_nonce_across_instances
+from tests.support.gateway import Gateway, start_listeners
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"
 #: How long the purge may take to come round on a loaded machine (a bound, not a timing).
@@ -83,7 +82,7 @@ async def _purged_in_the_background(settings: Settings) -> bool:
     for only the live one to be left, with no request sent."""
     config = StoreConfig(url=settings.store.url, schema_name=settings.store.schema_name)
     async with AsyncExitStack() as stack:
-        await start_gateway(settings, stack)
+        await start_listeners(stack, settings)
         other = await open_store(config)  # another instance's view of the same database
         stack.push_async_callback(other.close)
         now = utc_now()

@@ -16,8 +16,8 @@ import pytest
 
 from adapters.tracecontext import parse_traceparent
 from gateway.store import StoreConfig, open_store
-from tests.e2e.conftest import Gateway
 from tests.request_ids import production_log_lines
+from tests.support.gateway import Gateway
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"

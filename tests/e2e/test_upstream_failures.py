@@ -11,7 +11,7 @@ import asyncio
 
 import pytest
 
-from tests.e2e.conftest import Gateway
+from tests.support.gateway import Gateway
 
 CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_date": "1990-05-12"}
 

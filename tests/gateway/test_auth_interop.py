@@ -24,7 +24,8 @@ from http_message_signatures import (
 from http_message_signatures.aiohttp import SignatureMiddleware, SignatureMiddlewareMode
 
 from gateway.auth.signatures import sign_request
-from tests.gateway.test_auth_middleware import FakeClock, build_app, demo_registry, serving
+from tests.gateway.test_auth_middleware import build_app, demo_registry, serving
+from tests.support.clock import FakeClock
 
 SECRET = b"motcua-demo-secret-change-me"
 BODY = json.dumps({"so_ho_so": "HS-0001"}).encode()
@@ -41,7 +42,7 @@ class OutgoingRequest:
 
 @pytest.fixture
 async def base_url() -> AsyncIterator[str]:
-    app = build_app(demo_registry(), clock=time.time, rate_clock=FakeClock(0.0))
+    app = build_app(demo_registry(), clock=time.time, rate_clock=FakeClock(0.0).monotonic)
     async with serving(app) as url:
         yield url
 

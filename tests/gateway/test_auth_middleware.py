@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -26,6 +25,8 @@ from gateway.auth.middleware import (
 from gateway.auth.nonces import InMemoryNonceStore
 from gateway.auth.signatures import sign_request
 from gateway.problems import PROBLEM_BASE, Problem
+from tests.support.clock import FakeClock
+from tests.support.gateway import serving
 
 NOW = 1_800_000_000.0
 MOTCUA_OLD = "motcua-demo-old-secret"
@@ -33,16 +34,6 @@ MOTCUA_NEW = "motcua-demo-secret-change-me"
 PORTAL = "portal-demo-secret-change-me"
 TIGHT = "tight-demo-secret"
 MAX_BODY = 1024
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def demo_registry() -> ClientRegistry:
@@ -124,21 +115,6 @@ def build_app(
     return app
 
 
-@asynccontextmanager
-async def serving(app: web.Application, ssl_context: Any = None) -> AsyncIterator[str]:
-    """Run ``app`` on 127.0.0.1 (port 0); yield its base URL; stop it afterwards."""
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
-        scheme = "https" if ssl_context is not None else "http"
-        yield f"{scheme}://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
 Send = Callable[..., Awaitable[tuple[int, dict[str, str], dict[str, Any]]]]
 
 
@@ -154,7 +130,9 @@ def rate_clock() -> FakeClock:
 
 @pytest.fixture
 async def base_url(clock: FakeClock, rate_clock: FakeClock) -> AsyncIterator[str]:
-    async with serving(build_app(demo_registry(), clock=clock, rate_clock=rate_clock)) as url:
+    async with serving(
+        build_app(demo_registry(), clock=clock.time, rate_clock=rate_clock.monotonic)
+    ) as url:
         yield url
 
 
@@ -319,7 +297,7 @@ async def test_rate_limit_answers_429_with_retry_after(
     assert (status, problem_type(body)) == (429, "rate-limited")
     assert headers["Retry-After"] == "1"
     assert any(e["event"] == "security.rate_limited" for e in events)
-    rate_clock.now += 1.0
+    rate_clock.advance(1.0)
     assert (await one())[0] == 200
 
 

@@ -13,12 +13,12 @@ from gateway.auth.tls import server_ssl_context
 from gateway.dev.pki import DevPKI, init_dev_pki
 from gateway.problems import PROBLEM_BASE
 from tests.gateway.test_auth_middleware import (
-    FakeClock,
     build_app,
     demo_registry,
     serving,
     signed,
 )
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ async def get_items(
 
 def _app() -> tuple[web.Application, FakeClock]:
     clock = FakeClock(1_800_000_000.0)
-    return build_app(demo_registry(), clock=clock, rate_clock=FakeClock(0.0)), clock
+    return build_app(demo_registry(), clock=clock.time, rate_clock=FakeClock(0.0).monotonic), clock
 
 
 async def test_client_certificate_authenticates_the_client(pki: DevPKI) -> None:
@@ -85,7 +85,7 @@ async def test_optional_certificate_missing_falls_back_to_signature(pki: DevPKI)
     context = client_context(pki, pki.ca.cert, None)
     async with serving(app, server) as url:
         unsigned_status, unsigned = await get_items(url, context)
-        headers = signed("GET", url + "/v1/items", created=clock.now)
+        headers = signed("GET", url + "/v1/items", created=clock.time())
         signed_status, signed_body = await get_items(url, context, headers)
     assert (unsigned_status, unsigned["type"]) == (401, PROBLEM_BASE + "missing-signature")
     assert (signed_status, signed_body["auth_method"]) == (200, "signature")

@@ -24,7 +24,7 @@ from gateway.auth.signatures import (
     verify_signed_request,
 )
 from gateway.config import load_settings
-from tests.gateway.test_auth_middleware import FakeClock
+from tests.support.clock import FakeClock
 
 # RFC 9421 Appendix B.2 test request and the B.2.5 HMAC key.
 RFC_REQUEST = SignedRequest.from_url(
@@ -162,18 +162,18 @@ def test_content_digest_refusals(field: str) -> None:
 async def test_nonce_store_refuses_a_seen_nonce_until_it_expires() -> None:
     """A nonce is accepted once, refused while unexpired, and forgotten after expiry."""
     clock = FakeClock(100.0)
-    store = InMemoryNonceStore(clock=clock)
+    store = InMemoryNonceStore(clock=clock.time)
     assert await store.remember("motcua-demo", "n1", 400.0)
     assert not await store.remember("motcua-demo", "n1", 400.0)
     assert await store.remember("portal-demo", "n1", 400.0)
-    clock.now = 400.0
+    clock.set(400.0)
     assert await store.remember("motcua-demo", "n1", 700.0)
 
 
 async def test_the_gateway_nonce_store_holds_what_the_config_says() -> None:
     """[server] max_nonces bounds the in-memory store the gateway builds."""
     settings = load_settings(None, environment="test", server={"max_nonces": 2})
-    store = nonce_store_for(settings, web.Application(), FakeClock(0.0))
+    store = nonce_store_for(settings, web.Application(), FakeClock(0.0).time)
     assert await store.remember("c1", "a", 10.0)
     assert await store.remember("c1", "b", 10.0)
     with pytest.raises(NonceStoreFull):
@@ -184,12 +184,12 @@ async def test_the_gateway_nonce_store_holds_what_the_config_says() -> None:
 async def test_nonce_store_is_bounded_and_sweeps_expired() -> None:
     """A full store refuses new nonces (no eviction) until expired entries are swept."""
     clock = FakeClock(0.0)
-    store = InMemoryNonceStore(max_entries=2, clock=clock)
+    store = InMemoryNonceStore(max_entries=2, clock=clock.time)
     assert await store.remember("c1", "a", 10.0)
     assert await store.remember("c1", "b", 20.0)
     with pytest.raises(NonceStoreFull):
         await store.remember("c1", "c", 30.0)
-    clock.now = 15.0
+    clock.set(15.0)
     assert await store.remember("c1", "c", 30.0)
     assert len(store) == 2
 

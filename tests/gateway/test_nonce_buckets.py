@@ -20,7 +20,6 @@ from gateway.config import load_settings
 from tests.gateway.test_auth_middleware import (
     BODY,
     NOW,
-    FakeClock,
     call,
     demo_registry,
     echo,
@@ -29,6 +28,7 @@ from tests.gateway.test_auth_middleware import (
     serving,
     signed,
 )
+from tests.support.clock import FakeClock
 
 RATE = 3_000
 WINDOW = 300
@@ -40,12 +40,12 @@ def test_three_thousand_a_second_over_the_window_fit_under_the_default_bound() -
     a second later the first second's nonces have left and the count stays flat."""
     max_nonces = load_settings(None, environment="test").server.max_nonces
     clock = FakeClock(NOW)
-    store = InMemoryNonceStore(max_entries=max_nonces, clock=clock)
+    store = InMemoryNonceStore(max_entries=max_nonces, clock=clock.time)
     for second in range(WINDOW + 1):
-        clock.now = NOW + second
+        clock.set(NOW + second)
         for i in range(RATE):
             # created = now, so each nonce expires one window later, as a gateway files it.
-            assert store.remember_now("motcua-demo", f"{second}.{i}", clock.now + WINDOW)
+            assert store.remember_now("motcua-demo", f"{second}.{i}", clock.time() + WINDOW)
         if second == WINDOW - 1:
             assert len(store) == RATE * WINDOW
     assert len(store) == RATE * WINDOW  # second 0's nonces expired at NOW + 300, whole
@@ -56,29 +56,29 @@ async def test_a_replay_is_refused_in_any_bucket_until_the_first_use_expires() -
     """A nonce's repeat is refused while the clock crosses bucket ends, and also when its
     expiry (another ``created``) files it in another bucket; after expiry it is new again."""
     clock = FakeClock(100.0)
-    store = InMemoryNonceStore(clock=clock, bucket_seconds=10.0)
+    store = InMemoryNonceStore(clock=clock.time, bucket_seconds=10.0)
     assert await store.remember("motcua-demo", "n1", 400.0)
     assert await store.remember("motcua-demo", "n2", 150.0)
     for now in (100.0, 149.0, 150.0, 250.0, 399.0):
-        clock.now = now
+        clock.set(now)
         assert not await store.remember("motcua-demo", "n1", 400.0)
         assert not await store.remember("motcua-demo", "n1", now + 300.0)  # another bucket
     assert len(store) == 1  # n2's bucket ended at 150 and left
-    clock.now = 400.0
+    clock.set(400.0)
     assert await store.remember("motcua-demo", "n1", 700.0)
 
 
 async def test_expired_buckets_leave_whole() -> None:
     """Nonces whose expiries share a bucket are held until the bucket ends, then all go."""
     clock = FakeClock(100.0)
-    store = InMemoryNonceStore(clock=clock, bucket_seconds=10.0)
+    store = InMemoryNonceStore(clock=clock.time, bucket_seconds=10.0)
     for i in range(10):
         assert await store.remember("portal-demo", f"a{i}", 101.0 + i)  # bucket ending 110
     assert await store.remember("portal-demo", "b", 111.0)  # the next bucket
-    clock.now = 109.5  # nine of the ten have expired, but their bucket has not ended
+    clock.set(109.5)  # nine of the ten have expired, but their bucket has not ended
     assert await store.remember("portal-demo", "probe-1", 400.0)
     assert len(store) == 12
-    clock.now = 110.0
+    clock.set(110.0)
     assert await store.remember("portal-demo", "probe-2", 400.0)
     assert len(store) == 3  # b and the probes: the bucket of a0..a9 left whole
     assert await store.remember("portal-demo", "a0", 410.0)  # and a0 may be used again
@@ -88,7 +88,7 @@ def _echo_app(nonces: NonceStore, clock: FakeClock) -> web.Application:
     app = web.Application(
         middlewares=[
             problems_to_responses,
-            authentication_middleware(demo_registry(), nonces, window=300.0, clock=clock),
+            authentication_middleware(demo_registry(), nonces, window=300.0, clock=clock.time),
             authorization_middleware(),
         ]
     )
@@ -119,7 +119,7 @@ async def test_a_shared_store_that_fails_answers_503() -> None:
 async def test_a_full_store_answers_503_with_a_security_event() -> None:
     """Beyond ``max_entries`` a signed request gets 503 and a nonce_store_full event."""
     clock = FakeClock(NOW)
-    app = _echo_app(InMemoryNonceStore(max_entries=2, clock=clock), clock)
+    app = _echo_app(InMemoryNonceStore(max_entries=2, clock=clock.time), clock)
     async with serving(app) as base_url, aiohttp.ClientSession() as session:
         url = base_url + "/v1/echo"
         statuses = []

@@ -6,6 +6,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from gateway.auth.nonces import InMemoryNonceStore, NonceStoreFull
+from tests.support.clock import FakeClock
 
 
 def _gauge(name: str) -> float | None:
@@ -14,8 +15,8 @@ def _gauge(name: str) -> float | None:
 
 async def test_gauges_follow_held_nonces_and_capacity() -> None:
     """Entries rise with each new nonce, stay at capacity when full, fall when nonces expire."""
-    now = [1000.0]
-    store = InMemoryNonceStore(max_entries=3, clock=lambda: now[0])
+    clock = FakeClock(1000.0)
+    store = InMemoryNonceStore(max_entries=3, clock=clock.time)
     assert _gauge("lienthong_nonce_store_capacity") == 3
     assert _gauge("lienthong_nonce_store_entries") == 0
     for i in range(3):
@@ -25,6 +26,6 @@ async def test_gauges_follow_held_nonces_and_capacity() -> None:
     with pytest.raises(NonceStoreFull):
         await store.remember("motcua-demo", "n3", expires_at=1300.0)
     assert _gauge("lienthong_nonce_store_entries") == 3
-    now[0] = 1300.0  # the window has passed: every nonce expired
+    clock.set(1300.0)  # the window has passed: every nonce expired
     assert await store.remember("motcua-demo", "n4", expires_at=1600.0)
     assert _gauge("lienthong_nonce_store_entries") == 1

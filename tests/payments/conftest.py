@@ -32,11 +32,11 @@ from aiohttp import web
 from yarl import URL
 
 from gateway.config import Settings, config_path, load_settings
-from gateway.dev.embedded import Sandboxes, point_at_sandboxes, start_sandboxes
-from gateway.server import bind_listeners, start_gateway
+from gateway.dev.embedded import Sandboxes
+from gateway.server import bind_listeners
 from gateway.store import Store, StoreConfig, open_store
 from gateway.webhook_signatures import WebhookVerificationError, new_secret, verify
-from tests.e2e.conftest import SECRETS, Gateway, Peer
+from tests.support.gateway import SECRETS, Gateway, Peer, embedded_gateway, serve
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"
 RETURN_PREFIX = "http://127.0.0.1:8799/"
@@ -234,16 +234,7 @@ class PaymentHarness:
 
     async def start_another_gateway(self) -> Gateway:
         """A second gateway on the same store (a restart, or another instance)."""
-        bound = bind_listeners(self.settings)
-        listeners = await start_gateway(self.settings, self.stack, bound=bound)
-        return Gateway(
-            listeners,
-            self.settings,
-            self.session,
-            self.gateway.population,
-            self.gateway.ngsp,
-            self.gateway.pki_dir,
-        )
+        return await self.gateway.another(self.stack, bound=bind_listeners(self.settings))
 
     async def metric(self, sample: str) -> float:
         """The value of one exact Prometheus sample line prefix (0 when absent)."""
@@ -404,12 +395,7 @@ async def harness(
         receiver = WebhookReceiver(secret=new_secret())
         app = web.Application()
         app.router.add_post("/webhooks", receiver.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        receiver.url = f"http://127.0.0.1:{runner.addresses[0][1]}/webhooks"
+        receiver.url = await serve(app, stack) + "/webhooks"
         settings = harness_settings(
             store_config,
             receiver.url,
@@ -419,19 +405,5 @@ async def harness(
             upstreams_overrides,
             **payments_overrides,
         )
-        bound = bind_listeners(settings)
-        stack.callback(bound.close)
-        gateway_url = bound.listeners.http_url
-        sandboxes = await start_sandboxes(settings, stack, gateway_url=gateway_url)
-        settings = point_at_sandboxes(settings, sandboxes, gateway_url=gateway_url)
-        listeners = await start_gateway(settings, stack, bound=bound)
-        session = await stack.enter_async_context(aiohttp.ClientSession())
-        gateway = Gateway(
-            listeners,
-            settings,
-            session,
-            Peer(sandboxes.population_endpoint, session),
-            Peer(sandboxes.ngsp_base_url, session),
-            tmp_path,
-        )
-        yield PaymentHarness(gateway, sandboxes, receiver, store_config, settings, stack)
+        gateway, sandboxes = await embedded_gateway(stack, settings, tmp_path)
+        yield PaymentHarness(gateway, sandboxes, receiver, store_config, gateway.settings, stack)

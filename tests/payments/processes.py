@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.conftest import SECRETS
+from tests.support.gateway import SECRETS
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 
 from gateway.dev.demo import DemoConfig, DemoOneStop
-from tests.e2e.conftest import SECRETS
 from tests.payments.cdp import Browser, chromium_available
 from tests.payments.conftest import RETURN_PREFIX, PaymentHarness
+from tests.support.gateway import SECRETS
 
 pytestmark = [
     pytest.mark.slow,

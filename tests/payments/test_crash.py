@@ -25,9 +25,9 @@ from adapters.payment.dvcqg import checksum
 from adapters.payment.dvcqg.config import SANDBOX_HASH_KEY
 from gateway.auth.signatures import sign_request
 from gateway.webhook_signatures import WebhookVerificationError, new_secret, verify
-from tests.e2e.conftest import SECRETS
 from tests.payments.conftest import eventually, payment_body
 from tests.payments.processes import GatewayProcess, free_port, gateway_env
+from tests.support.gateway import SECRETS
 
 PAYMENTS = 30
 LATE = 10

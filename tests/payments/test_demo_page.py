@@ -11,8 +11,8 @@ from aiohttp import web
 
 from gateway.dev.demo import DemoConfig, DemoOneStop
 from gateway.store import open_store
-from tests.e2e.conftest import SECRETS
 from tests.payments.conftest import RETURN_PREFIX, PaymentHarness
+from tests.support.gateway import SECRETS
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.store import Store, StoreConfig, open_store
 from tests.store import conftest as store_fixtures
-from tests.store.conftest import FakeClock, bill
+from tests.store.conftest import bill
+from tests.support.clock import FakeClock
 
 # The store suite's fixtures: the backend (SQLite; PostgreSQL when configured), a fresh
 # database for it, and the injected clock (2026-03-01 09:00 in Vietnam).

@@ -30,17 +30,7 @@ from gateway.payments.reconcile import (
 )
 from gateway.store import Store, StoreConfig
 from tests.reconcile.conftest import DAY, ProviderPeer, new_payment
-
-
-class SteppingClock:
-    """A monotonic clock that moves one second per reading."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def settings_for(store_config: StoreConfig, **providers: Any) -> Any:
@@ -67,7 +57,7 @@ def peer_config(peer: ProviderPeer) -> Any:
 def test_progress_bar_draws_rows_per_second_and_phases() -> None:
     """The bar shows the store phase as a count, then a filled bar with rows/s."""
     out = io.StringIO()
-    bar = TerminalProgress(out, width=10, interval=0.0, clock=SteppingClock())
+    bar = TerminalProgress(out, width=10, interval=0.0, clock=FakeClock(0.0, tick=1.0).monotonic)
     bar(1000, None)
     bar(0, 1000)
     bar(500, 1000)
@@ -83,7 +73,7 @@ def test_progress_bar_draws_rows_per_second_and_phases() -> None:
 def test_progress_bar_redraws_at_most_every_interval() -> None:
     """Calls closer together than the interval draw nothing."""
     out = io.StringIO()
-    bar = TerminalProgress(out, interval=5.0, clock=SteppingClock())
+    bar = TerminalProgress(out, interval=5.0, clock=FakeClock(0.0, tick=1.0).monotonic)
     for done in range(1, 5):
         bar(done, 10)
     assert out.getvalue().count("\r") == 1

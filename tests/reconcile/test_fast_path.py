@@ -30,7 +30,7 @@ from gateway.payments.reconcile import engine
 from gateway.payments.reconcile.engine import reconcile
 from gateway.payments.reconcile.store_side import day_bounds_us
 from gateway.store import Store, StoreConfig, open_store
-from tests.store.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 DAY = dt.date(2026, 3, 1)
 PROVIDER = "dvcqg"

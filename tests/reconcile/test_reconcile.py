@@ -21,7 +21,8 @@ from gateway.payments.reconcile import (
 )
 from gateway.store import Store
 from tests.reconcile.conftest import DAY, ProviderPeer, new_payment
-from tests.store.conftest import FakeClock, events_of
+from tests.store.conftest import events_of
+from tests.support.clock import FakeClock
 
 
 @dataclass

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from tests.audit.conftest import audit_config, audit_log
-from tests.store.conftest import FakeClock, backend, clock, open_stores, store, store_config
+from tests.store.conftest import backend, clock, open_stores, store, store_config
 
 __all__ = [
-    "FakeClock",
     "audit_config",
     "audit_log",
     "backend",

@@ -21,7 +21,7 @@ from typing import Any
 from gateway.audit.log import AuditLog
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentIdentity, PaymentStatus
-from tests.store.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 ICT = timezone(timedelta(hours=7))
 Q4_START = datetime(2026, 10, 1, tzinfo=ICT)

@@ -19,7 +19,7 @@ from gateway.reports.period import Period
 from gateway.store import Store
 from tests.payments.cdp import Browser, chromium_available
 from tests.reports.quarter import write_quarter
-from tests.store.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 pytestmark = [
     pytest.mark.slow,

@@ -15,7 +15,7 @@ from gateway.audit.log import AuditLog
 from gateway.payments.ledger import PaymentLedger
 from gateway.store import Store, StoreConfig
 from tests.reports.quarter import Expected, write_quarter
-from tests.store.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 REPO = Path(__file__).resolve().parents[2]
 

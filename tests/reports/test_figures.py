@@ -19,7 +19,7 @@ from gateway.reports.command import ReportRefused, generate
 from gateway.reports.period import Period
 from gateway.store import Store
 from tests.reports.quarter import Expected, write_quarter
-from tests.store.conftest import FakeClock
+from tests.support.clock import FakeClock
 
 NOW = datetime(2027, 1, 15, 3, 0, tzinfo=UTC)
 NBSP = "\u00a0"

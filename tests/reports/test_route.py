@@ -7,25 +7,17 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import aiohttp
 import openpyxl
 import pytest
 
-from adapters.business.sandbox import start_sandbox as start_ngsp
-from adapters.population.sandbox import start_sandbox as start_population
-from adapters.population.sandbox_config import PopulationSandboxConfig
 from gateway.auth.config import ClientConfig
 from gateway.auth.signatures import sign_request
-from gateway.dev.embedded import ngsp_sandbox_config
-from gateway.dev.pki import init_dev_pki
 from gateway.reports.command import XLSX_TYPE
-from gateway.server import start_gateway
-from tests.e2e.conftest import SECRETS, Gateway, Peer, gateway_settings
 from tests.reports.test_figures import _Tables
+from tests.support.gateway import SECRETS, Gateway, e2e_gateway
 
 OFFICE, OFFICE_SECRET = "city-office", "city-office-secret"
 AGENCY, PROCEDURE = "H29.UBND", "1.004227"
@@ -35,41 +27,10 @@ CLAIM = {"id_number": "092090001234", "full_name": "Nguyễn Văn An", "birth_da
 @pytest.fixture
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     """The e2e gateway plus a client granted ``reports.read`` and one granted ``"*"``."""
-    async with AsyncExitStack() as stack:
-        pop_cfg = PopulationSandboxConfig()
-        pop_runner, pop_base = await start_population(pop_cfg)
-        stack.push_async_callback(pop_runner.cleanup)
-        store_url = f"sqlite:///{tmp_path}/gw.db"
-        first = gateway_settings(pop_base + pop_cfg.path, "http://127.0.0.1:0", store_url)
-        ngsp_runner, ngsp_base = await start_ngsp(ngsp_sandbox_config(first))
-        stack.push_async_callback(ngsp_runner.cleanup)
-        settings = gateway_settings(
-            pop_base + pop_cfg.path,
-            ngsp_base,
-            store_url,
-            tls={
-                "cert_file": str(tmp_path / "pki/server.pem"),
-                "key_file": str(tmp_path / "pki/server.key"),
-                "client_ca_file": str(tmp_path / "pki/ca.pem"),
-                "generate_dev_pki": False,
-                "dev_pki_dir": str(tmp_path / "pki"),
-            },
-            audit={"signing_key_file": str(tmp_path / "pki/audit-signing.key")},
-        )
-        office = ClientConfig(id=OFFICE, secrets=[OFFICE_SECRET], operations=["reports.read"])
-        everything = ClientConfig(id="all-ops", secrets=["all-ops-secret"], operations=["*"])
-        settings = settings.model_copy(update={"clients": [*settings.clients, office, everything]})
-        init_dev_pki(tmp_path / "pki", clients=list(SECRETS))
-        listeners = await start_gateway(settings, stack, https_port=0)
-        session = await stack.enter_async_context(aiohttp.ClientSession())
-        yield Gateway(
-            listeners,
-            settings,
-            session,
-            Peer(pop_base, session),
-            Peer(ngsp_base, session),
-            tmp_path / "pki",
-        )
+    office = ClientConfig(id=OFFICE, secrets=[OFFICE_SECRET], operations=["reports.read"])
+    everything = ClientConfig(id="all-ops", secrets=["all-ops-secret"], operations=["*"])
+    async with e2e_gateway(tmp_path, clients=[office, everything]) as gateway:
+        yield gateway
 
 
 def _this_quarter() -> str:

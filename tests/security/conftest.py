@@ -1,4 +1,4 @@
-"""Security fixtures: a manual monotonic clock, captured alerts, a fresh SQLite store."""
+"""Security fixtures: the fake clock the detectors read, captured alerts, a fresh SQLite store."""
 
 from __future__ import annotations
 
@@ -11,28 +11,15 @@ import pytest
 from gateway.security.config import SecurityConfig
 from gateway.security.detectors import SecurityAlert, SecurityMonitor
 from gateway.store import Store, StoreConfig, open_store
-
-
-class ManualMonotonic:
-    """Monotonic seconds that only move when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+from tests.support.clock import FakeClock
 
 WALL = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def ticks() -> ManualMonotonic:
-    """The detectors' injected clock."""
-    return ManualMonotonic()
+def ticks() -> FakeClock:
+    """The detectors' injected clock (read as monotonic seconds)."""
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
@@ -43,13 +30,13 @@ def alerts() -> list[SecurityAlert]:
 
 @pytest.fixture
 def make_monitor(
-    ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> Iterator[Callable[[SecurityConfig], SecurityMonitor]]:
     """Builds an attached monitor (detached after the test) that records its alerts."""
     made: list[SecurityMonitor] = []
 
     def build(config: SecurityConfig) -> SecurityMonitor:
-        monitor = SecurityMonitor(config, monotonic=ticks, wall_clock=lambda: WALL)
+        monitor = SecurityMonitor(config, monotonic=ticks.monotonic, wall_clock=lambda: WALL)
         monitor.add_sink(alerts.append)
         monitor.attach()
         made.append(monitor)

@@ -15,8 +15,7 @@ from gateway.security.config import (
     VolumeDetectorConfig,
 )
 from gateway.security.detectors import SecurityAlert, SecurityMonitor
-
-from .conftest import ManualMonotonic
+from tests.support.clock import FakeClock
 
 Build = Callable[[SecurityConfig], SecurityMonitor]
 
@@ -36,7 +35,7 @@ def _detectors(alerts: list[SecurityAlert]) -> list[tuple[str, str]]:
 
 
 def test_auth_failure_burst_from_one_address(
-    make_monitor: Build, ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    make_monitor: Build, ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> None:
     """Five failures from one address within a minute alert; four do not."""
     make_monitor(CONFIG)
@@ -49,7 +48,7 @@ def test_auth_failure_burst_from_one_address(
 
 
 def test_auth_failures_spread_beyond_the_window_do_not_alert(
-    make_monitor: Build, ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    make_monitor: Build, ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> None:
     """Failures further apart than the window never reach the threshold."""
     make_monitor(CONFIG)
@@ -60,7 +59,7 @@ def test_auth_failures_spread_beyond_the_window_do_not_alert(
 
 
 def test_auth_failure_burst_for_one_client(
-    make_monitor: Build, ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    make_monitor: Build, ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> None:
     """Five failures for one client from different addresses alert on the client."""
     make_monitor(CONFIG)
@@ -70,7 +69,7 @@ def test_auth_failure_burst_for_one_client(
 
 
 def test_alerts_are_not_repeated_within_the_cooldown(
-    make_monitor: Build, ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    make_monitor: Build, ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> None:
     """A continuing burst alerts once per cool-down, then again after it."""
     make_monitor(CONFIG)
@@ -88,7 +87,7 @@ def test_alerts_are_not_repeated_within_the_cooldown(
 
 
 def test_bad_callback_checksum_surge(
-    make_monitor: Build, ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    make_monitor: Build, ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> None:
     """Three bad callback checksums from one provider within the window alert; two do not."""
     make_monitor(CONFIG)
@@ -101,7 +100,7 @@ def test_bad_callback_checksum_surge(
 
 
 def test_enumeration_of_personal_ids(
-    make_monitor: Build, ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    make_monitor: Build, ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> None:
     """Ten distinct ids with half mismatching alert; nine do not; matches do not."""
     monitor = make_monitor(CONFIG)
@@ -116,7 +115,7 @@ def test_enumeration_of_personal_ids(
 
 
 def test_enumeration_needs_the_mismatch_rate(
-    make_monitor: Build, ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    make_monitor: Build, ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> None:
     """Many distinct ids that mostly match do not alert (a busy but honest client)."""
     monitor = make_monitor(CONFIG)
@@ -127,11 +126,11 @@ def test_enumeration_needs_the_mismatch_rate(
 
 
 def test_volume_far_above_usual(
-    make_monitor: Build, ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    make_monitor: Build, ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> None:
     """After a steady 10 per minute, 50 in one minute alerts (5x usual); 49 do not."""
     monitor = make_monitor(CONFIG)
-    ticks.now = 60_000.0  # the start of a window
+    ticks.set(60_000.0)  # the start of a window
     for _ in range(10):
         for _ in range(10):
             monitor.observe_request("portal")
@@ -145,11 +144,11 @@ def test_volume_far_above_usual(
 
 
 def test_volume_of_a_new_client_needs_the_minimum(
-    make_monitor: Build, ticks: ManualMonotonic, alerts: list[SecurityAlert]
+    make_monitor: Build, ticks: FakeClock, alerts: list[SecurityAlert]
 ) -> None:
     """A client without history alerts only at min_requests in one window."""
     monitor = make_monitor(CONFIG)
-    ticks.now = 60_000.0
+    ticks.set(60_000.0)
     for _ in range(19):
         monitor.observe_request("one-stop")
     assert alerts == []

@@ -11,17 +11,13 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from structlog.testing import capture_logs
 
-from adapters.population.sandbox import start_sandbox as start_population
-from adapters.population.sandbox_config import PopulationSandboxConfig
-from gateway.dev.pki import init_dev_pki
-from gateway.server import start_gateway
-from tests.e2e.conftest import SECRETS, gateway_settings
+from tests.support.gateway import e2e_gateway
 
 BOUND = 30.0  # seconds: a bound on waiting, never an expectation
 
@@ -29,29 +25,22 @@ BOUND = 30.0  # seconds: a bound on waiting, never an expectation
 @asynccontextmanager
 async def gateway(tmp_path: Path, **server: Any) -> AsyncIterator[tuple[str, int]]:
     """A gateway with short connection bounds (overridable); yields (host, port)."""
-    async with AsyncExitStack() as stack:
-        pop_cfg = PopulationSandboxConfig()
-        pop_runner, pop_base = await start_population(pop_cfg)
-        stack.push_async_callback(pop_runner.cleanup)
-        init_dev_pki(tmp_path / "pki", clients=list(SECRETS))
-        settings = gateway_settings(
-            pop_base + pop_cfg.path,
-            "http://127.0.0.1:9",
-            f"sqlite:///{tmp_path}/gw.db",
-            server={
-                "host": "127.0.0.1",
-                "port": 0,
-                "tls_port": 0,
-                "header_read_timeout_seconds": 0.5,
-                "body_read_timeout_seconds": 0.5,
-                "keepalive_timeout_seconds": 1.0,
-                **server,
-            },
-            tls={"generate_dev_pki": False, "dev_pki_dir": str(tmp_path / "pki")},
-            audit={"signing_key_file": str(tmp_path / "pki/audit-signing.key")},
-        )
-        listeners = await start_gateway(settings, stack)
-        host, _, port = listeners.http_url.removeprefix("http://").rpartition(":")
+    async with e2e_gateway(
+        tmp_path,
+        ngsp=False,
+        https=False,
+        server={
+            "host": "127.0.0.1",
+            "port": 0,
+            "tls_port": 0,
+            "header_read_timeout_seconds": 0.5,
+            "body_read_timeout_seconds": 0.5,
+            "keepalive_timeout_seconds": 1.0,
+            **server,
+        },
+        tls={"generate_dev_pki": False, "dev_pki_dir": str(tmp_path / "pki")},
+    ) as running:
+        host, _, port = running.url.removeprefix("http://").rpartition(":")
         yield host, int(port)
 
 

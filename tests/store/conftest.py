@@ -15,23 +15,11 @@ import pytest
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import Payment, PaymentIdentity, PaymentStatus
 from gateway.store import Store, StoreConfig, open_store
+from tests.support.clock import FakeClock
 
 POSTGRES_DSN_ENV = "LIENTHONG_TEST_POSTGRES_DSN"
 
 OpenStore = Callable[[], Awaitable[Store]]
-
-
-class FakeClock:
-    """A settable UTC clock: tests move time instead of waiting for it."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, by: timedelta | float) -> None:
-        self.now += by if isinstance(by, timedelta) else timedelta(seconds=by)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

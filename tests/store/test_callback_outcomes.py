@@ -35,7 +35,8 @@ from gateway.payments.service import PaymentService
 from gateway.payments.worker import PendingPaymentPoller
 from gateway.security import events as security_events
 from gateway.store import Store
-from tests.store.conftest import FakeClock, events_of, new_payment
+from tests.store.conftest import events_of, new_payment
+from tests.support.clock import FakeClock
 
 S = PaymentStatus
 P = ProviderStatus

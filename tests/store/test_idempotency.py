@@ -9,7 +9,8 @@ import pytest
 from gateway.payments.ledger import IdempotencyConflict, PaymentLedger
 from gateway.payments.model import PaymentStatus
 from gateway.store import StoreConfig, open_store
-from tests.store.conftest import FakeClock, OpenStore, bill
+from tests.store.conftest import OpenStore, bill
+from tests.support.clock import FakeClock
 
 
 async def test_same_key_and_body_return_the_stored_payment(ledger: PaymentLedger) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from gateway.store import Store, StoreConfig, StoreError, open_store
 from gateway.store.schema import load_migrations, split_statements
-from tests.store.conftest import FakeClock, OpenStore
+from tests.store.conftest import OpenStore
+from tests.support.clock import FakeClock
 
 
 async def test_open_applies_every_migration_once(open_stores: OpenStore, clock: FakeClock) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from gateway.store import Store, StoreConfig, StoreError
 from gateway.store.nonces import NonceBatcher, NonceItem, NonceKey
-from tests.store.conftest import POSTGRES_DSN_ENV, FakeClock
+from tests.store.conftest import POSTGRES_DSN_ENV
+from tests.support.clock import FakeClock
 
 
 async def test_concurrent_checks_share_round_trips() -> None:

@@ -9,7 +9,8 @@ from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import PaymentStatus
 from gateway.payments.outbox import Outbox, OutboxStatus
 from gateway.store import Store
-from tests.store.conftest import FakeClock, OpenStore, new_payment
+from tests.store.conftest import OpenStore, new_payment
+from tests.support.clock import FakeClock
 
 S = PaymentStatus
 LEASE = timedelta(seconds=60)

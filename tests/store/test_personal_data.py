@@ -24,7 +24,8 @@ from gateway.payments.personal_data import (
     purge_personal_data,
 )
 from gateway.store import Store, StoreConfig, open_store
-from tests.store.conftest import PAYER_ID, PAYER_NAME, FakeClock, OpenStore, new_payment
+from tests.store.conftest import PAYER_ID, PAYER_NAME, OpenStore, new_payment
+from tests.support.clock import FakeClock
 
 RETENTION = dt.timedelta(days=30)
 KEY = b"payer-digest-test-key"

@@ -13,7 +13,8 @@ from gateway.dev.pki import init_dev_pki
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import PaymentStatus
 from gateway.store import StoreConfig, open_store
-from tests.store.conftest import PAYER_NAME, FakeClock, new_payment
+from tests.store.conftest import PAYER_NAME, new_payment
+from tests.support.clock import FakeClock
 
 #: Long before any run of the suite, and long after: around "now" whatever the wall clock says.
 LONG_AGO = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

@@ -16,7 +16,8 @@ from gateway.security import events as security_events
 from gateway.security.events import SECURITY_EVENTS
 from gateway.security.recorder import SecurityRecorder
 from gateway.store import Store
-from tests.store.conftest import FakeClock, OpenStore, events_of, new_payment
+from tests.store.conftest import OpenStore, events_of, new_payment
+from tests.support.clock import FakeClock
 
 OPEN = {PaymentStatus.CREATED, PaymentStatus.PENDING}
 

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import PaymentStatus
-from tests.store.conftest import FakeClock, new_payment
+from tests.store.conftest import new_payment
+from tests.support.clock import FakeClock
 
 S = PaymentStatus
 

@@ -27,7 +27,8 @@ from gateway.webhook_signatures import (
     signed_headers,
     verify,
 )
-from tests.store.conftest import FakeClock, new_payment
+from tests.store.conftest import new_payment
+from tests.support.clock import FakeClock
 
 S = PaymentStatus
 NEW_SECRET = new_secret()

@@ -18,6 +18,7 @@ from adapters.errors import (
 from adapters.observability import collect_exchanges
 from adapters.population.models import CitizenQuery
 from adapters.population.sandbox_config import Misbehaviour, PopulationSandboxConfig
+from tests.support.gateway import serving
 
 from .conftest import MakeClient, RunningSandbox, StartSandbox
 
@@ -180,18 +181,8 @@ async def test_http_500_without_fault_is_a_server_side_fault(
 
     app = web.Application()
     app.router.add_post("/dancu/ws", broken)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        port = runner.addresses[0][1]
-        error = await _failure(
-            RunningSandbox(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/dancu/ws"),
-            make_client,
-        )
-    finally:
-        await runner.cleanup()
+    async with serving(app) as base_url:
+        error = await _failure(RunningSandbox(base_url, f"{base_url}/dancu/ws"), make_client)
     assert isinstance(error, UpstreamFault)
     assert error.counts_as_failure
 
