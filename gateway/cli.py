@@ -51,6 +51,14 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _group(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, text: str
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """The command ``name`` with sub-commands; ``args.<name>_command`` is the one given."""
+    group = sub.add_parser(name, help=text)
+    return group.add_subparsers(dest=f"{name}_command", required=True)
+
+
 def _version() -> str:
     from gateway.build_info import commit, version
 
@@ -90,8 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = sub.add_parser("sandbox", help="start the sandbox national systems alone")
     _add_config(sandbox)
 
-    certs = sub.add_parser("certs", help="the dev PKI")
-    certs_sub = certs.add_subparsers(dest="certs_command", required=True)
+    certs_sub = _group(sub, "certs", "the dev PKI")
     init = certs_sub.add_parser("init", help="generate the dev CA, server and client certificates")
     init.add_argument(
         "--dir",
@@ -122,8 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(check)
 
-    outbox = sub.add_parser("outbox", help="the webhook outbox: list, retry, replay")
-    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
+    outbox_sub = _group(sub, "outbox", "the webhook outbox: list, retry, replay")
     listing = outbox_sub.add_parser("list", help="events, oldest first")
     listing.add_argument(
         "--status",
@@ -142,8 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("event_id", help="the event's id (see `outbox list`)")
         _add_config(cmd)
 
-    payments = sub.add_parser("payments", help="the payments table, for operators")
-    payments_sub = payments.add_subparsers(dest="payments_command", required=True)
+    payments_sub = _group(sub, "payments", "the payments table, for operators")
     purge = payments_sub.add_parser(
         "purge-personal-data",
         help="erase payer names and ids of payments final for longer than the retention",
@@ -200,8 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(reconcile)
 
-    audit = sub.add_parser("audit", help="the tamper-evident audit log")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub = _group(sub, "audit", "the tamper-evident audit log")
     verify = audit_sub.add_parser("verify", help="check every chain and checkpoint (0 = intact)")
     verify.add_argument("--since", default=None, help="24h, 7d or an ISO time")
     _add_config(verify)
@@ -242,8 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     subject.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
     _add_config(subject)
 
-    security = sub.add_parser("security", help="security events and alerts")
-    security_sub = security.add_subparsers(dest="security_command", required=True)
+    security_sub = _group(sub, "security", "security events and alerts")
     report = security_sub.add_parser("report", help="events and alerts by kind, client, address")
     report.add_argument("--since", default="24h", help="24h, 7d or an ISO time (default: 24h)")
     report.add_argument("--json", action="store_true", help="one JSON document instead of text")

@@ -32,6 +32,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Protocol
 
 from gateway.errors import CommandRefused
 from gateway.reports.period import WEEK_US, Period
@@ -109,8 +110,24 @@ class PaymentRow:
         return statistics.median(self.waits_s) if self.waits_s else None
 
 
+class _Calls(Protocol):
+    @property
+    def calls(self) -> int: ...
+
+    @property
+    def answered(self) -> int: ...
+
+
+class _ShareAnswered:
+    """The share of calls the system answered (a week's, or the period's)."""
+
+    @property
+    def share(self: _Calls) -> float | None:
+        return self.answered / self.calls if self.calls else None
+
+
 @dataclass
-class WeekAvailability:
+class WeekAvailability(_ShareAnswered):
     """One week of one national system."""
 
     first: date
@@ -119,13 +136,9 @@ class WeekAvailability:
     answered: int = 0
     breaker_minutes: int = 0
 
-    @property
-    def share(self) -> float | None:
-        return self.answered / self.calls if self.calls else None
-
 
 @dataclass
-class SystemAvailability:
+class SystemAvailability(_ShareAnswered):
     """A national system over the period, week by week."""
 
     system: str
@@ -142,10 +155,6 @@ class SystemAvailability:
     @property
     def breaker_minutes(self) -> int:
         return sum(w.breaker_minutes for w in self.weeks)
-
-    @property
-    def share(self) -> float | None:
-        return self.answered / self.calls if self.calls else None
 
 
 @dataclass
@@ -185,6 +194,11 @@ def _upstream_system(dialect: str) -> str:
     return "split_part(operation, '.', 1)"
 
 
+def _records(kind: str) -> str:
+    """``FROM`` the audit records of ``kind`` in the period (``$1``/``$2``: its bounds in µs)."""
+    return f" FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = '{kind}'"
+
+
 def inbound_sql(dialect: str) -> str:
     """Inbound records of the three operations, grouped (``$1``/``$2``: the period in µs).
 
@@ -201,9 +215,9 @@ def inbound_sql(dialect: str) -> str:
         )
         fields = f"json_build_array({parts}, {_json_text(dialect, 'verdict')})::text"
     return (
-        f"SELECT operation, {fields} AS fields, status, COUNT(*) AS n"  # noqa: S608 (fixed text)
-        " FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = 'inbound'"
-        f" AND operation IN ('{VERIFY}', '{CITIZEN_LOOKUP}', '{BUSINESS_LOOKUP}')"
+        f"SELECT operation, {fields} AS fields, status, COUNT(*) AS n"
+        + _records("inbound")
+        + f" AND operation IN ('{VERIFY}', '{CITIZEN_LOOKUP}', '{BUSINESS_LOOKUP}')"
         " GROUP BY 1, 2, 3"
     )
 
@@ -211,19 +225,16 @@ def inbound_sql(dialect: str) -> str:
 def upstream_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
-        f"SELECT {system} AS system, (time_us - $1) / {WEEK_US} AS week,"  # noqa: S608
-        " outcome, COUNT(*) AS n FROM audit_records"
-        " WHERE time_us >= $1 AND time_us < $2 AND kind = 'upstream'"
-        " GROUP BY 1, 2, 3"
+        f"SELECT {system} AS system, (time_us - $1) / {WEEK_US} AS week,"
+        f" outcome, COUNT(*) AS n{_records('upstream')} GROUP BY 1, 2, 3"
     )
 
 
 def breaker_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
-        f"SELECT DISTINCT {system} AS system, time_us / {_MINUTE_US} AS minute"  # noqa: S608
-        " FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = 'upstream'"
-        f" AND outcome = '{CIRCUIT_OPEN}'"
+        f"SELECT DISTINCT {system} AS system, time_us / {_MINUTE_US} AS minute"
+        f"{_records('upstream')} AND outcome = '{CIRCUIT_OPEN}'"
     )
 
 

@@ -43,16 +43,29 @@ class Table:
     #: Indexes of rows that are totals (bold on the page and in the workbook).
     total_rows: set[int] = field(default_factory=set)
 
+    def add_total(self, row: list[Value]) -> None:
+        self.total_rows.add(len(self.rows))
+        self.rows.append(row)
+
+
+def _table(name: str, lang: Lang, columns: list[Column]) -> Table:
+    """The table ``name``, titled by the word ``name``, on the sheet named ``sheet_<name>``."""
+    return Table(name, word(name, lang), word(f"sheet_{name}", lang), columns)
+
+
+def _columns(kind: Kind, lang: Lang, *keys: str) -> list[Column]:
+    """Columns of one kind, each titled by the word of its key."""
+    return [Column(key, kind, word(key, lang)) for key in keys]
+
 
 _PAY_STATUS_WORD = {"failed": "pay_failed"}
 
 
 def _payment_columns(lang: Lang) -> list[Column]:
-    cols = [Column("created", "int", word("created", lang))]
-    cols += [Column(s, "int", word(_PAY_STATUS_WORD.get(s, s), lang)) for s in PAYMENT_STATUSES]
     return [
-        *cols,
-        Column("open", "int", word("open", lang)),
+        *_columns("int", lang, "created"),
+        *(Column(s, "int", word(_PAY_STATUS_WORD.get(s, s), lang)) for s in PAYMENT_STATUSES),
+        *_columns("int", lang, "open"),
         Column("collected_vnd", "dong", word("collected", lang)),
         Column("median_seconds_to_pay", "seconds", word("median_wait", lang)),
     ]
@@ -77,15 +90,14 @@ def build_tables(fig: ReportFigures, lang: Lang) -> list[Table]:
     def blank(code: str) -> str:
         return code_or_blank(code, lang)
 
-    ver = Table(
+    by_group = _columns("text", lang, "agency", "procedure")
+
+    ver = _table(
         "verifications",
-        w("verifications"),
-        w("sheet_verifications"),
+        lang,
         [
-            Column("agency", "text", w("agency")),
-            Column("procedure", "text", w("procedure")),
-            Column("count", "int", w("count")),
-            *(Column(v, "int", w(v)) for v in VERDICTS),
+            *by_group,
+            *_columns("int", lang, "count", *VERDICTS),
             Column("share_without_paper", "share", w("without_paper")),
         ],
     )
@@ -94,95 +106,48 @@ def build_tables(fig: ReportFigures, lang: Lang) -> list[Table]:
         ver.rows.append([*values, *(v.verdicts[k] for k in VERDICTS), v.match_share])
     if fig.verifications:
         t = verification_totals(fig.verifications)
-        ver.total_rows.add(len(ver.rows))
-        ver.rows.append(
-            [w("total"), "", t.total, *(t.verdicts[k] for k in VERDICTS), t.match_share]
-        )
+        ver.add_total([w("total"), "", t.total, *(t.verdicts[k] for k in VERDICTS), t.match_share])
 
-    look = Table(
+    look = _table(
         "lookups",
-        w("lookups"),
-        w("sheet_lookups"),
+        lang,
         [
-            Column("kind", "text", w("kind")),
-            Column("agency", "text", w("agency")),
-            Column("procedure", "text", w("procedure")),
-            Column("count", "int", w("count")),
-            Column("found", "int", w("found")),
-            Column("not_found", "int", w("not_found")),
-            Column("refused", "int", w("refused")),
-            Column("failed", "int", w("failed")),
+            *_columns("text", lang, "kind"),
+            *by_group,
+            *_columns("int", lang, "count", "found", "not_found", "refused", "failed"),
         ],
     )
     for lk in fig.lookups:
-        look.rows.append(
-            [
-                w(lk.operation),
-                blank(lk.agency),
-                blank(lk.procedure),
-                lk.total,
-                lk.found,
-                lk.not_found,
-                lk.refused,
-                lk.failed,
-            ]
-        )
+        counts = [lk.total, lk.found, lk.not_found, lk.refused, lk.failed]
+        look.rows.append([w(lk.operation), blank(lk.agency), blank(lk.procedure), *counts])
 
-    pay = Table(
-        "payments",
-        w("payments"),
-        w("sheet_payments"),
-        [
-            Column("agency", "text", w("agency")),
-            Column("procedure", "text", w("procedure")),
-            *_payment_columns(lang),
-        ],
-    )
+    pay = _table("payments", lang, [*by_group, *_payment_columns(lang)])
     for p in fig.payments:
         pay.rows.append([blank(p.key[0]), blank(p.key[1]), *_payment_values(p)])
     if fig.payments:
-        pay.total_rows.add(len(pay.rows))
-        pay.rows.append([w("total"), "", *_payment_values(totals(fig.payments))])
+        pay.add_total([w("total"), "", *_payment_values(totals(fig.payments))])
 
-    prov = Table(
-        "providers",
-        w("providers"),
-        w("sheet_providers"),
-        [Column("provider", "text", w("provider")), *_payment_columns(lang)],
-    )
+    prov = _table("providers", lang, [*_columns("text", lang, "provider"), *_payment_columns(lang)])
     for p in fig.providers:
         prov.rows.append([w(p.key[0]), *_payment_values(p)])
     if fig.providers:
-        prov.total_rows.add(len(prov.rows))
-        prov.rows.append([w("total"), *_payment_values(totals(fig.providers))])
+        prov.add_total([w("total"), *_payment_values(totals(fig.providers))])
 
-    avail = Table(
+    avail = _table(
         "availability",
-        w("availability"),
-        w("sheet_availability"),
+        lang,
         [
-            Column("system", "text", w("system")),
-            Column("week", "text", w("week")),
-            Column("calls", "int", w("calls")),
-            Column("answered", "int", w("answered")),
+            *_columns("text", lang, "system", "week"),
+            *_columns("int", lang, "calls", "answered"),
             Column("share_answered", "share", w("share_answered")),
             Column("breaker_open_minutes", "int", w("breaker_minutes")),
         ],
     )
     for s in fig.availability:
         for wk in s.weeks:
+            week = f"{short_day(wk.first)}–{short_day(wk.last)}"
             avail.rows.append(
-                [
-                    w(s.system),
-                    f"{short_day(wk.first)}–{short_day(wk.last)}",
-                    wk.calls,
-                    wk.answered,
-                    wk.share,
-                    wk.breaker_minutes,
-                ]
+                [w(s.system), week, wk.calls, wk.answered, wk.share, wk.breaker_minutes]
             )
-        avail.total_rows.add(len(avail.rows))
-        avail.rows.append(
-            [w(s.system), w("total"), s.calls, s.answered, s.share, s.breaker_minutes]
-        )
+        avail.add_total([w(s.system), w("total"), s.calls, s.answered, s.share, s.breaker_minutes])
     return [ver, look, pay, prov, avail]

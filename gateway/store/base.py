@@ -131,6 +131,28 @@ async def drive_async(unit: Unit[T], run: Callable[[Statement], Awaitable[Any]])
         return stop.value  # type: ignore[no-any-return]
 
 
+class _Migrating(Protocol):
+    async def _migrate(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+_Opened = TypeVar("_Opened", bound=_Migrating)
+
+
+async def migrated(store: _Opened) -> _Opened:
+    """``store`` with its missing migrations applied; closed, and the error raised, if not.
+
+    The last step of every backend's ``open``.
+    """
+    try:
+        await store._migrate()
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
 class Transaction(Protocol):
     """One open write transaction; committed on clean exit, rolled back on error."""
 

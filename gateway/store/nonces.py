@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol
 
 from gateway.store.base import Clock, Transaction, to_us
 
@@ -114,3 +117,24 @@ async def remember_in(tx: Transaction, items: Sequence[NonceItem], now_us: int) 
 async def purge(tx: Transaction, clock: Clock) -> int:
     """Delete every expired nonce."""
     return await tx.execute(PURGE, to_us(clock()))
+
+
+class _NonceHolder(Protocol):
+    clock: Clock
+    _nonces: NonceBatcher
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+
+class StoreNonces:
+    """The store's nonce methods, the same on both backends: checks go through the store's
+    :class:`NonceBatcher` (each backend flushes a batch its own way), purges are a transaction."""
+
+    async def remember(
+        self: _NonceHolder, client_id: str, nonce: str, expires_at: datetime
+    ) -> bool:
+        return await self._nonces.remember(client_id, nonce, to_us(expires_at))
+
+    async def purge_expired_nonces(self: _NonceHolder) -> int:
+        async with self.transaction() as tx:
+            return await purge(tx, self.clock)

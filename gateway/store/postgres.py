@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -29,10 +28,11 @@ from gateway.store.base import (
     StoreError,
     Unit,
     drive_async,
+    migrated,
     to_us,
 )
 from gateway.store.config import StoreConfig
-from gateway.store.nonces import POSTGRES_UPSERT, NonceBatcher, NonceItem, NonceKey, purge
+from gateway.store.nonces import POSTGRES_UPSERT, NonceBatcher, NonceItem, NonceKey, StoreNonces
 from gateway.store.schema import apply_migrations
 
 POSTGRES_DIALECT = Dialect(
@@ -102,7 +102,7 @@ class _UnitRunner:
             await self._transaction.rollback()
 
 
-class PostgresStore:
+class PostgresStore(StoreNonces):
     """The store on a PostgreSQL database (optionally inside one schema)."""
 
     dialect = POSTGRES_DIALECT
@@ -129,13 +129,7 @@ class PostgresStore:
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
-        store = cls(config, clock, pool)
-        try:
-            await store._migrate()
-        except BaseException:
-            await store.close()
-            raise
-        return store
+        return await migrated(cls(config, clock, pool))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_PostgresTransaction]:
@@ -172,9 +166,6 @@ class PostgresStore:
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"PostgreSQL does not answer: {type(exc).__name__}") from exc
 
-    async def remember(self, client_id: str, nonce: str, expires_at: datetime) -> bool:
-        return await self._nonces.remember(client_id, nonce, to_us(expires_at))
-
     async def _remember_batch(self, items: Sequence[NonceItem], now_us: int) -> set[NonceKey]:
         if self._nonce_conn is not None and self._nonce_conn.is_closed():
             await self._drop_nonce_connection()  # the server closed it since the last batch
@@ -207,10 +198,6 @@ class PostgresStore:
         conn, self._nonce_conn, self._nonce_upsert = self._nonce_conn, None, None
         if conn is not None:
             conn.terminate()
-
-    async def purge_expired_nonces(self) -> int:
-        async with self.transaction() as tx:
-            return await purge(tx, self.clock)
 
     async def close(self) -> None:
         await self._nonces.close()

@@ -36,7 +36,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,10 +50,11 @@ from gateway.store.base import (
     StoreError,
     Unit,
     drive,
+    migrated,
     to_us,
 )
 from gateway.store.config import StoreConfig
-from gateway.store.nonces import NonceBatcher, NonceItem, NonceKey, purge, remember_in
+from gateway.store.nonces import NonceBatcher, NonceItem, NonceKey, StoreNonces, remember_in
 from gateway.store.schema import apply_migrations
 
 _PARAM = re.compile(r"\$(\d+)")
@@ -82,11 +82,25 @@ def _sql(sql: str) -> str:
     return _PARAM.sub(r"?\1", sql)
 
 
-class _SQLiteTransaction:
-    """The open ``BEGIN IMMEDIATE`` transaction on the writer connection."""
+class _Reads:
+    """``fetch_one`` and ``fetch_all`` on the connection in ``_read_on``."""
+
+    _read_on: aiosqlite.Connection
+
+    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
+        rows = await self.fetch_all(sql, *params)
+        return rows[0] if rows else None
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
+        rows = await self._read_on.execute_fetchall(_sql(sql), params)
+        return [dict(row) for row in rows]
+
+
+class _SQLiteTransaction(_Reads):
+    """The open ``BEGIN IMMEDIATE`` transaction on the writer connection (it reads there too)."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+        self._conn = self._read_on = conn
 
     async def execute(self, sql: str, *params: Any) -> int:
         cursor = await self._conn.execute(_sql(sql), params)
@@ -94,14 +108,6 @@ class _SQLiteTransaction:
             return int(cursor.rowcount)
         finally:
             await cursor.close()
-
-    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        rows = await self.fetch_all(sql, *params)
-        return rows[0] if rows else None
-
-    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        rows = await self._conn.execute_fetchall(_sql(sql), params)
-        return [dict(row) for row in rows]
 
 
 async def _to_completion(operation: Awaitable[Any]) -> Any:
@@ -187,8 +193,8 @@ def _run_group(conn: sqlite3.Connection, group: list[_Queued]) -> list[tuple[boo
     return outcomes
 
 
-class SQLiteStore:
-    """The store on one SQLite file."""
+class SQLiteStore(_Reads, StoreNonces):
+    """The store on one SQLite file (reads outside a transaction on the reader connection)."""
 
     dialect = SQLITE_DIALECT
 
@@ -202,7 +208,7 @@ class SQLiteStore:
         self.config = config
         self.clock = clock
         self._writer = writer
-        self._reader = reader
+        self._reader = self._read_on = reader
         self._write_lock = asyncio.Lock()
         self._nonces = NonceBatcher(clock, self._remember_batch)
         self._queue: list[_Queued] = []
@@ -221,13 +227,7 @@ class SQLiteStore:
         except BaseException:
             await writer.close()
             raise
-        store = cls(config, clock, writer, reader)
-        try:
-            await store._migrate()
-        except BaseException:
-            await store.close()
-            raise
-        return store
+        return await migrated(cls(config, clock, writer, reader))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_SQLiteTransaction]:
@@ -290,30 +290,15 @@ class SQLiteStore:
         if self._writer.in_transaction:
             await _to_completion(self._writer.rollback())
 
-    async def fetch_one(self, sql: str, *params: Any) -> Row | None:
-        rows = await self.fetch_all(sql, *params)
-        return rows[0] if rows else None
-
-    async def fetch_all(self, sql: str, *params: Any) -> list[Row]:
-        rows = await self._reader.execute_fetchall(_sql(sql), params)
-        return [dict(row) for row in rows]
-
     async def ping(self) -> None:
         try:
             await self._reader.execute_fetchall("SELECT 1")
         except (sqlite3.Error, ValueError) as exc:
             raise StoreError(f"SQLite does not answer: {exc}") from exc
 
-    async def remember(self, client_id: str, nonce: str, expires_at: datetime) -> bool:
-        return await self._nonces.remember(client_id, nonce, to_us(expires_at))
-
     async def _remember_batch(self, items: Sequence[NonceItem], now_us: int) -> set[NonceKey]:
         async with self.transaction() as tx:
             return await remember_in(tx, items, now_us)
-
-    async def purge_expired_nonces(self) -> int:
-        async with self.transaction() as tx:
-            return await purge(tx, self.clock)
 
     async def close(self) -> None:
         await self._nonces.close()

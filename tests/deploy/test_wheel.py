@@ -33,6 +33,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 PACKAGE_DATA = [
     "gateway/default.toml",
     "gateway/openapi.json",
+    "gateway/reports/words.toml",
     "adapters/population/dancu.wsdl",
     "gateway/store/migrations/0001_payments.sql",
 ]
