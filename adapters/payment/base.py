@@ -253,6 +253,51 @@ async def stream_column_pages(
                 raise error
 
 
+#: One day-list row as :class:`TransactionPage` keeps it: reference, txn id, amount, status.
+RowFields = tuple[str, str | None, int, ProviderStatus]
+
+
+class ColumnDayList:
+    """``list_transaction_pages`` for a provider client that reads one page with
+    ``_fetch_page(day, n)`` and one row's fields with ``_row_fields(row)``."""
+
+    #: The upstream named in a malformed row's error.
+    day_list_upstream = ""
+
+    async def _fetch_page(self, day: dt.date, page: int) -> tuple[list[Any], int]:
+        raise NotImplementedError
+
+    def _row_fields(self, row: dict[str, Any]) -> RowFields:
+        raise NotImplementedError
+
+    async def list_transaction_pages(self, day: dt.date) -> AsyncIterator[TransactionPage]:
+        """``list_transactions`` as column pages (the same rows, no object per row)."""
+        async for page in stream_column_pages(
+            functools.partial(self._fetch_page, day), self._columns
+        ):
+            yield page
+
+    def _columns(self, rows: list[Any]) -> tuple[TransactionPage, Exception | None]:
+        """Each row's fields as columns; stops at the first malformed row, returning its error."""
+        page = TransactionPage([], [], [], [])
+        references, txn_ids = page.references.append, page.txn_ids.append
+        amounts, statuses = page.amounts.append, page.statuses.append
+        read = self._row_fields
+        try:
+            with malformed_row(self.day_list_upstream):
+                for row in rows:
+                    if not isinstance(row, dict):
+                        raise ValueError("row is not an object")
+                    reference, txn_id, amount, status = read(row)
+                    references(reference)
+                    txn_ids(txn_id)
+                    amounts(amount)
+                    statuses(status)
+        except UpstreamBadReply as exc:
+            return page, exc
+        return page, None
+
+
 _DAY_LIST = "list_transactions"
 
 

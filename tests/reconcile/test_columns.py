@@ -50,7 +50,7 @@ def _drive(index: Any, rng: random.Random, references: list[str]) -> list[Any]:
         amounts = [rng.choice((0, 10_000, 20_000)) for _ in ask]
         paid = [rng.random() < 0.8 for _ in ask]
         start = rng.randint(0, len(ask))
-        answers.append(("match", index.match_common(ask, amounts, paid, start, UNSEEN, SHIFT)))
+        answers.append(("match", index.match_common((ask, amounts, paid), start, (UNSEEN, SHIFT))))
         reference = rng.choice(references)
         answers.append(("get", reference, index.get(reference)))
         if rng.random() < 0.3:

@@ -51,19 +51,19 @@ from adapters.payment.base import (
     CallbackOutcome,
     CallbackRejected,
     CallbackResult,
+    ColumnDayList,
     CreatedPayment,
     PaymentOrder,
     ProviderAnswer,
+    RowFields,
     StatusResult,
     Transaction,
-    TransactionPage,
     check_provider_timestamp,
     malformed_row,
     page_count,
     page_rows,
     parse_provider_timestamp,
     provider_timestamp,
-    stream_column_pages,
     stream_pages,
     vietnam_now,
     whole_dong,
@@ -119,8 +119,10 @@ def fee_line_kind_code(kind: str) -> int:
     return 1 if kind == "fee" else 2
 
 
-class DvcqgProvider:
+class DvcqgProvider(ColumnDayList):
     """Creates, verifies, answers, queries and lists payments on the national platform."""
+
+    day_list_upstream = UPSTREAM
 
     name = "dvcqg"
 
@@ -357,11 +359,6 @@ class DvcqgProvider:
         async for transaction in stream_pages(partial(self._fetch_page, day), self._transaction):
             yield transaction
 
-    async def list_transaction_pages(self, day: dt.date) -> AsyncIterator[TransactionPage]:
-        """:meth:`list_transactions` as column pages (the same rows, no object per row)."""
-        async for page in stream_column_pages(partial(self._fetch_page, day), self._columns):
-            yield page
-
     async def _fetch_page(self, day: dt.date, page: int) -> tuple[list[Any], int]:
         cfg = self._config
         message: dict[str, object] = {
@@ -410,29 +407,14 @@ class DvcqgProvider:
                 else None,
             )
 
-    def _columns(self, rows: list[Any]) -> tuple[TransactionPage, Exception | None]:
-        """:meth:`_transaction` of each row, as columns; stops at the first malformed row."""
-        page = TransactionPage([], [], [], [])
-        references, txn_ids = page.references.append, page.txn_ids.append
-        amounts, statuses = page.amounts.append, page.statuses.append
-        status_of = self._config.result_codes.status_of
-        try:
-            with malformed_row(UPSTREAM):
-                for row in rows:
-                    if not isinstance(row, dict):
-                        raise ValueError("row is not an object")
-                    at_text = row.get("ThoiGianGD")
-                    txn = row.get("MaGiaoDich")
-                    reference = str(row["MaThamChieu"])
-                    txn_id = str(txn) if txn not in (None, "") else None
-                    amount = whole_dong(row.get("SoTien"))
-                    status = status_of(str(row.get("MaLoi", "")))
-                    if isinstance(at_text, str) and at_text:
-                        check_provider_timestamp(at_text)  # as the row is checked
-                    references(reference)
-                    txn_ids(txn_id)
-                    amounts(amount)
-                    statuses(status)
-        except UpstreamBadReply as exc:
-            return page, exc
-        return page, None
+    def _row_fields(self, row: dict[str, Any]) -> RowFields:
+        """:meth:`_transaction`'s checks and fields, its timestamp checked, not kept."""
+        at_text = row.get("ThoiGianGD")
+        txn = row.get("MaGiaoDich")
+        reference = str(row["MaThamChieu"])
+        txn_id = str(txn) if txn not in (None, "") else None
+        amount = whole_dong(row.get("SoTien"))
+        status = self._config.result_codes.status_of(str(row.get("MaLoi", "")))
+        if isinstance(at_text, str) and at_text:
+            check_provider_timestamp(at_text)
+        return reference, txn_id, amount, status

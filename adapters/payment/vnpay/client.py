@@ -52,19 +52,19 @@ from adapters.payment.base import (
     CallbackOutcome,
     CallbackRejected,
     CallbackResult,
+    ColumnDayList,
     CreatedPayment,
     PaymentOrder,
     ProviderAnswer,
+    RowFields,
     StatusResult,
     Transaction,
-    TransactionPage,
     check_provider_timestamp,
     malformed_row,
     page_count,
     page_rows,
     parse_provider_timestamp,
     provider_timestamp,
-    stream_column_pages,
     stream_pages,
     vietnam_now,
     whole_dong,
@@ -111,8 +111,10 @@ def reported_amount(value: str) -> tuple[int, bool]:
     return hundredths // 100, hundredths % 100 == 0
 
 
-class VnpayProvider:
+class VnpayProvider(ColumnDayList):
     """Builds pay URLs, verifies IPNs and returns, answers IPNs, queries and lists payments."""
+
+    day_list_upstream = UPSTREAM
 
     name = "vnpay"
 
@@ -319,11 +321,6 @@ class VnpayProvider:
         async for transaction in stream_pages(partial(self._fetch_page, day), self._transaction):
             yield transaction
 
-    async def list_transaction_pages(self, day: dt.date) -> AsyncIterator[TransactionPage]:
-        """:meth:`list_transactions` as column pages (the same rows, no object per row)."""
-        async for page in stream_column_pages(partial(self._fetch_page, day), self._columns):
-            yield page
-
     async def _fetch_page(self, day: dt.date, page: int) -> tuple[list[Any], int]:
         reply = await self._signed_call(
             self._config.list_command,
@@ -367,30 +364,15 @@ class VnpayProvider:
                 else None,
             )
 
-    def _columns(self, rows: list[Any]) -> tuple[TransactionPage, Exception | None]:
-        """:meth:`_transaction` of each row, as columns; stops at the first malformed row."""
-        page = TransactionPage([], [], [], [])
-        references, txn_ids = page.references.append, page.txn_ids.append
-        amounts, statuses = page.amounts.append, page.statuses.append
-        try:
-            with malformed_row(UPSTREAM):
-                for row in rows:
-                    if not isinstance(row, dict):
-                        raise ValueError("row is not an object")
-                    pay_date = row.get("vnp_PayDate")
-                    txn = str(row.get("vnp_TransactionNo") or "")
-                    reference = str(row["vnp_TxnRef"])
-                    amount = amount_from_vnpay(row.get("vnp_Amount"))
-                    status = codes.status_of(
-                        str(row.get("vnp_ResponseCode") or ""),
-                        str(row.get("vnp_TransactionStatus") or ""),
-                    )
-                    if isinstance(pay_date, str) and pay_date:
-                        check_provider_timestamp(pay_date)  # as the row is checked
-                    references(reference)
-                    txn_ids(txn if txn not in ("", "0") else None)
-                    amounts(amount)
-                    statuses(status)
-        except UpstreamBadReply as exc:
-            return page, exc
-        return page, None
+    def _row_fields(self, row: dict[str, Any]) -> RowFields:
+        """:meth:`_transaction`'s checks and fields, its timestamp checked, not kept."""
+        pay_date = row.get("vnp_PayDate")
+        txn = str(row.get("vnp_TransactionNo") or "")
+        reference = str(row["vnp_TxnRef"])
+        amount = amount_from_vnpay(row.get("vnp_Amount"))
+        status = codes.status_of(
+            str(row.get("vnp_ResponseCode") or ""), str(row.get("vnp_TransactionStatus") or "")
+        )
+        if isinstance(pay_date, str) and pay_date:
+            check_provider_timestamp(pay_date)
+        return reference, txn if txn not in ("", "0") else None, amount, status

@@ -156,7 +156,7 @@ class _Run:
                 # The common row, paid there and here with the same amount, first seen: one
                 # int compared in the index, what _row would decide without its calls.
                 stop = known.match_common(
-                    references, amounts, paid_rows, start, PAID_UNSEEN, AMOUNT_SHIFT
+                    (references, amounts, paid_rows), start, (PAID_UNSEEN, AMOUNT_SHIFT)
                 )
                 counts.matched += stop - start
                 if stop < size:

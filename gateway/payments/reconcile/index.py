@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate, islice
 
 #: ``match_common``'s row columns: the references, the amounts, and whether each row is paid.
-References = Sequence[str]
+CommonRows = tuple[Sequence[str], Sequence[int], Sequence[bool]]
 
 
 class DictIndex:
@@ -49,22 +49,15 @@ class DictIndex:
     def items(self) -> Iterator[tuple[str, int]]:
         return iter(self._values.items())
 
-    def match_common(
-        self,
-        references: References,
-        amounts: Sequence[int],
-        paid: Sequence[bool],
-        start: int,
-        unseen: int,
-        shift: int,
-    ) -> int:
+    def match_common(self, rows: CommonRows, start: int, common: tuple[int, int]) -> int:
         """Settle rows from ``start`` while each is the common one; the first that is not.
 
-        The common row is paid at the provider and its packed value here is exactly
-        ``unseen | amount << shift`` (paid, same amount, not seen yet): it is marked
-        seen (``| 1``). Returns the index of the first row that is not common (or
-        ``len(references)``), which the engine decides the general way.
+        With ``common`` = ``(unseen, shift)``, the common row is paid at the provider and
+        its packed value here is exactly ``unseen | amount << shift`` (paid, same amount,
+        not seen yet): it is marked seen (``| 1``). Returns the index of the first row
+        that is not common (or the number of rows), which the engine decides the general way.
         """
+        (references, amounts, paid), (unseen, shift) = rows, common
         values = self._values
         for i in range(start, len(references)):
             reference = references[i]
@@ -156,18 +149,11 @@ class PackedIndex:
             yield blob[starts[position] : starts[position + 1]].decode(), value
         yield from self._extra.items()
 
-    def match_common(
-        self,
-        references: References,
-        amounts: Sequence[int],
-        paid: Sequence[bool],
-        start: int,
-        unseen: int,
-        shift: int,
-    ) -> int:
+    def match_common(self, rows: CommonRows, start: int, common: tuple[int, int]) -> int:
         """:meth:`DictIndex.match_common` on the columns (the same rows, the same marks)."""
         if not self._mask:
             return start
+        (references, amounts, paid), (unseen, shift) = rows, common
         table, mask, hashes, blob, starts, values, hash_of = (
             self._table,
             self._mask,
