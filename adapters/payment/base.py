@@ -320,19 +320,24 @@ def page_count(reply: Mapping[str, Any], key: str, *, upstream: str) -> int:
 
 
 @contextlib.contextmanager
-def malformed_row(row: Any, *, upstream: str) -> Iterator[dict[str, Any]]:
-    """Reading one day-list row, yielded as the object it must be.
-
-    A row that is no JSON object, a missing key or a bad value is UpstreamBadReply.
-    """
+def malformed_row(upstream: str) -> Iterator[None]:
+    """Reading day-list rows: a missing key or a bad value is UpstreamBadReply."""
     try:
-        if not isinstance(row, dict):
-            raise ValueError("row is not an object")
-        yield row
+        yield
     except (KeyError, ValueError):
         raise UpstreamBadReply(
             "day list row is malformed", upstream=upstream, operation=_DAY_LIST
         ) from None
+
+
+def row_object(row: Any) -> dict[str, Any]:
+    """A day-list row as the JSON object it must be.
+
+    ValueError when it is none (UpstreamBadReply inside :func:`malformed_row`).
+    """
+    if not isinstance(row, dict):
+        raise ValueError("row is not an object")
+    return row
 
 
 @dataclass(frozen=True)

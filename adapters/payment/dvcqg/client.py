@@ -65,6 +65,7 @@ from adapters.payment.base import (
     paid_time,
     parse_provider_timestamp,
     provider_timestamp,
+    row_object,
     stream_pages,
     vietnam_now,
     whole_dong,
@@ -389,7 +390,8 @@ class DvcqgProvider(ColumnDayList):
         return rows, page_count(reply, "TongSoTrang", upstream=UPSTREAM)
 
     def _transaction(self, raw: Any) -> Transaction:
-        with malformed_row(raw, upstream=UPSTREAM) as row:
+        with malformed_row(UPSTREAM):
+            row = row_object(raw)
             at_text = row.get("ThoiGianGD")
             txn = row.get("MaGiaoDich")
             return Transaction(

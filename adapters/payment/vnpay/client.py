@@ -66,6 +66,7 @@ from adapters.payment.base import (
     paid_time,
     parse_provider_timestamp,
     provider_timestamp,
+    row_object,
     stream_pages,
     vietnam_now,
     whole_dong,
@@ -342,7 +343,8 @@ class VnpayProvider(ColumnDayList):
         return rows, page_count(reply, "vnp_TotalPages", upstream=UPSTREAM)
 
     def _transaction(self, raw: Any) -> Transaction:
-        with malformed_row(raw, upstream=UPSTREAM) as row:
+        with malformed_row(UPSTREAM):
+            row = row_object(raw)
             pay_date = row.get("vnp_PayDate")
             txn = str(row.get("vnp_TransactionNo") or "")
             return Transaction(
