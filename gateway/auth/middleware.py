@@ -68,7 +68,19 @@ _READ_CHUNK = 64 * 1024
 
 def is_public(path: str, public_paths: tuple[str, ...]) -> bool:
     """Whether ``path`` is one of the unauthenticated endpoints."""
-    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in public_paths)
+    return public_path_test(public_paths)(path)
+
+
+def public_path_test(public_paths: tuple[str, ...]) -> Callable[[str], bool]:
+    """:func:`is_public` for these paths, prepared once: a set of exact paths (those not
+    ending in ``/``) and a tuple of prefixes (those that do), instead of a scan per request."""
+    exact = frozenset(p for p in public_paths if not p.endswith("/"))
+    prefixes = tuple(p for p in public_paths if p.endswith("/"))
+
+    def test(path: str) -> bool:
+        return path in exact or path.startswith(prefixes)
+
+    return test
 
 
 class RequestTimeout(Problem):
@@ -114,12 +126,18 @@ async def read_body_limited(
         raise too_large
     timeout = request.config_dict.get(BODY_READ_TIMEOUT, 10.0) if deadline is None else deadline
     body = bytearray()
+    content = request.content
     try:
-        async with asyncio.timeout(timeout):
-            while chunk := await request.content.read(_READ_CHUNK):
-                body += chunk
-                if len(body) > max_body_bytes:
-                    raise too_large
+        if content.is_eof():  # the whole body has arrived (the common case): no timer, no wait
+            body += content.read_nowait(-1)
+            if len(body) > max_body_bytes:
+                raise too_large
+        if not content.at_eof():
+            async with asyncio.timeout(timeout):
+                while chunk := await content.read(_READ_CHUNK):
+                    body += chunk
+                    if len(body) > max_body_bytes:
+                        raise too_large
     except TimeoutError as exc:
         raise RequestTimeout(f"the request body did not arrive within {timeout:g} s") from exc
     except (ConnectionError, PayloadEncodingError) as exc:
@@ -131,12 +149,13 @@ async def read_body_limited(
 
 
 def _signed_request_of(request: web.Request) -> SignedRequest:
+    path, question, query = request.raw_path.partition("?")
     return SignedRequest(
         method=request.method,
         scheme=request.scheme,
         authority=request.host,
-        path=request.raw_path.partition("?")[0],
-        query=request.raw_path.partition("?")[2] if "?" in request.raw_path else None,
+        path=path,
+        query=query if question else None,
         headers=tuple(request.headers.items()),
     )
 
@@ -184,9 +203,11 @@ def authentication_middleware(
     (``stale-request``): it belongs to an earlier process, whose nonces are gone.
     """
 
+    public = public_path_test(public_paths)
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if is_public(request.path, public_paths):
+        if public(request.path):
             return await handler(request)
         body = await read_body_limited(request, max_body_bytes)
         cn = peer_certificate_cn(request)
@@ -239,10 +260,12 @@ def authorization_middleware(*, public_paths: tuple[str, ...] = DEFAULT_PUBLIC_P
     authenticated client is refused (fail closed if authentication is missing).
     """
 
+    public = public_path_test(public_paths)
+
     @web.middleware
     async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
         operation = request.match_info.route.name
-        if operation is None or is_public(request.path, public_paths):
+        if operation is None or public(request.path):
             return await handler(request)
         client = request.get(CLIENT)
         if client is None:

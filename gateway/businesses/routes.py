@@ -7,37 +7,85 @@ fresh the answer is. Adapter errors propagate to the problem middleware.
 Optional query parameters ``agency_code`` and ``procedure_code`` (who asked, for which
 procedure) are validated (422 naming each) and recorded in the audit record; they do not
 change the answer (nor its cache entry).
+
+A warm lookup makes no upstream call, so its cost is the gateway's own: the normalised
+tax code of each spelling and the JSON body of each cached record are worked out once
+(:func:`_normalized`, :class:`RenderedBodies`) and reused while the record is cached.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections import OrderedDict
 
 from aiohttp import web
 
+from adapters.business.models import BusinessRecord
 from gateway.appkeys import BUSINESS_SERVICE
 from gateway.audit.context import note_context
 from gateway.businesses.service import business_to_json, normalize_tax_code
 from gateway.citizens.context import parse_business_context
-from gateway.problems import NotFound, json_response
+from gateway.jsoncodec import dumps_bytes
+from gateway.problems import NotFound
 
 routes = web.RouteTableDef()
+
+#: As many as the service's cache holds by default, so every warm record keeps its body.
+MAX_RENDERED = 10_000
+
+
+class RenderedBodies:
+    """The JSON body of each record, rendered once: an LRU keyed by the record's identity.
+
+    The service hands out the same (frozen) record object while it is cached, so a hit
+    is that very object; the entry holds the record, so its id cannot be reused by
+    another while the entry lives. A new record (a refresh) is a new object, rendered anew.
+    """
+
+    def __init__(self, max_entries: int = MAX_RENDERED) -> None:
+        self._max_entries = max_entries
+        self._bodies: OrderedDict[int, tuple[BusinessRecord, bytes]] = OrderedDict()
+
+    def body(self, record: BusinessRecord) -> bytes:
+        key = id(record)
+        entry = self._bodies.get(key)
+        if entry is not None and entry[0] is record:
+            self._bodies.move_to_end(key)
+            return entry[1]
+        body = dumps_bytes(business_to_json(record))
+        self._bodies[key] = (record, body)
+        self._bodies.move_to_end(key)
+        if len(self._bodies) > self._max_entries:
+            self._bodies.popitem(last=False)
+        return body
+
+
+_bodies = RenderedBodies()
+
+
+@functools.lru_cache(maxsize=MAX_RENDERED)
+def _normalized(raw: str) -> str:
+    """:func:`normalize_tax_code`, remembered per spelling (a refusal is raised every time)."""
+    return normalize_tax_code(raw)
 
 
 @routes.get("/v1/businesses/{tax_code}", name="businesses.read")
 async def read_business(request: web.Request) -> web.Response:
     """Look a business up by tax code (10 digits, or 13 for a branch, dash optional)."""
     note_context(request, parse_business_context(request.query))
-    tax_code = normalize_tax_code(request.match_info["tax_code"])
+    tax_code = _normalized(request.match_info["tax_code"])
     found = await request.app[BUSINESS_SERVICE].get(tax_code)
     if found is None:
         raise NotFound(
             "no business is registered under this tax code", type_name="business-not-found"
         )
-    return json_response(
-        business_to_json(found.record),
+    return web.Response(
+        body=_bodies.body(found.record),
         headers={
             "Cache-Control": f"private, max-age={math.floor(found.max_age)}",
             "Age": str(math.floor(found.age)),
         },
+        content_type="application/json",
+        charset="utf-8",
     )
