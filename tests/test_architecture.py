@@ -22,7 +22,11 @@ The rules:
 - a route module (``gateway/routes/*``, or any ``routes`` module of a slice)
   never imports an adapter client (``adapters.**.client``, ``adapters.http``,
   ``adapters.payment.transport``, or a ``*Client`` name from any adapter
-  package): routes call the gateway's services, which own the clients.
+  package): routes call the gateway's services, which own the clients;
+- the audit slice's reading side (``gateway.audit.export``, ``gateway.audit.chain``)
+  reaches neither the audit log nor its writer or checkpoint ticker, and the audit
+  commands (``gateway.audit.commands``) import none of them: ``audit verify|export``
+  read the store with the keys and name no instance of their own.
 """
 
 from __future__ import annotations
@@ -237,6 +241,39 @@ def test_routes_never_import_an_adapter_client(edges: list[Edge]) -> None:
     assert set(OTHER_ROUTE_MODULES) <= routes
     wrong = [e for e in edges if _is_route_module(e.importer) and _is_adapter_client(e)]
     assert not wrong, _show(wrong)
+
+
+#: The audit slice's writing side: what appends to a chain and keeps it checkpointed.
+AUDIT_WRITING = frozenset(
+    {"gateway.audit.log", "gateway.audit.writer", "gateway.audit.checkpoints"}
+)
+
+
+def _reachable(edges: list[Edge], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others."""
+    imports: dict[str, set[str]] = {}
+    for e in edges:
+        imports.setdefault(e.importer, set()).add(e.imported)
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for imported in imports.get(todo.pop(), set()) - seen:
+            seen.add(imported)
+            todo.append(imported)
+    return seen
+
+
+def test_audit_verify_and_export_never_build_the_audit_log(edges: list[Edge]) -> None:
+    """Verifying and exporting are functions of the store and the keys: the modules that do
+    them reach no writer, and the commands module constructs none (``audit archive`` goes
+    through ``gateway.audit.archive``, appending to the chain of the instance it names)."""
+    reading = _reachable(edges, "gateway.audit.export") | _reachable(edges, "gateway.audit.chain")
+    assert "gateway.audit.signing" in reading
+    assert not reading & AUDIT_WRITING, sorted(reading & AUDIT_WRITING)
+    commands = [e for e in edges if e.importer == "gateway.audit.commands"]
+    wrong = [e for e in commands if e.imported in AUDIT_WRITING]
+    assert not wrong, _show(wrong)
+    assert {"gateway.audit.export", "gateway.audit.archive"} <= {e.imported for e in commands}
 
 
 def test_a_cycle_hidden_in_a_function_is_found(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """The operator's audit commands (``lienthong audit verify|export|archive``), as plain coroutines.
 
 Each opens the store, does one thing, prints a short result and returns the
-process exit status; ``gateway/cli.py`` only parses arguments.
+process exit status; ``gateway/cli.py`` only parses arguments. Verify and export
+only read the store (with the keys of ``[audit]``); archive appends its record to
+the named instance's own chain.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from gateway.audit.archive import archive_instance
 from gateway.audit.config import AuditConfig
-from gateway.audit.log import AuditLog
+from gateway.audit.export import export_audit_log, verify_audit_log
+from gateway.audit.signing import AuditKeys
 from gateway.store import Clock, StoreConfig, open_store, utc_now
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -50,8 +54,12 @@ async def audit_verify_command(
     ``UNCLEAN`` lines with how much a checkpoint covered; they do not fail the check."""
     store = await open_store(store_config, clock=clock)
     try:
-        log = AuditLog(store, audit_config, "verifier", clock=clock)
-        report = await log.verify(parse_since(since, clock()) if since else None)
+        report = await verify_audit_log(
+            store,
+            AuditKeys(audit_config).verification_keys,
+            since=parse_since(since, clock()) if since else None,
+            archive_dir=audit_config.archive_dir,
+        )
     finally:
         await store.close()
     for problem in report.tampering:
@@ -89,12 +97,12 @@ async def audit_export_command(
     end = parse_since(until, now) if until else None
     store = await open_store(store_config, clock=clock)
     try:
-        log = AuditLog(store, audit_config, "exporter", clock=clock)
+        keys = AuditKeys(audit_config)
         if str(destination) == "-":
-            count = await log.export(start, end, sys.stdout)
+            count = await export_audit_log(store, keys, sys.stdout, since=start, until=end)
         else:
             with destination.open("w", encoding="utf-8") as out:
-                count = await log.export(start, end, out)
+                count = await export_audit_log(store, keys, out, since=start, until=end)
     finally:
         await store.close()
     print(f"exported {count} record(s)", file=sys.stderr)
@@ -110,11 +118,17 @@ async def audit_archive_command(
     out: TextIO = sys.stdout,
 ) -> int:
     """Archive ``instance_id``'s records older than ``retention_days`` (run it where the
-    instance is stopped, or let the running instance call :meth:`AuditLog.archive`)."""
+    instance is stopped: its chain is appended to here; a running instance can call
+    :func:`gateway.audit.archive.archive` with its own writer)."""
     store = await open_store(store_config, clock=clock)
     try:
-        async with AuditLog(store, audit_config, instance_id, clock=clock) as log:
-            result = await log.archive(clock() - timedelta(days=audit_config.retention_days))
+        result = await archive_instance(
+            store,
+            audit_config,
+            instance_id,
+            clock() - timedelta(days=audit_config.retention_days),
+            clock=clock,
+        )
     finally:
         await store.close()
     if result is None:

@@ -53,7 +53,7 @@ class AuditConfig(BaseModel):
     #: verification about 0.25–0.5 ms of CPU; 10 ms keeps that saving without the longer
     #: pauses of bigger batches (measured: 50 ms raised the p99). A record is committed
     #: within the longer of this and the rest of the commit running when it was
-    #: appended, plus its own commit (see gateway/audit/log.py).
+    #: appended, plus its own commit (see gateway/audit/writer.py).
     max_delay_seconds: float = Field(default=0.01, ge=0, le=5)
     #: Bound on records waiting for the writer; ``append`` waits when it is full.
     queue_size: int = Field(default=10_000, ge=1)

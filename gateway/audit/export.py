@@ -1,5 +1,8 @@
 """Reading the chains back: verification over the store, and JSON-lines export for auditors.
 
+Both are plain functions of the store and the keys (:class:`~gateway.audit.signing.AuditKeys`
+or its keyring): nothing is appended, so no writer runs and no instance is named.
+
 An export is one JSON object a line: first a ``header`` (format, period, the
 signing key's Ed25519 public key PEM and its key id, every public key trusted
 by key id, previous ones included, how digests are computed), then every
@@ -15,12 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from gateway.audit.chain import VerifyReport
 from gateway.audit.record import AuditRecord
 from gateway.audit.signing import (
     AuditKeyring,
+    AuditKeys,
     Checkpoint,
     key_id,
     keyring,
@@ -106,17 +108,18 @@ def _line(obj: dict[str, Any]) -> str:
 
 async def export_audit_log(
     store: Store,
-    public_key: ed25519.Ed25519PublicKey,
+    keys: AuditKeys,
     out: IO[str],
     *,
     since: datetime | None = None,
     until: datetime | None = None,
-    keys: AuditKeyring | None = None,
 ) -> int:
-    """Write the records with ``since <= time < until`` (and the period's checkpoints).
+    """Write the records with ``since <= time < until`` (and the period's checkpoints);
+    returns how many records.
 
-    ``public_key`` is the signing key's; ``keys`` (default: that one alone) are every
-    key the header lists, so that checkpoints signed before a rotation verify too."""
+    The header names the signing key's public key and lists every key of
+    ``keys.verification_keys``, so that checkpoints signed before a rotation verify too."""
+    public_key = keys.public_key
     low = to_us(since) if since is not None else -(2**62)
     high = to_us(until) if until is not None else 2**62
     out.write(
@@ -129,7 +132,7 @@ async def export_audit_log(
                 "public_key_pem": public_key_pem(public_key),
                 "key_id": key_id(public_key),
                 "public_keys": {
-                    kid: public_key_pem(key) for kid, key in (keys or keyring([public_key])).items()
+                    kid: public_key_pem(key) for kid, key in keys.verification_keys.items()
                 },
                 "record_digest": "sha256 of canonical JSON of the record without seq and digest,"
                 " plus v=1 (gateway/audit/record.py)",

@@ -12,7 +12,7 @@ The record is appended when the handler has returned, before the middleware
 hands the answer back to aiohttp, so before it is written to the client: with
 ``durability = "buffered"`` it is queued (no wait), with ``"commit"`` committed,
 by the time the client can read the answer. That ordering is what the audit
-log's crash promise (gateway/audit/log.py) counts from. A handler that streams
+log's crash promise (gateway/audit/writer.py) counts from. A handler that streams
 its answer itself (a prepared ``StreamResponse``) has sent it before this runs.
 
 Upstream exchanges: ``request_context_middleware`` collects them in a list

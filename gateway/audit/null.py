@@ -3,41 +3,48 @@
 With ``[audit] enabled = false`` the app holds a :class:`NullAuditLog` under
 ``AUDIT_LOG`` (X-Road's ``NullLogManager``): the same interface, records
 nothing, so no route or worker asks per request whether auditing is on.
+:class:`RecordFields` names ``append``'s arguments once for both.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, Required, TypedDict, Unpack
 
 from gateway.audit.config import AuditConfig
 
 
+class RecordFields(TypedDict, total=False):
+    """The keyword arguments of ``append``: what one record says.
+
+    Bodies are digested and ids digested and masked by the audit log; a digest given
+    stands for a body not given."""
+
+    kind: Required[str]
+    operation: Required[str]
+    outcome: Required[str]
+    client_id: str | None
+    status: int | None
+    request_id: str | None
+    request_body: bytes | None
+    response_body: bytes | None
+    request_digest: str | None
+    response_digest: str | None
+    id_numbers: Iterable[str]
+    detail: dict[str, Any] | None
+
+
 class AuditTrail(Protocol):
-    """The part of :class:`gateway.audit.log.AuditLog` the request path and workers use."""
+    """The part of an audit log the request path and workers use
+    (:class:`gateway.audit.log.AuditLog`, its writer, or :class:`NullAuditLog`)."""
 
     @property
     def config(self) -> AuditConfig: ...
 
     def subject_digest(self, id_number: str) -> str: ...
 
-    async def append(
-        self,
-        *,
-        kind: str,
-        operation: str,
-        outcome: str,
-        client_id: str | None = None,
-        status: int | None = None,
-        request_id: str | None = None,
-        request_body: bytes | None = None,
-        response_body: bytes | None = None,
-        request_digest: str | None = None,
-        response_digest: str | None = None,
-        id_numbers: Iterable[str] = (),
-        detail: dict[str, Any] | None = None,
-    ) -> None: ...
+    async def append(self, **fields: Unpack[RecordFields]) -> None: ...
 
 
 class NullAuditLog:
@@ -54,5 +61,5 @@ class NullAuditLog:
         """An unkeyed digest: with no audit log there is no subject key to match against."""
         return hashlib.sha256(id_number.encode()).hexdigest()
 
-    async def append(self, **_: Any) -> None:
+    async def append(self, **_: Unpack[RecordFields]) -> None:
         """Nothing is recorded."""

@@ -9,6 +9,10 @@ A verifier holds an :data:`AuditKeyring`: the public keys it trusts, by key id
 (the signing key's own and ``[audit] previous_public_key_files``), so that the
 signing key can be rotated in place: each checkpoint is verified under the key
 its ``key_id`` names, and one whose key is not in the ring is unverifiable.
+
+:class:`AuditKeys` holds one configuration's keys (the signing key, that keyring and
+the subject-digest key), loaded on first use: the writer signs and digests with it,
+``audit verify|export`` read with it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.audit.config import AuditConfig
+from gateway.audit.record import subject_digest
 from gateway.errors import InternalFault
 from gateway.jsoncodec import canonical_json
 
@@ -154,6 +159,45 @@ def derive_digest_key(signing_key: ed25519.Ed25519PrivateKey) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"lienthong audit subject digests"
     ).derive(raw)
+
+
+class AuditKeys:
+    """The keys of one ``[audit]`` configuration, each loaded from it on first use."""
+
+    def __init__(
+        self, config: AuditConfig, signing_key: ed25519.Ed25519PrivateKey | None = None
+    ) -> None:
+        self._config = config
+        self._signing_key = signing_key
+        self._subject_key: bytes | None = None
+
+    @property
+    def signing_key(self) -> ed25519.Ed25519PrivateKey:
+        """The Ed25519 key that signs checkpoints."""
+        if self._signing_key is None:
+            self._signing_key = load_signing_key(self._config.signing_key_file)
+        return self._signing_key
+
+    @property
+    def public_key(self) -> ed25519.Ed25519PublicKey:
+        return self.signing_key.public_key()
+
+    @property
+    def verification_keys(self) -> AuditKeyring:
+        """The signing key's public key and ``previous_public_key_files``, by key id."""
+        previous = [load_public_key_file(p) for p in self._config.previous_public_key_files]
+        return keyring([self.public_key, *previous])
+
+    @property
+    def subject_key(self) -> bytes:
+        """The key of the personal-id digests (:func:`subject_digest_key`)."""
+        if self._subject_key is None:
+            self._subject_key = subject_digest_key(self._config, lambda: self.signing_key)
+        return self._subject_key
+
+    def subject_digest(self, id_number: str) -> str:
+        """The keyed digest under which ``id_number`` appears in records (for matching)."""
+        return subject_digest(self.subject_key, id_number)
 
 
 def sign_checkpoint(

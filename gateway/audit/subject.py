@@ -4,7 +4,7 @@ Under Decree 13 a citizen may ask who processed their personal data, when and
 why. The audit log can answer without ever holding the personal id in clear:
 each record names the people it concerns by a keyed digest
 (``subject_digests``, HMAC-SHA256 under the audit digest key, see
-:meth:`gateway.audit.log.AuditLog.subject_digest`). This module reads the id
+:meth:`gateway.audit.signing.AuditKeys.subject_digest`). This module reads the id
 (from a file or standard input, never the command line, where it would land
 in shell history and in the process list), computes its digest, and finds every
 matching record:
@@ -57,6 +57,7 @@ from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.audit.middleware import audit_operator
 from gateway.audit.record import AuditRecord, masked
+from gateway.audit.signing import AuditKeys
 from gateway.errors import InvalidValue
 from gateway.store import Clock, Store, StoreConfig, open_store, utc_now
 
@@ -563,8 +564,7 @@ async def audit_subject_command(
     now = clock()
     store = await open_store(store_config, clock=clock)
     try:
-        key_holder = AuditLog(store, audit_config, f"{instance_id}/subject", clock=clock)
-        digest = key_holder.subject_digest(id_number)
+        digest = AuditKeys(audit_config).subject_digest(id_number)
         masked_id = masked(id_number)
         del id_number  # only the digest and the masked form from here on
         found, archives, instances, oldest = await find_subject_records(

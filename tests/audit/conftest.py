@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from gateway.audit.chain import VerifyReport
 from gateway.audit.config import AuditConfig
+from gateway.audit.export import verify_audit_log
 from gateway.audit.log import AuditLog
 from gateway.store import Store
 
@@ -65,6 +68,13 @@ async def audit_log(
     await log.start()
     yield log
     await log.stop()
+
+
+async def verify(log: AuditLog, since: datetime | None = None) -> VerifyReport:
+    """What ``lienthong audit verify`` reports of ``log``'s store, under ``log``'s keys."""
+    return await verify_audit_log(
+        log.store, log.keys.verification_keys, since=since, archive_dir=log.config.archive_dir
+    )
 
 
 async def append_some(log: AuditLog, clock: FakeClock, count: int) -> None:

@@ -5,7 +5,7 @@ signed verifications from a few concurrent clients, each sending its own
 ``X-Request-ID``. It is killed mid-stream, the store is opened, and every request
 a client saw answered is looked up.
 
-The promise (gateway/audit/log.py): a record is queued before its request is
+The promise (gateway/audit/writer.py): a record is queued before its request is
 answered and committed within ``max(max_delay_seconds, the rest of the commit
 running) + its own commit``. A record lost to the kill was therefore appended
 less than ``max_delay_seconds`` plus two commits before it, one of them the

@@ -18,13 +18,14 @@ from structlog.testing import capture_logs
 
 from gateway.audit.commands import audit_verify_command, parse_since
 from gateway.audit.config import AuditConfig
-from gateway.audit.export import verify_export
-from gateway.audit.log import AuditLog, AuditLogClosed
+from gateway.audit.export import export_audit_log, verify_export
+from gateway.audit.log import AuditLog
 from gateway.audit.middleware import audit_operator
+from gateway.audit.writer import AuditLogClosed
 from gateway.store import Store, StoreConfig
 from tests.support.clock import FakeClock
 
-from .conftest import CITIZEN_ID, CITIZEN_NAME, append_some
+from .conftest import CITIZEN_ID, CITIZEN_NAME, append_some, verify
 
 
 async def test_concurrent_appends_form_one_sequential_chain(
@@ -42,7 +43,7 @@ async def test_concurrent_appends_form_one_sequential_chain(
     )
     assert [r["seq"] for r in rows] == list(range(1, 201))
     assert sorted(r["request_id"] for r in rows) == sorted(str(n) for n in range(200))
-    assert (await audit_log.verify()).ok
+    assert (await verify(audit_log)).ok
 
 
 async def test_commit_durability_means_stored_on_return(
@@ -175,7 +176,7 @@ async def test_restart_continues_the_chain(
         "audit.stop",
         "audit.stop",
     ]
-    report = await log.verify()
+    report = await verify(log)
     assert report.ok, report.problems
     assert report.checkpoints_checked == 2
     assert report.interruptions == []
@@ -190,12 +191,12 @@ async def test_instances_keep_separate_chains(
         AuditLog(store, audit_config, "gw-b", clock=clock) as b,
     ):
         await asyncio.gather(append_some(a, clock, 5), append_some(b, clock, 5))
-    report = await a.verify()
+    report = await verify(a)
     assert report.ok
     assert report.instances == ["gw-a", "gw-b"]
     async with store.transaction() as tx:
         await tx.execute("DELETE FROM audit_records WHERE instance = 'gw-b' AND seq = 2")
-    report = await a.verify()
+    report = await verify(a)
     assert [(p.instance, p.seq, p.what) for p in report.problems] == [("gw-b", 2, "removed")]
 
 
@@ -261,7 +262,7 @@ async def test_export_verifies_on_its_own(audit_log: AuditLog, clock: FakeClock)
     await audit_log.checkpoint()
     await append_some(audit_log, clock, 2)
     out = io.StringIO()
-    count = await audit_log.export(start, None, out)
+    count = await export_audit_log(audit_log.store, audit_log.keys, out, since=start)
     assert count == 7
     lines = out.getvalue().splitlines()
     header = json.loads(lines[0])
@@ -269,7 +270,7 @@ async def test_export_verifies_on_its_own(audit_log: AuditLog, clock: FakeClock)
     assert [json.loads(x)["type"] for x in lines[1:]] == ["record"] * 7 + ["checkpoint"]
     assert verify_export(lines).ok
     tampered = [line.replace('"req-2"', '"req-X"') for line in lines]
-    report = verify_export(tampered, audit_log.verification_keys)
+    report = verify_export(tampered, audit_log.keys.verification_keys)
     assert [(p.seq, p.what) for p in report.problems] == [(3, "changed")]
 
 
@@ -389,7 +390,7 @@ async def test_checkpoint_every_n_records_in_the_batch_transaction(
 
 async def crash(log: AuditLog) -> None:
     """What a SIGKILL leaves: the writer and the ticker gone, no stop record, no checkpoint."""
-    for task in (log._writer, log._ticker):
+    for task in (log.writer._writer, log.ticker._task):
         assert task is not None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -421,7 +422,7 @@ async def test_start_after_a_crash_records_where_the_chain_was_cut(
         )
         assert [c["seq"] for c in cps] == [5, 8]
         await append_some(again, clock, 1)
-    report = await again.verify()
+    report = await verify(again)
     assert report.ok, report.problems
     assert [(i.head_seq, i.checkpointed_seq, i.resumed_seq) for i in report.interruptions] == [
         (7, 5, 8)

@@ -21,7 +21,7 @@ from gateway.http.boundary import problem_middleware
 from gateway.http.context import UPSTREAM_EXCHANGES, request_context_middleware
 from gateway.problems import BadRequest
 
-from .conftest import CITIZEN_ID, CITIZEN_NAME
+from .conftest import CITIZEN_ID, CITIZEN_NAME, verify
 
 
 @web.middleware
@@ -112,7 +112,7 @@ async def test_inbound_and_upstream_records_match_the_bodies(
     everything = json.dumps(rows, ensure_ascii=False) + json.dumps(logs, ensure_ascii=False)
     assert CITIZEN_ID not in everything
     assert CITIZEN_NAME not in everything
-    assert (await audit_log.verify()).ok
+    assert (await verify(audit_log)).ok
 
 
 async def test_rejected_requests_are_audited_with_their_problem(

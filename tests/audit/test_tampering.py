@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 
+from gateway.audit.archive import archive
 from gateway.audit.config import AuditConfig
 from gateway.audit.log import AuditLog
 from gateway.store import Store
 from tests.support.clock import FakeClock
 
-from .conftest import append_some
+from .conftest import append_some, verify
 from .test_log import crash
 
 
@@ -33,7 +34,7 @@ async def test_untouched_log_verifies(audit_log: AuditLog, clock: FakeClock) -> 
     await append_some(audit_log, clock, 5)
     assert await audit_log.checkpoint() is not None
     await append_some(audit_log, clock, 3)
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert report.ok, report.problems
     assert report.records_checked == 8
     assert report.checkpoints_checked == 1
@@ -47,7 +48,7 @@ async def test_one_changed_byte_is_named(audit_log: AuditLog, clock: FakeClock) 
         "UPDATE audit_records SET operation = 'citizens.verifz' WHERE instance = 'gw-1'"
         " AND seq = 5",
     )
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert not report.ok
     assert [(p.seq, p.what) for p in report.problems] == [(5, "changed")]
 
@@ -62,7 +63,7 @@ async def test_rehashed_change_is_caught_by_the_next_link(
         "UPDATE audit_records SET digest = $1 WHERE instance = 'gw-1' AND seq = 3",
         "f" * 64,
     )
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(3, "changed")]
 
 
@@ -70,7 +71,7 @@ async def test_deleted_record_is_named(audit_log: AuditLog, clock: FakeClock) ->
     """Deleting one record names its seq as removed."""
     await append_some(audit_log, clock, 8)
     await _run(audit_log.store, "DELETE FROM audit_records WHERE instance = 'gw-1' AND seq = 4")
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(4, "removed")]
 
 
@@ -78,7 +79,7 @@ async def test_deleted_first_record_is_named(audit_log: AuditLog, clock: FakeClo
     """Deleting the first record (without an archive) names seq 1 as removed."""
     await append_some(audit_log, clock, 4)
     await _run(audit_log.store, "DELETE FROM audit_records WHERE instance = 'gw-1' AND seq = 1")
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(1, "removed")]
 
 
@@ -96,20 +97,20 @@ async def test_inserted_record_is_named(audit_log: AuditLog, clock: FakeClock) -
     marks = ", ".join(f"${i + 1}" for i in range(len(forged)))
     insert = f"INSERT INTO audit_records ({columns}) VALUES ({marks})"  # noqa: S608
     await _run(store, insert, *forged.values())
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(5, "changed")]
     # a careful forger re-hashes the inserted record and links it properly:
     await _run(store, "DELETE FROM audit_records WHERE instance = 'gw-1' AND seq = 5")
     await _renumber(store, "seq >= 6", -1)
     await append_forged_after(audit_log, 4)
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(5, "inserted")]
 
 
 async def append_forged_after(log: AuditLog, seq: int) -> None:
     """Splice a properly hashed, properly linked forged record in after ``seq``."""
-    from gateway.audit.log import _insert_records
     from gateway.audit.record import AuditRecord
+    from gateway.audit.writer import insert_records
 
     store = log.store
     row = await store.fetch_one(
@@ -131,7 +132,7 @@ async def append_forged_after(log: AuditLog, seq: int) -> None:
     )
     forged = AuditRecord(**{**draft.__dict__, "digest": draft.computed_digest()})
     async with store.transaction() as tx:
-        await _insert_records(tx, [forged])
+        await insert_records(tx, [forged])
 
 
 async def test_swapped_records_are_named(audit_log: AuditLog, clock: FakeClock) -> None:
@@ -141,7 +142,7 @@ async def test_swapped_records_are_named(audit_log: AuditLog, clock: FakeClock) 
     await _run(store, "UPDATE audit_records SET seq = -1 WHERE instance = 'gw-1' AND seq = 3")
     await _run(store, "UPDATE audit_records SET seq = 3 WHERE instance = 'gw-1' AND seq = 6")
     await _run(store, "UPDATE audit_records SET seq = 6 WHERE instance = 'gw-1' AND seq = -1")
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(3, "reordered")]
 
 
@@ -155,7 +156,7 @@ async def test_truncated_tail_after_checkpoint_is_named(
     assert cp.seq == 10
     await append_some(audit_log, clock, 2)
     await _run(audit_log.store, "DELETE FROM audit_records WHERE instance = 'gw-1' AND seq >= 8")
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(8, "truncated")]
 
 
@@ -164,7 +165,7 @@ async def test_forged_checkpoint_is_named(audit_log: AuditLog, clock: FakeClock)
     await append_some(audit_log, clock, 3)
     await audit_log.checkpoint()
     await _run(audit_log.store, "UPDATE audit_checkpoints SET seq = 2 WHERE instance = 'gw-1'")
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(2, "checkpoint")]
 
 
@@ -174,7 +175,7 @@ async def test_archive_keeps_the_chain_verifiable(audit_log: AuditLog, clock: Fa
     cutoff = clock()
     await audit_log.checkpoint()
     await append_some(audit_log, clock, 3)
-    result = await audit_log.archive(cutoff + (clock() - cutoff) / 1000)
+    result = await archive(audit_log.writer, cutoff + (clock() - cutoff) / 1000)
     assert result is not None
     assert (result.first_seq, result.last_seq, result.count) == (1, 6, 6)
     remaining = await audit_log.store.fetch_all(
@@ -184,22 +185,22 @@ async def test_archive_keeps_the_chain_verifiable(audit_log: AuditLog, clock: Fa
     assert remaining[-1]["kind"] == "archive"
     with gzip.open(result.file, "rt", encoding="utf-8") as archived:
         assert len(archived.readlines()) == 6
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert report.ok, report.problems
     await append_some(audit_log, clock, 2)
-    assert (await audit_log.verify()).ok
+    assert (await verify(audit_log)).ok
 
 
 async def test_tampered_archive_file_is_named(audit_log: AuditLog, clock: FakeClock) -> None:
     """An archive file that no longer matches the digest in the chain is named."""
     await append_some(audit_log, clock, 4)
     clock.advance(1)
-    result = await audit_log.archive(clock())
+    result = await archive(audit_log.writer, clock())
     assert result is not None
     data = bytearray(result.file.read_bytes())
     data[-5] ^= 0x01
     result.file.write_bytes(bytes(data))
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(result.archive_seq, "archive")]
 
 
@@ -209,13 +210,13 @@ async def test_removed_records_after_an_archive_are_still_named(
     """Deleting records left after an archive is not mistaken for archiving."""
     await append_some(audit_log, clock, 4)
     clock.advance(1)
-    await audit_log.archive(clock())  # records 1-4 out, the archive record is seq 5
+    await archive(audit_log.writer, clock())  # records 1-4 out, the archive record is seq 5
     await append_some(audit_log, clock, 3)
     await _run(audit_log.store, "DELETE FROM audit_records WHERE instance = 'gw-1' AND seq = 6")
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [(p.seq, p.what) for p in report.problems] == [(6, "removed")]
     await _run(audit_log.store, "DELETE FROM audit_records WHERE instance = 'gw-1' AND seq = 5")
-    report = await audit_log.verify()
+    report = await verify(audit_log)
     assert [p.what for p in report.problems][:1] == ["removed"]
 
 
@@ -236,10 +237,10 @@ async def test_tail_cut_after_a_crash_back_past_a_checkpoint_is_named(
     await _crashed_log(store, config, clock, 10)  # checkpoints at 4 and 8
     await _run(store, "DELETE FROM audit_records WHERE instance = 'gw-k' AND seq >= 7")
     log = AuditLog(store, config, "gw-k", clock=clock)
-    report = await log.verify()
+    report = await verify(log)
     assert [(p.seq, p.what) for p in report.problems] == [(7, "truncated")]
     async with log:  # the restart names the checkpoint it found beyond the head
-        report = await log.verify()
+        report = await verify(log)
     assert sorted((p.seq, p.what) for p in report.problems)[0] == (7, "truncated")
     assert {p.what for p in report.problems} <= {"truncated", "changed"}
 
@@ -254,7 +255,7 @@ async def test_tail_cut_after_a_crash_within_the_uncovered_records_is_bounded(
     await _crashed_log(store, config, clock, 10)
     await _run(store, "DELETE FROM audit_records WHERE instance = 'gw-k' AND seq = 10")
     async with AuditLog(store, config, "gw-k", clock=clock) as log:
-        report = await log.verify()
+        report = await verify(log)
     assert report.ok, report.problems
     resumed = [i for i in report.interruptions if i.resumed_seq is not None]
     assert [(i.head_seq, i.checkpointed_seq, i.unprotected) for i in resumed] == [(9, 8, 1)]
@@ -269,7 +270,7 @@ async def test_tail_cut_after_the_restart_is_named(
     await _crashed_log(store, config, clock, 10)
     async with AuditLog(store, config, "gw-k", clock=clock) as log:
         await _run(store, "DELETE FROM audit_records WHERE instance = 'gw-k' AND seq >= 9")
-        report = await log.verify()
+        report = await verify(log)
     assert [(p.seq, p.what) for p in report.problems][:1] == [(9, "truncated")]
 
 
@@ -283,7 +284,7 @@ async def test_deleted_checkpoints_of_lifecycle_records_are_named(
     async with AuditLog(store, config, "gw-k", clock=clock) as log:
         pass  # resume at 7, stop at 8
     await _run(store, "DELETE FROM audit_checkpoints WHERE instance = 'gw-k' AND seq IN (4, 8)")
-    report = await log.verify()
+    report = await verify(log)
     assert sorted((p.seq, p.what) for p in report.problems) == [
         (4, "checkpoint"),
         (8, "checkpoint"),
