@@ -7,18 +7,21 @@ are encoded when the clients are set: each is held against the plain path here.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
+import structlog
 from http_sf.parameters import ser_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from gateway.auth import signatures
 from gateway.auth.clients import ClientRegistry
 from gateway.auth.config import ClientConfig
-from gateway.auth.middleware import is_public, public_path_test
+from gateway.auth.middleware import _debug_logged, is_public, public_path_test
 from gateway.auth.nonces import InMemoryNonceStore
 from gateway.auth.signatures import (
     AuthenticationFailed,
@@ -132,3 +135,27 @@ def test_public_paths_as_the_scan_decides(path: str) -> None:
     scan = any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC)
     assert public_path_test(PUBLIC)(path) is scan
     assert is_public(path, PUBLIC) is scan
+
+
+@pytest.mark.parametrize(
+    ("wrapper", "logged"),
+    [
+        (structlog.make_filtering_bound_logger(logging.DEBUG), True),
+        (structlog.make_filtering_bound_logger(logging.INFO), False),
+        (structlog.make_filtering_bound_logger(logging.ERROR), False),
+        (structlog.BoundLogger, True),
+    ],
+)
+def test_the_debug_line_is_skipped_only_when_it_would_be_dropped(
+    wrapper: type[Any], logged: bool
+) -> None:
+    """The auth.authenticated debug line is built whenever the configured logger writes it."""
+    saved = structlog.get_config()
+    try:
+        structlog.configure(wrapper_class=wrapper)
+        assert _debug_logged() is logged
+        with capture_logs() as events:
+            structlog.get_logger("gateway.auth").debug("auth.authenticated")
+        assert bool(events) is logged
+    finally:
+        structlog.configure(**saved)
