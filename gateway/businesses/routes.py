@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import OrderedDict
+import weakref
 
 from aiohttp import web
 
@@ -31,40 +31,42 @@ from gateway.problems import NotFound
 
 routes = web.RouteTableDef()
 
-#: As many as the service's cache holds by default, so every warm record keeps its body.
-MAX_RENDERED = 10_000
-
 
 class RenderedBodies:
-    """The JSON body of each record, rendered once: an LRU keyed by the record's identity.
+    """The JSON body of each record, rendered once, kept exactly as long as the record.
 
-    The service hands out the same (frozen) record object while it is cached, so a hit
-    is that very object; the entry holds the record, so its id cannot be reused by
-    another while the entry lives. A new record (a refresh) is a new object, rendered anew.
+    The service hands out the same (frozen) record object while it caches it, so a hit
+    is that very object. An entry is keyed by the record's identity and holds it weakly:
+    when the service lets the record go (expired, evicted), its body goes with it, so the
+    representatives' names are held no longer than the service's cache holds them. A
+    refreshed record is a new object, rendered anew.
     """
 
-    def __init__(self, max_entries: int = MAX_RENDERED) -> None:
-        self._max_entries = max_entries
-        self._bodies: OrderedDict[int, tuple[BusinessRecord, bytes]] = OrderedDict()
+    def __init__(self) -> None:
+        self._bodies: dict[int, tuple[weakref.ref[BusinessRecord], bytes]] = {}
+
+    def __len__(self) -> int:
+        return len(self._bodies)
 
     def body(self, record: BusinessRecord) -> bytes:
         key = id(record)
         entry = self._bodies.get(key)
-        if entry is not None and entry[0] is record:
-            self._bodies.move_to_end(key)
+        if entry is not None and entry[0]() is record:
             return entry[1]
         body = dumps_bytes(business_to_json(record))
-        self._bodies[key] = (record, body)
-        self._bodies.move_to_end(key)
-        if len(self._bodies) > self._max_entries:
-            self._bodies.popitem(last=False)
+        bodies = self._bodies
+        # Runs when the record is freed, before its id can be given to another object.
+        bodies[key] = (weakref.ref(record, lambda _: bodies.pop(key, None)), body)
         return body
 
 
 _bodies = RenderedBodies()
 
+#: Spellings of tax codes remembered (a tax code names a business, not a person).
+MAX_SPELLINGS = 10_000
 
-@functools.lru_cache(maxsize=MAX_RENDERED)
+
+@functools.lru_cache(maxsize=MAX_SPELLINGS)
 def _normalized(raw: str) -> str:
     """:func:`normalize_tax_code`, remembered per spelling (a refusal is raised every time)."""
     return normalize_tax_code(raw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 
 import aiohttp
 import pytest
@@ -37,15 +38,28 @@ def test_the_cached_body_is_the_freshly_rendered_one() -> None:
 
 
 def test_a_new_record_is_rendered_anew() -> None:
-    """A refreshed record (a new object, maybe equal) gets its own body, never a stale one."""
-    bodies = RenderedBodies(max_entries=2)
+    """A refreshed record (a new object, same tax code) gets its own body, never a stale one."""
+    bodies = RenderedBodies()
     renamed = dataclasses.replace(RECORD, name="CÔNG TY CỔ PHẦN NINH KIỀU")
-    assert b"C\xc3\x94NG TY C\xe1\xbb\x94 PH\xe1\xba\xa6N" in bodies.body(renamed)
+    assert "CỔ PHẦN".encode() in bodies.body(renamed)
     assert b"TNHH" in bodies.body(RECORD)
-    others = [dataclasses.replace(RECORD, tax_code=f"180123456{n}") for n in range(3)]
-    for other in others:
-        assert other.tax_code.encode() in bodies.body(other)
-    assert len(bodies._bodies) == 2  # bounded: the least recently served left
+    assert "CỔ PHẦN".encode() in bodies.body(renamed)
+
+
+def test_a_body_is_held_no_longer_than_its_record() -> None:
+    """When the service lets a record go, its body (names included) goes too."""
+    bodies = RenderedBodies()
+    records = [dataclasses.replace(RECORD, tax_code=f"180123456{n}") for n in range(3)]
+    for record in records:
+        assert record.tax_code.encode() in bodies.body(record)
+    assert len(bodies) == 3
+    del record
+    records.pop()
+    gc.collect()
+    assert len(bodies) == 2
+    records.clear()
+    gc.collect()
+    assert len(bodies) == 0
 
 
 def test_a_refused_tax_code_is_refused_every_time() -> None:
