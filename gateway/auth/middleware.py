@@ -121,6 +121,13 @@ def _connection_gone(request: web.Request) -> bool:
     return transport is None or transport.is_closing()
 
 
+def _body_timeout(request: web.Request, deadline: float | None) -> float:
+    if deadline is not None:
+        return deadline
+    timeout: float = request.config_dict.get(BODY_READ_TIMEOUT, 10.0)
+    return timeout
+
+
 async def read_body_limited(
     request: web.Request, max_body_bytes: int, *, deadline: float | None = None
 ) -> bytes:
@@ -134,26 +141,28 @@ async def read_body_limited(
     """
     if REQUEST_BODY in request:
         return request[REQUEST_BODY]
-    too_large = PayloadTooLarge(
-        f"the body exceeds {max_body_bytes} bytes", max_bytes=max_body_bytes
-    )
-    if request.content_length is not None and request.content_length > max_body_bytes:
-        raise too_large
-    timeout = request.config_dict.get(BODY_READ_TIMEOUT, 10.0) if deadline is None else deadline
+
+    def too_large() -> PayloadTooLarge:
+        return PayloadTooLarge(f"the body exceeds {max_body_bytes} bytes", max_bytes=max_body_bytes)
+
+    length = request.content_length
+    if length is not None and length > max_body_bytes:
+        raise too_large()
     body = bytearray()
     content = request.content
     try:
         if content.is_eof():  # the whole body has arrived (the common case): no timer, no wait
             body += content.read_nowait(-1)
             if len(body) > max_body_bytes:
-                raise too_large
+                raise too_large()
         if not content.at_eof():
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(_body_timeout(request, deadline)):
                 while chunk := await content.read(_READ_CHUNK):
                     body += chunk
                     if len(body) > max_body_bytes:
-                        raise too_large
+                        raise too_large()
     except TimeoutError as exc:
+        timeout = _body_timeout(request, deadline)
         raise RequestTimeout(f"the request body did not arrive within {timeout:g} s") from exc
     except (ConnectionError, PayloadEncodingError) as exc:
         if isinstance(exc, PayloadEncodingError) and not _connection_gone(request):
