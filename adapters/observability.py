@@ -7,9 +7,10 @@ once; each attempt's aiohttp failures become the :mod:`adapters.errors` tree in
 :func:`map_aiohttp_errors` (as httpx's ``map_httpcore_exceptions`` does).
 
 The gateway collects the records of one inbound request through a
-context variable and logs one operational record per exchange with the four
-timestamps (request in, request out, response in, response out), as X-Road
-keeps them. Each record also names the trace and the span ids its attempts sent in
+context variable and nests each exchange's operational record in the request's
+access line, with the four timestamps (request in, request out, response in,
+response out), as X-Road keeps them; outside a request an exchange is counted in
+the metrics only. Each record also names the trace and the span ids its attempts sent in
 ``traceparent`` (:mod:`adapters.tracecontext`), so the national system's own logs can be
 matched to it. Prometheus metrics for upstream calls live here too, since every
 adapter shares them.

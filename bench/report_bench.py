@@ -4,8 +4,9 @@
 
 Per store (SQLite in a temporary file; PostgreSQL in a fresh schema, dropped after):
 seed ``count`` audit records over 2026-Q4, in time order as the writer appends them
-(60 % inbound verifications and look-ups with their ``detail.context``, 40 %
-upstream calls, a few breaker refusals) and
+(inbound verifications and look-ups with their ``detail.context``, each that went
+upstream with its upstream call folded in as ``detail.upstream``, as the audit
+middleware writes them since issue 13; a few breaker refusals among the calls) and
 ``count / 20`` payments, in bulk (:data:`SEED_BATCH` rows per statement: the chain's
 digests are not computed, the report never reads them); then time
 
@@ -79,20 +80,19 @@ def _records(rng: random.Random, count: int, start_us: int, span_us: int) -> lis
     rows = []
     times = sorted(start_us + rng.randrange(span_us) for _ in range(count))
     for seq, t in enumerate(times, start=1):
-        if rng.random() < 0.6:
-            op = rng.choice(["citizens.verify"] * 4 + ["citizens.lookup", "businesses.read"])
-            status = rng.choice([200] * 18 + [404, 422, 502])
-            ctx = {"agency_code": rng.choice(_AGENCIES), "procedure_code": rng.choice(_PROCEDURES)}
-            detail: dict[str, Any] = {"method": "POST", "context": ctx}
-            if op == "citizens.verify" and status == 200:
-                detail["verdict"] = rng.choice(_VERDICTS)
-            outcome = "ok" if status < 400 else "rejected" if status < 500 else "error"
-            kind = "inbound"
-        else:
-            op, outcome = rng.choice(_UPSTREAM)
-            status = None
-            detail = {"inbound_operation": "citizens.verify", "attempts": 1, "duration_ms": 12.5}
-            kind = "upstream"
+        op = rng.choice(["citizens.verify"] * 4 + ["citizens.lookup", "businesses.read"])
+        status = rng.choice([200] * 18 + [404, 422, 502])
+        ctx = {"agency_code": rng.choice(_AGENCIES), "procedure_code": rng.choice(_PROCEDURES)}
+        detail: dict[str, Any] = {"method": "POST", "context": ctx}
+        if op == "citizens.verify" and status == 200:
+            detail["verdict"] = rng.choice(_VERDICTS)
+        if status != 422:  # refused before any call: nothing upstream
+            call, call_outcome = rng.choice(_UPSTREAM)
+            detail["upstream"] = [
+                {"operation": call, "outcome": call_outcome, "attempts": 1, "duration_ms": 12.5}
+            ]
+        outcome = "ok" if status < 400 else "rejected" if status < 500 else "error"
+        kind = "inbound"
         rows.append(
             (
                 "bench",
@@ -206,7 +206,12 @@ async def measure(backend: str, config: StoreConfig, count: int) -> Figures:
         verified = sum(v.total for v in report.figures.verifications)
         looked = sum(lk.total for lk in report.figures.lookups)
         calls = sum(s.calls for s in report.figures.availability)
-        assert verified + looked + calls == count, (verified, looked, calls, count)
+        assert verified + looked == count, (verified, looked, count)
+        folded = await store.fetch_one(
+            "SELECT count(*) AS n FROM audit_records WHERE detail LIKE '%\"upstream\"%'"
+        )
+        assert folded is not None
+        assert calls == int(folded["n"]), (calls, folded["n"])
     finally:
         await store.close()
     return Figures(backend, count, n_pay, seed_s, scan_s, report_s, len(report.html))

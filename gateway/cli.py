@@ -369,12 +369,11 @@ def _callback_source_warnings(settings: Settings) -> list[str]:
 
     if not settings.payments.enabled:
         return []
-    dvcqg, vnpay = settings.upstreams.dvcqg.adapter, settings.upstreams.vnpay.adapter
+    from adapters.systems import SYSTEMS
+
+    adapters = [(s.name, settings.upstreams.section(s.name).adapter) for s in SYSTEMS if s.payment]
     return callback_source_warnings(
-        [
-            ("dvcqg", dvcqg, dvcqg.base_url if dvcqg else ""),
-            ("vnpay", vnpay, vnpay.api_url if vnpay else ""),
-        ],
+        [(name, a, getattr(a, a.ENDPOINTS[0]) if a else "") for name, a in adapters],
         production=settings.environment == "production",
     )
 
@@ -428,30 +427,13 @@ def operator_settings(settings: Settings) -> Settings:
     """
     if not settings.sandbox.enabled:
         return settings
-    from adapters.population.sandbox_config import PopulationSandboxConfig
+    from adapters.systems import SYSTEMS
     from gateway.dev.embedded import Sandboxes, _default_gateway_url, point_at_sandboxes
 
     sb = settings.sandbox
-
-    def base(port: int) -> str | None:
-        return f"http://{sb.host}:{port}" if port else None
-
-    population = base(sb.population_port)
-    ngsp = base(sb.ngsp_port)
+    ports = {s.name: getattr(sb, s.sandbox_port_key) for s in SYSTEMS}
     sandboxes = Sandboxes(
-        population_endpoint=(
-            population + PopulationSandboxConfig().path
-            if population
-            else settings.upstreams.population.adapter.endpoint or ""
-        ),
-        ngsp_base_url=ngsp
-        or (
-            settings.upstreams.business.adapter.base_url
-            if settings.upstreams.business.adapter
-            else ""
-        ),
-        dvcqg_base_url=base(sb.dvcqg_port),
-        vnpay_base_url=base(sb.vnpay_port),
+        {name: f"http://{sb.host}:{port}" for name, port in ports.items() if port}
     )
     return point_at_sandboxes(settings, sandboxes, gateway_url=_default_gateway_url(settings))
 

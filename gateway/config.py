@@ -6,10 +6,12 @@ are :class:`pydantic.SecretStr` and can come from files (``*_file`` keys) so tha
 real deployment keeps them out of the TOML.
 
 Every national system has the same shape, ``[upstreams.<system>]`` with its
-``adapter`` table (the adapter's own config class) and its ``resilience`` table
-(:class:`adapters.config.UpstreamResilience`). Durations are ``*_seconds`` (day-scale
-retention periods, set by policy in days, are ``*_days``). A key of an older shape
-is refused with a line naming its new key (:func:`moved_keys`), never ignored.
+``adapter`` table (the system package's ``Config``) and its ``resilience`` table
+(:class:`adapters.config.UpstreamResilience`): one :class:`Upstream` section per
+system of :data:`adapters.systems.SYSTEMS`, built from that list. Durations are
+``*_seconds`` (day-scale retention periods, set by policy in days, are ``*_days``). A
+key of an older shape is refused with a line naming its new key (:func:`moved_keys`),
+never ignored.
 
 Systemd credentials: a unit with
 ``LoadCredential=vnpay-hash-secret:/etc/lienthong/credentials/vnpay``
@@ -26,9 +28,10 @@ changes. Defaults are never rewritten: only keys the configuration sets.
 
 :func:`production_problems` lists what a production config must not contain.
 
-A config module: it imports nothing but the standard library, pydantic and other
-config modules (tests/test_architecture.py), so that reading a configuration loads
-no implementation.
+A config module: it imports nothing but the standard library, pydantic, other
+config modules and the list of national systems (each system's ``Config`` through
+its package, which loads only its config module; tests/test_architecture.py), so
+that reading a configuration loads no implementation.
 """
 
 from __future__ import annotations
@@ -38,21 +41,27 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-from adapters.business.config import BusinessConfig
 from adapters.config import NetworkList, UpstreamResilience
-from adapters.payment.dvcqg.config import DvcqgConfig
-from adapters.payment.vnpay.config import VnpayConfig
-from adapters.population.config import PopulationConfig
+from adapters.payment.config import ProviderConfig
+from adapters.systems import SYSTEMS, NationalSystem
 from gateway.audit.config import AuditConfig
 from gateway.auth.config import ClientConfig
 from gateway.errors import CommandRefused
@@ -335,52 +344,61 @@ class SandboxConfig(_Section):
     token_lifetime_seconds: float = 3600.0
 
 
-class PopulationUpstream(_Section):
-    """``[upstreams.population]``: the national population database (SOAP through NDXP)."""
+class Upstream(_Section):
+    """``[upstreams.<system>]``: one national system, the same shape for each.
 
-    adapter: PopulationConfig = Field(default_factory=PopulationConfig)
+    ``adapter`` is the system package's ``Config`` (:mod:`adapters.systems`); a system
+    whose ``adapter`` has no default (the business registry) is left out without its
+    ``adapter`` table (None).
+    """
+
+    adapter: Any = None
     resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
 
 
-class BusinessUpstream(_Section):
-    """``[upstreams.business]``: the national business registry (REST through NGSP)."""
-
-    #: None (no ``adapter`` table) leaves the business registry out.
-    adapter: BusinessConfig | None = None
-    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
-
-
-class DvcqgUpstream(_Section):
-    """``[upstreams.dvcqg]``: the national payment platform."""
-
-    #: None leaves the provider out.
-    adapter: DvcqgConfig | None = Field(default_factory=DvcqgConfig)
-    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
-
-
-class VnpayUpstream(_Section):
-    """``[upstreams.vnpay]``: VNPay 2.1.0."""
-
-    #: None leaves the provider out.
-    adapter: VnpayConfig | None = Field(default_factory=VnpayConfig)
-    resilience: UpstreamResilience = Field(default_factory=UpstreamResilience)
+def _upstream(system: NationalSystem) -> type[Upstream]:
+    """The ``[upstreams.<system>]`` model: ``adapter`` typed as the package's ``Config``."""
+    config = system.adapter().Config  # importing the package loads only its config module
+    try:
+        config()
+        default: Any = Field(default_factory=config)
+    except ValidationError:
+        default = None  # no usable default: the system is off until configured
+    return create_model(
+        f"{system.name.title()}Upstream",
+        __base__=Upstream,
+        __doc__=f"``[upstreams.{system.name}]``: {system.title}.",
+        adapter=(config | None, default),
+    )
 
 
 class UpstreamsSection(_Section):
-    """``[upstreams]``: every national system, one shape each."""
+    """``[upstreams]``: every national system of :data:`adapters.systems.SYSTEMS`, one
+    ``[upstreams.<system>]`` (:class:`Upstream`) each."""
 
-    population: PopulationUpstream = Field(default_factory=PopulationUpstream)
-    business: BusinessUpstream = Field(default_factory=BusinessUpstream)
-    dvcqg: DvcqgUpstream = Field(default_factory=DvcqgUpstream)
-    vnpay: VnpayUpstream = Field(default_factory=VnpayUpstream)
+    def section(self, name: str) -> Upstream:
+        """The ``[upstreams.<name>]`` section of national system ``name`` (KeyError for none)."""
+        if name not in type(self).model_fields:
+            raise KeyError(name)
+        section: Upstream = getattr(self, name)
+        return section
 
-    def payment_provider(self, name: str) -> DvcqgUpstream | VnpayUpstream | None:
-        """The payment provider's section by name (None for a name that is no provider)."""
-        if name == "dvcqg":
-            return self.dvcqg
-        if name == "vnpay":
-            return self.vnpay
-        return None
+    def sections(self) -> dict[str, Upstream]:
+        """Every national system's ``[upstreams.<name>]`` section, by name."""
+        return {name: self.section(name) for name in type(self).model_fields}
+
+
+if TYPE_CHECKING:
+    Upstreams = UpstreamsSection
+else:
+    _SECTIONS = {system.name: _upstream(system) for system in SYSTEMS}
+    #: ``[upstreams]`` with one field per national system, from the one list of them.
+    Upstreams = create_model(
+        "Upstreams",
+        __base__=UpstreamsSection,
+        __doc__=UpstreamsSection.__doc__,
+        **{name: (model, Field(default_factory=model)) for name, model in _SECTIONS.items()},
+    )
 
 
 class BusinessesSection(_Section):
@@ -413,7 +431,7 @@ class Settings(BaseSettings):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     store: StoreSection = Field(default_factory=StoreSection)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    upstreams: UpstreamsSection = Field(default_factory=UpstreamsSection)
+    upstreams: Upstreams = Field(default_factory=Upstreams)
     businesses: BusinessesSection = Field(default_factory=BusinessesSection)
     payments: PaymentsSection = Field(default_factory=PaymentsSection)
     audit: AuditConfig = Field(default_factory=AuditConfig)
@@ -536,6 +554,13 @@ def _walk_secrets(value: Any, path: str) -> list[tuple[str, str]]:
     return found
 
 
+def _adapter_class(section: BaseModel) -> Any:
+    """The config class of an ``[upstreams.<system>]`` section's ``adapter``, also when the
+    section leaves it out (``adapter: BusinessConfig | None``)."""
+    annotation = type(section).model_fields["adapter"].annotation
+    return next(a for a in (get_args(annotation) or (annotation,)) if a is not type(None))
+
+
 def production_problems(settings: Settings) -> list[str]:
     """What makes ``settings`` unfit for production (empty when it is fit)."""
     if settings.environment != "production":
@@ -548,19 +573,14 @@ def production_problems(settings: Settings) -> list[str]:
     for path, secret in _walk_secrets(settings, ""):
         if secret in DEV_SECRETS or "change-me" in secret:
             problems.append(f"{path}: a dev-only secret is not allowed in production")
-    upstreams = settings.upstreams
-    business = upstreams.business.adapter
-    endpoints = {
-        "upstreams.population.adapter.endpoint": upstreams.population.adapter.endpoint,
-        "upstreams.business.adapter.base_url": business.base_url if business else None,
-    }
-    dvcqg, vnpay = upstreams.dvcqg.adapter, upstreams.vnpay.adapter
-    if settings.payments.enabled and dvcqg is not None:
-        endpoints["upstreams.dvcqg.adapter.base_url"] = dvcqg.base_url
-    if settings.payments.enabled and vnpay is not None:
-        endpoints["upstreams.vnpay.adapter.pay_url"] = vnpay.pay_url
-        endpoints["upstreams.vnpay.adapter.api_url"] = vnpay.api_url
-        endpoints["upstreams.vnpay.adapter.return_url"] = vnpay.return_url
+    endpoints: dict[str, str | None] = {}
+    for name, section in settings.upstreams.sections().items():
+        config_class = _adapter_class(section)
+        provider_off = section.adapter is None or not settings.payments.enabled
+        if issubclass(config_class, ProviderConfig) and provider_off:
+            continue  # a payment provider left out, or payments off, needs no address
+        for field in config_class.ENDPOINTS:
+            endpoints[f"upstreams.{name}.adapter.{field}"] = getattr(section.adapter, field, None)
     for client in settings.clients:
         if client.webhook is not None and _is_loopback_url(client.webhook.url):
             problems.append(

@@ -177,11 +177,19 @@ class MaskPersonalData:
 
 
 def schema_problems(event: Mapping[str, Any]) -> list[str]:
-    """How one log event (before rendering) breaks the common schema; empty when it keeps it."""
+    """How one log event (before rendering) breaks the common schema; empty when it keeps it.
+
+    The objects nested under ``upstream`` (the access line's upstream exchanges) are held
+    to the same rules as the line."""
     problems: list[str] = []
     stamp = event.get("timestamp")
     if not (isinstance(stamp, str) and ISO_UTC.fullmatch(stamp)):
         problems.append(f"timestamp {stamp!r} is not ISO 8601 UTC")
+    _field_problems(event, problems)
+    return problems
+
+
+def _field_problems(event: Mapping[str, Any], problems: list[str]) -> None:
     for key, value in event.items():
         if value is None:
             continue
@@ -196,7 +204,13 @@ def schema_problems(event: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{key} {value!r} is not a float (milliseconds)")
         elif key in TIME_FIELDS and not (isinstance(value, str) and ISO_UTC.fullmatch(value)):
             problems.append(f"{key} {value!r} is not ISO 8601 UTC")
-    return problems
+        elif key == "upstream" and not isinstance(value, str):
+            nested = value if isinstance(value, list) else [value]
+            for item in nested:
+                if isinstance(item, Mapping):
+                    _field_problems(item, problems)
+                else:
+                    problems.append(f"upstream {item!r} is neither a name nor a record")
 
 
 class _Tap:

@@ -194,7 +194,7 @@ def test_the_graph_is_read(edges: list[Edge]) -> None:
     assert ("gateway.app", "gateway.store") in pairs
     assert ("gateway.app", "gateway.citizens.runtime") in pairs
     assert ("gateway.citizens.runtime", "gateway.citizens.routes") in pairs
-    assert ("gateway.citizens.runtime", "adapters.population.client") in pairs
+    assert ("gateway.citizens.runtime", "adapters.population") in pairs
     assert len(pairs) > 200
 
 
@@ -327,8 +327,54 @@ def _is_config_module(module: str) -> bool:
 
 
 #: What a config module may import besides config modules: the exception tree's leaf
-#: (a config that does not validate is a refused command, ``ConfigError``).
-CONFIG_MAY_IMPORT = frozenset({"gateway.errors"})
+#: (a config that does not validate is a refused command, ``ConfigError``), and the list of
+#: national systems (``[upstreams]`` has one section per system; the list names the adapter
+#: packages by string and imports no project module: next test).
+CONFIG_MAY_IMPORT = frozenset({"gateway.errors", "adapters.systems"})
+#: The modules that iterate the national systems instead of naming each one.
+SYSTEM_NEUTRAL = ("gateway.app", "gateway.dev.embedded", "gateway.config")
+
+
+def _system_packages() -> list[str]:
+    from adapters.systems import SYSTEMS
+
+    return [system.package for system in SYSTEMS]
+
+
+def test_the_leaves_a_config_module_may_import_import_nothing(edges: list[Edge]) -> None:
+    """``gateway.errors`` and ``adapters.systems`` import no project module, so a config
+    module importing them still loads no implementation."""
+    wrong = [e for e in edges if e.importer in CONFIG_MAY_IMPORT]
+    assert not wrong, _show(wrong)
+
+
+def test_no_per_system_adapter_imports_in_the_composition(edges: list[Edge]) -> None:
+    """app.py, embedded.py and config.py import no national system's adapter package (nor
+    any module in one): they iterate ``adapters.systems.SYSTEMS``, so adding a system is its
+    package, one line there and its slice."""
+    packages = _system_packages()
+    assert {"adapters.population", "adapters.payment.vnpay"} <= set(packages)
+    assert any(e.importer == "gateway.dev.embedded" for e in edges)
+    wrong = [
+        e
+        for e in edges
+        if e.importer in SYSTEM_NEUTRAL
+        and any(e.imported == p or e.imported.startswith(p + ".") for p in packages)
+    ]
+    assert not wrong, _show(wrong)
+
+
+def test_every_system_package_exports_the_same_three_names() -> None:
+    """Each national system's package exports ``Config``, ``open_client`` and
+    ``open_sandbox``; each ``Config`` has ``ENDPOINTS`` and ``at_sandbox``."""
+    import importlib
+
+    for package in _system_packages():
+        module = importlib.import_module(package)
+        assert set(module.__all__) == {"Config", "open_client", "open_sandbox"}, package
+        assert module.Config.ENDPOINTS, package
+        assert all(f in module.Config.model_fields for f in module.Config.ENDPOINTS), package
+        assert callable(module.Config.at_sandbox), package
 
 
 def test_config_modules_import_only_config_modules(edges: list[Edge]) -> None:

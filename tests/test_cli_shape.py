@@ -179,20 +179,16 @@ def _reconcile(tmp_path: Path, port: int) -> subprocess.CompletedProcess[str]:
 
 def test_reconcile_reaches_the_sandbox_on_its_configured_port(tmp_path: Path) -> None:
     """A dvcqg sandbox on a port other than the file's base_url: reconcile reaches it."""
-    from adapters.payment.dvcqg.sandbox import start_sandbox
-    from gateway.dev.embedded import dvcqg_sandbox_config
+    from adapters.payment import dvcqg
+    from adapters.systems import SandboxSite
 
     settings = load_settings()
     port = _free_port()
 
     async def scenario() -> subprocess.CompletedProcess[str]:
-        runner, _ = await start_sandbox(
-            dvcqg_sandbox_config(settings, "http://127.0.0.1:9"), "127.0.0.1", port
-        )
-        try:
+        site = SandboxSite("127.0.0.1", port, "http://127.0.0.1:9", token_lifetime_seconds=60.0)
+        async with dvcqg.open_sandbox(settings.upstreams.dvcqg.adapter, site):
             return await asyncio.to_thread(_reconcile, tmp_path, port)
-        finally:
-            await runner.cleanup()
 
     proc = asyncio.run(scenario())
     assert proc.returncode == 0, proc.stdout + proc.stderr

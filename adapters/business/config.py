@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,15 @@ class BusinessConfig(BaseModel):
     #: A safety-net deadline of one HTTP exchange; the resilience guard sets the real ones.
     timeout_seconds: float = Field(default=30.0, gt=0)
     tls: BusinessTLS | None = None
+
+    #: The fields naming the system's address (production wants https, not loopback); the
+    #: first is the API the gateway calls.
+    ENDPOINTS: ClassVar[tuple[str, ...]] = ("base_url",)
+
+    def at_sandbox(self, base_url: str, gateway_url: str | None = None) -> Self:
+        """This config aimed at the NGSP sandbox serving at ``base_url`` (its token too)."""
+        oauth = self.oauth.model_copy(update={"token_url": base_url + "/token"})
+        return self.model_copy(update={"base_url": base_url, "oauth": oauth})
 
     @property
     def lookup_url(self) -> str:

@@ -18,7 +18,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import ipaddress
 import json
 import random
 import secrets
@@ -29,9 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
+from multidict import MultiDictProxy
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from adapters.business.config import BusinessConfig
 from adapters.business.sandbox_data import RawData, fixture_businesses, generated_businesses
+from adapters.serving import from_loopback, serve
 
 
 class Misbehaviour(BaseModel):
@@ -78,6 +80,20 @@ class NgspSandboxConfig(BaseModel):
     #: Raw ``Data`` objects added to (or replacing) the built-in ones, keyed by tax code.
     extra_businesses: dict[str, dict[str, Any]] = Field(default_factory=dict)
     misbehaviour: Misbehaviour = Field(default_factory=Misbehaviour)
+
+    @classmethod
+    def accepting(
+        cls, adapter: BusinessConfig | None, token_lifetime_seconds: float = 3600.0
+    ) -> NgspSandboxConfig:
+        """A sandbox that accepts exactly the credentials ``adapter`` is configured with
+        (None: the sandbox's defaults)."""
+        fields: dict[str, object] = {"token_lifetime_seconds": token_lifetime_seconds}
+        if adapter is not None:
+            for name in ("consumer_key", "consumer_secret", "client_id", "client_secret"):
+                value = getattr(adapter.oauth, name, None)
+                if value is not None:
+                    fields[name] = value.get_secret_value()
+        return cls.model_validate(fields)
 
 
 @dataclass
@@ -179,13 +195,20 @@ class NgspSandbox:
 
     # --- token endpoints ---------------------------------------------------------
 
-    async def ngsp_token(self, request: web.Request) -> web.Response:
+    async def _token_form(self, request: web.Request) -> MultiDictProxy[str | Any] | web.Response:
+        """A client-credentials token request's form, or the OAuth2 error that answers it."""
         self.stats.token_requests += 1
         if self.misbehaviour.token_endpoint_down:
             return self._oauth_error(503, "temporarily_unavailable")
         form = await request.post()
         if form.get("grant_type") != "client_credentials":
             return self._oauth_error(400, "unsupported_grant_type")
+        return form
+
+    async def ngsp_token(self, request: web.Request) -> web.Response:
+        form = await self._token_form(request)
+        if isinstance(form, web.Response):
+            return form
         scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
         try:
             key, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
@@ -199,12 +222,9 @@ class NgspSandbox:
         return self._issue("ngsp", scope=None)
 
     async def lgsp_token(self, request: web.Request) -> web.Response:
-        self.stats.token_requests += 1
-        if self.misbehaviour.token_endpoint_down:
-            return self._oauth_error(503, "temporarily_unavailable")
-        form = await request.post()
-        if form.get("grant_type") != "client_credentials":
-            return self._oauth_error(400, "unsupported_grant_type")
+        form = await self._token_form(request)
+        if isinstance(form, web.Response):
+            return form
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         if not (
             isinstance(client_id, str)
@@ -310,13 +330,8 @@ SANDBOX = web.AppKey("ngsp_sandbox", NgspSandbox)
 async def _admin_loopback_only(
     request: web.Request, handler: Callable[[web.Request], Any]
 ) -> web.StreamResponse:
-    if request.path.startswith("/_admin/"):
-        try:
-            loopback = ipaddress.ip_address(request.remote or "").is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            return web.json_response({"error": "admin is loopback-only"}, status=403)
+    if request.path.startswith("/_admin/") and not from_loopback(request):
+        return web.json_response({"error": "admin is loopback-only"}, status=403)
     response: web.StreamResponse = await handler(request)
     return response
 
@@ -353,11 +368,4 @@ async def start_sandbox(
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[web.AppRunner, str]:
     """Serve the sandbox; returns the runner (``await runner.cleanup()`` to stop) and base URL."""
-    runner = web.AppRunner(
-        create_sandbox_app(config, clock=clock), access_log=None, shutdown_timeout=1.0
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_port = runner.addresses[0][1]
-    return runner, f"http://{host}:{bound_port}"
+    return await serve(create_sandbox_app(config, clock=clock), host, port, shutdown_timeout=1.0)

@@ -315,6 +315,15 @@ def provider_timestamp(moment: dt.datetime) -> str:
 
 
 @functools.lru_cache(maxsize=65_536)
+def paid_time(text: str) -> dt.datetime | None:
+    """When a callback says the payer paid (``yyyyMMddHHmmss``), or None when it does not
+    say readably: no provider's reference reads it, and the gateway keeps its own time."""
+    try:
+        return parse_provider_timestamp(text)
+    except ValueError:
+        return None
+
+
 def parse_provider_timestamp(text: str) -> dt.datetime:
     """A ``yyyyMMddHHmmss`` Vietnam-time timestamp; ``ValueError`` if it is not one."""
     if len(text) != 14 or not text.isascii() or not text.isdigit():

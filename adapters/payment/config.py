@@ -1,4 +1,5 @@
-"""What the payment providers' configurations share: the statuses their codes map onto.
+"""What the payment providers' configurations share: the statuses their codes map onto,
+and the fields every provider's adapter config has (:class:`ProviderConfig`).
 
 A config module (a leaf: stdlib and pydantic only, see adapters/config.py).
 """
@@ -6,6 +7,10 @@ A config module (a leaf: stdlib and pydantic only, see adapters/config.py).
 from __future__ import annotations
 
 import enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.config import NetworkList
 
 
 class ProviderStatus(enum.StrEnum):
@@ -30,3 +35,18 @@ class ProviderStatus(enum.StrEnum):
     REVERSED = "reversed"
     REFUNDED = "refunded"
     UNKNOWN = "unknown"
+
+
+class ProviderConfig(BaseModel):
+    """The fields every payment provider's adapter config has (``[upstreams.<name>.adapter]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Backstop timeout of one attempt; the call guard's per-try timeout is the real one.
+    attempt_timeout_seconds: float = Field(default=15.0, gt=0)
+    max_reply_bytes: int = Field(default=256 * 1024, gt=0)
+    max_page_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    #: Addresses (CIDRs) the provider's callbacks may come from; empty accepts any (the
+    #: checksum still decides). A callback from elsewhere is refused with the provider's
+    #: code (the platform's 99, VNPay's 97) and raises a security event.
+    callback_sources: NetworkList = ()

@@ -22,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import html
-import ipaddress
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import aiohttp
 import structlog
@@ -39,6 +39,12 @@ from adapters.http import make_session
 from adapters.payment.base import vietnam_now
 from adapters.payment.config import ProviderStatus
 from adapters.payment.sandbox_ledger import SandboxLedger, SandboxPayment
+from adapters.serving import from_loopback, json_object, serving
+from adapters.serving import serve as serve_app
+from adapters.systems import SandboxSite
+
+#: A provider sandbox's config class (``DvcqgSandboxConfig``, ``VnpaySandboxConfig``).
+ProviderSandboxConfig = TypeVar("ProviderSandboxConfig", bound=BaseModel)
 
 SettleOutcome = Literal["paid", "failed", "cancelled"]
 
@@ -141,6 +147,15 @@ class SandboxWire(Protocol):
     def callback_closed(self, status: int, body: bytes) -> bool: ...
 
     def return_redirect(self, payment: SandboxPayment, variant: CallbackVariant) -> str: ...
+
+
+class ProviderSandboxSettings(Protocol):
+    """What the shared core reads of a provider sandbox's config."""
+
+    @property
+    def delivery(self) -> CallbackDelivery: ...
+    @property
+    def misbehaviour(self) -> Misbehaviour: ...
 
 
 class SandboxCore:
@@ -257,6 +272,11 @@ _SETTLE_OUTCOMES: dict[str, SettleOutcome] = {
 SANDBOX_CORE = web.AppKey("payment_sandbox_core", SandboxCore)
 
 
+def corrupt_digest(digest: str) -> str:
+    """``digest`` with its last character changed: a checksum that no longer matches."""
+    return digest[:-1] + ("0" if digest[-1] != "0" else "1")
+
+
 def render_pay_page(title: str, payment: SandboxPayment, action: str) -> web.Response:
     """The payer's page: what is paid, a Pay and a Cancel button (plain forms)."""
     settled = payment.status is not ProviderStatus.PENDING
@@ -289,24 +309,9 @@ async def admin_loopback_only(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """Refuse ``/_admin`` to anything but a loopback client."""
-    if request.path.startswith("/_admin"):
-        try:
-            loopback = ipaddress.ip_address(request.remote or "").is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise web.HTTPForbidden(text="admin is loopback-only")
+    if request.path.startswith("/_admin") and not from_loopback(request):
+        raise web.HTTPForbidden(text="admin is loopback-only")
     return await handler(request)
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body must be JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return body
 
 
 async def pay_page(request: web.Request) -> web.Response:
@@ -335,7 +340,7 @@ async def pay_form(request: web.Request) -> web.Response:
 async def admin_misbehaviour(request: web.Request) -> web.Response:
     core = request.app[SANDBOX_CORE]
     if request.method == "POST":
-        changes = await _json_body(request)
+        changes = await json_object(request)
         try:
             core.misbehaviour = type(core.default_misbehaviour).model_validate(
                 {**core.misbehaviour.model_dump(), **changes}
@@ -358,7 +363,7 @@ async def admin_stats(request: web.Request) -> web.Response:
 async def admin_pay(request: web.Request) -> web.Response:
     """``{reference, outcome: paid|failed|cancelled, amount?}``: settle without the HTML page."""
     core = request.app[SANDBOX_CORE]
-    body = await _json_body(request)
+    body = await json_object(request)
     payment = core.ledger.find(str(body.get("reference", "")))
     if payment is None or not payment.page_key:
         raise web.HTTPNotFound(text="no such payment (VNPay: open the pay URL first)")
@@ -379,7 +384,7 @@ async def admin_pay(request: web.Request) -> web.Response:
 async def admin_seed(request: web.Request) -> web.Response:
     """``{day: YYYY-MM-DD, count, amount?, status?}``: synthetic settled rows for a day."""
     core = request.app[SANDBOX_CORE]
-    body = await _json_body(request)
+    body = await json_object(request)
     try:
         day = dt.date.fromisoformat(str(body["day"]))
         count = int(body["count"])
@@ -393,10 +398,26 @@ async def admin_seed(request: web.Request) -> web.Response:
     return web.json_response({"day": day.isoformat(), "size": core.ledger.day_size(day)})
 
 
-def build_sandbox_app(core: SandboxCore) -> web.Application:
-    """The app with the shared routes; the provider module adds its own API routes."""
+#: A provider sandbox's wire (``DvcqgSandboxWire``, ``VnpaySandboxWire``).
+W = TypeVar("W", bound=SandboxWire)
+
+
+def build_sandbox_app(
+    wire: W,
+    wire_key: web.AppKey[W],
+    config: ProviderSandboxSettings,
+    *,
+    sleep: Sleep,
+    clock: Clock,
+) -> web.Application:
+    """The app with the shared routes and ``wire`` at ``wire_key``; the provider module adds
+    its own API routes. ``config`` is the sandbox's config (its delivery and misbehaviour)."""
+    core = SandboxCore(
+        wire, delivery=config.delivery, misbehaviour=config.misbehaviour, sleep=sleep, clock=clock
+    )
     app = web.Application(middlewares=[admin_loopback_only])
     app[SANDBOX_CORE] = core
+    app[wire_key] = wire
 
     async def session_ctx(app: web.Application) -> Any:
         core.session = make_session()
@@ -424,13 +445,30 @@ async def slow_or_failing_status(core: SandboxCore) -> web.Response | None:
     return None
 
 
+@asynccontextmanager
+async def open_provider_sandbox(
+    name: str,
+    config_class: type[ProviderSandboxConfig],
+    start: Callable[[ProviderSandboxConfig, str, int], Awaitable[tuple[web.AppRunner, str]]],
+    protocol: BaseModel | None,
+    site: SandboxSite,
+) -> AsyncIterator[str]:
+    """Provider ``name``'s sandbox at ``site``: its wire settings ``protocol`` (the gateway's
+    adapter config: partner code, keys; None: the defaults), calling the gateway back at
+    ``site.gateway_url``. Each provider package's ``open_sandbox``; yields the base URL."""
+    fields: dict[str, object] = {
+        "callback_url": f"{site.gateway_url}/callbacks/{name}",
+        "return_url": f"{site.gateway_url}/pay/return/{name}",
+    }
+    if protocol is not None:
+        fields["protocol"] = protocol
+    sandbox = config_class.model_validate(fields)
+    async with serving(await start(sandbox, site.host, site.port)) as base_url:
+        yield base_url
+
+
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
     """Start ``app`` on ``host:port`` (0 = any free port); the runner and the base URL."""
     # Handlers are cancelled when the client goes away, so a slow status query that the
     # caller gave up on does not hold shutdown.
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_port = runner.addresses[0][1]
-    return runner, f"http://{host}:{bound_port}"
+    return await serve_app(app, host, port, handler_cancellation=True)

@@ -8,15 +8,28 @@ backstop, reads a bounded body and is recorded once as an upstream exchange.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import aiohttp
 
 from adapters.errors import UpstreamBadReply, UpstreamFault
 from adapters.guard import CallGuard
-from adapters.http import outbound_headers, read_limited
+from adapters.http import make_session, outbound_headers, read_limited
 from adapters.observability import map_aiohttp_errors, upstream_exchange
+
+P = TypeVar("P")
+
+
+@asynccontextmanager
+async def open_provider(
+    build: Callable[..., P], config: object, guard: CallGuard, **options: Any
+) -> AsyncIterator[P]:
+    """``build(config, session, guard, **options)`` on a session of its own, closed on exit:
+    each provider package's ``open_client``."""
+    async with make_session() as session:
+        yield build(config, session, guard, **options)
 
 
 class JsonExchange:

@@ -8,7 +8,7 @@ read from a file (``*_file``), so deployments can mount them from a secret store
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -16,10 +16,16 @@ from adapters.config import TLSFiles, read_secret_file
 
 #: The WSDL shipped with this package (parsed once at start-up, never fetched).
 SHIPPED_WSDL = Path(__file__).with_name("dancu.wsdl")
+#: Where the sandbox serves the SOAP endpoint (and its WSDL, at ``?wsdl``).
+SANDBOX_PATH = "/dancu/ws"
 
 
-def _read_secret(path: Path) -> SecretStr:
-    return SecretStr(read_secret_file(path))
+def _secrets_from_files(model: BaseModel, *names: str) -> None:
+    """Each secret ``name`` not given inline read from its ``<name>_file``, when that is set."""
+    for name in names:
+        path = getattr(model, f"{name}_file")
+        if path is not None and getattr(model, name) is None:
+            object.__setattr__(model, name, SecretStr(read_secret_file(path)))
 
 
 class _Frozen(BaseModel):
@@ -55,10 +61,7 @@ class NdxpHeaders(_Frozen):
 
     @model_validator(mode="after")
     def _load_secret_files(self) -> Self:
-        if self.api_key_file is not None and self.api_key is None:
-            object.__setattr__(self, "api_key", _read_secret(self.api_key_file))
-        if self.basic_secret_file is not None and self.basic_secret is None:
-            object.__setattr__(self, "basic_secret", _read_secret(self.basic_secret_file))
+        _secrets_from_files(self, "api_key", "basic_secret")
         return self
 
     @property
@@ -76,8 +79,7 @@ class UsernameTokenSettings(_Frozen):
 
     @model_validator(mode="after")
     def _load_password_file(self) -> Self:
-        if self.password_file is not None and self.password is None:
-            object.__setattr__(self, "password", _read_secret(self.password_file))
+        _secrets_from_files(self, "password")
         if self.password is None:
             raise ValueError("a UsernameToken needs password or password_file")
         return self
@@ -121,6 +123,14 @@ class PopulationConfig(_Frozen):
     ndxp: NdxpHeaders = NdxpHeaders()
     ws_security: WsSecuritySettings = WsSecuritySettings()
     tls: TLSFiles | None = None
+
+    #: The fields naming the system's address (production wants https, not loopback); the
+    #: first is the API the gateway calls.
+    ENDPOINTS: ClassVar[tuple[str, ...]] = ("endpoint",)
+
+    def at_sandbox(self, base_url: str, gateway_url: str | None = None) -> Self:
+        """This config aimed at the sandbox serving at ``base_url``."""
+        return self.model_copy(update={"endpoint": base_url + SANDBOX_PATH})
 
     def require_endpoint(self) -> str:
         """The endpoint URL, or a clear configuration error if none was given."""

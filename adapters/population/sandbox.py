@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import ipaddress
 import random
 import re
 import time
@@ -53,6 +52,7 @@ from adapters.population.wsse_verify import (
     check_username_token,
 )
 from adapters.population.xml_safety import HostileXml, hardened_parser, parse_untrusted_xml
+from adapters.serving import from_loopback, serve
 
 OPERATIONS = (
     "TraCuuThongTinCongDan",
@@ -426,11 +426,7 @@ async def wsdl_document(request: web.Request) -> web.Response:
 
 
 def _loopback_only(request: web.Request) -> None:
-    try:
-        allowed = ipaddress.ip_address(request.remote or "").is_loopback
-    except ValueError:
-        allowed = False
-    if not allowed:
+    if not from_loopback(request):
         raise web.HTTPForbidden(text="the sandbox admin answers loopback callers only")
 
 
@@ -486,9 +482,4 @@ async def start_sandbox(
     The SOAP endpoint is ``base_url + config.path``. ``app_options`` go to
     :func:`create_sandbox_app` (``clock``, ``sleep``).
     """
-    runner = web.AppRunner(create_sandbox_app(config, **app_options), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound_port = runner.addresses[0][1]
-    return runner, f"http://{host}:{bound_port}"
+    return await serve(create_sandbox_app(config, **app_options), host, port)

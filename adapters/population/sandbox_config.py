@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from adapters.population.config import NdxpHeaders
+from adapters.population.config import SANDBOX_PATH, NdxpHeaders
 
 
 class SandboxFault(BaseModel):
@@ -50,7 +50,7 @@ class PopulationSandboxConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: str = "/dancu/ws"
+    path: str = SANDBOX_PATH
     #: Fictional citizens generated (seeded) in addition to the five fixture citizens.
     generated_citizens: int = Field(default=200, ge=0)
     seed: int = 2018

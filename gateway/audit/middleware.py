@@ -17,7 +17,13 @@ its answer itself (a prepared ``StreamResponse``) has sent it before this runs.
 
 Upstream exchanges: ``request_context_middleware`` collects them in a list
 and puts it on the request (``request[UPSTREAM_EXCHANGES]``), so this
-middleware records one ``upstream`` record per exchange.
+middleware folds them into the request's one ``inbound`` record, as the list
+``detail["upstream"]`` (one object per exchange: the upstream operation
+``population.TraCuuThongTinCongDan``, outcome, attempts, fault code, sizes,
+duration, the request and response digests when the adapter gave them, the trace
+and span ids). Chains written before hold a separate ``upstream`` record per
+exchange after its ``inbound`` record instead; both verify and export the same
+way, and the quarterly report counts both (gateway/reports/figures.py).
 
 Who asked, for what, on whose behalf: a handler may put on the request
 ``request[AUDIT_CONTEXT]``, a dict of any of ``agency_code``, ``procedure_code``,
@@ -31,7 +37,8 @@ The officer's id is not a subject of the record: it is left out of
 Traces: every record made while a request is served names its W3C trace in
 ``detail``: ``trace_id`` and ``span_id`` (the request's span) on ``inbound`` and
 ``callback`` records, ``trace_id`` and ``span_ids`` (the ``traceparent`` span id
-of each attempt) on ``upstream`` records; a ``webhook`` record names the
+of each attempt) on each upstream exchange (``detail["upstream"]``, or an older
+chain's ``upstream`` record); a ``webhook`` record names the
 event's trace (:func:`gateway.tracing.webhook_trace_id`). ``detail`` is hashed
 with the rest of the record, so the fields are covered by the chain, and
 records written before they existed verify unchanged (see
@@ -109,7 +116,7 @@ def _response_body(response: web.StreamResponse) -> bytes | None:
 
 
 def audit_middleware(audit_log: AuditLog) -> Middleware:
-    """One ``inbound`` record per request, one ``upstream`` record per exchange it caused."""
+    """One ``inbound`` record per request, the upstream exchanges it caused folded in."""
 
     @web.middleware
     async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -154,8 +161,6 @@ async def _audit_request(
             id_numbers=personal_ids_in(body),
             detail=_inbound_detail(request),
         )
-        for exchange in request.get(UPSTREAM_EXCHANGES, []):
-            await audit_upstream(audit_log, exchange, client_id, request_id, operation)
     except Exception as exc:  # the answer is already made; the failure is logged and counted
         _log.error("audit.request_not_recorded", operation=operation, error=type(exc).__name__)
 
@@ -174,37 +179,33 @@ def _inbound_detail(request: web.Request) -> dict[str, Any]:
     verdict = request.get(AUDIT_VERDICT)
     if isinstance(verdict, str):
         detail["verdict"] = verdict
+    exchanges = request.get(UPSTREAM_EXCHANGES)
+    if exchanges:
+        detail["upstream"] = [upstream_detail(exchange) for exchange in exchanges]
     return detail
 
 
-async def audit_upstream(
-    audit_log: AuditLog,
-    exchange: UpstreamExchange,
-    client_id: str | None,
-    request_id: str | None,
-    inbound_operation: str,
-) -> None:
-    """One ``upstream`` record (digests from ``exchange.extra`` when the adapter gave them)."""
+def upstream_detail(exchange: UpstreamExchange) -> dict[str, Any]:
+    """One upstream exchange as the inbound record holds it (``detail["upstream"]``): the
+    fields an older chain's ``upstream`` record held, digests from ``exchange.extra``."""
     extra = exchange.extra
-    await audit_log.append(
-        kind="upstream",
-        operation=f"{exchange.upstream}.{exchange.operation}",
-        outcome=exchange.outcome,
-        client_id=client_id,
-        request_id=request_id,
-        request_digest=_str_or_none(extra.get("request_digest")),
-        response_digest=_str_or_none(extra.get("response_digest")),
-        detail={
-            "inbound_operation": inbound_operation,
-            "attempts": exchange.attempts,
-            "fault_code": exchange.fault_code,
-            "bytes_out": exchange.bytes_out,
-            "bytes_in": exchange.bytes_in,
-            "duration_ms": exchange.duration_ms,
-            **({"trace_id": exchange.trace_id} if exchange.trace_id else {}),
-            **({"span_ids": list(exchange.span_ids)} if exchange.span_ids else {}),
-        },
-    )
+    out: dict[str, Any] = {
+        "operation": f"{exchange.upstream}.{exchange.operation}",
+        "outcome": exchange.outcome,
+        "attempts": exchange.attempts,
+        "fault_code": exchange.fault_code,
+        "bytes_out": exchange.bytes_out,
+        "bytes_in": exchange.bytes_in,
+        "duration_ms": exchange.duration_ms,
+    }
+    for key in ("request_digest", "response_digest"):
+        if (value := _str_or_none(extra.get(key))) is not None:
+            out[key] = value
+    if exchange.trace_id:
+        out["trace_id"] = exchange.trace_id
+    if exchange.span_ids:
+        out["span_ids"] = list(exchange.span_ids)
+    return out
 
 
 def _trace_detail(trace: TraceContext | None) -> dict[str, str]:

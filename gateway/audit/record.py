@@ -47,6 +47,9 @@ RECORD_KINDS: tuple[str, ...] = (
     "lifecycle",
 )
 
+#: ``upstream`` records are written no more: a request's upstream exchanges are folded into
+#: its ``inbound`` record (``detail["upstream"]``, :mod:`gateway.audit.middleware`); chains
+#: written before hold them, and they verify, export and are reported as they were.
 #: ``lifecycle`` records: the writer's own. ``audit.stop`` ends a chain cleanly (signed by
 #: a checkpoint in the same transaction); ``audit.resume`` starts the next run after an
 #: end that was not a clean stop (a crash, a kill, or a cut tail) and says what it found:

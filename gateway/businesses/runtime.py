@@ -6,9 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from adapters.business.client import BusinessClient
-from adapters.http import make_session
-from adapters.oauth import TokenProvider
+from adapters import business
 from adapters.resilience.guard import UpstreamGuard
 from gateway.appkeys import BUSINESS_SERVICE, READINESS_CHECKS, SETTINGS
 from gateway.businesses import routes
@@ -24,20 +22,15 @@ def businesses_slice(settings: Settings) -> Slice:
 
 
 async def business_ctx(app: web.Application) -> AsyncIterator[None]:
-    section = app[SETTINGS].upstreams.business
-    cfg = section.adapter
+    section = app[SETTINGS].upstreams.section("business")
+    cfg: business.Config | None = section.adapter
     if cfg is None:
         yield
         return
-    session = make_session(tls=cfg.tls.files() if cfg.tls else None)
     guard = UpstreamGuard("business", section.resilience)
-    tokens = TokenProvider(cfg.oauth, session, upstream="business")
-    client = BusinessClient(cfg, session, guard, tokens)
-    app[BUSINESS_SERVICE] = BusinessService(
-        client, ttl_seconds=app[SETTINGS].businesses.cache_ttl_seconds
-    )
-    app[READINESS_CHECKS]["business"] = guard_readiness(guard)
-    try:
+    async with business.open_client(cfg, guard) as client:
+        app[BUSINESS_SERVICE] = BusinessService(
+            client, ttl_seconds=app[SETTINGS].businesses.cache_ttl_seconds
+        )
+        app[READINESS_CHECKS]["business"] = guard_readiness(guard)
         yield
-    finally:
-        await session.close()

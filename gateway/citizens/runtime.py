@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from adapters.http import make_session
-from adapters.population.client import PopulationClient
+from adapters import population
 from adapters.resilience.guard import UpstreamGuard
 from gateway.appkeys import CITIZEN_SERVICE, READINESS_CHECKS, SETTINGS
 from gateway.citizens import routes
@@ -24,14 +23,10 @@ def citizens_slice(settings: Settings) -> Slice:
 
 
 async def population_ctx(app: web.Application) -> AsyncIterator[None]:
-    section = app[SETTINGS].upstreams.population
-    cfg = section.adapter
-    session = make_session(tls=cfg.tls)
+    section = app[SETTINGS].upstreams.section("population")
+    cfg: population.Config = section.adapter
     guard = UpstreamGuard(cfg.upstream_name, section.resilience)
-    try:
-        client = await PopulationClient.load(cfg, session, guard, fold_name=fold_for_request)
+    async with population.open_client(cfg, guard, fold_name=fold_for_request) as client:
         app[CITIZEN_SERVICE] = CitizenService(client)
         app[READINESS_CHECKS]["population"] = guard_readiness(guard)
         yield
-    finally:
-        await session.close()

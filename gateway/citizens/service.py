@@ -3,8 +3,10 @@
 :class:`CitizenService` is what the ``/v1/citizens/*`` routes call. It refuses
 an inconsistent personal id (422) before any upstream call, so a typo costs the
 national system nothing; then it asks the population adapter and turns the
-answer into a verdict (verify) or the registered fields (look-up). It logs and
-counts verdicts, never ids or names.
+answer into a verdict (verify) or the registered fields (look-up). It counts
+verdicts and reports them, never ids or names: inside a request as the outcome
+of the request's one access line (:func:`gateway.http.outcome.note_outcome`),
+outside one (a direct call) in a line of its own, under the same event name.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from gateway.citizens.cccd import check_id_number
 from gateway.citizens.lookup import LookupRequest, citizen_to_lookup_json
 from gateway.citizens.verdicts import IdentityClaim, IdentityVerdict, verify_claim
 from gateway.errors import InvalidRequest
+from gateway.http.outcome import note_outcome
 
 __all__ = ["CITIZEN_VERDICTS", "CitizenService", "PopulationLookup"]
 
@@ -28,6 +31,12 @@ CITIZEN_VERDICTS = Counter(
 )
 
 _log = structlog.get_logger("gateway.citizens")
+
+
+def _report(event: str, request_id: str, **fields: Any) -> None:
+    """The outcome on the request's access line, or in a line of its own outside one."""
+    if not note_outcome(event, **fields):
+        _log.info(event, request_id=request_id, **fields)
 
 
 class PopulationLookup(Protocol):
@@ -59,7 +68,7 @@ class CitizenService:
         birth_date = claim.parsed_birth_date
         errors = check_id_number(claim.id_number, birth_date, claim.gender)
         if errors:
-            _log.info("citizen.verify.rejected", request_id=request_id, errors=len(errors))
+            _report("citizen.verify.rejected", request_id, errors=len(errors))
             raise InvalidRequest(errors)
         query = CitizenQuery(
             id_number=claim.id_number,
@@ -73,9 +82,9 @@ class CitizenService:
         record = await self._population.lookup(query)
         result = verify_claim(claim, record)
         label_child(CITIZEN_VERDICTS, result.verdict.value).inc()
-        _log.info(
+        _report(
             "citizen.verified",
-            request_id=request_id,
+            request_id,
             verdict=result.verdict.value,
             fields={name: v.value for name, v in result.fields.items()},
             dossier_code=claim.dossier_code,
@@ -89,7 +98,7 @@ class CitizenService:
         """
         errors = check_id_number(request.id_number, None, None)
         if errors:
-            _log.info("citizen.lookup.rejected", request_id=request_id, errors=len(errors))
+            _report("citizen.lookup.rejected", request_id, errors=len(errors))
             raise InvalidRequest(errors)
         record = await self._population.lookup(
             CitizenQuery(
@@ -100,5 +109,5 @@ class CitizenService:
                 agency_code=request.agency_code,
             )
         )
-        _log.info("citizen.looked_up", request_id=request_id, found=record is not None)
+        _report("citizen.looked_up", request_id, found=record is not None)
         return None if record is None else citizen_to_lookup_json(record)

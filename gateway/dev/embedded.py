@@ -13,76 +13,24 @@ starts the gateway on the bound socket.
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
-from adapters.business.sandbox import NgspSandboxConfig
-from adapters.business.sandbox import start_sandbox as start_ngsp
-from adapters.payment.dvcqg.sandbox import DvcqgSandboxConfig
-from adapters.payment.dvcqg.sandbox import start_sandbox as start_dvcqg
-from adapters.payment.vnpay.sandbox import VnpaySandboxConfig
-from adapters.payment.vnpay.sandbox import start_sandbox as start_vnpay
-from adapters.population.sandbox import start_sandbox as start_population
-from adapters.population.sandbox_config import PopulationSandboxConfig
+from adapters.systems import SYSTEMS, SandboxSite
 from gateway.config import Settings
-
-
-def ngsp_sandbox_config(settings: Settings) -> NgspSandboxConfig:
-    """An NGSP sandbox that accepts exactly the credentials the gateway is configured with."""
-    fields: dict[str, object] = {"token_lifetime_seconds": settings.sandbox.token_lifetime_seconds}
-    adapter = settings.upstreams.business.adapter
-    if adapter is not None:
-        oauth = adapter.oauth
-        for name in ("consumer_key", "consumer_secret", "client_id", "client_secret"):
-            value = getattr(oauth, name, None)
-            if value is not None:
-                fields[name] = value.get_secret_value()
-    return NgspSandboxConfig.model_validate(fields)
-
-
-def dvcqg_sandbox_config(settings: Settings, gateway_url: str) -> DvcqgSandboxConfig:
-    """A payment-platform sandbox with the gateway's partner code and key, calling it back."""
-    protocol = settings.upstreams.dvcqg.adapter
-    fields: dict[str, object] = {
-        "callback_url": f"{gateway_url}/callbacks/dvcqg",
-        "return_url": f"{gateway_url}/pay/return/dvcqg",
-    }
-    if protocol is not None:
-        fields["protocol"] = protocol
-    return DvcqgSandboxConfig.model_validate(fields)
-
-
-def vnpay_sandbox_config(settings: Settings, gateway_url: str) -> VnpaySandboxConfig:
-    """A VNPay sandbox with the gateway's TmnCode and secret, sending IPNs to the gateway."""
-    protocol = settings.upstreams.vnpay.adapter
-    fields: dict[str, object] = {
-        "callback_url": f"{gateway_url}/callbacks/vnpay",
-        "return_url": f"{gateway_url}/pay/return/vnpay",
-    }
-    if protocol is not None:
-        fields["protocol"] = protocol
-    return VnpaySandboxConfig.model_validate(fields)
 
 
 @dataclass
 class Sandboxes:
-    """Where the started sandboxes listen."""
+    """Where the started sandboxes listen: each national system's base URL, by name."""
 
-    population_endpoint: str
-    ngsp_base_url: str
-    dvcqg_base_url: str | None = None
-    vnpay_base_url: str | None = None
+    base_urls: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> list[str]:
-        lines = [
-            f"sandbox  {self.population_endpoint}  (population database, SOAP; WSDL at ?wsdl)",
-            f"sandbox  {self.ngsp_base_url}  (business registration, NGSP REST + OAuth2)",
+        return [
+            f"sandbox  {self.base_urls[s.name]}  ({s.title})"
+            for s in SYSTEMS
+            if s.name in self.base_urls
         ]
-        if self.dvcqg_base_url:
-            lines.append(f"sandbox  {self.dvcqg_base_url}  (national payment platform)")
-        if self.vnpay_base_url:
-            lines.append(f"sandbox  {self.vnpay_base_url}  (VNPay 2.1.0)")
-        return lines
 
 
 def _default_gateway_url(settings: Settings) -> str:
@@ -97,71 +45,40 @@ async def start_sandboxes(
 ) -> Sandboxes:
     """Start every sandbox inside ``stack`` on its configured port (0 = any free port).
 
-    ``gateway_url`` is where the payment sandboxes send callbacks and payers
+    Each national system's sandbox accepts the credentials its adapter is configured
+    with; a payment provider's only with ``[payments] enabled`` and its adapter
+    configured. ``gateway_url`` is where the payment sandboxes send callbacks and payers
     (default: the configured server host and port).
     """
     sb = settings.sandbox
-    pop_cfg = PopulationSandboxConfig()
-    runner, pop_base = await start_population(pop_cfg, sb.host, sb.population_port)
-    stack.push_async_callback(runner.cleanup)
-    runner, ngsp_base = await start_ngsp(ngsp_sandbox_config(settings), sb.host, sb.ngsp_port)
-    stack.push_async_callback(runner.cleanup)
-    sandboxes = Sandboxes(population_endpoint=pop_base + pop_cfg.path, ngsp_base_url=ngsp_base)
-    if not settings.payments.enabled:
-        return sandboxes
     target = gateway_url or _default_gateway_url(settings)
-    if settings.upstreams.dvcqg.adapter is not None:
-        runner, sandboxes.dvcqg_base_url = await start_dvcqg(
-            dvcqg_sandbox_config(settings, target), sb.host, sb.dvcqg_port
+    sandboxes = Sandboxes()
+    for system in SYSTEMS:
+        adapter = settings.upstreams.section(system.name).adapter
+        if system.payment and (adapter is None or not settings.payments.enabled):
+            continue
+        site = SandboxSite(
+            sb.host, getattr(sb, system.sandbox_port_key), target, sb.token_lifetime_seconds
         )
-        stack.push_async_callback(runner.cleanup)
-    if settings.upstreams.vnpay.adapter is not None:
-        runner, sandboxes.vnpay_base_url = await start_vnpay(
-            vnpay_sandbox_config(settings, target), sb.host, sb.vnpay_port
-        )
-        stack.push_async_callback(runner.cleanup)
+        opened = system.adapter().open_sandbox(adapter, site)
+        sandboxes.base_urls[system.name] = await stack.enter_async_context(opened)
     return sandboxes
-
-
-def _rebase(url: str, base: str) -> str:
-    """``url``'s path and query on ``base``'s scheme, host and port."""
-    parts = urlsplit(url)
-    return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def point_at_sandboxes(
     settings: Settings, sandboxes: Sandboxes, *, gateway_url: str | None = None
 ) -> Settings:
-    """The settings with every adapter aimed at the started sandboxes.
+    """The settings with every configured adapter aimed at its started sandbox.
 
     With ``[sandbox] enabled = true`` the sandboxes are the peers, whatever the
     endpoint keys say, so changing a sandbox port is all it takes. With
     ``gateway_url``, VNPay's return URL points at that gateway too.
     """
     upstreams = settings.upstreams
-    population = upstreams.population.adapter.model_copy(
-        update={"endpoint": sandboxes.population_endpoint}
-    )
-    updates: dict[str, object] = {
-        "population": upstreams.population.model_copy(update={"adapter": population})
-    }
-    business = upstreams.business.adapter
-    if business is not None:
-        oauth = business.oauth.model_copy(update={"token_url": sandboxes.ngsp_base_url + "/token"})
-        business = business.model_copy(update={"base_url": sandboxes.ngsp_base_url, "oauth": oauth})
-        updates["business"] = upstreams.business.model_copy(update={"adapter": business})
-    dvcqg = upstreams.dvcqg.adapter
-    if dvcqg is not None and sandboxes.dvcqg_base_url:
-        dvcqg = dvcqg.model_copy(update={"base_url": sandboxes.dvcqg_base_url})
-        updates["dvcqg"] = upstreams.dvcqg.model_copy(update={"adapter": dvcqg})
-    vnpay = upstreams.vnpay.adapter
-    if vnpay is not None and sandboxes.vnpay_base_url:
-        vnpay_update = {
-            "pay_url": _rebase(vnpay.pay_url, sandboxes.vnpay_base_url),
-            "api_url": _rebase(vnpay.api_url, sandboxes.vnpay_base_url),
-        }
-        if gateway_url:
-            vnpay_update["return_url"] = f"{gateway_url}/pay/return/vnpay"
-        vnpay = vnpay.model_copy(update=vnpay_update)
-        updates["vnpay"] = upstreams.vnpay.model_copy(update={"adapter": vnpay})
+    updates: dict[str, object] = {}
+    for name, base_url in sandboxes.base_urls.items():
+        section = upstreams.section(name)
+        if section.adapter is not None:
+            adapter = section.adapter.at_sandbox(base_url, gateway_url)
+            updates[name] = section.model_copy(update={"adapter": adapter})
     return settings.model_copy(update={"upstreams": upstreams.model_copy(update=updates)})

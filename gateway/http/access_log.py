@@ -1,9 +1,12 @@
-"""The request's records: request metrics, operational records, the access line.
+"""The request's records: request metrics and its one access line.
 
 Written once per request by :func:`gateway.http.context.request_context_middleware`,
-after the answer: the two request metrics, one operational record per upstream
-exchange with the four timestamps (ISO 8601 UTC) and the span ids it sent, and
-one access line.
+after the answer: the two request metrics and one access line. The line's ``event`` is
+the operation's outcome event when the service noted one (``citizen.verified``:
+:func:`gateway.http.outcome.note_outcome`), with its fields (the verdicts …), else
+``request``; its ``upstream`` is the operational record of the upstream exchange the
+request caused (a list of them when it caused several): the four timestamps (ISO 8601
+UTC), sizes, attempts, outcome, fault code and the span ids it sent.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from prometheus_client import Counter, Histogram
 
 from adapters.observability import UpstreamExchange, label_child
 from gateway.auth.keys import CLIENT
+from gateway.http.outcome import Outcome
 
 REQUESTS = Counter(
     "lienthong_requests_total", "Inbound requests by operation and status", ["operation", "status"]
@@ -29,7 +33,6 @@ REQUEST_LATENCY = Histogram(
 )
 
 _log = structlog.get_logger("gateway.access")
-_oplog = structlog.get_logger("gateway.operational")
 
 
 def iso_utc(epoch_seconds: float) -> str:
@@ -61,46 +64,53 @@ def _outcome(status: int) -> str:
     return "error"
 
 
+def exchange_record(
+    exchange: UpstreamExchange, request_in: float, response_out: float
+) -> dict[str, object]:
+    """One upstream exchange's operational record, as the access line nests it."""
+    return {
+        "system": exchange.upstream,
+        "operation": exchange.operation,
+        "request_in": iso_utc(request_in),
+        "request_out": iso_utc(exchange.request_out),
+        "response_in": iso_utc(exchange.response_in),
+        "response_out": iso_utc(response_out),
+        "bytes_out": exchange.bytes_out,
+        "bytes_in": exchange.bytes_in,
+        "attempts": exchange.attempts,
+        "outcome": exchange.outcome,
+        "fault_code": exchange.fault_code,
+        "duration_ms": exchange.duration_ms,
+        "span_ids": list(exchange.span_ids),
+    }
+
+
 def write_records(
     request: web.Request,
     operation: str,
     status: int,
     exchanges: list[UpstreamExchange],
+    outcome: Outcome,
     request_in: float,
     duration: float,
 ) -> None:
-    """The request's metrics, one operational record per upstream exchange, one access line."""
+    """The request's metrics and its one access line (outcome and upstream records in it)."""
     response_out = time.time()
     client = request.get(CLIENT)
     client_id = getattr(client, "id", None)
     label_child(REQUESTS, operation, str(status)).inc()
     label_child(REQUEST_LATENCY, operation).observe(duration)
-    for ex in exchanges:
-        _oplog.info(
-            "upstream_exchange",
-            client_id=client_id,
-            operation=operation,
-            upstream=ex.upstream,
-            upstream_operation=ex.operation,
-            request_in=iso_utc(request_in),
-            request_out=iso_utc(ex.request_out),
-            response_in=iso_utc(ex.response_in),
-            response_out=iso_utc(response_out),
-            bytes_out=ex.bytes_out,
-            bytes_in=ex.bytes_in,
-            attempts=ex.attempts,
-            outcome=ex.outcome,
-            fault_code=ex.fault_code,
-            duration_ms=ex.duration_ms,
-            upstream_span_ids=list(ex.span_ids),
-        )
-    _log.info(
-        "request",
-        method=request.method,
-        path=request.path,
-        operation=operation,
-        status=status,
-        client_id=client_id,
-        outcome=_outcome(status),
-        duration_ms=round(duration * 1000, 3),
-    )
+    line: dict[str, object] = {
+        **outcome.fields,
+        "method": request.method,
+        "path": request.path,
+        "operation": operation,
+        "status": status,
+        "client_id": client_id,
+        "outcome": _outcome(status),
+        "duration_ms": round(duration * 1000, 3),
+    }
+    if exchanges:
+        records = [exchange_record(ex, request_in, response_out) for ex in exchanges]
+        line["upstream"] = records[0] if len(records) == 1 else records
+    (_log.warning if outcome.warning else _log.info)(outcome.event or "request", **line)

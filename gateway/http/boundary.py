@@ -8,6 +8,9 @@
   500, logged) anything else. Nothing escapes as an HTML error page. A
   client that disconnected mid-request is answered (to no one) and logged with
   status 499 and outcome ``client_disconnected``, never as a 500 with a traceback.
+  A request failed by a national system is the access line's ``upstream_failed``
+  (a warning, with the problem type; :mod:`gateway.http.outcome`): its exchange,
+  outcome and fault code are in the line's ``upstream``.
   While the server drains (SIGTERM), every answer closes its connection.
 """
 
@@ -23,6 +26,7 @@ from adapters.errors import AdapterError, UpstreamUnavailable
 from gateway.errors import DomainError
 from gateway.http.access_log import CLIENT_CLOSED_REQUEST
 from gateway.http.context import REQUEST_ID_KEY
+from gateway.http.outcome import note_outcome
 from gateway.problems import (
     BadRequest,
     MethodNotAllowed,
@@ -85,13 +89,14 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_for(exc).to_response(rid)
     except AdapterError as exc:
         security_events.report_adapter_error(exc)
-        _errlog.warning(
-            "upstream_failed",
-            upstream=exc.upstream,
-            upstream_operation=exc.operation,
-            problem_type=exc.problem_type,
-            detail=exc.detail,
-        )
+        failure = {"problem_type": exc.problem_type, "detail": exc.detail}
+        if not note_outcome("upstream_failed", warning=True, **failure):
+            _errlog.warning(
+                "upstream_failed",
+                upstream=exc.upstream,
+                upstream_operation=exc.operation,
+                **failure,
+            )
         return problem_for_adapter_error(exc).to_response(rid)
     except web.HTTPException as exc:
         if exc.status_code < 400:

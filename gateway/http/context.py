@@ -8,9 +8,10 @@
   request id is logged verbatim, never masked, so a caller's id of exactly 9 or
   12 digits (the shape of a CMND or CCCD number) is replaced by a fresh one,
   which the answer's ``X-Request-ID`` carries back. One access line per
-  request; one operational record per upstream exchange with the four
-  timestamps (ISO 8601 UTC) and the span ids it sent; request metrics.
-  The records are written by :mod:`gateway.http.access_log`; the problem
+  request, carrying the operation's outcome (:mod:`gateway.http.outcome`) and
+  the operational record of each upstream exchange (the four timestamps, ISO
+  8601 UTC, and the span ids it sent); request metrics. The line and the
+  metrics are written by :mod:`gateway.http.access_log`; the problem
   boundary is :mod:`gateway.http.boundary`.
 """
 
@@ -31,6 +32,7 @@ from gateway import tracing
 from gateway.appkeys import SERVING
 from gateway.auth.forwarded import client_address
 from gateway.http.access_log import operation_of, write_records
+from gateway.http.outcome import collect_outcome, end_outcome
 from gateway.logging import PERSONAL_ID_SHAPE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,6 +67,7 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     request[TRACE_KEY] = trace
     exchanges = collect_exchanges()
     request[UPSTREAM_EXCHANGES] = exchanges
+    outcome, outcome_token = collect_outcome()
     request_in = time.time()
     t0 = time.perf_counter()
     status = 500
@@ -84,7 +87,8 @@ async def request_context_middleware(request: web.Request, handler: Handler) -> 
     finally:
         duration = time.perf_counter() - t0
         operation = operation_of(request)
-        write_records(request, operation, status, exchanges, request_in, duration)
+        end_outcome(outcome_token)
+        write_records(request, operation, status, exchanges, outcome, request_in, duration)
         try:
             tracing.export_request(
                 trace,

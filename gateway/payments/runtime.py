@@ -14,16 +14,16 @@ import asyncio
 import datetime as dt
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import structlog
 from aiohttp import web
 
 from adapters.http import make_session
-from adapters.networks import networks
+from adapters.networks import Network, networks
 from adapters.payment.base import PaymentProvider, PaymentProviders
-from adapters.payment.dvcqg.client import DvcqgProvider
-from adapters.payment.vnpay.client import VnpayProvider
 from adapters.resilience import UpstreamGuard
+from adapters.systems import SYSTEMS
 from gateway.appkeys import (
     AUDIT_LOG,
     CLIENT_REGISTRY,
@@ -80,17 +80,18 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
     """Providers and the payment service."""
     section = app[SETTINGS].payments
     upstreams = app[SETTINGS].upstreams
-    session = make_session()
-    try:
+    async with AsyncExitStack() as stack:
         providers: dict[str, PaymentProvider] = {}
-        if upstreams.dvcqg.adapter is not None:
-            guard = UpstreamGuard("dvcqg", upstreams.dvcqg.resilience)
-            providers["dvcqg"] = DvcqgProvider(upstreams.dvcqg.adapter, session, guard)
-            app[READINESS_CHECKS]["dvcqg"] = guard_readiness(guard)
-        if upstreams.vnpay.adapter is not None:
-            guard = UpstreamGuard("vnpay", upstreams.vnpay.resilience)
-            providers["vnpay"] = VnpayProvider(upstreams.vnpay.adapter, session, guard)
-            app[READINESS_CHECKS]["vnpay"] = guard_readiness(guard)
+        callback_sources: dict[str, tuple[Network, ...]] = {}
+        for system in SYSTEMS:
+            upstream = upstreams.section(system.name)
+            if not system.payment or upstream.adapter is None:
+                continue
+            guard = UpstreamGuard(system.name, upstream.resilience)
+            opened = system.adapter().open_client(upstream.adapter, guard)
+            providers[system.name] = await stack.enter_async_context(opened)
+            callback_sources[system.name] = networks(upstream.adapter.callback_sources)
+            app[READINESS_CHECKS][system.name] = guard_readiness(guard)
         store = app[STORE]
         app[PAYMENT_SERVICE] = PaymentService(
             PaymentLedger(
@@ -101,18 +102,9 @@ async def payments_ctx(app: web.Application) -> AsyncIterator[None]:
             PaymentProviders(providers, section.default_provider),
             expiry=dt.timedelta(seconds=section.expiry_seconds),
             clock=store.clock,
-            callback_sources={
-                name: networks(cfg.callback_sources)
-                for name, cfg in (
-                    ("dvcqg", upstreams.dvcqg.adapter),
-                    ("vnpay", upstreams.vnpay.adapter),
-                )
-                if cfg is not None
-            },
+            callback_sources=callback_sources,
         )
         yield
-    finally:
-        await session.close()
 
 
 async def payment_workers_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -17,12 +17,15 @@ time it reaches Python. What each figure counts:
   provider, counted by their status now. Amount collected: ``paid_amount`` (else
   ``amount``) of those ``paid``. Time to payment: ``updated_at − created_at`` of
   the ``paid`` ones (a paid payment changes no more unless it goes to review).
-* **Availability** per national system (the part of ``upstream`` records'
+* **Availability** per national system (the part of an upstream exchange's
   operation before the dot): calls, calls answered (outcome ``ok`` or
   ``not_found``: the system answered) and the minutes in which its circuit
   breaker refused at least one call (outcome ``circuit_open``), per week of the
-  period. Upstream records carry no agency: availability is the whole gateway's
-  even when the report is for one agency.
+  period. The exchanges are those folded into ``inbound`` records
+  (``detail.upstream``, a list; at the inbound record's time) and, from chains
+  written before they were folded, the ``upstream`` records. Exchanges carry no
+  agency: availability is the whole gateway's even when the report is for one
+  agency.
 """
 
 from __future__ import annotations
@@ -199,6 +202,36 @@ def _records(kind: str) -> str:
     return f" FROM audit_records WHERE time_us >= $1 AND time_us < $2 AND kind = '{kind}'"
 
 
+def _exchanges(dialect: str, mentioning: str | None = None) -> str:
+    """Every upstream exchange of the period as ``(operation, outcome, time_us)``: folded
+    into ``inbound`` records (``detail.upstream``) and older chains' ``upstream`` records;
+    only the records whose text holds ``mentioning``, when given (a cheap filter before
+    the JSON is read)."""
+    inbound = (
+        "a.time_us >= $1 AND a.time_us < $2 AND a.kind = 'inbound'"
+        """ AND a.detail LIKE '%"upstream"%'"""
+        + (f" AND a.detail LIKE '%{mentioning}%'" if mentioning else "")
+    )
+    if dialect == "sqlite":
+        folded = (
+            "SELECT json_extract(u.value, '$.operation') AS operation,"  # noqa: S608 (fixed text)
+            " json_extract(u.value, '$.outcome') AS outcome, a.time_us"
+            " FROM audit_records a, json_each(a.detail, '$.upstream') u"
+            f" WHERE {inbound}"
+        )
+    else:
+        folded = (
+            "SELECT u.value ->> 'operation' AS operation, u.value ->> 'outcome' AS outcome,"  # noqa: S608
+            " a.time_us FROM audit_records a"
+            " CROSS JOIN LATERAL jsonb_array_elements((a.detail::jsonb) -> 'upstream') u"
+            f" WHERE {inbound}"
+        )
+    return (
+        f"({folded} UNION ALL SELECT operation, outcome, time_us{_records('upstream')})"
+        " AS exchanges"
+    )
+
+
 def inbound_sql(dialect: str) -> str:
     """Inbound records of the three operations, grouped (``$1``/``$2``: the period in µs).
 
@@ -225,16 +258,16 @@ def inbound_sql(dialect: str) -> str:
 def upstream_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
-        f"SELECT {system} AS system, (time_us - $1) / {WEEK_US} AS week,"
-        f" outcome, COUNT(*) AS n{_records('upstream')} GROUP BY 1, 2, 3"
+        f"SELECT {system} AS system, (time_us - $1) / {WEEK_US} AS week,"  # noqa: S608
+        f" outcome, COUNT(*) AS n FROM {_exchanges(dialect)} GROUP BY 1, 2, 3"
     )
 
 
 def breaker_sql(dialect: str) -> str:
     system = _upstream_system(dialect)
     return (
-        f"SELECT DISTINCT {system} AS system, time_us / {_MINUTE_US} AS minute"
-        f"{_records('upstream')} AND outcome = '{CIRCUIT_OPEN}'"
+        f"SELECT DISTINCT {system} AS system, time_us / {_MINUTE_US} AS minute"  # noqa: S608
+        f" FROM {_exchanges(dialect, CIRCUIT_OPEN)} WHERE outcome = '{CIRCUIT_OPEN}'"
     )
 
 

@@ -76,10 +76,10 @@ async def gateway(audit_log: AuditLog) -> AsyncIterator[TestServer]:
     await server.close()
 
 
-async def test_inbound_and_upstream_records_match_the_bodies(
+async def test_one_inbound_record_matches_the_bodies_with_its_exchange_folded_in(
     gateway: TestServer, audit_log: AuditLog
 ) -> None:
-    """One inbound record with the bodies' digests and one upstream record per exchange."""
+    """One inbound record with the bodies' digests, the upstream exchange in its detail."""
     sent = json.dumps(
         {"id_number": CITIZEN_ID, "full_name": CITIZEN_NAME, "birth_date": "1985-01-02"},
         ensure_ascii=False,
@@ -96,7 +96,7 @@ async def test_inbound_and_upstream_records_match_the_bodies(
             received = await resp.read()
             assert resp.status == 200
     rows = await audit_log.store.fetch_all("SELECT * FROM audit_records ORDER BY seq")
-    inbound, upstream = rows
+    (inbound,) = rows
     assert inbound["kind"] == "inbound"
     assert inbound["operation"] == "citizens.verify"
     assert inbound["client_id"] == "one-stop"
@@ -105,10 +105,20 @@ async def test_inbound_and_upstream_records_match_the_bodies(
     assert inbound["request_digest"] == hashlib.sha256(sent).hexdigest()
     assert inbound["response_digest"] == hashlib.sha256(received).hexdigest()
     assert json.loads(inbound["subject_digests"]) == [audit_log.subject_digest(CITIZEN_ID)]
-    assert upstream["kind"] == "upstream"
-    assert upstream["operation"] == "population.TraCuuThongTinCongDan"
-    assert upstream["request_id"] == "req-42"
-    assert upstream["request_digest"] == "a" * 64
+    detail = json.loads(inbound["detail"])
+    (upstream,) = detail["upstream"]
+    assert upstream == {
+        "operation": "population.TraCuuThongTinCongDan",
+        "outcome": "ok",
+        "attempts": 1,
+        "fault_code": None,
+        "bytes_out": 900,
+        "bytes_in": 1200,
+        "duration_ms": 200.0,
+        "request_digest": "a" * 64,
+        "response_digest": "b" * 64,
+        "trace_id": detail["trace_id"],  # the request's, which the exchange was sent in
+    }
     everything = json.dumps(rows, ensure_ascii=False) + json.dumps(logs, ensure_ascii=False)
     assert CITIZEN_ID not in everything
     assert CITIZEN_NAME not in everything

@@ -8,14 +8,13 @@ of the request and its audit records carry the trace; ``traceresponse`` comes ba
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pytest
 
 from adapters.tracecontext import parse_traceparent
-from gateway.store import StoreConfig, open_store
+from tests.e2e.conftest import audit_records_of
 from tests.request_ids import production_log_lines
 from tests.support.gateway import Gateway
 
@@ -31,22 +30,6 @@ CALLS = [
     pytest.param("POST", "/v1/citizens/verify", AN, "population", id="population-soap"),
     pytest.param("GET", "/v1/businesses/1801234562", None, "ngsp", id="business-rest"),
 ]
-
-
-async def _records_of(gateway: Gateway, request_id: str) -> list[dict[str, Any]]:
-    """The audit records of one request, once the buffered writer has committed them."""
-    store = await open_store(StoreConfig(url=gateway.settings.store.url))
-    try:
-        for _ in range(200):
-            rows = await store.fetch_all(
-                "SELECT * FROM audit_records WHERE request_id = ? ORDER BY seq", request_id
-            )
-            if any(r["kind"] == "upstream" for r in rows):
-                return rows
-            await asyncio.sleep(0.02)
-    finally:
-        await store.close()
-    raise AssertionError("no upstream audit record after 4 s")
 
 
 @pytest.mark.parametrize(("method", "path", "body", "peer"), CALLS)
@@ -75,19 +58,21 @@ async def test_a_callers_trace_reaches_the_sandbox_the_logs_and_the_audit_record
 
     mine = [json.loads(line) for line in lines]
     mine = [line for line in mine if line.get("request_id") == "trace-e2e-1"]
-    assert {line["event"] for line in mine} >= {"request", "upstream_exchange"}
+    (access,) = [line for line in mine if line["logger"] == "gateway.access"]
+    assert access["upstream"]["span_ids"]
+    assert set(access["upstream"]["span_ids"]) <= upstream_spans
     for line in mine:
         assert line["trace_id"] == TRACE, line
         assert line["span_id"] == answered.parent_id, line
 
-    records = await _records_of(gateway, "trace-e2e-1")
+    records = await audit_records_of(gateway, "trace-e2e-1")
     inbound = [json.loads(r["detail"]) for r in records if r["kind"] == "inbound"]
+    upstream = [u for detail in inbound for u in detail.pop("upstream", [])]
     for detail in inbound:
         detail.pop("verdict", None)  # a verification's verdict (issue 14), not the trace's
     assert inbound == [
         {"method": method, "remote": "127.0.0.1", "trace_id": TRACE, "span_id": answered.parent_id}
     ]
-    upstream = [json.loads(r["detail"]) for r in records if r["kind"] == "upstream"]
     assert upstream
     assert all(d["trace_id"] == TRACE for d in upstream)
     assert {s for d in upstream for s in d["span_ids"]} <= upstream_spans

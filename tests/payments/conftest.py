@@ -183,9 +183,7 @@ class PaymentHarness:
 
     def peer(self, provider: str) -> Peer:
         sandboxes = self.sandboxes
-        base = sandboxes.dvcqg_base_url if provider == "dvcqg" else sandboxes.vnpay_base_url
-        assert base is not None
-        return Peer(base, self.session)
+        return Peer(sandboxes.base_urls[provider], self.session)
 
     async def create(
         self,

@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from adapters.business.sandbox import NgspSandboxConfig
 from adapters.business.sandbox import start_sandbox as start_ngsp
 from adapters.population.sandbox import start_sandbox as start_population
 from adapters.population.sandbox_config import PopulationSandboxConfig
@@ -37,7 +38,6 @@ from gateway.auth.signatures import sign_request
 from gateway.config import Settings, load_settings
 from gateway.dev.embedded import (
     Sandboxes,
-    ngsp_sandbox_config,
     point_at_sandboxes,
     start_sandboxes,
 )
@@ -231,7 +231,11 @@ async def e2e_gateway(
         ngsp_base = NOWHERE
         if ngsp:
             first = gateway_settings(population_url, "http://127.0.0.1:0", store_url)
-            ngsp_runner, ngsp_base = await start_ngsp(ngsp_sandbox_config(first))
+            ngsp_runner, ngsp_base = await start_ngsp(
+                NgspSandboxConfig.accepting(
+                    first.upstreams.business.adapter, first.sandbox.token_lifetime_seconds
+                )
+            )
             stack.push_async_callback(ngsp_runner.cleanup)
         settings = gateway_settings(population_url, ngsp_base, store_url, **sections)
         if clients:
@@ -261,8 +265,8 @@ async def embedded_gateway(
         listeners,
         settings,
         session,
-        Peer(sandboxes.population_endpoint, session),
-        Peer(sandboxes.ngsp_base_url, session),
+        Peer(sandboxes.base_urls["population"], session),
+        Peer(sandboxes.base_urls["business"], session),
         pki_dir,
     )
     return gateway, sandboxes

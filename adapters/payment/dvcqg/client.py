@@ -58,6 +58,7 @@ from adapters.payment.base import (
     malformed_row,
     page_count,
     page_rows,
+    paid_time,
     parse_provider_timestamp,
     provider_timestamp,
     stream_pages,
@@ -268,12 +269,8 @@ class DvcqgProvider:
             whole = False
         code = str(message.get("MaLoi", ""))
         status = self._config.result_codes.status_of(code)
-        paid_at: dt.datetime | None = None
-        if status is ProviderStatus.PAID:
-            try:
-                paid_at = parse_provider_timestamp(str(message.get("ThoiGianGD", "")))
-            except ValueError:
-                paid_at = None
+        paid = status is ProviderStatus.PAID
+        paid_at = paid_time(str(message.get("ThoiGianGD", ""))) if paid else None
         txn = message.get("MaGiaoDich")
         return CallbackResult(
             reference=reference,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from adapters.config import NetworkList, read_secret_file
-from adapters.payment.config import ProviderStatus
+from adapters.config import read_secret_file
+from adapters.payment.config import ProviderConfig, ProviderStatus
 
 #: The embedded default's published sandbox key (not a secret: it only opens the sandbox).
 SANDBOX_HASH_KEY = "dvcqg-sandbox-hash-key"
@@ -83,10 +84,8 @@ class DvcqgPaths(BaseModel):
     day_list: str = "/api/thanhtoan/doisoat"
 
 
-class DvcqgConfig(BaseModel):
+class DvcqgConfig(ProviderConfig):
     """How the gateway reaches the national payment platform."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: str = "http://127.0.0.1:8701"
     paths: DvcqgPaths = Field(default_factory=DvcqgPaths)
@@ -104,14 +103,14 @@ class DvcqgConfig(BaseModel):
     bank_code: str = ""  # MaNganHang (empty: the payer chooses on the platform's page)
     #: Field of the create reply that carries the pay URL *(inferred)*.
     pay_url_field: str = "UrlThanhToan"
-    #: Backstop timeout of one attempt; the call guard's per-try timeout is the real one.
-    attempt_timeout_seconds: float = Field(default=15.0, gt=0)
-    max_reply_bytes: int = Field(default=256 * 1024, gt=0)
-    max_page_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
-    #: Addresses (CIDRs) the platform's result callbacks may come from; empty accepts any
-    #: (the checksum still decides). A callback from elsewhere is answered 99 (refused)
-    #: and raises a security event.
-    callback_sources: NetworkList = ()
+
+    #: The fields naming the system's address (production wants https, not loopback); the
+    #: first is the API the gateway calls.
+    ENDPOINTS: ClassVar[tuple[str, ...]] = ("base_url",)
+
+    def at_sandbox(self, base_url: str, gateway_url: str | None = None) -> Self:
+        """This config aimed at the platform sandbox serving at ``base_url``."""
+        return self.model_copy(update={"base_url": base_url})
 
     def hash_key_value(self) -> str:
         """The shared hash key (from the file when configured). Never log it."""

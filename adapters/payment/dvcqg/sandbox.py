@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import math
 import secrets
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -38,12 +37,13 @@ from adapters.payment.sandbox_kit import (
     Misbehaviour,
     OutboundCallback,
     ReportedAs,
-    SandboxCore,
     build_sandbox_app,
+    corrupt_digest,
     serve,
     slow_or_failing_status,
 )
 from adapters.payment.sandbox_ledger import SandboxPayment
+from adapters.serving import json_object
 
 
 class DvcqgSandboxConfig(BaseModel):
@@ -61,10 +61,6 @@ class DvcqgSandboxConfig(BaseModel):
     verify_answers: bool = True
     delivery: CallbackDelivery = Field(default_factory=CallbackDelivery)
     misbehaviour: Misbehaviour = Field(default_factory=Misbehaviour)
-
-
-def _corrupt(digest: str) -> str:
-    return digest[:-1] + ("0" if digest[-1] != "0" else "1")
 
 
 class DvcqgSandboxWire:
@@ -110,7 +106,7 @@ class DvcqgSandboxWire:
     def callback(self, payment: SandboxPayment, variant: CallbackVariant) -> OutboundCallback:
         message = self.result_message(payment, variant.status, variant.reported)
         if variant.corrupt:
-            message["MaXacThuc"] = _corrupt(str(message["MaXacThuc"]))
+            message["MaXacThuc"] = corrupt_digest(str(message["MaXacThuc"]))
         body = json.dumps(message, ensure_ascii=False).encode("utf-8")
         return OutboundCallback("POST", self.config.callback_url, body, "application/json")
 
@@ -129,7 +125,7 @@ class DvcqgSandboxWire:
     def return_redirect(self, payment: SandboxPayment, variant: CallbackVariant) -> str:
         message = self.result_message(payment, payment.status, variant.reported)
         if variant.corrupt:
-            message["MaXacThuc"] = _corrupt(str(message["MaXacThuc"]))
+            message["MaXacThuc"] = corrupt_digest(str(message["MaXacThuc"]))
         separator = "&" if "?" in payment.return_url else "?"
         return payment.return_url + separator + urlencode({k: str(v) for k, v in message.items()})
 
@@ -149,20 +145,10 @@ class DvcqgSandboxWire:
 WIRE = web.AppKey("dvcqg_sandbox_wire", DvcqgSandboxWire)
 
 
-async def _message(request: web.Request) -> dict[str, Any]:
-    try:
-        message = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body must be JSON") from None
-    if not isinstance(message, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
-    return message
-
-
 async def create_payment(request: web.Request) -> web.Response:
     """``TaoGiaoDich``: check the message, register the payment, answer the pay URL."""
     core, wire = request.app[SANDBOX_CORE], request.app[WIRE]
-    message = await _message(request)
+    message = await json_object(request)
     reference = message.get("MaThamChieu")
     core.stats["creates"] += 1
     if not checksum.verify(message, checksum.CREATE_FIELDS, wire.hash_key):
@@ -206,7 +192,7 @@ async def query_payment(request: web.Request) -> web.Response:
     failure = await slow_or_failing_status(core)
     if failure is not None:
         return failure
-    message = await _message(request)
+    message = await json_object(request)
     proto = wire.config.protocol
     reference = message.get("MaThamChieu")
     if not checksum.verify(message, checksum.BILL_QUERY_FIELDS, wire.hash_key):
@@ -227,7 +213,7 @@ async def query_payment(request: web.Request) -> web.Response:
 async def day_list(request: web.Request) -> web.Response:
     """One page of a day's settled transactions (``NgayDoiSoat``, ``Trang``)."""
     core, wire = request.app[SANDBOX_CORE], request.app[WIRE]
-    message = await _message(request)
+    message = await json_object(request)
     if not checksum.verify(message, checksum.DAY_LIST_FIELDS, wire.hash_key):
         return wire.reply("99", "Sai mã xác thực", "")
     try:
@@ -269,11 +255,7 @@ def create_sandbox_app(
 ) -> web.Application:
     """The sandbox platform as an aiohttp app (routes at the client's configured paths)."""
     wire = DvcqgSandboxWire(config)
-    core = SandboxCore(
-        wire, delivery=config.delivery, misbehaviour=config.misbehaviour, sleep=sleep, clock=clock
-    )
-    app = build_sandbox_app(core)
-    app[WIRE] = wire
+    app = build_sandbox_app(wire, WIRE, config, sleep=sleep, clock=clock)
     paths = config.protocol.paths
     app.router.add_post(paths.create, create_payment)
     app.router.add_post(paths.query, query_payment)

@@ -59,6 +59,7 @@ from adapters.payment.base import (
     malformed_row,
     page_count,
     page_rows,
+    paid_time,
     parse_provider_timestamp,
     provider_timestamp,
     stream_pages,
@@ -185,12 +186,7 @@ class VnpayProvider:
         amount, whole = reported_amount(params.get("vnp_Amount", ""))
         response_code = params.get("vnp_ResponseCode", "")
         status = codes.status_of(response_code, params.get("vnp_TransactionStatus"))
-        paid_at: dt.datetime | None = None
-        if status in _DEBITED:
-            try:
-                paid_at = parse_provider_timestamp(params.get("vnp_PayDate", ""))
-            except ValueError:
-                paid_at = None  # the reference never reads it; the gateway keeps its own time
+        paid_at = paid_time(params.get("vnp_PayDate", "")) if status in _DEBITED else None
         txn = params.get("vnp_TransactionNo", "")
         return CallbackResult(
             reference=params.get("vnp_TxnRef", ""),

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import SecretStr
 
-from adapters.config import NetworkList, read_secret_file
+from adapters.config import read_secret_file
+from adapters.payment.config import ProviderConfig
 
 #: The embedded default's published sandbox secret (not a secret: it only opens the sandbox).
 SANDBOX_HASH_SECRET = "VNPAYSANDBOXSECRETKEY0123456789"  # noqa: S105
 
 
-class VnpayConfig(BaseModel):
+class VnpayConfig(ProviderConfig):
     """How the gateway builds VNPay pay URLs and reaches VNPay's merchant API."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     pay_url: str = "http://127.0.0.1:8702/paymentv2/vpcpay.html"
     #: The merchant web API: ``querydr`` (published) and the day list (``translist``, *inferred*).
@@ -36,15 +37,30 @@ class VnpayConfig(BaseModel):
     server_ip: str = "127.0.0.1"
     #: ``vnp_Command`` of the day list *(inferred: VNPay publishes no day-list API)*.
     list_command: str = "translist"
-    attempt_timeout_seconds: float = Field(default=15.0, gt=0)
-    max_reply_bytes: int = Field(default=256 * 1024, gt=0)
-    max_page_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
-    #: Addresses (CIDRs) VNPay's IPNs may come from; empty accepts any (the checksum still
-    #: decides). A callback from elsewhere is answered 97 and raises a security event.
-    callback_sources: NetworkList = ()
+
+    #: The fields naming the system's address (production wants https, not loopback); the
+    #: first is the API the gateway calls.
+    ENDPOINTS: ClassVar[tuple[str, ...]] = ("api_url", "pay_url", "return_url")
+
+    def at_sandbox(self, base_url: str, gateway_url: str | None = None) -> Self:
+        """This config aimed at the VNPay sandbox serving at ``base_url`` (the paths kept);
+        with ``gateway_url``, the payer returns to that gateway."""
+        update = {
+            "pay_url": _rebase(self.pay_url, base_url),
+            "api_url": _rebase(self.api_url, base_url),
+        }
+        if gateway_url:
+            update["return_url"] = f"{gateway_url}/pay/return/vnpay"
+        return self.model_copy(update=update)
 
     def hash_secret_value(self) -> str:
         """The HMAC secret (from the file when configured). Never log it."""
         if self.hash_secret_file is not None:
             return read_secret_file(self.hash_secret_file)
         return self.hash_secret.get_secret_value()
+
+
+def _rebase(url: str, base: str) -> str:
+    """``url``'s path and query on ``base``'s scheme, host and port."""
+    parts = urlsplit(url)
+    return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")

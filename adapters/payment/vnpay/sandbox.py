@@ -38,8 +38,8 @@ from adapters.payment.sandbox_kit import (
     Misbehaviour,
     OutboundCallback,
     ReportedAs,
-    SandboxCore,
     build_sandbox_app,
+    corrupt_digest,
     render_pay_page,
     serve,
     slow_or_failing_status,
@@ -47,6 +47,7 @@ from adapters.payment.sandbox_kit import (
 from adapters.payment.sandbox_ledger import SandboxPayment
 from adapters.payment.vnpay import checksum
 from adapters.payment.vnpay.config import VnpayConfig
+from adapters.serving import json_object
 
 #: (vnp_ResponseCode, vnp_TransactionStatus) the sandbox reports for each state.
 WIRE_CODES: dict[ProviderStatus, tuple[str, str]] = {
@@ -99,10 +100,6 @@ class VnpaySandboxConfig(BaseModel):
         if isinstance(value, Misbehaviour) and not isinstance(value, VnpayMisbehaviour):
             return value.model_dump()
         return value
-
-
-def _corrupt(digest: str) -> str:
-    return digest[:-1] + ("0" if digest[-1] != "0" else "1")
 
 
 class VnpaySandboxWire:
@@ -161,7 +158,7 @@ class VnpaySandboxWire:
     def signed_query(self, params: dict[str, str], *, corrupt: bool) -> str:
         digest = checksum.secure_hash(params, self.secret)
         if corrupt:
-            digest = _corrupt(digest)
+            digest = corrupt_digest(digest)
         return f"{checksum.canonical_query(params)}&vnp_SecureHash={digest}"
 
     def callback(self, payment: SandboxPayment, variant: CallbackVariant) -> OutboundCallback:
@@ -235,12 +232,7 @@ async def open_pay_url(request: web.Request) -> web.Response:
 
 async def merchant_api(request: web.Request) -> web.Response:
     """The merchant web API: ``querydr`` and ``translist`` by ``vnp_Command``."""
-    try:
-        message = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="body must be JSON") from None
-    if not isinstance(message, dict):
-        raise web.HTTPBadRequest(text="body must be a JSON object")
+    message = await json_object(request)
     command = message.get("vnp_Command")
     if command == "querydr":
         return await _querydr(request, message)
@@ -335,11 +327,7 @@ def create_sandbox_app(
 ) -> web.Application:
     """The sandbox VNPay as an aiohttp app (served at the paths of the client's URLs)."""
     wire = VnpaySandboxWire(config)
-    core = SandboxCore(
-        wire, delivery=config.delivery, misbehaviour=config.misbehaviour, sleep=sleep, clock=clock
-    )
-    app = build_sandbox_app(core)
-    app[WIRE] = wire
+    app = build_sandbox_app(wire, WIRE, config, sleep=sleep, clock=clock)
     app.router.add_get(urlsplit(config.protocol.pay_url).path, open_pay_url)
     app.router.add_post(urlsplit(config.protocol.api_url).path, merchant_api)
     return app

@@ -1,7 +1,7 @@
 """The provider a reconciliation talks to, built from the gateway's settings.
 
-Reads ``settings.upstreams.<name>``: its ``adapter`` (a :class:`DvcqgConfig` /
-:class:`VnpayConfig`, or None when the provider is left out) and its ``resilience``,
+Reads ``settings.upstreams.<name>``: its ``adapter`` (the provider package's ``Config``,
+or None when the provider is left out) and its ``resilience``,
 as the payment runtime does; it tolerates settings without those (older configs)
 by failing with a clear message rather than guessing an address.
 """
@@ -12,13 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from adapters.http import make_session
 from adapters.payment.base import PaymentProvider
-from adapters.payment.dvcqg.client import DvcqgProvider
-from adapters.payment.dvcqg.config import DvcqgConfig
-from adapters.payment.vnpay.client import VnpayProvider
-from adapters.payment.vnpay.config import VnpayConfig
 from adapters.resilience import UpstreamGuard, UpstreamResilience
+from adapters.systems import SYSTEMS, system
 from gateway.errors import CommandRefused
 from gateway.store import StoreConfig
 
@@ -41,7 +37,8 @@ def store_config_from_settings(settings: Any) -> StoreConfig:
 def provider_settings(settings: Any, name: str) -> tuple[Any, UpstreamResilience]:
     """The adapter config and resilience policy of provider ``name``."""
     upstreams = getattr(settings, "upstreams", None)
-    section = getattr(upstreams, name, None) if name in ("dvcqg", "vnpay") else None
+    providers = {s.name for s in SYSTEMS if s.payment}
+    section = getattr(upstreams, name, None) if name in providers else None
     config = getattr(section, "adapter", None)
     if config is None:
         raise ProviderNotConfigured(f"payment provider {name!r} is not configured")
@@ -55,16 +52,8 @@ def provider_settings(settings: Any, name: str) -> tuple[Any, UpstreamResilience
 async def provider_from_settings(settings: Any, name: str) -> AsyncIterator[PaymentProvider]:
     """The configured provider ``name`` with its own session and guard (closed on exit)."""
     config, resilience = provider_settings(settings, name)
-    if not isinstance(config, DvcqgConfig | VnpayConfig):
+    adapter = system(name).adapter()
+    if not isinstance(config, adapter.Config):
         raise ProviderNotConfigured(f"payment provider {name!r} has an unusable config")
-    session = make_session()
-    try:
-        guard = UpstreamGuard(name, resilience)
-        provider: PaymentProvider
-        if isinstance(config, DvcqgConfig):
-            provider = DvcqgProvider(config, session, guard)
-        else:
-            provider = VnpayProvider(config, session, guard)
+    async with adapter.open_client(config, UpstreamGuard(name, resilience)) as provider:
         yield provider
-    finally:
-        await session.close()
