@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import structlog
 from http_sf.parameters import ser_params
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -30,8 +30,7 @@ from gateway.auth.signatures import (
     sign_request,
     verify_signed_request,
 )
-
-PROPERTY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+from tests.gateway.test_auth_structured import PROPERTY
 
 param_keys = st.one_of(
     st.sampled_from(["created", "keyid", "alg", "nonce", "expires", "tag", "*k", "a.b_c-1"]),
