@@ -81,8 +81,9 @@ def reconciliation(stack: BenchStack) -> ScenarioReport:
             )
         )
         report.notes.append(
-            f"{one.backend}: {one.matched:,} matched; peak RSS of the reconciling process"
-            f" {one.peak_rss_mb:,.0f} MB"
+            f"{one.backend}: {one.matched:,} matched; peak RSS of the process while"
+            f" reconciling {one.peak_rss_mb:,.0f} MB"
+            f" (over its life {one.process_peak_rss_mb:,.0f} MB)"
         )
     report.notes += notes
     report.notes.append(

@@ -19,7 +19,7 @@ import contextlib
 import datetime as dt
 import functools
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -168,17 +168,28 @@ async def stream_pages(
     event loop every :data:`_ROWS_PER_TURN` rows so that its request goes out and
     its reply comes in; it is cancelled if the consumer stops early.
     """
+    async with contextlib.aclosing(_row_chunks(fetch_page)) as chunks:
+        async for chunk in chunks:
+            for row in chunk:
+                yield to_transaction(row)
+
+
+async def _row_chunks(
+    fetch_page: Callable[[int], Awaitable[tuple[list[Any], int]]],
+) -> AsyncGenerator[list[Any], None]:
+    """The raw rows of :func:`stream_pages`, :data:`_ROWS_PER_TURN` at a time, a turn between."""
     page = 1
     rows, pages = await fetch_page(page)
+    step = _ROWS_PER_TURN
     while True:
         ahead: asyncio.Future[tuple[list[Any], int]] | None = None
         try:
-            for index, row in enumerate(rows):
-                if index % _ROWS_PER_TURN == 0 and index and page < pages:
+            for start in range(0, len(rows), step):
+                if start and page < pages:
                     if ahead is None:
                         ahead = asyncio.ensure_future(fetch_page(page + 1))
                     await asyncio.sleep(0)
-                yield to_transaction(row)
+                yield rows[start : start + step]
         except BaseException:
             if ahead is not None:
                 ahead.cancel()
@@ -196,6 +207,95 @@ async def stream_pages(
         except UpstreamTimeout:
             # Its clock ran while this process was busy with the page before: ask once more.
             rows, pages = await fetch_page(page)
+
+
+@dataclass(slots=True)
+class TransactionPage:
+    """Consecutive rows of a day's list as columns (reconciliation reads a million rows
+    without a :class:`Transaction` each). ``row(i)`` is the row as a Transaction, its
+    ``at`` left out (checked when the page was read, not kept)."""
+
+    references: list[str]
+    txn_ids: list[str | None]
+    amounts: list[int]
+    statuses: list[ProviderStatus]
+
+    def __len__(self) -> int:
+        return len(self.references)
+
+    def row(self, index: int) -> Transaction:
+        return Transaction(
+            self.references[index],
+            self.txn_ids[index],
+            self.amounts[index],
+            self.statuses[index],
+            None,
+        )
+
+
+#: ``to_columns(rows)``: the rows read, and the error the first unreadable one raised.
+ToColumns = Callable[[list[Any]], tuple[TransactionPage, Exception | None]]
+
+
+async def stream_column_pages(
+    fetch_page: Callable[[int], Awaitable[tuple[list[Any], int]]], to_columns: ToColumns
+) -> AsyncIterator[TransactionPage]:
+    """:func:`stream_pages` as column pages of :data:`_ROWS_PER_TURN` rows, fetched alike.
+
+    The error of a malformed row is raised once the rows before it were taken, as
+    :func:`stream_pages` raises it.
+    """
+    async with contextlib.aclosing(_row_chunks(fetch_page)) as chunks:
+        async for chunk in chunks:
+            columns, error = to_columns(chunk)
+            yield columns
+            if error is not None:
+                raise error
+
+
+#: One day-list row as :class:`TransactionPage` keeps it: reference, txn id, amount, status.
+RowFields = tuple[str, str | None, int, ProviderStatus]
+
+
+class ColumnDayList:
+    """``list_transaction_pages`` for a provider client that reads one page with
+    ``_fetch_page(day, n)`` and one row's fields with ``_row_fields(row)``."""
+
+    #: The upstream named in a malformed row's error.
+    day_list_upstream = ""
+
+    async def _fetch_page(self, day: dt.date, page: int) -> tuple[list[Any], int]:
+        raise NotImplementedError
+
+    def _row_fields(self, row: dict[str, Any]) -> RowFields:
+        raise NotImplementedError
+
+    async def list_transaction_pages(self, day: dt.date) -> AsyncIterator[TransactionPage]:
+        """``list_transactions`` as column pages (the same rows, no object per row)."""
+        async for page in stream_column_pages(
+            functools.partial(self._fetch_page, day), self._columns
+        ):
+            yield page
+
+    def _columns(self, rows: list[Any]) -> tuple[TransactionPage, Exception | None]:
+        """Each row's fields as columns; stops at the first malformed row, returning its error."""
+        page = TransactionPage([], [], [], [])
+        references, txn_ids = page.references.append, page.txn_ids.append
+        amounts, statuses = page.amounts.append, page.statuses.append
+        read = self._row_fields
+        try:
+            with malformed_row(self.day_list_upstream):
+                for row in rows:
+                    if not isinstance(row, dict):
+                        raise ValueError("row is not an object")
+                    reference, txn_id, amount, status = read(row)
+                    references(reference)
+                    txn_ids(txn_id)
+                    amounts(amount)
+                    statuses(status)
+        except UpstreamBadReply as exc:
+            return page, exc
+        return page, None
 
 
 _DAY_LIST = "list_transactions"
@@ -339,6 +439,25 @@ def parse_provider_timestamp(text: str) -> dt.datetime:
         int(text[12:14]),
         tzinfo=VIETNAM_TZ,
     )
+
+
+#: Timestamps :func:`check_provider_timestamp` found valid (forgotten past the cap).
+_CHECKED_TIMESTAMPS: set[str] = set()
+_CHECKED_TIMESTAMPS_CAP = 200_000
+
+
+def check_provider_timestamp(text: str) -> None:
+    """:func:`parse_provider_timestamp`'s check alone, ``ValueError`` alike; remembered.
+
+    A day list has a million rows over 86,400 seconds in no order the LRU cache
+    of the parser keeps up with; a set of the strings seen valid does.
+    """
+    if text in _CHECKED_TIMESTAMPS:
+        return
+    parse_provider_timestamp(text)
+    if len(_CHECKED_TIMESTAMPS) >= _CHECKED_TIMESTAMPS_CAP:
+        _CHECKED_TIMESTAMPS.clear()
+    _CHECKED_TIMESTAMPS.add(text)
 
 
 def whole_dong(value: object) -> int:

@@ -8,6 +8,7 @@ no memory and pages of it are cheap to serve.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -50,7 +51,17 @@ class SeedBlock:
 
 def seeded_reference(day: dt.date, index: int) -> str:
     """``SD`` + yyyyMMdd + 9-digit index: 19 characters, a valid reference."""
-    return f"SD{day:%Y%m%d}{index:09d}"
+    return f"{_seed_prefix(day)}{index:09d}"
+
+
+@functools.lru_cache(maxsize=64)
+def _seed_prefix(day: dt.date) -> str:
+    return f"SD{day:%Y%m%d}"  # strftime once a day, not once a row of a million-row list
+
+
+@functools.lru_cache(maxsize=64)
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), VIETNAM_TZ)
 
 
 class SandboxLedger:
@@ -133,7 +144,7 @@ class SandboxLedger:
 
     @staticmethod
     def _seeded_row(day: dt.date, index: int, block: SeedBlock) -> SandboxPayment:
-        at = dt.datetime.combine(day, dt.time(), VIETNAM_TZ) + dt.timedelta(seconds=index % 86400)
+        at = _day_start(day) + dt.timedelta(seconds=index % 86400)
         return SandboxPayment(
             reference=seeded_reference(day, index),
             amount=block.amount,

@@ -37,6 +37,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import ROUND_FLOOR, Decimal
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -50,11 +51,14 @@ from adapters.payment.base import (
     CallbackOutcome,
     CallbackRejected,
     CallbackResult,
+    ColumnDayList,
     CreatedPayment,
     PaymentOrder,
     ProviderAnswer,
+    RowFields,
     StatusResult,
     Transaction,
+    check_provider_timestamp,
     malformed_row,
     page_count,
     page_rows,
@@ -116,8 +120,10 @@ def fee_line_kind_code(kind: str) -> int:
     return 1 if kind == "fee" else 2
 
 
-class DvcqgProvider:
+class DvcqgProvider(ColumnDayList):
     """Creates, verifies, answers, queries and lists payments on the national platform."""
+
+    day_list_upstream = UPSTREAM
 
     name = "dvcqg"
 
@@ -347,29 +353,28 @@ class DvcqgProvider:
 
     async def list_transactions(self, day: dt.date) -> AsyncIterator[Transaction]:
         """Stream the day's transactions, one page (``Trang``) in memory at a time."""
-        cfg = self._config
-
-        async def fetch_page(page: int) -> tuple[list[Any], int]:
-            message: dict[str, object] = {
-                "LoaiBanTin": cfg.message_types.day_list,
-                "PhienBan": cfg.version,
-                "MaDoiTac": cfg.partner_code,
-                "NgayDoiSoat": day.strftime("%Y%m%d"),
-                "Trang": page,
-                "ThoiGianGD": provider_timestamp(self._clock()),
-            }
-            checksum.sign(message, checksum.DAY_LIST_FIELDS, self._hash_key)
-            reply = await self._exchange.post(
-                "list_transactions",
-                self._url(cfg.paths.day_list),
-                message,
-                max_bytes=cfg.max_page_bytes,
-                decode=orjson.loads,
-            )
-            return self._page_rows(reply)
-
-        async for transaction in stream_pages(fetch_page, self._transaction):
+        async for transaction in stream_pages(partial(self._fetch_page, day), self._transaction):
             yield transaction
+
+    async def _fetch_page(self, day: dt.date, page: int) -> tuple[list[Any], int]:
+        cfg = self._config
+        message: dict[str, object] = {
+            "LoaiBanTin": cfg.message_types.day_list,
+            "PhienBan": cfg.version,
+            "MaDoiTac": cfg.partner_code,
+            "NgayDoiSoat": day.strftime("%Y%m%d"),
+            "Trang": page,
+            "ThoiGianGD": provider_timestamp(self._clock()),
+        }
+        checksum.sign(message, checksum.DAY_LIST_FIELDS, self._hash_key)
+        reply = await self._exchange.post(
+            "list_transactions",
+            self._url(cfg.paths.day_list),
+            message,
+            max_bytes=cfg.max_page_bytes,
+            decode=orjson.loads,
+        )
+        return self._page_rows(reply)
 
     def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
         rows = page_rows(reply, "DanhSach", upstream=UPSTREAM)
@@ -398,3 +403,15 @@ class DvcqgProvider:
                 if isinstance(at_text, str) and at_text
                 else None,
             )
+
+    def _row_fields(self, row: dict[str, Any]) -> RowFields:
+        """:meth:`_transaction`'s checks and fields, its timestamp checked, not kept."""
+        at_text = row.get("ThoiGianGD")
+        txn = row.get("MaGiaoDich")
+        reference = str(row["MaThamChieu"])
+        txn_id = str(txn) if txn not in (None, "") else None
+        amount = whole_dong(row.get("SoTien"))
+        status = self._config.result_codes.status_of(str(row.get("MaLoi", "")))
+        if isinstance(at_text, str) and at_text:
+            check_provider_timestamp(at_text)
+        return reference, txn_id, amount, status

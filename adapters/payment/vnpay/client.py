@@ -39,6 +39,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -51,11 +52,14 @@ from adapters.payment.base import (
     CallbackOutcome,
     CallbackRejected,
     CallbackResult,
+    ColumnDayList,
     CreatedPayment,
     PaymentOrder,
     ProviderAnswer,
+    RowFields,
     StatusResult,
     Transaction,
+    check_provider_timestamp,
     malformed_row,
     page_count,
     page_rows,
@@ -108,8 +112,10 @@ def reported_amount(value: str) -> tuple[int, bool]:
     return hundredths // 100, hundredths % 100 == 0
 
 
-class VnpayProvider:
+class VnpayProvider(ColumnDayList):
     """Builds pay URLs, verifies IPNs and returns, answers IPNs, queries and lists payments."""
+
+    day_list_upstream = UPSTREAM
 
     name = "vnpay"
 
@@ -308,21 +314,19 @@ class VnpayProvider:
 
     async def list_transactions(self, day: dt.date) -> AsyncIterator[Transaction]:
         """Stream the day's transactions, one page in memory at a time *(inferred API)*."""
-        cfg = self._config
-
-        async def fetch_page(page: int) -> tuple[list[Any], int]:
-            reply = await self._signed_call(
-                cfg.list_command,
-                "list_transactions",
-                {"vnp_TransDate": day.strftime("%Y%m%d"), "vnp_Page": str(page)},
-                checksum.LIST_REQUEST_FIELDS,
-                max_bytes=cfg.max_page_bytes,
-                decode=orjson.loads,
-            )
-            return self._page_rows(reply)
-
-        async for transaction in stream_pages(fetch_page, self._transaction):
+        async for transaction in stream_pages(partial(self._fetch_page, day), self._transaction):
             yield transaction
+
+    async def _fetch_page(self, day: dt.date, page: int) -> tuple[list[Any], int]:
+        reply = await self._signed_call(
+            self._config.list_command,
+            "list_transactions",
+            {"vnp_TransDate": day.strftime("%Y%m%d"), "vnp_Page": str(page)},
+            checksum.LIST_REQUEST_FIELDS,
+            max_bytes=self._config.max_page_bytes,
+            decode=orjson.loads,
+        )
+        return self._page_rows(reply)
 
     def _page_rows(self, reply: Any) -> tuple[list[Any], int]:
         rows = page_rows(reply, "vnp_Transactions", upstream=UPSTREAM)
@@ -355,3 +359,16 @@ class VnpayProvider:
                 if isinstance(pay_date, str) and pay_date
                 else None,
             )
+
+    def _row_fields(self, row: dict[str, Any]) -> RowFields:
+        """:meth:`_transaction`'s checks and fields, its timestamp checked, not kept."""
+        pay_date = row.get("vnp_PayDate")
+        txn = str(row.get("vnp_TransactionNo") or "")
+        reference = str(row["vnp_TxnRef"])
+        amount = amount_from_vnpay(row.get("vnp_Amount"))
+        status = codes.status_of(
+            str(row.get("vnp_ResponseCode") or ""), str(row.get("vnp_TransactionStatus") or "")
+        )
+        if isinstance(pay_date, str) and pay_date:
+            check_provider_timestamp(pay_date)
+        return reference, txn if txn not in ("", "0") else None, amount, status

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import structlog
 
-from adapters.payment.base import PaymentProvider, Transaction
+from adapters.payment.base import PaymentProvider, Transaction, TransactionPage
 from adapters.payment.config import ProviderStatus
 from gateway.payments.ledger import PaymentLedger
 from gateway.payments.model import DisputedMoney, PaymentStatus
+from gateway.payments.reconcile.index import DictIndex, PackedIndex
 from gateway.payments.reconcile.model import Action, Discrepancy, DiscrepancyKind, ReconcileReport
 from gateway.payments.reconcile.report_files import DEFAULT_SAMPLE_CAP, ReportFiles
 from gateway.payments.reconcile.store_side import (
@@ -136,44 +137,66 @@ class _Run:
         self._files = files
         self._progress = progress
         self._fix = fix
-        self._known: dict[str, int] = {}
+        self._known: PackedIndex | DictIndex = (
+            PackedIndex() if isinstance(side, CompactStoreSide) else DictIndex()
+        )
         self._pending: list[Transaction] = []
 
     async def execute(self, day: dt.date) -> None:
         await self._read_store(day)
         total = self._counts.store_rows
-        counts, known, progress = self._counts, self._known, self._progress
+        counts, known, progress, every = self._counts, self._known, self._progress, PROGRESS_EVERY
         paid = ProviderStatus.PAID
-        async for row in self._provider.list_transactions(day):
-            counts.provider_rows += 1
-            packed = known.get(row.reference)
-            if packed is None:
-                self._pending.append(row)
-                if len(self._pending) >= LOOKUP_BATCH:
-                    await self._look_up_pending()
-            # The common row, paid there and here with the same amount, first seen: one
-            # int compared, what _settle and _compare would decide without their calls.
-            elif row.status is paid and packed == PAID_UNSEEN | (row.amount << AMOUNT_SHIFT):
-                known[row.reference] = packed | SEEN_BIT
-                counts.matched += 1
-            else:
-                await self._settle(row, packed)
-            if progress is not None and counts.provider_rows % PROGRESS_EVERY == 0:
-                progress(counts.provider_rows, total)
+        async for page in _pages_of(self._provider, day):
+            references, amounts, size = page.references, page.amounts, len(page)
+            paid_rows = [status is paid for status in page.statuses]
+            before = counts.provider_rows
+            start = 0
+            while start < size:
+                # The common row, paid there and here with the same amount, first seen: one
+                # int compared in the index, what _row would decide without its calls.
+                stop = known.match_common(
+                    (references, amounts, paid_rows), start, (PAID_UNSEEN, AMOUNT_SHIFT)
+                )
+                counts.matched += stop - start
+                if stop < size:
+                    await self._row(page.row(stop))
+                    stop += 1
+                start = stop
+            counts.provider_rows += size
+            if progress is not None:
+                for done in range((before // every + 1) * every, counts.provider_rows + 1, every):
+                    progress(done, total)
         await self._look_up_pending()
         if self._progress is not None:
             self._progress(self._counts.provider_rows, total)
         self._report_paid_here_only()
 
+    async def _row(self, row: Transaction) -> None:
+        """One provider row, decided the general way (in the list's order)."""
+        packed = self._known.get(row.reference)
+        if packed is None:
+            self._pending.append(row)
+            if len(self._pending) >= LOOKUP_BATCH:
+                await self._look_up_pending()
+        elif row.status is ProviderStatus.PAID and packed == PAID_UNSEEN | (
+            row.amount << AMOUNT_SHIFT
+        ):
+            self._known[row.reference] = packed | SEEN_BIT
+            self._counts.matched += 1
+        else:
+            await self._settle(row, packed)
+
     async def _read_store(self, day: dt.date) -> None:
         known = self._known
         count = 0
-        async for page in self._side.day_packed(day, self._provider.name):
+        async for references, values in self._side.day_packed(day, self._provider.name):
             before = count
-            known.update(page)
-            count += len(page)
+            known.add_page(references, values)
+            count += len(references)
             if self._progress is not None and count // PROGRESS_EVERY > before // PROGRESS_EVERY:
                 self._progress(count, None)
+        known.freeze()
         self._counts.store_rows = count
         if self._progress is not None:
             self._progress(count, None)
@@ -331,3 +354,32 @@ class _Run:
                 store_amount=amount,
             ),
         )
+
+
+#: Rows per page when a provider has only :meth:`~PaymentProvider.list_transactions`.
+ROWS_PER_PAGE = 100
+
+
+async def _pages_of(provider: PaymentProvider, day: dt.date) -> AsyncIterator[TransactionPage]:
+    """The provider's day list as column pages (its own reader when it has one)."""
+    reader = getattr(provider, "list_transaction_pages", None)
+    if reader is not None:
+        async for page in reader(day):
+            yield page
+        return
+    page = TransactionPage([], [], [], [])
+    try:
+        async for row in provider.list_transactions(day):
+            page.references.append(row.reference)
+            page.txn_ids.append(row.provider_txn_id)
+            page.amounts.append(row.amount)
+            page.statuses.append(row.status)
+            if len(page) >= ROWS_PER_PAGE:
+                yield page
+                page = TransactionPage([], [], [], [])
+    except Exception:
+        if len(page):
+            yield page  # the rows before the error are settled, as they were one by one
+        raise
+    if len(page):
+        yield page

@@ -35,6 +35,8 @@ SEEN_BIT = 1
 _STATUS_SHIFT = 1
 _STATUS_MASK = 0b111
 AMOUNT_SHIFT = 4
+#: A page of the day's payments: their references and their packed values, in the same order.
+PackedPage = tuple[list[str], list[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +89,8 @@ class StoreSide(Protocol):
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         """The payments with these references, whatever their day (missing ones left out)."""
 
-    def day_packed(self, day: date, provider: str) -> AsyncIterator[list[tuple[str, int]]]:
-        """:meth:`day_payments` as pages of ``(reference, packed)`` (see :func:`pack`)."""
+    def day_packed(self, day: date, provider: str) -> AsyncIterator[PackedPage]:
+        """:meth:`day_payments` as pages of ``(references, packed values)`` (see :func:`pack`)."""
 
 
 class CompactStoreSide:
@@ -98,18 +100,15 @@ class CompactStoreSide:
         self._store = store
         self._page_size = page_size
 
-    async def _pages(self, day: date, provider: str) -> AsyncIterator[list[Row]]:
+    async def _pages(
+        self, day: date, provider: str, after: tuple[int, str] | None = None
+    ) -> AsyncIterator[list[Row]]:
         start, end = day_bounds_us(day)
-        after: tuple[int, str] = (start - 1, "")
+        after = after or (start - 1, "")
         while True:
             rows = await self._store.fetch_all(
-                "SELECT id, reference, status, amount, paid_amount, created_at FROM payments"
-                " WHERE created_at >= $1 AND created_at < $2 AND provider = $3"
-                # ``created_at >= $4`` lets both databases start the index range at
-                # the last page's end (an OR alone makes PostgreSQL rescan from
-                # the day's start on every page).
-                " AND created_at >= $4 AND (created_at > $4 OR id > $5)"
-                " ORDER BY created_at, id LIMIT $6",
+                "SELECT id, reference, status, amount, paid_amount, created_at FROM payments"  # noqa: S608 (constants)
+                f" WHERE {_DAY_PAGE} ORDER BY created_at, id LIMIT $6",
                 start,
                 end,
                 provider,
@@ -127,17 +126,57 @@ class CompactStoreSide:
             for row in rows:
                 yield _stored(row, provider)
 
-    async def day_packed(self, day: date, provider: str) -> AsyncIterator[list[tuple[str, int]]]:
+    async def day_packed(self, day: date, provider: str) -> AsyncIterator[PackedPage]:
+        """Each page as one row: the database packs the values and joins the columns.
+
+        A million rows then cost two ``str.split`` calls a page in this process, not
+        a row object each. A page the joined form cannot carry exactly (a reference
+        with a line break, a status without a code) is read row by row instead.
+        """
+        start, end = day_bounds_us(day)
+        after = (start - 1, "")
+        sql = _packed_page_sql(self._store.dialect.name)
+        while True:
+            row = await self._store.fetch_one(
+                sql, start, end, provider, after[0], after[1], self._page_size
+            )
+            assert row is not None  # an aggregate always has its row
+            count = int(row["n"])
+            references = row["refs"].split("\n") if count else []
+            values = [int(v) for v in row["packed"].split(",")] if row["packed"] else []
+            last_id = row.get("last_id")
+            ids = row.get("ids")  # SQLite: every id of the page, joined, for the last one
+            if ids is not None:
+                last_id = ids.rpartition("\n")[2] if ids.count("\n") == count - 1 else None
+            if len(references) == count == len(values) and (not count or last_id is not None):
+                yield references, values
+                next_after = (int(row["last_at"]), str(last_id)) if count else after
+            else:
+                page, next_after = await self._packed_rows(day, provider, after)
+                yield page
+            if count < self._page_size:
+                return
+            after = next_after
+
+    async def _packed_rows(
+        self, day: date, provider: str, after: tuple[int, str]
+    ) -> tuple[PackedPage, tuple[int, str]]:
+        """One page from ``after``, packed here row by row (what the joined form cannot
+        hold), and the next page's keyset start."""
         code_of, shift = _SHIFTED_CODE_OF_TEXT, AMOUNT_SHIFT
-        async for rows in self._pages(day, provider):
-            yield [
-                (
-                    str(row["reference"]),
+        async for rows in self._pages(day, provider, after):
+            if rows:
+                after = (int(rows[-1]["created_at"]), str(rows[-1]["id"]))
+            page = (
+                [str(row["reference"]) for row in rows],
+                [
                     ((row["amount"] if row["paid_amount"] is None else row["paid_amount"]) << shift)
-                    | code_of[row["status"]],
-                )
-                for row in rows
-            ]
+                    | code_of[row["status"]]
+                    for row in rows
+                ],
+            )
+            return page, after
+        return ([], []), after
 
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         if not references:
@@ -168,9 +207,9 @@ class LedgerStoreSide:
                     compared_amount(payment.amount, payment.paid_amount),
                 )
 
-    async def day_packed(self, day: date, provider: str) -> AsyncIterator[list[tuple[str, int]]]:
+    async def day_packed(self, day: date, provider: str) -> AsyncIterator[PackedPage]:
         async for payment in self.day_payments(day, provider):
-            yield [(payment.reference, pack(payment.status, payment.amount))]
+            yield [payment.reference], [pack(payment.status, payment.amount)]
 
     async def lookup(self, references: Sequence[str]) -> dict[str, StoredPayment]:
         found: dict[str, StoredPayment] = {}
@@ -184,6 +223,48 @@ class LedgerStoreSide:
                     compared_amount(payment.amount, payment.paid_amount),
                 )
         return found
+
+
+#: One page of the day's payments after ``($4, $5)``: ``created_at >= $4`` lets both databases
+#: start the index range at the last page's end (an OR alone makes PostgreSQL rescan from
+#: the day's start on every page).
+_DAY_PAGE = (
+    "created_at >= $1 AND created_at < $2 AND provider = $3"
+    " AND created_at >= $4 AND (created_at > $4 OR id > $5)"
+)
+
+
+def _packed_page_sql(dialect: str) -> str:
+    """A page as one row: ``n``, ``refs`` (joined by line breaks), ``packed`` (by commas),
+    the last row's ``last_at`` and ``last_id`` (SQLite: ``ids``, all joined by line
+    breaks, the last one last), the next page's keyset start."""
+    codes = " ".join(f"WHEN '{text}' THEN {code}" for text, code in _SHIFTED_CODE_OF_TEXT.items())
+    packed = (
+        f"CAST(COALESCE(paid_amount, amount) AS BIGINT) * {1 << AMOUNT_SHIFT}"
+        f" + CASE status {codes} END"
+    )
+    inner = (
+        f"SELECT id, reference, {packed} AS packed, created_at FROM payments"  # noqa: S608 (constants)
+        f" WHERE {_DAY_PAGE} ORDER BY created_at, id LIMIT $6"
+    )
+    # Both aggregate the page in the order its query gives it, the keyset order (an ORDER
+    # BY in PostgreSQL's aggregates would sort each page once more).
+    if dialect == "postgres":
+        return (
+            f"WITH page AS MATERIALIZED ({inner}),"  # noqa: S608 (constants only)
+            " last AS (SELECT created_at, id FROM page ORDER BY created_at DESC, id DESC LIMIT 1)"
+            " SELECT count(*) AS n, string_agg(reference, E'\\n') AS refs,"
+            " string_agg(CAST(packed AS TEXT), ',') AS packed,"
+            " (SELECT created_at FROM last) AS last_at, (SELECT id FROM last) AS last_id"
+            " FROM page"
+        )
+    # SQLite runs the page as a co-routine feeding the aggregates in order (a second scan
+    # of a materialised page for its last row cost a third of the query).
+    return (
+        "SELECT count(*) AS n, group_concat(reference, char(10)) AS refs,"  # noqa: S608 (constants only)
+        " group_concat(packed, ',') AS packed, max(created_at) AS last_at,"
+        f" group_concat(id, char(10)) AS ids FROM ({inner})"
+    )
 
 
 def _stored(row: Row, provider: str) -> StoredPayment:
