@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -103,8 +104,15 @@ class SignedRequest:
 
     def field(self, name: str) -> str | None:
         """All lines of a header field, trimmed and joined with ``", "``; None if absent."""
-        lines = [v.strip(" \t") for k, v in self.headers if k.lower() == name]
-        return ", ".join(lines) if lines else None
+        return self._fields.get(name)
+
+    @functools.cached_property
+    def _fields(self) -> dict[str, str]:
+        """Each field by its lower-cased name: the headers are read once, not once a field."""
+        lines: dict[str, list[str]] = {}
+        for k, v in self.headers:
+            lines.setdefault(k.lower(), []).append(v.strip(" \t"))
+        return {name: ", ".join(values) for name, values in lines.items()}
 
 
 def _header_pairs(
@@ -173,6 +181,8 @@ def _identifier(component: ComponentId) -> str:
     verifying a signature).
     """
     name, params = component
+    if not params:
+        return _cached_identifier(name, ())
     try:
         # The type is part of the key: True == 1 == 1.0 in Python, not in RFC 8941.
         return _cached_identifier(name, tuple((k, type(v), v) for k, v in params.items()))
@@ -180,9 +190,38 @@ def _identifier(component: ComponentId) -> str:
         return str(ser_item((name, dict(params))))
 
 
+_PARAM_KEY = re.compile(r"[a-z*][a-z0-9_.*-]*")
+_PARAM_STRING = re.compile(r"[\x20-\x7e]*")
+_MAX_INTEGER = 999_999_999_999_999
+
+
+def _serialize_params(params: Mapping[str, Any]) -> str:
+    """``ser_params(params)``, written directly for string and integer values (the
+    signature parameters' shape); ``http_sf`` writes anything else, and refuses."""
+    out = []
+    for key, value in params.items():
+        kind = type(value)
+        if type(key) is not str or not _PARAM_KEY.fullmatch(key):
+            break
+        if kind is int and -_MAX_INTEGER <= value <= _MAX_INTEGER:
+            out.append(f";{key}={value}")
+        elif kind is str and _PARAM_STRING.fullmatch(value):
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+            out.append(f';{key}="{escaped}"')
+        else:
+            break
+    else:
+        return "".join(out)
+    return str(ser_params(dict(params)))
+
+
+def _serialize_signature_params(identifiers: Iterable[str], params: Mapping[str, Any]) -> str:
+    return f"({' '.join(identifiers)}){_serialize_params(params)}"
+
+
 def serialize_signature_params(components: Sequence[ComponentId], params: Mapping[str, Any]) -> str:
     """The ``@signature-params`` value: the inner list with its parameters (RFC 9421 §2.3)."""
-    return f"({' '.join(_identifier(c) for c in components)}){ser_params(dict(params))}"
+    return _serialize_signature_params((_identifier(c) for c in components), params)
 
 
 def signature_base(
@@ -190,17 +229,19 @@ def signature_base(
 ) -> bytes:
     """The signature base (RFC 9421 §2.5); ValueError if a component cannot be used."""
     lines: list[str] = []
+    identifiers: list[str] = []
     seen: set[str] = set()
     for component in components:
         identifier = _identifier(component)
         if identifier in seen:
             raise ValueError(f"component {identifier} covered twice")
         seen.add(identifier)
+        identifiers.append(identifier)
         value = component_value(request, component)
         if "\n" in value or "\r" in value:
             raise ValueError(f"component {identifier} contains a line break")
         lines.append(f"{identifier}: {value}")
-    lines.append(f'"@signature-params": {serialize_signature_params(components, params)}')
+    lines.append(f'"@signature-params": {_serialize_signature_params(identifiers, params)}')
     base = "\n".join(lines)
     if not base.isascii():
         raise ValueError("signature base is not ASCII")
@@ -208,7 +249,7 @@ def signature_base(
 
 
 def _hmac(secret: bytes, base: bytes) -> bytes:
-    return hmac.new(secret, base, sha256).digest()
+    return hmac.digest(secret, base, sha256)
 
 
 def sign_request(
@@ -326,10 +367,6 @@ def _check_time(
         )
 
 
-def _secrets_of(client: ClientConfig) -> list[bytes]:
-    return [s.get_secret_value().encode() for s in client.secrets]
-
-
 async def verify_signed_request(
     request: SignedRequest,
     body: bytes,
@@ -353,8 +390,7 @@ async def verify_signed_request(
     key_id = sig.params.get("keyid")
     if not isinstance(key_id, str):
         raise AuthenticationFailed("unknown-client", "the keyid parameter is missing")
-    client = clients.by_id(key_id)
-    keys = _secrets_of(client) if client is not None else []
+    client, keys = clients.with_keys(key_id)
     if client is None or not keys:
         raise AuthenticationFailed("unknown-client", "no signing key for this keyid")
     created, nonce = _check_coverage(sig, body, client.id)

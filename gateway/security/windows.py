@@ -67,13 +67,20 @@ class RateBaseline:
         self.window = window
         self.periods = max(1, round(baseline / window))
         self._counts: dict[int, int] = {}
+        #: The period of the last call and its mean of the previous windows: within one
+        #: period nothing is dropped and the previous windows do not change.
+        self._period: int | None = None
+        self._usual = 0.0
 
     def add(self, now: float) -> tuple[int, float]:
         """Count one request; (count in the current window, mean of the previous windows)."""
         period = int(now // self.window)
-        self._counts[period] = self._counts.get(period, 0) + 1
-        oldest = period - self.periods
-        for stale in [p for p in self._counts if p < oldest]:
-            del self._counts[stale]
-        previous = sum(c for p, c in self._counts.items() if p < period)
-        return self._counts[period], previous / self.periods
+        counts = self._counts
+        count = counts[period] = counts.get(period, 0) + 1
+        if period != self._period:
+            oldest = period - self.periods
+            for stale in [p for p in counts if p < oldest]:
+                del counts[stale]
+            previous = sum(c for p, c in counts.items() if p < period)
+            self._period, self._usual = period, previous / self.periods
+        return count, self._usual
