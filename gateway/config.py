@@ -41,7 +41,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -60,7 +60,6 @@ from pydantic_settings import (
 )
 
 from adapters.config import NetworkList, UpstreamResilience
-from adapters.payment.config import ProviderConfig
 from adapters.systems import SYSTEMS, NationalSystem
 from gateway.audit.config import AuditConfig
 from gateway.auth.config import ClientConfig
@@ -554,13 +553,6 @@ def _walk_secrets(value: Any, path: str) -> list[tuple[str, str]]:
     return found
 
 
-def _adapter_class(section: BaseModel) -> Any:
-    """The config class of an ``[upstreams.<system>]`` section's ``adapter``, also when the
-    section leaves it out (``adapter: BusinessConfig | None``)."""
-    annotation = type(section).model_fields["adapter"].annotation
-    return next(a for a in (get_args(annotation) or (annotation,)) if a is not type(None))
-
-
 def production_problems(settings: Settings) -> list[str]:
     """What makes ``settings`` unfit for production (empty when it is fit)."""
     if settings.environment != "production":
@@ -574,13 +566,14 @@ def production_problems(settings: Settings) -> list[str]:
         if secret in DEV_SECRETS or "change-me" in secret:
             problems.append(f"{path}: a dev-only secret is not allowed in production")
     endpoints: dict[str, str | None] = {}
-    for name, section in settings.upstreams.sections().items():
-        config_class = _adapter_class(section)
-        provider_off = section.adapter is None or not settings.payments.enabled
-        if issubclass(config_class, ProviderConfig) and provider_off:
+    for system in SYSTEMS:
+        section = settings.upstreams.section(system.name)
+        if system.payment and (section.adapter is None or not settings.payments.enabled):
             continue  # a payment provider left out, or payments off, needs no address
-        for field in config_class.ENDPOINTS:
-            endpoints[f"upstreams.{name}.adapter.{field}"] = getattr(section.adapter, field, None)
+        for field in system.adapter().Config.ENDPOINTS:
+            endpoints[f"upstreams.{system.name}.adapter.{field}"] = getattr(
+                section.adapter, field, None
+            )
     for client in settings.clients:
         if client.webhook is not None and _is_loopback_url(client.webhook.url):
             problems.append(

@@ -267,8 +267,27 @@ class ColumnDayList:
     async def _fetch_page(self, day: dt.date, page: int) -> tuple[list[Any], int]:
         raise NotImplementedError
 
+    #: The row's timestamp field (``yyyyMMddHHmmss``), kept by :meth:`_transaction`.
+    day_list_time_field = ""
+
     def _row_fields(self, row: dict[str, Any]) -> RowFields:
         raise NotImplementedError
+
+    def _transaction(self, raw: Any) -> Transaction:
+        """One row as a :class:`Transaction`: :meth:`_row_fields`, its timestamp kept."""
+        with malformed_row(self.day_list_upstream):
+            row = row_object(raw)
+            reference, txn_id, amount, status = self._row_fields(row)
+            at_text = row.get(self.day_list_time_field)
+            return Transaction(
+                reference=reference,
+                provider_txn_id=txn_id,
+                amount=amount,
+                status=status,
+                at=parse_provider_timestamp(at_text)
+                if isinstance(at_text, str) and at_text
+                else None,
+            )
 
     async def list_transaction_pages(self, day: dt.date) -> AsyncIterator[TransactionPage]:
         """``list_transactions`` as column pages (the same rows, no object per row)."""
@@ -424,7 +443,6 @@ def provider_timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(VIETNAM_TZ).strftime("%Y%m%d%H%M%S")
 
 
-@functools.lru_cache(maxsize=65_536)
 def paid_time(text: str) -> dt.datetime | None:
     """When a callback says the payer paid (``yyyyMMddHHmmss``), or None when it does not
     say readably: no provider's reference reads it, and the gateway keeps its own time."""
@@ -434,6 +452,7 @@ def paid_time(text: str) -> dt.datetime | None:
         return None
 
 
+@functools.lru_cache(maxsize=65_536)
 def parse_provider_timestamp(text: str) -> dt.datetime:
     """A ``yyyyMMddHHmmss`` Vietnam-time timestamp; ``ValueError`` if it is not one."""
     if len(text) != 14 or not text.isascii() or not text.isdigit():

@@ -59,13 +59,10 @@ from adapters.payment.base import (
     StatusResult,
     Transaction,
     check_provider_timestamp,
-    malformed_row,
     page_count,
     page_rows,
     paid_time,
-    parse_provider_timestamp,
     provider_timestamp,
-    row_object,
     stream_pages,
     vietnam_now,
     whole_dong,
@@ -125,6 +122,7 @@ class DvcqgProvider(ColumnDayList):
     """Creates, verifies, answers, queries and lists payments on the national platform."""
 
     day_list_upstream = UPSTREAM
+    day_list_time_field = "ThoiGianGD"
 
     name = "dvcqg"
 
@@ -388,21 +386,6 @@ class DvcqgProvider(ColumnDayList):
                 operation="list_transactions",
             )
         return rows, page_count(reply, "TongSoTrang", upstream=UPSTREAM)
-
-    def _transaction(self, raw: Any) -> Transaction:
-        with malformed_row(UPSTREAM):
-            row = row_object(raw)
-            at_text = row.get("ThoiGianGD")
-            txn = row.get("MaGiaoDich")
-            return Transaction(
-                reference=str(row["MaThamChieu"]),
-                provider_txn_id=str(txn) if txn not in (None, "") else None,
-                amount=whole_dong(row.get("SoTien")),
-                status=self._config.result_codes.status_of(str(row.get("MaLoi", ""))),
-                at=parse_provider_timestamp(at_text)
-                if isinstance(at_text, str) and at_text
-                else None,
-            )
 
     def _row_fields(self, row: dict[str, Any]) -> RowFields:
         """:meth:`_transaction`'s checks and fields, its timestamp checked, not kept."""

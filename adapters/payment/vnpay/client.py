@@ -60,13 +60,10 @@ from adapters.payment.base import (
     StatusResult,
     Transaction,
     check_provider_timestamp,
-    malformed_row,
     page_count,
     page_rows,
     paid_time,
-    parse_provider_timestamp,
     provider_timestamp,
-    row_object,
     stream_pages,
     vietnam_now,
     whole_dong,
@@ -117,6 +114,7 @@ class VnpayProvider(ColumnDayList):
     """Builds pay URLs, verifies IPNs and returns, answers IPNs, queries and lists payments."""
 
     day_list_upstream = UPSTREAM
+    day_list_time_field = "vnp_PayDate"
 
     name = "vnpay"
 
@@ -341,24 +339,6 @@ class VnpayProvider(ColumnDayList):
                 operation="list_transactions",
             )
         return rows, page_count(reply, "vnp_TotalPages", upstream=UPSTREAM)
-
-    def _transaction(self, raw: Any) -> Transaction:
-        with malformed_row(UPSTREAM):
-            row = row_object(raw)
-            pay_date = row.get("vnp_PayDate")
-            txn = str(row.get("vnp_TransactionNo") or "")
-            return Transaction(
-                reference=str(row["vnp_TxnRef"]),
-                provider_txn_id=txn if txn not in ("", "0") else None,
-                amount=amount_from_vnpay(row.get("vnp_Amount")),
-                status=codes.status_of(
-                    str(row.get("vnp_ResponseCode") or ""),
-                    str(row.get("vnp_TransactionStatus") or ""),
-                ),
-                at=parse_provider_timestamp(pay_date)
-                if isinstance(pay_date, str) and pay_date
-                else None,
-            )
 
     def _row_fields(self, row: dict[str, Any]) -> RowFields:
         """:meth:`_transaction`'s checks and fields, its timestamp checked, not kept."""
