@@ -9,58 +9,25 @@ procedure) are validated (422 naming each) and recorded in the audit record; the
 change the answer (nor its cache entry).
 
 A warm lookup makes no upstream call, so its cost is the gateway's own: the normalised
-tax code of each spelling and the JSON body of each cached record are worked out once
-(:func:`_normalized`, :class:`RenderedBodies`) and reused while the record is cached.
+tax code of each spelling (:func:`_normalized`) and the JSON body of each record (rendered
+by the service when it fetches the record, cached with it) are worked out once.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import weakref
 
 from aiohttp import web
 
-from adapters.business.models import BusinessRecord
 from gateway.appkeys import BUSINESS_SERVICE
 from gateway.audit.context import note_context
-from gateway.businesses.service import business_to_json, normalize_tax_code
+from gateway.businesses.service import normalize_tax_code
 from gateway.citizens.context import parse_business_context
-from gateway.jsoncodec import dumps_bytes
 from gateway.problems import NotFound
 
 routes = web.RouteTableDef()
 
-
-class RenderedBodies:
-    """The JSON body of each record, rendered once, kept exactly as long as the record.
-
-    The service hands out the same (frozen) record object while it caches it, so a hit
-    is that very object. An entry is keyed by the record's identity and holds it weakly:
-    when the service lets the record go (expired, evicted), its body goes with it, so the
-    representatives' names are held no longer than the service's cache holds them. A
-    refreshed record is a new object, rendered anew.
-    """
-
-    def __init__(self) -> None:
-        self._bodies: dict[int, tuple[weakref.ref[BusinessRecord], bytes]] = {}
-
-    def __len__(self) -> int:
-        return len(self._bodies)
-
-    def body(self, record: BusinessRecord) -> bytes:
-        key = id(record)
-        entry = self._bodies.get(key)
-        if entry is not None and entry[0]() is record:
-            return entry[1]
-        body = dumps_bytes(business_to_json(record))
-        bodies = self._bodies
-        # Runs when the record is freed, before its id can be given to another object.
-        bodies[key] = (weakref.ref(record, lambda _: bodies.pop(key, None)), body)
-        return body
-
-
-_bodies = RenderedBodies()
 
 #: Spellings of tax codes remembered (a tax code names a business, not a person).
 MAX_SPELLINGS = 10_000
@@ -83,7 +50,7 @@ async def read_business(request: web.Request) -> web.Response:
             "no business is registered under this tax code", type_name="business-not-found"
         )
     return web.Response(
-        body=_bodies.body(found.record),
+        body=found.body,
         headers={
             "Cache-Control": f"private, max-age={math.floor(found.max_age)}",
             "Age": str(math.floor(found.age)),

@@ -24,6 +24,7 @@ from stdnum.vn import mst
 
 from adapters.business.models import BusinessRecord
 from gateway.errors import InvalidRequest
+from gateway.jsoncodec import dumps_bytes
 
 BUSINESS_CACHE = Counter(
     "lienthong_business_cache_total",
@@ -77,12 +78,18 @@ class BusinessLookup(Protocol):
 
 @dataclass(frozen=True)
 class CachedBusiness:
-    """A record with how fresh it is: ``age`` seconds since fetched, ``max_age`` left."""
+    """A record with how fresh it is: ``age`` seconds since fetched, ``max_age`` left, and
+    its JSON body (rendered once, when fetched, and cached with the record)."""
 
     record: BusinessRecord
     fetched_at: float  # on the service's clock
     age: float
     max_age: float
+    body: bytes
+
+
+#: A cache entry: the record, when it was fetched (the service's clock), its JSON body.
+_Entry = tuple[BusinessRecord, float, bytes]
 
 
 class BusinessService:
@@ -104,8 +111,8 @@ class BusinessService:
         self._ttl = ttl_seconds
         self._max_entries = max_entries
         self._clock = clock
-        self._cache: OrderedDict[str, tuple[BusinessRecord, float]] = OrderedDict()
-        self._in_flight: dict[str, asyncio.Task[tuple[BusinessRecord, float] | None]] = {}
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
+        self._in_flight: dict[str, asyncio.Task[_Entry | None]] = {}
 
     @property
     def ttl_seconds(self) -> float:
@@ -133,27 +140,29 @@ class BusinessService:
         fetched = await asyncio.shield(task)
         return self._answer(*fetched) if fetched else None
 
-    def _answer(self, record: BusinessRecord, fetched_at: float) -> CachedBusiness:
+    def _answer(self, record: BusinessRecord, fetched_at: float, body: bytes) -> CachedBusiness:
         age = max(0.0, self._clock() - fetched_at)
         return CachedBusiness(
-            record=record, fetched_at=fetched_at, age=age, max_age=max(0.0, self._ttl - age)
+            record=record,
+            fetched_at=fetched_at,
+            age=age,
+            max_age=max(0.0, self._ttl - age),
+            body=body,
         )
 
-    async def _fetch(self, tax_code: str) -> tuple[BusinessRecord, float] | None:
+    async def _fetch(self, tax_code: str) -> _Entry | None:
         record = await self._client.get(tax_code)
         if record is None:
             return None
-        fetched_at = self._clock()
+        entry = (record, self._clock(), render_business(record))
         if self._ttl > 0:
-            self._cache[tax_code] = (record, fetched_at)
+            self._cache[tax_code] = entry
             self._cache.move_to_end(tax_code)
             while len(self._cache) > self._max_entries:
                 self._cache.popitem(last=False)
-        return record, fetched_at
+        return entry
 
-    def _fetch_done(
-        self, tax_code: str, task: asyncio.Task[tuple[BusinessRecord, float] | None]
-    ) -> None:
+    def _fetch_done(self, tax_code: str, task: asyncio.Task[_Entry | None]) -> None:
         if self._in_flight.get(tax_code) is task:
             del self._in_flight[tax_code]
         if not task.cancelled():
@@ -176,3 +185,8 @@ def business_to_json(record: BusinessRecord) -> dict[str, Any]:
         "charter_capital": record.charter_capital,
         "enterprise_id": record.enterprise_id,
     }
+
+
+def render_business(record: BusinessRecord) -> bytes:
+    """The JSON body of ``GET /v1/businesses/{tax_code}`` for ``record``."""
+    return dumps_bytes(business_to_json(record))
