@@ -95,7 +95,14 @@ async def test_report_route_serves_html_and_xlsx_to_the_office_only(gateway: Gat
         parsed.feed(body.decode("utf-8"))
         tables = {k: [r for r in v if r] for k, v in parsed.tables.items()}
         population = [r for r in tables["table-availability"] if r[1] == "Tổng cộng"]
-        if population and population[0][5] != "0":
+        verified = tables.get("table-verifications") or [["", "", "0"]]
+        # Wait for every request's record, not only for the first one that shows a failure:
+        # the buffered writer may commit the last request's record a batch later.
+        if (
+            population
+            and population[0][5] != "0"
+            and int(verified[-1][2].replace(".", "")) == len(statuses) + 1
+        ):
             break
         await asyncio.sleep(0.05)
     [agency_row] = [r for r in tables["table-verifications"] if r[:2] == [AGENCY, PROCEDURE]]
